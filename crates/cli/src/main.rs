@@ -1,0 +1,70 @@
+//! `chemomech`: synchrotron X-ray data of battery electrodes to particle-by-particle
+//! chemistry and damage. Each subcommand is a thin layer over a library crate.
+//!
+//! Exit codes: 0 success, 1 user or data error (one line on stderr naming the
+//! file and the problem), 2 usage error.
+
+mod cmd;
+mod ui;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// chemomech — synchrotron X-ray data of battery electrodes to statistically
+/// solid, particle-by-particle maps of chemistry and mechanical damage.
+#[derive(Parser, Debug)]
+#[command(name = "chemomech", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// No progress bars or informational messages.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Print a machine-readable JSON summary on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More detail (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Describe a file: format, shapes, types, units, energies/angles, key metadata.
+    Info(cmd::info::Args),
+    /// Convert between formats (e.g. DXchange -> Zarr or TIFF, xrm -> TIFF).
+    Convert(cmd::convert::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("error: --threads must be at least 1");
+            return ExitCode::from(2);
+        }
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+    let ui = ui::Ui::new(cli.quiet, cli.json, cli.verbose);
+    // A panic is a bug, but the user still gets one line and a non-zero exit.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_default();
+        let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("error: internal error{loc}: {msg} (please report)");
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
+        Command::Info(a) => cmd::info::run(a, &ui),
+        Command::Convert(a) => cmd::convert::run(a, &ui),
+    }));
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+        Err(_) => ExitCode::from(1),
+    }
+}

@@ -1,0 +1,121 @@
+//! A small column table (particles, profiles, spectra) that writers turn
+//! into CSV or Parquet.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// One typed column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Column {
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    U64(Vec<u64>),
+    Bool(Vec<bool>),
+    Str(Vec<String>),
+}
+
+impl Column {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Column::F64(v) => v.len(),
+            Column::I64(v) => v.len(),
+            Column::U64(v) => v.len(),
+            Column::Bool(v) => v.len(),
+            Column::Str(v) => v.len(),
+        }
+    }
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The value at `row` as text (CSV cell). Floats use the shortest exact form; NaN is empty.
+    pub fn cell(&self, row: usize) -> String {
+        match self {
+            Column::F64(v) => {
+                if v[row].is_nan() {
+                    String::new()
+                } else {
+                    format!("{}", v[row])
+                }
+            }
+            Column::I64(v) => v[row].to_string(),
+            Column::U64(v) => v[row].to_string(),
+            Column::Bool(v) => v[row].to_string(),
+            Column::Str(v) => v[row].clone(),
+        }
+    }
+    /// The value at `row` as f64 (NaN for text).
+    pub fn value_f64(&self, row: usize) -> f64 {
+        match self {
+            Column::F64(v) => v[row],
+            Column::I64(v) => v[row] as f64,
+            Column::U64(v) => v[row] as f64,
+            Column::Bool(v) => v[row] as u8 as f64,
+            Column::Str(_) => f64::NAN,
+        }
+    }
+}
+
+/// Named columns of equal length, with optional units per column.
+///
+/// ```
+/// use chemomech_core::{Table, Column};
+/// let mut t = Table::default();
+/// t.push("id", Column::U64(vec![1, 2]), None).unwrap();
+/// t.push("volume_um3", Column::F64(vec![3.5, 4.0]), Some("µm³")).unwrap();
+/// assert_eq!(t.rows(), 2);
+/// assert_eq!(t.f64("volume_um3").unwrap(), vec![3.5, 4.0]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub names: Vec<String>,
+    pub columns: Vec<Column>,
+    pub units: Vec<Option<String>>,
+}
+
+impl Table {
+    /// Appends a column; its length must match the others.
+    pub fn push(&mut self, name: &str, col: Column, unit: Option<&str>) -> Result<()> {
+        if let Some(first) = self.columns.first() {
+            if first.len() != col.len() {
+                return Err(Error::shape(format!(
+                    "column '{name}' has {} rows, table has {}",
+                    col.len(),
+                    first.len()
+                )));
+            }
+        }
+        if self.names.iter().any(|n| n == name) {
+            return Err(Error::param(format!("duplicate column '{name}'")));
+        }
+        self.names.push(name.to_string());
+        self.columns.push(col);
+        self.units.push(unit.map(str::to_string));
+        Ok(())
+    }
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, Column::len)
+    }
+    /// The column called `name`.
+    pub fn get(&self, name: &str) -> Option<&Column> {
+        self.names.iter().position(|n| n == name).map(|i| &self.columns[i])
+    }
+    /// A numeric column as f64 values.
+    pub fn f64(&self, name: &str) -> Result<Vec<f64>> {
+        let c = self.get(name).ok_or_else(|| Error::data(format!("no column '{name}'")))?;
+        if let Column::Str(_) = c {
+            return Err(Error::data(format!("column '{name}' is text, not numbers")));
+        }
+        Ok((0..c.len()).map(|i| c.value_f64(i)).collect())
+    }
+    /// A text column.
+    pub fn str(&self, name: &str) -> Result<&[String]> {
+        match self.get(name) {
+            Some(Column::Str(v)) => Ok(v),
+            Some(_) => Err(Error::data(format!("column '{name}' is not text"))),
+            None => Err(Error::data(format!("no column '{name}'"))),
+        }
+    }
+}

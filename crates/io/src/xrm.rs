@@ -1,0 +1,329 @@
+//! Xradia/Zeiss `.xrm` (single image) and `.txrm` (series) files: OLE
+//! compound documents holding little-endian streams such as
+//! `ImageInfo/ImageWidth` (i32), `ImageInfo/Energy` (f32 per image, eV),
+//! `ImageInfo/Angles` (f32 per image, degrees), `ImageInfo/PixelSize` (f32,
+//! µm), `ImageData<k>/Image<i>` (pixels, 100 images per `ImageData` storage)
+//! and `ReferenceData/Image` (a reference applied or to apply).
+//!
+//! Beamlines differ: SSRL 6-2c leaves `ImageInfo/Energy` at 0 and writes the
+//! energy in the file name; APS 32-ID and NSLS-II fill it in. The reader
+//! takes the header value, then an `Energy` motor, then the file name, and
+//! records which it used.
+
+use crate::names::energy_from_name;
+use chemomech_core::types::Metadata;
+use chemomech_core::{DType, DynArray, Error, Result};
+use ndarray::Array3;
+use std::io::Read;
+use std::path::Path;
+
+type Ole = cfb::CompoundFile<std::fs::File>;
+
+/// What an Xradia file holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct XrmFile {
+    /// Images `(n, height, width)`, `None` when only the header was read.
+    pub images: Option<DynArray>,
+    /// The reference image `(1, height, width)`, when the file carries one.
+    pub reference: Option<DynArray>,
+    pub n_images: usize,
+    pub width: usize,
+    pub height: usize,
+    pub dtype: DType,
+    /// Photon energy per image in eV (empty when unknown).
+    pub energies_ev: Vec<f64>,
+    /// Where the energies came from: `header`, `motor`, `file name` or `unknown`.
+    pub energy_source: &'static str,
+    /// Rotation angle per image in degrees.
+    pub angles_deg: Vec<f64>,
+    /// Pixel size in µm.
+    pub pixel_um: Option<f64>,
+    /// Exposure per image in seconds.
+    pub exposure_s: Vec<f64>,
+    pub meta: Metadata,
+}
+
+/// Reads an Xradia file; `with_images = false` reads the header only.
+pub fn read_xrm(path: &Path, with_images: bool) -> Result<XrmFile> {
+    read_inner(path, with_images).map_err(|e| e.at(path))
+}
+
+fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
+    check_whole_sectors(path)?;
+    let mut ole = cfb::open(path).map_err(|e| Error::data(format!("not a readable OLE/Xradia file ({e})")))?;
+    let width = read_i32(&mut ole, "ImageInfo/ImageWidth")?.ok_or_else(|| Error::data("missing ImageInfo/ImageWidth"))?;
+    let height = read_i32(&mut ole, "ImageInfo/ImageHeight")?.ok_or_else(|| Error::data("missing ImageInfo/ImageHeight"))?;
+    if width <= 0 || height <= 0 || width > 1 << 16 || height > 1 << 16 {
+        return Err(Error::data(format!("implausible image size {width}x{height}")));
+    }
+    let (width, height) = (width as usize, height as usize);
+    let mut n = match read_i32(&mut ole, "ImageInfo/NoOfImages")? {
+        Some(v) if v > 0 => v as usize,
+        _ => 1,
+    };
+    // Count the image streams actually present: an aborted scan may hold fewer.
+    let present = (1..=n).take_while(|&i| ole.is_stream(image_stream(i))).count();
+    if present == 0 {
+        return Err(Error::data("no image streams (ImageData1/Image1 missing)"));
+    }
+    let mut meta = Metadata::new();
+    if present < n {
+        meta.insert("warning".into(), format!("header announces {n} images, file holds {present}").into());
+        n = present;
+    }
+    let first_len = ole.entry(image_stream(1)).map_err(|e| Error::data(format!("ImageData1/Image1: {e}")))?.len() as usize;
+    let dtype = match read_i32(&mut ole, "ImageInfo/DataType")? {
+        Some(5) => DType::U16,
+        Some(10) => DType::F32,
+        Some(3) => DType::U8,
+        _ => match first_len / (width * height) {
+            1 => DType::U8,
+            2 => DType::U16,
+            4 => DType::F32,
+            _ => return Err(Error::data(format!("cannot tell the pixel type: image stream of {first_len} bytes for {width}x{height}"))),
+        },
+    };
+    let frame_bytes = width * height * dtype.size();
+    if first_len < frame_bytes {
+        return Err(Error::data(format!("image stream holds {first_len} bytes, expected {frame_bytes} for {width}x{height} {dtype} (truncated?)")));
+    }
+
+    let header_e = read_f32s(&mut ole, "ImageInfo/Energy")?;
+    let mut energies: Vec<f64> = header_e.iter().take(n).map(|&v| f32_to_f64(v)).collect();
+    let mut source = "header";
+    if energies.iter().all(|&e| e <= 0.0) || energies.is_empty() {
+        energies.clear();
+        if let Some(e) = motor_position(&mut ole, "energy")? {
+            energies = vec![e; n];
+            source = "motor";
+        } else if let Some(e) = path.file_name().and_then(|s| energy_from_name(&s.to_string_lossy())) {
+            energies = vec![e; n];
+            source = "file name";
+        } else {
+            source = "unknown";
+        }
+    } else if energies.len() == 1 && n > 1 {
+        energies = vec![energies[0]; n];
+    }
+    let angles: Vec<f64> = read_f32s(&mut ole, "ImageInfo/Angles")?.iter().take(n).map(|&v| f32_to_f64(v)).collect();
+    let pixel_um = read_f32s(&mut ole, "ImageInfo/PixelSize")?.first().map(|&v| f32_to_f64(v)).filter(|v| *v > 0.0 && v.is_finite());
+    let mut exposure: Vec<f64> = read_f32s(&mut ole, "ImageInfo/ExpTimes")?.iter().take(n).map(|&v| f32_to_f64(v)).collect();
+    if exposure.is_empty() {
+        exposure = read_f32s(&mut ole, "ImageInfo/ExpTime")?.iter().take(n).map(|&v| f32_to_f64(v)).collect();
+    }
+
+    for (key, name) in [
+        ("ImageInfo/HorizontalBin", "binning_horizontal"),
+        ("ImageInfo/VerticalalBin", "binning_vertical"),
+        ("ImageInfo/CameraNumberOfFramesPerImage", "frames_per_image"),
+    ] {
+        if let Some(v) = read_i32(&mut ole, key)? {
+            meta.insert(name.into(), v.into());
+        }
+    }
+    for (key, name) in [
+        ("ImageInfo/OpticalMagnification", "optical_magnification"),
+        ("ImageInfo/XrayMagnification", "xray_magnification"),
+        ("ImageInfo/StoRADistance", "source_to_rotation_axis"),
+        ("ImageInfo/DtoRADistance", "detector_to_rotation_axis"),
+    ] {
+        if let Some(v) = read_f32s(&mut ole, key)?.first() {
+            meta.insert(name.into(), f32_to_f64(*v).into());
+        }
+    }
+    for (key, name) in [("ImageInfo/Date", "dates"), ("ImageInfo/CameraName", "camera"), ("ImageInfo/ObjectiveName", "objective")] {
+        if let Some(s) = read_strings(&mut ole, key, if name == "dates" { n } else { 1 })? {
+            if name == "dates" {
+                meta.insert(name.into(), s.into());
+            } else if let Some(first) = s.into_iter().next() {
+                meta.insert(name.into(), first.into());
+            }
+        }
+    }
+    if let Some(v) = read_f32s(&mut ole, "Version")?.first() {
+        meta.insert("xradia_version".into(), f32_to_f64(*v).into());
+    }
+    if let Some(m) = motors(&mut ole)? {
+        meta.insert("motors".into(), m);
+    }
+
+    let images = if with_images {
+        let mut buf = vec![0u8; frame_bytes * n];
+        for i in 1..=n {
+            let chunk = &mut buf[(i - 1) * frame_bytes..i * frame_bytes];
+            let mut s = ole.open_stream(image_stream(i)).map_err(|e| Error::data(format!("{}: {e}", image_stream(i))))?;
+            s.read_exact(chunk).map_err(|e| Error::data(format!("{}: {e} (truncated?)", image_stream(i))))?;
+        }
+        Some(decode(&buf, dtype, &[n, height, width])?)
+    } else {
+        None
+    };
+
+    let reference = if ole.is_stream("ReferenceData/Image") {
+        let len = ole.entry("ReferenceData/Image").map_err(|e| Error::data(e.to_string()))?.len() as usize;
+        let rdt = match read_i32(&mut ole, "ReferenceData/DataType")? {
+            Some(5) => DType::U16,
+            Some(10) => DType::F32,
+            _ if len == width * height * 4 => DType::F32,
+            _ => DType::U16,
+        };
+        if len < width * height * rdt.size() {
+            return Err(Error::data(format!("ReferenceData/Image holds {len} bytes, expected {}", width * height * rdt.size())));
+        }
+        if with_images {
+            let mut b = vec![0u8; width * height * rdt.size()];
+            let mut s = ole.open_stream("ReferenceData/Image").map_err(|e| Error::data(e.to_string()))?;
+            s.read_exact(&mut b).map_err(|e| Error::data(format!("ReferenceData/Image: {e}")))?;
+            Some(decode(&b, rdt, &[1, height, width])?)
+        } else {
+            meta.insert("has_reference".into(), true.into());
+            None
+        }
+    } else {
+        None
+    };
+
+    Ok(XrmFile {
+        images,
+        reference,
+        n_images: n,
+        width,
+        height,
+        dtype,
+        energies_ev: energies,
+        energy_source: source,
+        angles_deg: angles,
+        pixel_um,
+        exposure_s: exposure,
+        meta,
+    })
+}
+
+/// An f32 header value as f64 without binary noise (0.0312, not 0.031199999).
+fn f32_to_f64(v: f32) -> f64 {
+    chemomech_core::units::round_sig(v as f64, 7)
+}
+
+/// A compound file is a whole number of sectors; a shorter one was cut off
+/// (the cfb crate would silently zero-fill the missing bytes).
+fn check_whole_sectors(path: &Path) -> Result<()> {
+    let mut f = std::fs::File::open(path).map_err(Error::io)?;
+    let len = f.metadata().map_err(Error::io)?.len();
+    let mut hdr = [0u8; 32];
+    f.read_exact(&mut hdr).map_err(|_| Error::data("truncated OLE header"))?;
+    let shift = u16::from_le_bytes([hdr[30], hdr[31]]);
+    if !(7..=16).contains(&shift) {
+        return Err(Error::data(format!("corrupt OLE header (sector shift {shift})")));
+    }
+    let sector = 1u64 << shift;
+    if len % sector != 0 {
+        return Err(Error::data(format!("truncated: {len} bytes is not a whole number of {sector}-byte sectors")));
+    }
+    Ok(())
+}
+
+fn image_stream(i: usize) -> String {
+    format!("ImageData{}/Image{}", (i - 1) / 100 + 1, i)
+}
+
+fn decode(buf: &[u8], dtype: DType, shape: &[usize]) -> Result<DynArray> {
+    crate::raw::decode_raw(buf, dtype, false, shape)
+}
+
+fn read_stream(ole: &mut Ole, name: &str) -> Result<Option<Vec<u8>>> {
+    if !ole.is_stream(name) {
+        return Ok(None);
+    }
+    let mut s = ole.open_stream(name).map_err(|e| Error::data(format!("{name}: {e}")))?;
+    let mut v = Vec::new();
+    s.read_to_end(&mut v).map_err(|e| Error::data(format!("{name}: {e} (truncated?)")))?;
+    Ok(Some(v))
+}
+
+fn read_i32(ole: &mut Ole, name: &str) -> Result<Option<i32>> {
+    Ok(read_stream(ole, name)?.filter(|b| b.len() >= 4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+}
+
+fn read_f32s(ole: &mut Ole, name: &str) -> Result<Vec<f32>> {
+    Ok(read_stream(ole, name)?
+        .map(|b| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        .unwrap_or_default())
+}
+
+/// Fixed-width, NUL-padded strings: `count` records sharing the stream.
+fn read_strings(ole: &mut Ole, name: &str, count: usize) -> Result<Option<Vec<String>>> {
+    let Some(b) = read_stream(ole, name)? else { return Ok(None) };
+    if b.is_empty() || count == 0 {
+        return Ok(None);
+    }
+    let w = (b.len() / count).max(1);
+    Ok(Some(
+        b.chunks(w)
+            .take(count)
+            .map(|c| {
+                let end = c.iter().position(|&x| x == 0).unwrap_or(c.len());
+                String::from_utf8_lossy(&c[..end]).trim().to_string()
+            })
+            .collect(),
+    ))
+}
+
+/// Motor names (25-byte records), units (15-byte records) and positions (f32).
+fn motor_table(ole: &mut Ole) -> Result<Option<Vec<(String, String, f64)>>> {
+    let (Some(names), Some(pos)) = (read_stream(ole, "PositionInfo/AxisNames")?, read_stream(ole, "PositionInfo/MotorPositions")?) else {
+        return Ok(None);
+    };
+    let units = read_stream(ole, "PositionInfo/AxisUnits")?.unwrap_or_default();
+    let npos = pos.len() / 4;
+    if npos == 0 || names.len() < npos {
+        return Ok(None);
+    }
+    let nw = names.len() / npos;
+    let uw = if units.is_empty() { 0 } else { units.len() / npos };
+    let field = |b: &[u8], i: usize, w: usize| -> String {
+        if w == 0 || b.len() < (i + 1) * w {
+            return String::new();
+        }
+        let c = &b[i * w..(i + 1) * w];
+        let end = c.iter().position(|&x| x == 0).unwrap_or(c.len());
+        String::from_utf8_lossy(&c[..end]).trim().to_string()
+    };
+    Ok(Some(
+        (0..npos)
+            .map(|i| {
+                let v = f32_to_f64(f32::from_le_bytes([pos[4 * i], pos[4 * i + 1], pos[4 * i + 2], pos[4 * i + 3]]));
+                (field(&names, i, nw), field(&units, i, uw), v)
+            })
+            .collect(),
+    ))
+}
+
+fn motors(ole: &mut Ole) -> Result<Option<serde_json::Value>> {
+    Ok(motor_table(ole)?.map(|t| {
+        let mut m = serde_json::Map::new();
+        for (name, unit, v) in t.into_iter().filter(|(n, _, _)| !n.is_empty()) {
+            m.insert(name, serde_json::json!({"value": v, "unit": unit}));
+        }
+        serde_json::Value::Object(m)
+    }))
+}
+
+fn motor_position(ole: &mut Ole, name: &str) -> Result<Option<f64>> {
+    Ok(motor_table(ole)?.and_then(|t| {
+        t.into_iter().find(|(n, _, v)| n.eq_ignore_ascii_case(name) && *v > 0.0).map(|(_, u, v)| {
+            if u.eq_ignore_ascii_case("kev") {
+                v * 1e3
+            } else {
+                v
+            }
+        })
+    }))
+}
+
+impl XrmFile {
+    /// The images as `f32` `(n, height, width)`; errors when read header-only.
+    pub fn images_f32(&self) -> Result<Array3<f32>> {
+        let a = self.images.as_ref().ok_or_else(|| Error::param("images were not read"))?;
+        Ok(a.to_f32().into_dimensionality()?)
+    }
+}
