@@ -37,6 +37,8 @@ pub enum Command {
     Info(cmd::info::Args),
     /// Convert between formats (e.g. DXchange -> Zarr or TIFF, xrm -> TIFF).
     Convert(cmd::convert::Args),
+    /// Simulate a cycled NMC electrode and its tomography/XANES measurements, with ground truth.
+    Simulate(cmd::simulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
         Command::Info(a) => cmd::info::run(a, &ui),
         Command::Convert(a) => cmd::convert::run(a, &ui),
+        Command::Simulate(a) => cmd::simulate::run(a, &ui),
     }));
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

@@ -1,0 +1,7 @@
+//! chemomech-imgproc: primitives several stages share (FFTs, sub-pixel
+//! shifts, Fresnel propagation kernels). Pure functions on `ndarray` views.
+
+pub mod fft;
+pub mod resample;
+
+pub use fft::{fft2, fourier_shift, frequencies, ifft2, Fft2};

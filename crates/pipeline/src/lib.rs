@@ -1,0 +1,7 @@
+//! chemomech-pipeline: the edge where stages meet files. Each stage runner
+//! reads its inputs, calls the pure library function, and writes its
+//! outputs atomically with provenance; the CLI subcommands and the TOML
+//! pipeline are thin layers over these runners.
+
+pub mod outdir;
+pub mod stages;

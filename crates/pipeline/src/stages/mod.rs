@@ -1,0 +1,2 @@
+//! One runner per stage.
+pub mod simulate;
