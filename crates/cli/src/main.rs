@@ -39,6 +39,8 @@ pub enum Command {
     Convert(cmd::convert::Args),
     /// Simulate a cycled NMC electrode and its tomography/XANES measurements, with ground truth.
     Simulate(cmd::simulate::Args),
+    /// Reconstruct projections into a volume (µ in 1/cm), streamed within a memory budget.
+    Reconstruct(cmd::reconstruct::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd::info::run(a, &ui),
         Command::Convert(a) => cmd::convert::run(a, &ui),
         Command::Simulate(a) => cmd::simulate::run(a, &ui),
+        Command::Reconstruct(a) => cmd::reconstruct::run(a, &ui),
     }));
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

@@ -2,6 +2,8 @@
 //! shifts, Fresnel propagation kernels). Pure functions on `ndarray` views.
 
 pub mod fft;
+pub mod register;
 pub mod resample;
 
 pub use fft::{fft2, fourier_shift, frequencies, ifft2, Fft2};
+pub use register::register_translation;

@@ -16,9 +16,11 @@ pub mod detect;
 pub mod folder;
 #[cfg(feature = "hdf5")]
 pub mod hdf5io;
+pub mod imagej;
 pub mod names;
 pub mod npy;
 pub mod raw;
+pub mod stream;
 pub mod table;
 pub mod text;
 pub mod tiffio;

@@ -100,6 +100,12 @@ pub fn tiff_info(path: &Path) -> Result<TiffInfo> {
     let ij = description.as_deref().and_then(parse_imagej);
     let imagej = ij.is_some();
     let mut spacing = None;
+    if let Some(j) = description.as_deref().filter(|d| d.trim_start().starts_with('{')).and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()) {
+        if let Some(v) = j["spacing_um"].as_array() {
+            let v: Vec<f64> = v.iter().filter_map(|x| x.as_f64()).collect();
+            spacing = Some(if v.len() == 2 { vec![v[0], v[0], v[1]] } else { v });
+        }
+    }
     if let Some(ij) = &ij {
         let unit = ij.unit.as_deref().unwrap_or("pixel");
         if let Ok(f) = chemomech_core::units::um_per(unit) {
@@ -188,6 +194,10 @@ pub fn read_tiff(path: &Path) -> Result<Raster> {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(p) {
                 meta.insert("provenance".into(), v);
             }
+        } else if let Ok(j) = serde_json::from_str::<serde_json::Value>(desc) {
+            if let Some(p) = j.get("chemomech") {
+                meta.insert("provenance".into(), p.clone());
+            }
         }
     }
     let spacing = info.spacing_um.map(|s| if info.pages == 1 { s[1..].to_vec() } else { s });
@@ -259,6 +269,25 @@ pub fn write_tiff(path: &Path, data: &DynArray, spacing_um: Option<&[f64]>, prov
     }
     let desc = imagej_description(data, n, spacing_um, prov);
     let xy = spacing_um.map(|s| (s[s.len() - 1], s[s.len() - 2]));
+    if opts.compression == TiffCompression::None && opts.bigtiff != Some(true) {
+        // The ImageJ layout (contiguous pages), as Fiji and tifffile expect.
+        let mut w = crate::imagej::ImageJWriter::create(path, n, h, w, data.dtype(), &desc, xy)?;
+        chemomech_core::dyn_dispatch!(data, a => {
+            let std = a.as_standard_layout();
+            w.write_pages(&crate::imagej::le_bytes(std.as_slice().expect("standard layout")))?;
+        });
+        return w.finish();
+    }
+    // Compressed or BigTIFF: page-interleaved, so no ImageJ stack claim;
+    // tifffile's "shaped" JSON description carries shape, spacing and provenance.
+    let mut j = serde_json::json!({"shape": shape});
+    if let Some(sp) = spacing_um {
+        j["spacing_um"] = serde_json::json!(sp);
+    }
+    if let Some(p) = prov {
+        j["chemomech"] = p.to_json();
+    }
+    let desc = j.to_string();
     let big = opts.bigtiff.unwrap_or(data.nbytes() as u64 + 64 * n as u64 > 3_900_000_000);
     crate::atomic::write_via_temp(path, |tmp| {
         let f = std::fs::File::create(tmp).map_err(|e| Error::io(e).at(tmp))?;

@@ -8,8 +8,13 @@
 //! rotation axis in detector-pixel units (default `n_det/2`, as TomoPy).
 //! At θ = 0 the rays run down the columns.
 
+pub mod center;
+pub mod fbp;
 pub mod geometry;
+pub mod phase;
+pub mod preprocess;
 pub mod project;
+pub mod recon;
 
 pub use geometry::Geometry;
 pub use project::{project_slice, project_volume};

@@ -1,2 +1,3 @@
 //! One runner per stage.
+pub mod reconstruct;
 pub mod simulate;
