@@ -115,6 +115,21 @@ pub fn fourier_shift(img: ArrayView2<f64>, dy: f64, dx: f64) -> Array2<f64> {
     Array2::from_shape_fn((h, w), |(r, c)| pad[[r + oy, c + ox]].re)
 }
 
+/// Fresnel propagation of a sampled wave by `z` metres (paraxial transfer
+/// function exp(−iπλz|f|²)), pixel size `pixel_m`, in place.
+pub fn fresnel_propagate(psi: &mut Array2<C>, plan: &Fft2, lambda_m: f64, z: f64, pixel_m: f64) {
+    plan.forward(psi);
+    let (h, w) = psi.dim();
+    let fy = frequencies(h);
+    let fx = frequencies(w);
+    let a = std::f64::consts::PI * lambda_m * z / (pixel_m * pixel_m);
+    Zip::indexed(psi.view_mut()).par_for_each(|(r, c), v| {
+        let ph = -a * (fy[r] * fy[r] + fx[c] * fx[c]);
+        *v *= C::new(ph.cos(), ph.sin());
+    });
+    plan.inverse(psi);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,5 +5,5 @@ pub mod fft;
 pub mod register;
 pub mod resample;
 
-pub use fft::{fft2, fourier_shift, frequencies, ifft2, Fft2};
+pub use fft::{fft2, fourier_shift, frequencies, fresnel_propagate, ifft2, Fft2};
 pub use register::register_translation;

@@ -12,28 +12,14 @@ use crate::rng::{rng, Stream};
 use crate::xray::wavelength_m;
 use chemomech_core::{DynArray, Metadata, Progress, ProjectionSet, Result};
 use chemomech_imgproc::resample::rescale_area;
-use chemomech_imgproc::{frequencies, Fft2};
+use chemomech_imgproc::{fresnel_propagate, Fft2};
 use chemomech_tomo::geometry::full_detector_width;
 use chemomech_tomo::{project_volume, Geometry};
 use ndarray::{Array2, Array3, Axis, Zip};
+
 use num_complex::Complex;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
-
-/// Fresnel propagation of a sampled wave by `z` metres (paraxial; transfer
-/// function exp(−iπλz|f|²)), pixel size `pixel_m`.
-pub fn fresnel_propagate(psi: &mut Array2<Complex<f64>>, plan: &Fft2, lambda_m: f64, z: f64, pixel_m: f64) {
-    plan.forward(psi);
-    let (h, w) = psi.dim();
-    let fy = frequencies(h);
-    let fx = frequencies(w);
-    let a = std::f64::consts::PI * lambda_m * z / (pixel_m * pixel_m);
-    Zip::indexed(psi.view_mut()).par_for_each(|(r, c), v| {
-        let ph = -a * (fy[r] * fy[r] + fx[c] * fx[c]);
-        *v *= Complex::new(ph.cos(), ph.sin());
-    });
-    plan.inverse(psi);
-}
 
 /// One recording distance's geometry.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -110,8 +96,10 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
     let zoom_max = dists.iter().map(|d| d.pixel_um / el.voxel_um).fold(1.0, f64::max);
     // Pad so that the widest field of view and the Fresnel fringes fit.
     let fringe = (lambda * pc.distances_m.iter().cloned().fold(0.0, f64::max)).sqrt() / vm;
-    let ph = ((nz as f64 * zoom_max + 8.0 * fringe + 32.0).ceil() as usize).next_power_of_two();
-    let pw = ((n_det as f64 * zoom_max + 8.0 * fringe + 32.0).ceil() as usize).next_power_of_two();
+    // Same parity as the detector, so the magnification centre (the optical
+    // axis) is exactly the detector centre (n − 1)/2.
+    let ph = ((nz as f64 * zoom_max + 8.0 * fringe + 32.0).ceil() as usize).next_power_of_two() + nz % 2;
+    let pw = ((n_det as f64 * zoom_max + 8.0 * fringe + 32.0).ceil() as usize).next_power_of_two() + n_det % 2;
     let plan = Fft2::new(ph, pw);
     let (oy, ox) = ((ph - nz) / 2, (pw - n_det) / 2);
     let noisy = pc.photons > 0.0;
@@ -210,6 +198,7 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chemomech_imgproc::fresnel_propagate;
     /// Fresnel integrals C(w), S(w) by Simpson's rule.
     fn fresnel_cs(w: f64) -> (f64, f64) {
         let n = 4000;

@@ -8,7 +8,7 @@ use crate::geometry::Geometry;
 use crate::phase::Paganin;
 use crate::preprocess::{self, Combine, LogReport, NormalizeReport, Rings};
 use chemomech_core::{Error, ProjectionSet, Result};
-use ndarray::{Array3, ArrayView3};
+use ndarray::{Array2, Array3, ArrayView3};
 
 /// How the rotation centre is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -106,4 +106,94 @@ pub fn reconstruct(lines: ArrayView3<f32>, angles_deg: &[f64], center: f64, para
         v.mapv_inplace(|x| x * k);
     }
     Ok(v)
+}
+
+/// Holotomography: normalised projection sets, one per distance (each with
+/// its pixel size at the sample and effective distance), brought onto the
+/// finest grid, aligned, and turned into projected δ per pixel (line
+/// integrals of δ in pixel units) by multi-distance CTF retrieval.
+pub struct HoloReport {
+    /// Applied (rows, cols) shift per distance on the common grid.
+    pub shifts_px: Vec<(f64, f64)>,
+    /// Magnification factor (pixel size / reference pixel size) per distance.
+    pub zoom: Vec<f64>,
+}
+
+/// Normalised holograms `[distance](angle, rows, cols)` → k∫δ per projection
+/// (radians) on the reference grid, plus what was done.
+pub fn retrieve_holo(norm: &[Array3<f32>], pixels_um: &[f64], ctf: &crate::phase::Ctf) -> Result<(Array3<f32>, HoloReport)> {
+    use ndarray::Axis;
+    use rayon::prelude::*;
+    ctf.validate()?;
+    if norm.len() != pixels_um.len() || norm.len() != ctf.distances_m.len() {
+        return Err(Error::shape("one projection set, pixel size and distance per recording distance are needed"));
+    }
+    let (na, nr, nc) = norm[0].dim();
+    if norm.iter().any(|s| s.dim() != (na, nr, nc)) {
+        return Err(Error::shape("projection sets of the distances differ in shape"));
+    }
+    let p0 = pixels_um.iter().cloned().fold(f64::INFINITY, f64::min);
+    let zoom: Vec<f64> = pixels_um.iter().map(|p| p / p0).collect();
+    // Magnification: resample every distance onto the finest pixel grid.
+    let rescale = |img: ndarray::ArrayView2<f32>, z: f64, shift: (f64, f64)| -> Array2<f32> {
+        if z == 1.0 && shift == (0.0, 0.0) {
+            return img.to_owned();
+        }
+        let f = img.mapv(|v| v as f64);
+        chemomech_imgproc::resample::zoom_cubic(f.view(), (nr, nc), 1.0 / z, shift, 1.0).mapv(|v| v as f32)
+    };
+    // Misalignment: register Paganin-retrieved images (alike at every
+    // distance, unlike the holograms) of a few projections to distance 0.
+    let probe: Vec<usize> = [na / 4, na / 2, 3 * na / 4].into_iter().filter(|&a| a < na).collect();
+    let mut shifts = vec![(0.0, 0.0); norm.len()];
+    for k in 1..norm.len() {
+        let mut acc = (0.0, 0.0);
+        for &a in &probe {
+            let pg = |kk: usize| -> Array2<f64> {
+                let img = rescale(norm[kk].index_axis(Axis(0), a), zoom[kk], (0.0, 0.0));
+                let p = Paganin { energy_kev: ctf.energy_kev, distance_m: ctf.distances_m[kk], pixel_um: p0, delta_beta: ctf.delta_beta };
+                crate::phase::paganin_phase(img.view(), &p).mapv(|v| v as f64)
+            };
+            let (dy, dx) = chemomech_imgproc::register_translation(pg(0).view(), pg(k).view(), (nr.min(nc) / 4) as f64);
+            acc.0 += dy / probe.len() as f64;
+            acc.1 += dx / probe.len() as f64;
+        }
+        shifts[k] = acc;
+    }
+    // Refine: register each measurement to the hologram predicted from the
+    // current retrieval (same contrast, so no bias from the distances'
+    // different fringes), twice.
+    let full_ctf = crate::phase::Ctf { pixel_um: p0, zoom: zoom.clone(), ..ctf.clone() };
+    for _round in 0..2 {
+        let mut upd = vec![(0.0, 0.0); norm.len()];
+        for &a in &probe {
+            let imgs: Vec<Array2<f32>> = (0..norm.len()).map(|k| rescale(norm[k].index_axis(Axis(0), a), zoom[k], shifts[k])).collect();
+            let views: Vec<_> = imgs.iter().map(|i| i.view()).collect();
+            let phi = crate::phase::ctf_retrieve(&views, &full_ctf)?;
+            for k in 1..norm.len() {
+                let pred = crate::phase::predict_hologram(phi.view(), &full_ctf, k);
+                let meas = imgs[k].mapv(|v| v as f64);
+                let (dy, dx) = chemomech_imgproc::register_translation(pred.view(), meas.view(), 3.0);
+                upd[k].0 += dy / probe.len() as f64;
+                upd[k].1 += dx / probe.len() as f64;
+            }
+        }
+        for k in 1..norm.len() {
+            shifts[k].0 += upd[k].0;
+            shifts[k].1 += upd[k].1;
+        }
+    }
+    let mut out = Array3::<f32>::zeros((na, nr, nc));
+    let res: Vec<Result<Array2<f32>>> = (0..na)
+        .into_par_iter()
+        .map(|a| {
+            let imgs: Vec<Array2<f32>> = (0..norm.len()).map(|k| rescale(norm[k].index_axis(Axis(0), a), zoom[k], shifts[k])).collect();
+            let views: Vec<_> = imgs.iter().map(|i| i.view()).collect();
+            crate::phase::ctf_retrieve(&views, &crate::phase::Ctf { pixel_um: p0, zoom: zoom.clone(), ..ctf.clone() })
+        })
+        .collect();
+    for (a, r) in res.into_iter().enumerate() {
+        out.index_axis_mut(Axis(0), a).assign(&r?);
+    }
+    Ok((out, HoloReport { shifts_px: shifts, zoom }))
 }

@@ -34,7 +34,7 @@ pub struct Args {
     /// Combine flats by mean or median.
     #[arg(long, default_value = "mean")]
     pub flats: String,
-    /// Phase retrieval: none or paganin.
+    /// Phase retrieval: none, paganin (single distance), or ctf (multi-distance holotomography: INPUT is a folder of one file per distance).
     #[arg(long, default_value = "none")]
     pub phase: String,
     /// δ/β for phase retrieval.
@@ -87,29 +87,46 @@ pub fn params(a: &Args) -> Result<Params> {
     if a.algorithm != "fbp" {
         return Err(Error::param(format!("--algorithm must be fbp, got '{}'", a.algorithm)));
     }
+    let holo = if a.phase == "ctf" {
+        Some(chemomech_pipeline::stages::reconstruct::HoloParams {
+            delta_beta: a.delta_beta.ok_or_else(|| Error::param("--phase ctf needs --delta-beta"))?,
+            alpha_low: 1e-6,
+            alpha_high: 1e-4,
+        })
+    } else {
+        None
+    };
     let paganin = match a.phase.as_str() {
-        "none" => None,
+        "none" | "ctf" => None,
         "paganin" => {
             let need = |v: Option<f64>, n: &str| v.ok_or_else(|| Error::param(format!("--phase paganin needs {n}")));
             let d: f64 = need(a.distance_m.as_deref().and_then(|s| s.split(',').next()?.trim().parse().ok()), "--distance-m")?;
             Some(Paganin { energy_kev: need(a.energy_kev, "--energy-kev")?, distance_m: d, pixel_um: need(a.pixel_um, "--pixel-um")?, delta_beta: need(a.delta_beta, "--delta-beta")? })
         }
-        o => return Err(Error::param(format!("--phase must be none or paganin, got '{o}'"))),
+        o => return Err(Error::param(format!("--phase must be none, paganin or ctf, got '{o}'"))),
     };
     if let Some(p) = &paganin {
         p.validate()?;
     }
     let recon = ReconParams { filter: a.filter.parse()?, rings, zinger: a.zinger, flats, paganin, size: a.size };
     let slices = a.slices.as_deref().map(parse_range).transpose()?;
-    Ok(Params { input: a.input.clone(), center, recon, slices, memory_gb: a.memory_gb })
+    if holo.is_some() && a.delta_beta.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
+        return Err(Error::param("--delta-beta must be positive"));
+    }
+    Ok(Params { input: a.input.clone(), holo, center, recon, slices, memory_gb: a.memory_gb })
 }
 
 pub fn run(a: &Args, ui: &Ui) -> Result<()> {
     let mut p = params(a)?;
     if let Some(r) = &mut p.slices {
         if r.end == usize::MAX {
-            let info = chemomech_io::info(&a.input)?;
-            r.end = info["rows"].as_u64().map(|v| v as usize).unwrap_or(r.start + 1);
+            if p.holo.is_some() {
+                let f = chemomech_pipeline::stages::reconstruct::holo_files(&a.input)?;
+                r.end = f[0].1.dims().1;
+            } else {
+                let info = chemomech_io::info(&a.input)?;
+                r.end = info["rows"].as_u64().map(|v| v as usize).unwrap_or(r.start + 1);
+            }
         }
     }
     let bar = ui.progress();

@@ -9,10 +9,22 @@ use ndarray::{s, Axis};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+/// Multi-distance phase retrieval settings (holotomography).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HoloParams {
+    /// δ/β of the (homogeneous-object) CTF.
+    pub delta_beta: f64,
+    pub alpha_low: f64,
+    pub alpha_high: f64,
+}
+
 /// What to reconstruct and how.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Params {
+    /// Projections, or for holotomography a folder of one DXchange file per distance.
     pub input: PathBuf,
+    /// Multi-distance CTF retrieval (input is a folder of distances).
+    pub holo: Option<HoloParams>,
     pub center: CenterSpec,
     pub recon: ReconParams,
     /// Detector rows (slices) to reconstruct; all when None.
@@ -65,6 +77,9 @@ fn slab(input: &Path, lazy: bool, full: Option<&ProjectionSet>, rows: Range<usiz
 
 /// Runs the reconstruction into `out` (.tiff, .zarr or .h5). Returns the JSON summary.
 pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
+    if let Some(h) = &p.holo {
+        return run_holo(p, h, out, progress);
+    }
     chemomech_io::atomic::ensure_not_input(out, &[&p.input])?;
     chemomech_io::output_format(out)?;
     let t0 = std::time::Instant::now();
@@ -140,6 +155,123 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         "peak_rss_mb": peak_rss_mb(),
         "seconds": t0.elapsed().as_secs_f64(),
         "preprocessing": report,
+        "provenance": prov.to_json(),
+    }))
+}
+
+/// The per-distance files of a holotomography scan: every `.h5` in the folder
+/// holding projections with a propagation distance, sorted by distance.
+pub fn holo_files(dir: &Path) -> Result<Vec<(PathBuf, ProjectionSet)>> {
+    if !dir.is_dir() {
+        return Err(Error::param("holotomography input must be a folder with one DXchange file per distance").at(dir));
+    }
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(e).at(dir))? {
+        let path = e.map_err(|e| Error::io(e).at(dir))?.path();
+        if path.extension().map(|x| x == "h5" || x == "hdf5").unwrap_or(false) {
+            match chemomech_io::open(&path)? {
+                Dataset::Projections(ps) if ps.distance_m.is_some() => v.push((path, ps)),
+                _ => {}
+            }
+        }
+    }
+    if v.is_empty() {
+        return Err(Error::data("no projection files with a propagation distance in this folder").at(dir));
+    }
+    v.sort_by(|a, b| a.1.distance_m.partial_cmp(&b.1.distance_m).expect("finite"));
+    let first = v[0].1.dims();
+    for (path, ps) in &v {
+        if ps.dims() != first || ps.angles_deg != v[0].1.angles_deg {
+            return Err(Error::shape("projections, rows, columns and angles must agree across distances").at(path));
+        }
+        if ps.pixel_um.is_none() || ps.energy_ev.is_none() {
+            return Err(Error::data("each distance needs its pixel size and energy").at(path));
+        }
+    }
+    Ok(v)
+}
+
+fn run_holo(p: &Params, h: &HoloParams, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
+    use chemomech_tomo::phase::Ctf;
+    use chemomech_tomo::preprocess::normalize;
+    chemomech_io::atomic::ensure_not_input(out, &[&p.input])?;
+    chemomech_io::output_format(out)?;
+    let t0 = std::time::Instant::now();
+    let files = holo_files(&p.input)?;
+    let mut prov = Provenance::start("reconstruct", serde_json::to_value(p)?);
+    for (f, _) in &files {
+        prov.add_input(f)?;
+    }
+    let (na, nr, nd) = files[0].1.dims();
+    let rows = p.slices.clone().unwrap_or(0..nr);
+    if rows.start >= rows.end || rows.end > nr {
+        return Err(Error::param(format!("slices {}:{} are not within the {nr} detector rows", rows.start, rows.end)));
+    }
+    progress.start("phase retrieval", 3);
+    let norm: Vec<ndarray::Array3<f32>> = files
+        .iter()
+        .map(|(f, ps)| {
+            let d = ps.data.to_f32().into_dimensionality::<ndarray::Ix3>()?;
+            let fl = ps.flats.as_ref().map(|x| x.to_f32().into_dimensionality::<ndarray::Ix3>()).transpose()?;
+            let dk = ps.darks.as_ref().map(|x| x.to_f32().into_dimensionality::<ndarray::Ix3>()).transpose()?;
+            Ok(normalize(d.view(), fl.as_ref().map(|x| x.view()), dk.as_ref().map(|x| x.view()), ps.flat_positions.as_deref(), p.recon.flats).map_err(|e| e.at(f))?.0)
+        })
+        .collect::<Result<_>>()?;
+    progress.inc(1);
+    let pixels: Vec<f64> = files.iter().map(|(_, ps)| ps.pixel_um.expect("checked")).collect();
+    let ctf = Ctf {
+        energy_kev: files[0].1.energy_ev.expect("checked") / 1e3,
+        distances_m: files.iter().map(|(_, ps)| ps.distance_m.expect("checked")).collect(),
+        pixel_um: pixels.iter().cloned().fold(f64::INFINITY, f64::min),
+        delta_beta: h.delta_beta,
+        alpha_low: h.alpha_low,
+        alpha_high: h.alpha_high,
+        zoom: Vec::new(),
+    };
+    let (phase, rep) = chemomech_tomo::recon::retrieve_holo(&norm, &pixels, &ctf)?;
+    drop(norm);
+    progress.inc(1);
+    // k∫δ dl (rad) → ∫δ dl in pixels, so that FBP yields δ.
+    let k = std::f64::consts::TAU / (12.398419843320026e-10 / ctf.energy_kev);
+    let to_lines = (1.0 / (k * ctf.pixel_um * 1e-6)) as f32;
+    let mut lines = phase.mapv(|v| v * to_lines);
+    chemomech_tomo::preprocess::remove_rings(&mut lines, p.recon.rings);
+    let angles = files[0].1.angles_deg.clone();
+    let mid = (rows.start + rows.end) / 2;
+    let (center, method) = match p.center {
+        CenterSpec::Value(c) => (check_center(c, nd)?, "given"),
+        CenterSpec::Auto => (find_center_vo(lines.index_axis(Axis(1), mid), None, 0.5)?, "Vo 2014 Fourier (middle slice)"),
+        CenterSpec::Opposite => (find_center_180(lines.slice(s![.., rows.clone(), ..]), &angles)?, "0°/180° registration"),
+    };
+    let n = p.recon.size.unwrap_or(nd);
+    let mut writer = chemomech_io::stream::volume_writer(out, [rows.len(), n, n], Some([ctf.pixel_um; 3]), Some(&prov), "delta (refractive index decrement)")?;
+    let chunk = 16;
+    let mut z = rows.start;
+    while z < rows.end {
+        let zz = (z + chunk).min(rows.end);
+        let vol = reconstruct(lines.slice(s![.., z..zz, ..]), &angles, center, &p.recon, None)?;
+        writer.write_slab(vol.view())?;
+        z = zz;
+    }
+    writer.finish()?;
+    progress.inc(1);
+    progress.finish();
+    prov.finish();
+    Ok(serde_json::json!({
+        "stage": "reconstruct",
+        "mode": "holotomography (multi-distance CTF)",
+        "output": out.display().to_string(),
+        "center": center,
+        "center_method": method,
+        "shape": [rows.len(), n, n],
+        "units": "delta (refractive index decrement)",
+        "pixel_um": ctf.pixel_um,
+        "angles": na,
+        "distances_m": ctf.distances_m,
+        "distance_shifts_px": rep.shifts_px,
+        "magnification_zoom": rep.zoom,
+        "peak_rss_mb": peak_rss_mb(),
+        "seconds": t0.elapsed().as_secs_f64(),
         "provenance": prov.to_json(),
     }))
 }
