@@ -155,6 +155,12 @@ impl Particle {
             soc_offset: 0.0,
         }
     }
+    /// Normalised ellipsoidal radius without roughness (where cracks end).
+    #[inline]
+    pub fn q_smooth(&self, d: V3) -> f64 {
+        let l = [dot(self.rotation[0], d) / self.axes[0], dot(self.rotation[1], d) / self.axes[1], dot(self.rotation[2], d) / self.axes[2]];
+        norm(l) / self.radius_um
+    }
     /// Normalised radius q of a point at offset `d` from the centre: q ≤ 1 inside.
     #[inline]
     pub fn q(&self, d: V3) -> f64 {
@@ -177,12 +183,11 @@ impl Particle {
         self.radius_um * amax * (1.0 + rough)
     }
     /// Fraction of the voxel of side `v` centred at offset `d` that lies in a
-    /// crack (4×4×4 sub-samples where a crack passes near, else by the centre).
+    /// crack (3×3×3 sub-samples where a crack passes near, else by the centre).
     /// A voxel is a crack voxel when this is at least ½: sub-voxel cracks
     /// thus stay solid in the truth, as they would in any measurement.
     pub fn voxel_crack_fraction(&self, d: V3, v: f64) -> f64 {
-        let q = self.q(d);
-        let cd = self.crack_distance(d, q);
+        let cd = self.crack_distance(d);
         if cd.is_infinite() || cd > 0.9 * v {
             return 0.0;
         }
@@ -190,23 +195,27 @@ impl Particle {
             return 1.0;
         }
         let mut n = 0;
-        for a in 0..4 {
-            for b in 0..4 {
-                for c in 0..4 {
-                    let o = |t: usize| ((t as f64 + 0.5) / 4.0 - 0.5) * v;
+        for a in 0..3 {
+            for b in 0..3 {
+                for c in 0..3 {
+                    let o = |t: usize| ((t as f64 + 0.5) / 3.0 - 0.5) * v;
                     let x = [d[0] + o(a), d[1] + o(b), d[2] + o(c)];
-                    let qx = self.q(x);
-                    if self.crack_distance(x, qx) <= 0.0 {
+                    if self.crack_distance(x) <= 0.0 {
                         n += 1;
                     }
                 }
             }
         }
-        n as f64 / 64.0
+        n as f64 / 27.0
     }
     /// Signed distance from the crack slabs (negative inside a crack), µm; +∞ when none.
+    /// Cracks end at a smooth ellipsoidal radius (`max_q` of `q_smooth`).
     #[inline]
-    pub fn crack_distance(&self, d: V3, q: f64) -> f64 {
+    pub fn crack_distance(&self, d: V3) -> f64 {
+        if self.cracks.is_empty() {
+            return f64::INFINITY;
+        }
+        let q = self.q_smooth(d);
         let mut best = f64::INFINITY;
         for c in &self.cracks {
             if let Some(h) = c.plane_distance(d, q) {
@@ -356,10 +365,30 @@ pub fn generate(cfg: &SimConfig, progress: &dyn Progress) -> Result<Electrode> {
         let z = if lz > 2.0 * r { g.random_range(r..lz - r) } else { lz / 2.0 };
         [z, g.random_range(lo[1]..hi[1]), g.random_range(lo[2]..hi[2])]
     };
+    // Each particle's shape (drawn by index, so packing and rendering agree).
+    let shape_of = |i: usize| -> ([V3; 3], V3, Vec<(V3, f64, f64, f64)>) {
+        let mut g = rng(cfg.seed, Stream::Shape, i as u64);
+        let ea = g.random_range(-e.ellipticity..=e.ellipticity);
+        let eb = g.random_range(-e.ellipticity..=e.ellipticity);
+        let axes = [1.0 + ea, 1.0 + eb, 1.0 / ((1.0 + ea) * (1.0 + eb))];
+        let a0 = random_unit(&mut g);
+        let a1 = perpendicular(a0, &mut g);
+        let a2 = [a0[1] * a1[2] - a0[2] * a1[1], a0[2] * a1[0] - a0[0] * a1[2], a0[0] * a1[1] - a0[1] * a1[0]];
+        let amp = e.roughness / (5f64).sqrt();
+        let roughness = (0..5).map(|_| (random_unit(&mut g), g.random_range(2.0..5.0), g.random_range(0.0..std::f64::consts::TAU), amp * g.random_range(0.5..1.5))).collect();
+        ([a0, a1, a2], axes, roughness)
+    };
+    // Pack with each particle's reach (longest semi-axis, half the roughness),
+    // so neighbours touch at small contacts instead of interpenetrating.
+    let reach = |i: usize, r: f64| -> f64 {
+        let (_, axes, rough) = shape_of(i);
+        r * axes.iter().cloned().fold(0.0, f64::max) * (1.0 + 0.5 * rough.iter().map(|m| m.3).sum::<f64>())
+    };
     let mut centers: Vec<V3> = radii.iter().map(|&r| place(r, &mut pos_rng)).collect();
     progress.start("packing", 4);
     for round in 0..4 {
-        relax(&mut centers, &radii, e.contact_overlap, lo, hi, lz);
+        let pack: Vec<f64> = radii.iter().enumerate().map(|(i, &r)| reach(i, r)).collect();
+        relax(&mut centers, &pack, e.contact_overlap, lo, hi, lz);
         progress.inc(1);
         let frac = sphere_fraction(&centers, &radii, [lz, ly, lx], cfg.seed, round);
         if frac >= target_env - 0.01 || round == 3 {
@@ -383,15 +412,8 @@ pub fn generate(cfg: &SimConfig, progress: &dyn Progress) -> Result<Electrode> {
         .zip(radii.par_iter())
         .enumerate()
         .map(|(i, (&c, &r))| {
-            let mut g = rng(cfg.seed, Stream::Shape, i as u64);
-            let ea = g.random_range(-e.ellipticity..=e.ellipticity);
-            let eb = g.random_range(-e.ellipticity..=e.ellipticity);
-            let axes = [1.0 + ea, 1.0 + eb, 1.0 / ((1.0 + ea) * (1.0 + eb))];
-            let a0 = random_unit(&mut g);
-            let a1 = perpendicular(a0, &mut g);
-            let a2 = [a0[1] * a1[2] - a0[2] * a1[1], a0[2] * a1[0] - a0[0] * a1[2], a0[0] * a1[1] - a0[1] * a1[0]];
-            let amp = e.roughness / (5f64).sqrt();
-            let roughness = (0..5).map(|_| (random_unit(&mut g), g.random_range(2.0..5.0), g.random_range(0.0..std::f64::consts::TAU), amp * g.random_range(0.5..1.5))).collect();
+            let (rotation, axes, roughness) = shape_of(i);
+            let [a0, a1, a2] = rotation;
             let mut gc = rng(cfg.seed, Stream::Chemistry, i as u64);
             let soc_offset = Normal::new(0.0, cfg.chemistry.particle_sigma.max(1e-12)).expect("valid").sample(&mut gc);
             Particle {
@@ -537,30 +559,33 @@ fn sphere_fraction(c: &[V3], r: &[f64], l: V3, seed: u64, round: usize) -> f64 {
     hits as f64 / n as f64
 }
 
-/// Envelope and crack voxel counts of one particle on the global grid (alone).
-fn local_counts(p: &Particle, v: f64, lz: f64) -> (usize, usize) {
+/// Offsets (from the centre) of the voxel centres inside one particle's
+/// envelope on the global grid (the particle alone).
+fn envelope_voxels(p: &Particle, v: f64, lz: f64) -> Vec<V3> {
     let ext = p.extent_um();
     let idx = |x: f64| (x / v - 0.5).floor() as i64;
     let (z0, z1) = (idx(p.center_um[0] - ext).max(0), idx(p.center_um[0] + ext) + 1);
     let z1 = z1.min((lz / v).round() as i64 - 1);
     let (y0, y1) = (idx(p.center_um[1] - ext), idx(p.center_um[1] + ext) + 1);
     let (x0, x1) = (idx(p.center_um[2] - ext), idx(p.center_um[2] + ext) + 1);
-    let (mut env, mut crack) = (0, 0);
+    let mut out = Vec::new();
     for k in z0..=z1 {
         for j in y0..=y1 {
             for i in x0..=x1 {
                 let x = [(k as f64 + 0.5) * v, (j as f64 + 0.5) * v, (i as f64 + 0.5) * v];
                 let dd = sub(x, p.center_um);
                 if p.q(dd) <= 1.0 {
-                    env += 1;
-                    if p.voxel_crack_fraction(dd, v) >= 0.5 {
-                        crack += 1;
-                    }
+                    out.push(dd);
                 }
             }
         }
     }
-    (env, crack)
+    out
+}
+
+/// Crack voxels (majority rule) among the envelope voxels.
+fn crack_count(p: &Particle, env: &[V3], v: f64) -> usize {
+    env.iter().filter(|&&d| p.voxel_crack_fraction(d, v) >= 0.5).count()
 }
 
 /// Draws the particle's damage class from the depth profile, then adds fine
@@ -601,12 +626,13 @@ fn crack_particle(p: &mut Particle, cfg: &SimConfig, lz: f64) {
         let c = new_crack(&mut g, w, true, reach);
         p.cracks.push(c);
     }
-    let (env, mut ncrack) = local_counts(p, v, lz);
-    let env = env.max(1) as f64;
+    let env_vox = envelope_voxels(p, v, lz);
+    let mut ncrack = crack_count(p, &env_vox, v);
+    let env = env_vox.len().max(1) as f64;
     // Fine cracks are texture: drop them if they alone overshoot the class.
     while ncrack as f64 / env > b && !p.cracks.is_empty() {
         p.cracks.pop();
-        ncrack = local_counts(p, v, lz).1;
+        ncrack = crack_count(p, &env_vox, v);
     }
     let mut tries = 0;
     while (ncrack as f64) / env < target - 0.004 && tries < 24 {
@@ -620,7 +646,7 @@ fn crack_particle(p: &mut Particle, cfg: &SimConfig, lz: f64) {
         let reach = g.random_bool(0.35);
         let c = new_crack(&mut g, w, !full, reach);
         p.cracks.push(c);
-        let (_, nc) = local_counts(p, v, lz);
+        let nc = crack_count(p, &env_vox, v);
         if (nc as f64) / env > b {
             p.cracks.pop();
             continue;
@@ -699,7 +725,7 @@ fn point_info(x: V3, ps: &[Particle], grid: &Grid, noise: &Noise, cfg: &SimConfi
         Some((j, q)) => {
             let p = &ps[j];
             let dd = sub(x, p.center_um);
-            let cd = p.crack_distance(dd, q);
+            let cd = p.crack_distance(dd);
             let in_crack = match voxel {
                 Some(v) => p.voxel_crack_fraction(dd, v) >= 0.5,
                 None => cd <= 0.0,
@@ -707,10 +733,15 @@ fn point_info(x: V3, ps: &[Particle], grid: &Grid, noise: &Noise, cfg: &SimConfi
             PointInfo { owner: Some(j), q, in_crack, crack_dist: cd, cbd_score: f64::INFINITY, surface_dist: d1.min(0.0) }
         }
         None => {
-            // Necks between two particles and patches along surfaces; the noise makes the web porous.
-            let mut score = (d1 + d2).min(2.0 * d1 + 0.5 * cfg.electrode.cbd_bridge_um) + 0.45 * noise.at(x);
-            if d1 + d2 > 2.0 * cfg.electrode.cbd_bridge_um && d1 > 0.6 * cfg.electrode.cbd_bridge_um {
+            // Necks between two particles and patches along surfaces; the noise
+            // makes the web porous. Far from any surface it is never carbon-binder
+            // (and the noise need not be evaluated there).
+            let far = d1 + d2 > 2.0 * cfg.electrode.cbd_bridge_um && d1 > 0.6 * cfg.electrode.cbd_bridge_um;
+            let mut score = (d1 + d2).min(2.0 * d1 + 0.5 * cfg.electrode.cbd_bridge_um);
+            if far {
                 score += 10.0;
+            } else {
+                score += 0.45 * noise.at(x);
             }
             if i1 != usize::MAX {
                 if let Some(gap) = &ps[i1].gap {

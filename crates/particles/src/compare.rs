@@ -1,0 +1,69 @@
+//! Scoring a segmentation against ground truth: one-to-one matching of
+//! particles by intersection over union.
+
+use ndarray::ArrayView3;
+use std::collections::HashMap;
+
+/// A matched pair: (true id, predicted id, IoU).
+pub type Match = (u32, u32, f64);
+
+/// Matching summary.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MatchReport {
+    pub true_particles: usize,
+    pub predicted_particles: usize,
+    /// Pairs matched one-to-one with IoU ≥ the threshold.
+    pub matched: usize,
+    /// matched / true particles.
+    pub matched_fraction: f64,
+    pub mean_iou: f64,
+    pub iou_threshold: f64,
+}
+
+/// Greedy one-to-one matching (highest IoU first) of `pred` to `truth` labels.
+pub fn match_labels(truth: ArrayView3<u32>, pred: ArrayView3<u32>, threshold: f64) -> (Vec<Match>, MatchReport) {
+    let mut inter: HashMap<(u32, u32), u64> = HashMap::new();
+    let mut st: HashMap<u32, u64> = HashMap::new();
+    let mut sp: HashMap<u32, u64> = HashMap::new();
+    for (&t, &p) in truth.iter().zip(pred.iter()) {
+        if t > 0 {
+            *st.entry(t).or_default() += 1;
+        }
+        if p > 0 {
+            *sp.entry(p).or_default() += 1;
+        }
+        if t > 0 && p > 0 {
+            *inter.entry((t, p)).or_default() += 1;
+        }
+    }
+    let mut cand: Vec<Match> = inter
+        .iter()
+        .map(|(&(t, p), &i)| {
+            let u = st[&t] + sp[&p] - i;
+            (t, p, i as f64 / u as f64)
+        })
+        .filter(|m| m.2 >= threshold)
+        .collect();
+    cand.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+    let (mut used_t, mut used_p) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+    let mut out = Vec::new();
+    for m in cand {
+        if used_t.contains(&m.0) || used_p.contains(&m.1) {
+            continue;
+        }
+        used_t.insert(m.0);
+        used_p.insert(m.1);
+        out.push(m);
+    }
+    out.sort_by_key(|m| m.0);
+    let mean = if out.is_empty() { 0.0 } else { out.iter().map(|m| m.2).sum::<f64>() / out.len() as f64 };
+    let rep = MatchReport {
+        true_particles: st.len(),
+        predicted_particles: sp.len(),
+        matched: out.len(),
+        matched_fraction: if st.is_empty() { 0.0 } else { out.len() as f64 / st.len() as f64 },
+        mean_iou: mean,
+        iou_threshold: threshold,
+    };
+    (out, rep)
+}

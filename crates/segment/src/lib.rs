@@ -1,0 +1,9 @@
+//! chemomech-segment: denoising filters and phase segmentation of
+//! reconstructed volumes into pore / carbon-binder / active material.
+//! Pure functions on `ndarray` views.
+
+pub mod classify;
+pub mod filters;
+pub mod threshold;
+
+pub use threshold::{multi_otsu, otsu};
