@@ -41,6 +41,12 @@ pub enum Command {
     Simulate(cmd::simulate::Args),
     /// Reconstruct projections into a volume (µ in 1/cm), streamed within a memory budget.
     Reconstruct(cmd::reconstruct::Args),
+    /// Segment a volume into pore / carbon-binder / active phases.
+    Segment(cmd::segment::Args),
+    /// Label particles (envelopes incl. cracks) and measure them.
+    Particles(cmd::particles::Args),
+    /// Electrode statistics from a particles directory.
+    Stats(cmd::stats::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +70,9 @@ fn main() -> ExitCode {
         Command::Convert(a) => cmd::convert::run(a, &ui),
         Command::Simulate(a) => cmd::simulate::run(a, &ui),
         Command::Reconstruct(a) => cmd::reconstruct::run(a, &ui),
+        Command::Segment(a) => cmd::segment::run(a, &ui),
+        Command::Particles(a) => cmd::particles::run(a, &ui),
+        Command::Stats(a) => cmd::stats::run(a, &ui),
     }));
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

@@ -3,3 +3,6 @@ pub mod convert;
 pub mod info;
 pub mod simulate;
 pub mod reconstruct;
+pub mod particles;
+pub mod segment;
+pub mod stats;
