@@ -111,10 +111,7 @@ pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol:
         })
         .collect();
     let b: Vec<f64> = cells.iter().map(|&(z, _, _)| if z == 0 { gb } else { 0.0 }).collect();
-    // Line-Jacobi preconditioner: each contiguous run of conducting voxels
-    // along the transport axis is solved exactly (Thomas algorithm); the
-    // couplings along that axis carry most of the problem's stiffness.
-    let lines = build_lines(&cells, &nbr, &diag, g[0]);
+
     let apply = |v: &[f64], out: &mut [f64]| {
         out.par_iter_mut().enumerate().for_each(|(i, o)| {
             let mut s = diag[i] * v[i];
@@ -133,8 +130,7 @@ pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol:
     apply(&x, &mut r);
     r.par_iter_mut().zip(b.par_iter()).for_each(|(ri, bi)| *ri = bi - *ri);
     let bnorm = dot(&b, &b).sqrt().max(1e-300);
-    let mut zv = vec![0.0; m];
-    lines.apply(&r, &mut zv);
+    let mut zv: Vec<f64> = r.par_iter().zip(diag.par_iter()).map(|(ri, d)| ri / d).collect();
     let mut pv = zv.clone();
     let mut rz = dot(&r, &zv);
     let mut ap = vec![0.0; m];
@@ -145,7 +141,7 @@ pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol:
         let alpha = rz / dot(&pv, &ap);
         x.par_iter_mut().zip(pv.par_iter()).for_each(|(xi, pi)| *xi += alpha * pi);
         r.par_iter_mut().zip(ap.par_iter()).for_each(|(ri, ai)| *ri -= alpha * ai);
-        lines.apply(&r, &mut zv);
+        zv.par_iter_mut().zip(r.par_iter().zip(diag.par_iter())).for_each(|(zi, (ri, d))| *zi = ri / d);
         let rz2 = dot(&r, &zv);
         let beta = rz2 / rz;
         rz = rz2;
@@ -179,83 +175,6 @@ pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol:
         flux_in: fin,
         flux_out: fout,
     })
-}
-
-/// Tridiagonal blocks along the transport axis, factorised once.
-struct Lines {
-    /// Unknown indices of each run, in order along the axis.
-    runs: Vec<Vec<u32>>,
-    /// Thomas factors per run: modified super-diagonal c′ and 1/denominator.
-    cprime: Vec<Vec<f64>>,
-    inv_den: Vec<Vec<f64>>,
-    off: f64,
-}
-
-fn build_lines(cells: &[(usize, usize, usize)], nbr: &[[u32; 6]], diag: &[f64], gz: f64) -> Lines {
-    // A run starts where there is no conducting neighbour below.
-    let mut runs = Vec::new();
-    for i in 0..cells.len() {
-        if nbr[i][0] != u32::MAX {
-            continue;
-        }
-        let mut run = vec![i as u32];
-        let mut k = i;
-        while nbr[k][1] != u32::MAX {
-            k = nbr[k][1] as usize;
-            run.push(k as u32);
-        }
-        runs.push(run);
-    }
-    let off = -gz;
-    let (cprime, inv_den): (Vec<Vec<f64>>, Vec<Vec<f64>>) = runs
-        .par_iter()
-        .map(|run| {
-            let n = run.len();
-            let mut cp = vec![0.0; n];
-            let mut inv = vec![0.0; n];
-            let mut prev = 0.0;
-            for (j, &u) in run.iter().enumerate() {
-                let den = diag[u as usize] - if j > 0 { off * prev } else { 0.0 };
-                inv[j] = 1.0 / den;
-                cp[j] = if j + 1 < n { off * inv[j] } else { 0.0 };
-                prev = cp[j];
-            }
-            (cp, inv)
-        })
-        .unzip();
-    Lines { runs, cprime, inv_den, off }
-}
-
-impl Lines {
-    fn apply(&self, r: &[f64], out: &mut [f64]) {
-        let out_ptr = SyncPtr(out.as_mut_ptr());
-        self.runs.par_iter().zip(self.cprime.par_iter().zip(self.inv_den.par_iter())).for_each(|(run, (cp, inv))| {
-            let n = run.len();
-            let mut d = vec![0.0; n];
-            for j in 0..n {
-                let rhs = r[run[j] as usize] - if j > 0 { self.off * d[j - 1] } else { 0.0 };
-                d[j] = rhs * inv[j];
-            }
-            for j in (0..n.saturating_sub(1)).rev() {
-                d[j] -= cp[j] * d[j + 1];
-            }
-            for (j, &u) in run.iter().enumerate() {
-                // SAFETY: every unknown belongs to exactly one run, so writes never alias.
-                unsafe { *out_ptr.get().add(u as usize) = d[j] };
-            }
-        });
-    }
-}
-
-/// A raw pointer that may cross threads (writes are to disjoint indices).
-#[derive(Clone, Copy)]
-struct SyncPtr(*mut f64);
-unsafe impl Send for SyncPtr {}
-unsafe impl Sync for SyncPtr {}
-impl SyncPtr {
-    fn get(self) -> *mut f64 {
-        self.0
-    }
 }
 
 #[cfg(test)]
