@@ -47,6 +47,10 @@ pub enum Command {
     Particles(cmd::particles::Args),
     /// Electrode statistics from a particles directory.
     Stats(cmd::stats::Args),
+    /// Per-pixel XANES chemical maps of an energy stack (2-D or 3-D), optionally per particle.
+    Xanes(cmd::xanes::Args),
+    /// Bulk X-ray absorption spectra: normalize, lcf, pca (Larch-compatible).
+    Xas(cmd::xas::Args),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,8 @@ fn main() -> ExitCode {
         Command::Segment(a) => cmd::segment::run(a, &ui),
         Command::Particles(a) => cmd::particles::run(a, &ui),
         Command::Stats(a) => cmd::stats::run(a, &ui),
+        Command::Xanes(a) => cmd::xanes::run(a, &ui),
+        Command::Xas(a) => cmd::xas::run(a, &ui),
     }));
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

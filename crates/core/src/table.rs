@@ -75,6 +75,20 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table from (name, column, unit) triples.
+    ///
+    /// ```
+    /// use chemomech_core::{Column, Table};
+    /// let t = Table::from_columns(vec![("energy_ev", Column::F64(vec![8333.0]), Some("eV"))]).unwrap();
+    /// assert_eq!(t.rows(), 1);
+    /// ```
+    pub fn from_columns(cols: Vec<(&str, Column, Option<&str>)>) -> Result<Self> {
+        let mut t = Self::default();
+        for (n, c, u) in cols {
+            t.push(n, c, u)?;
+        }
+        Ok(t)
+    }
     /// Appends a column; its length must match the others.
     pub fn push(&mut self, name: &str, col: Column, unit: Option<&str>) -> Result<()> {
         if let Some(first) = self.columns.first() {

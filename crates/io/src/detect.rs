@@ -17,6 +17,8 @@ pub enum Format {
     Tiff,
     /// XDI 1.0 spectrum.
     Xdi,
+    /// Athena project (`.prj`, gzipped or plain).
+    Athena,
     /// Plain column text (spectra, energy lists, CSV).
     Text,
     /// NumPy `.npy`.
@@ -39,6 +41,7 @@ impl Format {
             Format::Xradia => "Xradia XRM/TXRM",
             Format::Tiff => "TIFF",
             Format::Xdi => "XDI",
+            Format::Athena => "Athena project",
             Format::Text => "column text",
             Format::Npy => "NumPy npy",
             Format::Parquet => "Parquet",
@@ -94,7 +97,21 @@ pub fn detect(path: &Path) -> Result<Format> {
     if head.starts_with(b"PAR1") {
         return Ok(Format::Parquet);
     }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        // Gzip: Athena projects are the gzipped files we read.
+        use std::io::Read as _;
+        let f = std::fs::File::open(path).map_err(|e| Error::io(e).at(path))?;
+        let mut inner = vec![0u8; 256];
+        let k = read_up_to(&mut flate2::read::MultiGzDecoder::new(f).take(256), &mut inner).unwrap_or(0);
+        if crate::prj::is_athena_text(&String::from_utf8_lossy(&inner[..k])) {
+            return Ok(Format::Athena);
+        }
+        return Err(Error::data("gzip file that is not an Athena project (decompress it first)").at(path));
+    }
     let text = String::from_utf8_lossy(&head);
+    if crate::prj::is_athena_text(&text) {
+        return Ok(Format::Athena);
+    }
     let first = text.trim_start_matches('\u{feff}').trim_start();
     if first.starts_with("# XDI/") || first.starts_with("#XDI/") {
         return Ok(Format::Xdi);

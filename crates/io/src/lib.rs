@@ -19,6 +19,7 @@ pub mod hdf5io;
 pub mod imagej;
 pub mod names;
 pub mod npy;
+pub mod prj;
 pub mod raw;
 pub mod stream;
 pub mod table;
@@ -92,6 +93,7 @@ pub fn open_with(path: &Path, o: &OpenOptions) -> Result<Dataset> {
         Format::Xradia => open_xrm(path),
         Format::Tiff => tiffio::read_tiff(path).map(Dataset::Raster),
         Format::Xdi => xdi::read_xdi(path).map(Dataset::Spectrum),
+        Format::Athena => prj::read_athena_spectrum(path, o.dataset.as_deref()).map(Dataset::Spectrum),
         Format::Text => {
             let unit = o.energy_unit.unwrap_or(text::EnergyUnit::Auto);
             match text::read_text_spectrum(path, unit) {

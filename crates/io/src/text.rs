@@ -147,3 +147,24 @@ mod tests {
         assert!(parse_columns("# only\n").is_err());
     }
 }
+
+/// Reads a list of energies (the first column of a text file; keV when all
+/// values are below 200), in eV.
+///
+/// ```
+/// let d = tempfile::tempdir().unwrap();
+/// let p = d.path().join("e.txt");
+/// std::fs::write(&p, "# energies\n8.333\n8.334\n").unwrap();
+/// assert_eq!(chemomech_io::text::read_energy_list(&p).unwrap(), vec![8333.0, 8334.0]);
+/// ```
+pub fn read_energy_list(path: &Path) -> Result<Vec<f64>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(e).at(path))?;
+    let cols = parse_columns(&text).map_err(|e| e.at(path))?;
+    let e = &cols.data[0];
+    if e.iter().any(|v| !v.is_finite()) {
+        return Err(Error::data("energy list holds a non-finite value").at(path));
+    }
+    let kev = e.iter().cloned().fold(f64::NEG_INFINITY, f64::max) < 200.0;
+    // Rounded to µeV so that 8.333 keV is 8333 eV exactly.
+    Ok(e.iter().map(|&v| if kev { (v * 1e3 * 1e6).round() / 1e6 } else { v }).collect())
+}

@@ -34,6 +34,9 @@ pub struct XanesScan {
     pub slab: (usize, usize),
     /// Noise-free optical density at every energy (for tests).
     pub od_clean: Vec<Array2<f32>>,
+    /// Per pixel, the particle with the longest active path along the beam
+    /// (0 without active material): the 2-D particle labels of the view.
+    pub dominant_label: Array2<u32>,
 }
 
 /// Simulates the stack.
@@ -53,6 +56,27 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, spectra: &NiSpectra, progress: &dyn
     let mut cbd = Array2::<f64>::zeros((nz, ny));
     let mut pore = Array2::<f64>::zeros((nz, ny));
     let mut soc_sum = Array2::<f64>::zeros((nz, ny));
+    let dominant: Vec<Vec<u32>> = (0..nz)
+        .into_par_iter()
+        .map(|k| {
+            (0..ny)
+                .map(|j| {
+                    let mut counts: Vec<(u32, f64)> = Vec::new();
+                    for i in slab.0..slab.1 {
+                        let (l, fa) = (el.labels[[k, j, i]], el.frac_active[[k, j, i]] as f64);
+                        if l > 0 && fa > 0.0 {
+                            match counts.iter_mut().find(|c| c.0 == l) {
+                                Some(c) => c.1 += fa,
+                                None => counts.push((l, fa)),
+                            }
+                        }
+                    }
+                    counts.iter().fold((0u32, 0.0), |b, c| if c.1 > b.1 { *c } else { b }).0
+                })
+                .collect()
+        })
+        .collect();
+    let dominant_label = Array2::from_shape_fn((nz, ny), |(k, j)| dominant[k][j]);
     let rows: Vec<_> = (0..nz)
         .into_par_iter()
         .map(|k| {
@@ -171,5 +195,5 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, spectra: &NiSpectra, progress: &dyn
         meta,
     };
     let active_thickness_um = active.mapv(|a| (a * v) as f32);
-    Ok(XanesScan { stack, fraction_ni3, valence, soc, active_thickness_um, drift_px: drift, slab, od_clean })
+    Ok(XanesScan { stack, fraction_ni3, valence, soc, active_thickness_um, drift_px: drift, slab, od_clean, dominant_label })
 }

@@ -6,3 +6,5 @@ pub mod reconstruct;
 pub mod particles;
 pub mod segment;
 pub mod stats;
+pub mod xanes;
+pub mod xas;

@@ -4,3 +4,4 @@ pub mod reconstruct;
 pub mod segment;
 pub mod stats;
 pub mod simulate;
+pub mod xanes;

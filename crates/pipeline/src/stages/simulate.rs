@@ -128,7 +128,7 @@ fn outputs(sim: &Simulation) -> Vec<&'static str> {
         v.extend(["holo/", "truth/holo_phase_rad.tiff"]);
     }
     if sim.xanes.is_some() {
-        v.extend(["xanes.h5", "truth/xanes_fraction_LiNiO2.tiff", "truth/xanes_soc.tiff", "truth/xanes_valence.tiff", "truth/xanes_active_thickness_um.tiff", "truth/xanes_drift.csv"]);
+        v.extend(["xanes.h5", "truth/xanes_fraction_LiNiO2.tiff", "truth/xanes_soc.tiff", "truth/xanes_valence.tiff", "truth/xanes_active_thickness_um.tiff", "truth/xanes_labels.tiff", "truth/xanes_drift.csv"]);
     }
     v
 }
@@ -166,6 +166,7 @@ fn write(sim: &Simulation, dir: &OutDir, prov: &Provenance) -> Result<()> {
         write_tiff(&dir.path("truth/xanes_soc.tiff"), &dyn2(&x.soc), Some(&sp2), Some(prov), opt)?;
         write_tiff(&dir.path("truth/xanes_valence.tiff"), &dyn2(&x.valence), Some(&sp2), Some(prov), opt)?;
         write_tiff(&dir.path("truth/xanes_active_thickness_um.tiff"), &dyn2(&x.active_thickness_um), Some(&sp2), Some(prov), opt)?;
+        write_tiff(&dir.path("truth/xanes_labels.tiff"), &dyn2(&x.dominant_label), Some(&sp2), Some(prov), opt)?;
         let mut t = Table::default();
         t.push("energy_ev", Column::F64(x.stack.energies_ev.clone()), Some("eV"))?;
         t.push("drift_rows_px", Column::F64(x.drift_px.iter().map(|d| d.0).collect()), Some("px"))?;

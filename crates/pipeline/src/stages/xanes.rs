@@ -1,0 +1,341 @@
+//! `xanes`: an energy stack (FXI HDF5, TIFF stack or folder with an energy
+//! list, Xradia xrm series, or a 4-D array of per-energy volumes) →
+//! optical density → registered frames → per-pixel chemical maps (TIFF,
+//! named by content), optional per-particle chemistry, and a summary.
+
+use crate::outdir::OutDir;
+use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
+use chemomech_io::tiffio::{write_tiff, TiffOptions};
+use chemomech_io::{open_with, table, Dataset, OpenOptions};
+use chemomech_xas::maps::{two_energy_jump, xanes_maps, ClusterParams, MapParams, RefSpectrum, SocScale};
+use chemomech_xas::particle::{particle_chemistry, ParticleChemParams};
+use chemomech_xas::stack::{apply_registration, optical_density, register_stack, RegistrationMode, RegistrationParams};
+use ndarray::{Array3, ArrayD, Axis, Ix3};
+use std::path::{Path, PathBuf};
+
+/// What the input values are when the file carries no reference frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// Counts with reference (flat) frames in the file, else optical density.
+    Auto,
+    OpticalDensity,
+    Transmission,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Params {
+    pub stack: PathBuf,
+    /// Energies (eV or keV), one per frame, when the stack does not carry them.
+    pub energies: Option<PathBuf>,
+    /// Dataset inside a container (HDF5 path, Zarr array).
+    pub dataset: Option<String>,
+    pub input: InputKind,
+    /// Reference spectra: `PATH` or `PATH:GROUP` (Athena projects); named by file stem or group.
+    pub refs: Vec<String>,
+    pub registration: RegistrationParams,
+    pub maps: MapParams,
+    /// Labels (2-D image or 3-D volume on the stack's pixel grid) for per-particle chemistry.
+    pub labels: Option<PathBuf>,
+    pub particle: ParticleChemParams,
+    /// Write the aligned optical-density stack too.
+    pub save_stack: bool,
+}
+
+impl Params {
+    pub fn new(stack: PathBuf) -> Self {
+        Self {
+            stack,
+            energies: None,
+            dataset: None,
+            input: InputKind::Auto,
+            refs: vec![],
+            registration: RegistrationParams::default(),
+            maps: MapParams::default(),
+            labels: None,
+            particle: ParticleChemParams::default(),
+            save_stack: false,
+        }
+    }
+}
+
+/// Reads a reference spectrum `PATH` or `PATH:GROUP`.
+pub fn read_reference(spec: &str) -> Result<(RefSpectrum, PathBuf)> {
+    let (path, group) = if Path::new(spec).exists() {
+        (PathBuf::from(spec), None)
+    } else if let Some((p, g)) = spec.rsplit_once(':') {
+        (PathBuf::from(p), Some(g.to_string()))
+    } else {
+        (PathBuf::from(spec), None)
+    };
+    let ds = open_with(&path, &OpenOptions { dataset: group.clone(), ..Default::default() })?;
+    let Dataset::Spectrum(s) = ds else {
+        return Err(Error::data(format!("expected a spectrum, found a {}", ds.kind())).at(&path));
+    };
+    let mu = s.mu.ok_or_else(|| Error::data("spectrum has no μ column").at(&path))?;
+    chemomech_core::types::check_increasing(&s.energy_ev, "reference energies").map_err(|e| e.at(&path))?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "reference".into());
+    let name = group.unwrap_or_else(|| stem.strip_prefix("ref_").or_else(|| stem.strip_prefix("ref-")).unwrap_or(&stem).to_string());
+    Ok((RefSpectrum { name, energy_ev: s.energy_ev, mu }, path))
+}
+
+/// A file-name-safe version of a reference name.
+fn safe(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+}
+
+/// The stack as (energies, pixels…) optical density, with its pixel size.
+fn load_od(p: &Params, prov: &mut Provenance) -> Result<(ArrayD<f32>, Vec<f64>, Option<f64>, serde_json::Value)> {
+    let path = &p.stack;
+    let listed = match &p.energies {
+        Some(f) => {
+            prov.add_input(f)?;
+            Some(chemomech_io::text::read_energy_list(f)?)
+        }
+        None => None,
+    };
+    let ds = open_with(path, &OpenOptions { dataset: p.dataset.clone(), energies: listed.clone(), ..Default::default() })?;
+    let (data, flats, darks, mut energies, pixel) = match ds {
+        Dataset::Energy(st) => (st.data, st.flats, st.darks, st.energies_ev, st.pixel_um),
+        Dataset::Raster(r) => {
+            let px = r.spacing_um.as_ref().and_then(|s| s.last().copied());
+            (r.data, None, None, Vec::new(), px)
+        }
+        other => return Err(Error::data(format!("expected an energy stack, found a {}", other.kind())).at(path)),
+    };
+    if let Some(l) = listed {
+        energies = l;
+    }
+    if energies.is_empty() {
+        return Err(Error::param("the stack carries no energies; give --energies FILE").at(path));
+    }
+    let shape = data.shape().to_vec();
+    if shape.len() < 3 || shape.len() > 4 {
+        return Err(Error::shape(format!("an energy stack must be 3-D (energy, y, x) or 4-D (energy, z, y, x), got {shape:?}")).at(path));
+    }
+    if shape[0] != energies.len() {
+        return Err(Error::shape(format!("{} frames but {} energies", shape[0], energies.len())).at(path));
+    }
+    chemomech_core::types::check_increasing(&energies, "energies").map_err(|e| e.at(path))?;
+    let raw = data.into_f32();
+    let (od, how) = match (&flats, p.input) {
+        (Some(f), InputKind::Auto) => {
+            if shape.len() != 3 {
+                return Err(Error::shape("reference frames are supported for 2-D stacks only").at(path));
+            }
+            let d3 = raw.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(path))?;
+            let f3 = f.to_f32().into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(path))?;
+            let k3 = darks.as_ref().map(|d| d.to_f32().into_dimensionality::<Ix3>()).transpose().map_err(|e| Error::from(e).at(path))?;
+            let (od, rep) = optical_density(d3.view(), Some(f3.view()), k3.as_ref().map(|a| a.view())).map_err(|e| e.at(path))?;
+            (od.into_dyn(), serde_json::json!({"from": "counts with reference frames", "invalid_pixels": rep.invalid_pixels, "flats_per_energy": rep.flats_per_energy, "darks": darks.is_some()}))
+        }
+        (_, InputKind::Transmission) => {
+            let bad = raw.iter().filter(|&&v| !(v > 0.0)).count();
+            (raw.mapv(|v| if v > 0.0 { -v.ln() } else { f32::NAN }), serde_json::json!({"from": "transmission", "invalid_pixels": bad}))
+        }
+        _ => (raw, serde_json::json!({"from": "optical density as given"})),
+    };
+    Ok((od, energies, pixel, how))
+}
+
+/// Writes a map as float32 TIFF with spacing and provenance.
+fn save_map(dir: &OutDir, name: &str, a: &ArrayD<f32>, sp: Option<&[f64]>, prov: &Provenance, written: &mut Vec<String>) -> Result<()> {
+    write_tiff(&dir.path(name), &DynArray::F32(a.clone()), sp, Some(prov), TiffOptions::default())?;
+    written.push(name.to_string());
+    Ok(())
+}
+
+pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
+    let t0 = std::time::Instant::now();
+    chemomech_io::atomic::ensure_not_input(out, &[&p.stack])?;
+    let mut prov = Provenance::start("xanes", serde_json::to_value(p)?);
+    prov.add_input(&p.stack)?;
+    let mut refs = Vec::new();
+    for r in &p.refs {
+        let (rs, path) = read_reference(r)?;
+        prov.add_input(&path)?;
+        refs.push(rs);
+    }
+    let (od, energies, pixel, od_info) = load_od(p, &mut prov)?;
+    let ne = energies.len();
+    let is3d = od.ndim() == 4;
+    // Registration (2-D stacks).
+    let (aligned, reg) = if !is3d && p.registration.mode != RegistrationMode::None {
+        let od3 = od.view().into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(&p.stack))?;
+        progress.start("registration", 1);
+        let reg = register_stack(od3, &energies, &p.registration).map_err(|e| e.at(&p.stack))?;
+        let (al, _fov) = apply_registration(od3, &reg)?;
+        progress.finish();
+        (al.into_dyn(), Some(reg))
+    } else {
+        (od, None)
+    };
+    let pix_shape: Vec<usize> = aligned.shape()[1..].to_vec();
+    let spacing: Option<Vec<f64>> = pixel.map(|v| vec![v; pix_shape.len()]);
+    let sp = spacing.as_deref();
+    let dir = OutDir::create(out)?;
+    let mut written = Vec::new();
+    let mut summary = serde_json::json!({
+        "stage": "xanes",
+        "stack": p.stack,
+        "frames": ne,
+        "energies_ev": energies,
+        "pixel_um": pixel,
+        "pixel_shape": pix_shape,
+        "optical_density": od_info,
+    });
+    if let Some(reg) = &reg {
+        let t = Table::from_columns(vec![
+            ("frame", Column::U64(reg.frames.iter().map(|f| f.index as u64).collect()), None),
+            ("energy_ev", Column::F64(reg.frames.iter().map(|f| f.energy_ev).collect()), Some("eV")),
+            ("shift_rows_px", Column::F64(reg.frames.iter().map(|f| f.dy).collect()), Some("px")),
+            ("shift_cols_px", Column::F64(reg.frames.iter().map(|f| f.dx).collect()), Some("px")),
+            ("quality_before", Column::F64(reg.frames.iter().map(|f| f.quality_before).collect()), None),
+            ("quality_after", Column::F64(reg.frames.iter().map(|f| f.quality_after).collect()), None),
+            ("flagged", Column::U64(reg.frames.iter().map(|f| f.flagged as u64).collect()), None),
+        ])?;
+        table::write_csv(&dir.path("registration.csv"), &t, Some(&prov))?;
+        written.push("registration.csv".into());
+        let flagged: Vec<f64> = reg.frames.iter().filter(|f| f.flagged).map(|f| f.energy_ev).collect();
+        summary["registration"] = serde_json::json!({
+            "mode": reg.mode, "reference_frame": reg.reference, "reference_energy_ev": energies[reg.reference],
+            "max_shift_px": reg.frames.iter().map(|f| f.dy.hypot(f.dx)).fold(0.0, f64::max),
+            "min_quality": reg.frames.iter().map(|f| f.quality_after).fold(f64::INFINITY, f64::min),
+            "flagged_energies_ev": flagged,
+        });
+    }
+    if p.save_stack {
+        write_tiff(&dir.path("aligned_od.tiff"), &DynArray::F32(aligned.clone()), None, Some(&prov), TiffOptions::default())?;
+        written.push("aligned_od.tiff".into());
+    }
+    let mut soc_map: Option<ArrayD<f32>> = None;
+    if ne < 8 {
+        // Too few energies to normalise: the edge jump between the energies
+        // nearest below and above the edge (or the first and last frames).
+        if is3d {
+            return Err(Error::data(format!("{ne} energies: 3-D maps need at least 8")).at(&p.stack));
+        }
+        let a3 = aligned.view().into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(&p.stack))?;
+        let (jump, mask, sigma) = two_energy_jump(a3.index_axis(Axis(0), 0), a3.index_axis(Axis(0), ne - 1), p.maps.mask_sigma)?;
+        save_map(&dir, "edge_jump.tiff", &jump.into_dyn(), sp, &prov, &mut written)?;
+        write_tiff(&dir.path("mask.tiff"), &DynArray::U8(mask.mapv(|b| b as u8).into_dyn()), sp, Some(&prov), TiffOptions::default())?;
+        written.push("mask.tiff".into());
+        let n = mask.iter().filter(|&&b| b).count();
+        summary["maps"] = serde_json::json!({
+            "method": "two-energy edge jump (fewer than 8 energies: no normalisation)",
+            "below_ev": energies[0], "above_ev": energies[ne - 1],
+            "noise_sigma_od": sigma, "mask_sigma": p.maps.mask_sigma,
+            "pixels_masked": n, "masked_fraction": n as f64 / mask.len() as f64,
+            "masked_area_um2": pixel.map(|v| n as f64 * v * v),
+        });
+    } else {
+        let m = xanes_maps(aligned.view(), &energies, &refs, &p.maps, progress).map_err(|e| e.at(&p.stack))?;
+        save_map(&dir, "edge_jump.tiff", &m.edge_jump, sp, &prov, &mut written)?;
+        save_map(&dir, "pre_edge_sigma.tiff", &m.pre_edge_sigma, sp, &prov, &mut written)?;
+        write_tiff(&dir.path("mask.tiff"), &DynArray::U8(m.mask.clone()), sp, Some(&prov), TiffOptions::default())?;
+        written.push("mask.tiff".into());
+        save_map(&dir, "e0_half.tiff", &m.e0_half, sp, &prov, &mut written)?;
+        save_map(&dir, "e0_derivative.tiff", &m.e0_derivative, sp, &prov, &mut written)?;
+        save_map(&dir, "white_line_energy.tiff", &m.white_line_energy, sp, &prov, &mut written)?;
+        save_map(&dir, "white_line_height.tiff", &m.white_line_height, sp, &prov, &mut written)?;
+        for (name, f, e) in &m.fractions {
+            save_map(&dir, &format!("fraction_{}.tiff", safe(name)), f, sp, &prov, &mut written)?;
+            save_map(&dir, &format!("fraction_{}_error.tiff", safe(name)), e, sp, &prov, &mut written)?;
+        }
+        if !m.fractions.is_empty() {
+            save_map(&dir, "r_factor.tiff", &m.r_factor, sp, &prov, &mut written)?;
+            save_map(&dir, "reduced_chi2.tiff", &m.reduced_chi2, sp, &prov, &mut written)?;
+        }
+        if let Some(s) = &m.soc {
+            save_map(&dir, "soc.tiff", s, sp, &prov, &mut written)?;
+        }
+        if let Some(c) = &m.cluster {
+            write_tiff(&dir.path("cluster.tiff"), &DynArray::U8(c.clone()), sp, Some(&prov), TiffOptions::default())?;
+            written.push("cluster.tiff".into());
+        }
+        // Spectra: the mean (normalised) and one per cluster.
+        let cnames: Vec<String> = m.summary.clusters.iter().map(|c| format!("cluster_{}", c.cluster)).collect();
+        let mut cols = vec![("energy_ev", Column::F64(energies.clone()), Some("eV")), ("mean_norm", Column::F64(m.summary.mean_spectrum_norm.clone()), None)];
+        for (c, n) in m.summary.clusters.iter().zip(&cnames) {
+            cols.push((n.as_str(), Column::F64(c.norm.clone()), None));
+        }
+        table::write_csv(&dir.path("spectra.csv"), &Table::from_columns(cols)?, Some(&prov))?;
+        written.push("spectra.csv".into());
+        soc_map = m.soc.clone().or_else(|| Some(m.e0_half.clone()));
+        summary["maps"] = serde_json::to_value(&m.summary)?;
+        summary["maps"]["soc_source"] = serde_json::json!(match (&p.maps.soc, refs.is_empty()) {
+            (SocScale::Fractions(_), false) => "LCF fractions",
+            (SocScale::EdgeEnergy { .. }, _) => "edge energy (E0 at half height), calibrated",
+            _ => "none (no references): particle statistics use E0 at half height",
+        });
+    }
+    if let Some(lp) = &p.labels {
+        prov.add_input(lp)?;
+        let lab = match chemomech_io::open(lp)? {
+            Dataset::Raster(r) => r.data.to_f64().mapv(|v| v as u32),
+            other => return Err(Error::data(format!("expected a label image, found a {}", other.kind())).at(lp)),
+        };
+        let lab3: Array3<u32> = match lab.ndim() {
+            2 => lab.insert_axis(Axis(0)).into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(lp))?,
+            3 => lab.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(lp))?,
+            n => return Err(Error::shape(format!("labels must be 2-D or 3-D, got {n}-D")).at(lp)),
+        };
+        let Some(val) = soc_map.as_ref() else {
+            return Err(Error::data("per-particle chemistry needs a normalised map (at least 8 energies)").at(lp));
+        };
+        let val3 = if val.ndim() == 2 { val.clone().insert_axis(Axis(0)) } else { val.clone() }.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(lp))?;
+        if lab3.dim() != val3.dim() {
+            return Err(Error::shape(format!("labels {:?} do not match the maps {:?}", lab3.dim(), val3.dim())).at(lp));
+        }
+        let v = pixel.unwrap_or(1.0);
+        let pc = particle_chemistry(lab3.view(), val3.view(), [v, v, v], &p.particle).map_err(|e| e.at(lp))?;
+        let ps = &pc.particles;
+        let t = Table::from_columns(vec![
+            ("label", Column::U64(ps.iter().map(|q| q.label as u64).collect()), None),
+            ("pixels", Column::U64(ps.iter().map(|q| q.pixels as u64).collect()), None),
+            ("valid_pixels", Column::U64(ps.iter().map(|q| q.valid as u64).collect()), None),
+            ("mean_soc", Column::F64(ps.iter().map(|q| q.mean).collect()), None),
+            ("std_soc", Column::F64(ps.iter().map(|q| q.std).collect()), None),
+            ("median_soc", Column::F64(ps.iter().map(|q| q.median).collect()), None),
+            ("surface_soc", Column::F64(ps.iter().map(|q| q.surface_mean).collect()), None),
+            ("core_soc", Column::F64(ps.iter().map(|q| q.core_mean).collect()), None),
+            ("core_minus_surface", Column::F64(ps.iter().map(|q| q.core_minus_surface).collect()), None),
+            ("gradient_pixels", Column::U64(ps.iter().map(|q| q.gradient_pixels as u64).collect()), None),
+            ("gradient_angle_mean_deg", Column::F64(ps.iter().map(|q| q.angle_mean_deg).collect()), Some("deg")),
+            ("gradient_angle_median_deg", Column::F64(ps.iter().map(|q| q.angle_median_deg).collect()), Some("deg")),
+            ("gradient_angle_mean_cos", Column::F64(ps.iter().map(|q| q.angle_mean_cos).collect()), None),
+            ("fraction_toward_centre", Column::F64(ps.iter().map(|q| q.fraction_toward_centre).collect()), None),
+        ])?;
+        table::write_csv(&dir.path("particle_chemistry.csv"), &t, Some(&prov))?;
+        let prof = Table::from_columns(vec![
+            ("distance_to_surface_um", Column::F64(pc.shell_bins_um.clone()), Some("µm")),
+            ("mean", Column::F64(pc.shell_mean.clone()), None),
+            ("std", Column::F64(pc.shell_std.clone()), None),
+            ("pixels", Column::U64(pc.shell_count.clone()), None),
+        ])?;
+        table::write_csv(&dir.path("core_shell.csv"), &prof, Some(&prov))?;
+        written.extend(["particle_chemistry.csv".to_string(), "core_shell.csv".to_string()]);
+        let with: Vec<&chemomech_xas::particle::ParticleChem> = ps.iter().filter(|q| q.mean.is_finite()).collect();
+        summary["particles"] = serde_json::json!({
+            "labels": lp,
+            "particles": ps.len(),
+            "with_chemistry": with.len(),
+            "mean_of_particle_means": if with.is_empty() { f64::NAN } else { with.iter().map(|q| q.mean).sum::<f64>() / with.len() as f64 },
+            "gradient_angle_histogram_10deg": pc.angle_histogram,
+            "gradient_angle_mean_cos": pc.angle_mean_cos,
+            "units": if pixel.is_some() { "µm" } else { "pixels (the stack states no pixel size)" },
+        });
+    }
+    prov.finish();
+    summary["outputs"] = serde_json::json!(written);
+    summary["seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
+    summary["provenance"] = prov.to_json();
+    dir.commit(&summary)?;
+    Ok(summary)
+}
+
+/// Default map parameters with clustering as given.
+pub fn map_params(clusters: bool, max_k: usize) -> MapParams {
+    MapParams { clusters: clusters.then(|| ClusterParams { max_k, ..Default::default() }), ..Default::default() }
+}
+
