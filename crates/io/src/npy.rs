@@ -2,7 +2,7 @@
 
 use chemomech_core::{DType, DynArray, Error, Raster, Result};
 use ndarray::ArrayD;
-use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+use ndarray_npy::{ReadNpyExt, ViewNpyExt, WriteNpyExt};
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -34,23 +34,31 @@ fn header_descr(path: &Path) -> Result<String> {
     Ok(rest[q1 + 1..q1 + 1 + q2].to_string())
 }
 
-/// Reads an `.npy` file.
+/// Reads an `.npy` file. Native-endian arrays are viewed in place in the
+/// file's bytes and copied once (fast); others are decoded element by element.
 pub fn read_npy(path: &Path) -> Result<Raster> {
     let descr = header_descr(path)?;
     let code = descr.trim_start_matches(['<', '>', '|', '=']);
-    let f = std::fs::File::open(path).map_err(|e| Error::io(e).at(path))?;
-    let r = BufReader::new(f);
+    let bytes = std::fs::read(path).map_err(|e| Error::io(e).at(path))?;
     let err = |e: ndarray_npy::ReadNpyError| Error::data(format!("npy: {e}")).at(path);
+    macro_rules! load {
+        ($t:ty, $v:ident) => {
+            match ndarray::ArrayViewD::<$t>::view_npy(&bytes) {
+                Ok(v) => DynArray::$v(v.to_owned()),
+                Err(_) => DynArray::$v(ArrayD::<$t>::read_npy(BufReader::new(&bytes[..])).map_err(err)?),
+            }
+        };
+    }
     let data = match code {
-        "u1" => DynArray::U8(ArrayD::<u8>::read_npy(r).map_err(err)?),
-        "u2" => DynArray::U16(ArrayD::<u16>::read_npy(r).map_err(err)?),
-        "i2" => DynArray::I16(ArrayD::<i16>::read_npy(r).map_err(err)?),
-        "u4" => DynArray::U32(ArrayD::<u32>::read_npy(r).map_err(err)?),
-        "i4" => DynArray::I32(ArrayD::<i32>::read_npy(r).map_err(err)?),
-        "u8" => DynArray::U64(ArrayD::<u64>::read_npy(r).map_err(err)?),
-        "i8" => DynArray::I64(ArrayD::<i64>::read_npy(r).map_err(err)?),
-        "f4" => DynArray::F32(ArrayD::<f32>::read_npy(r).map_err(err)?),
-        "f8" => DynArray::F64(ArrayD::<f64>::read_npy(r).map_err(err)?),
+        "u1" => load!(u8, U8),
+        "u2" => load!(u16, U16),
+        "i2" => load!(i16, I16),
+        "u4" => load!(u32, U32),
+        "i4" => load!(i32, I32),
+        "u8" => load!(u64, U64),
+        "i8" => load!(i64, I64),
+        "f4" => load!(f32, F32),
+        "f8" => load!(f64, F64),
         other => return Err(Error::data(format!("npy element type '{other}' is not supported")).at(path)),
     };
     let mut r = Raster::new(data);

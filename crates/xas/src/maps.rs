@@ -193,10 +193,11 @@ pub struct MapSummary {
 #[derive(Debug, Clone)]
 struct PolyFit {
     idx: Vec<usize>,
-    off: f64,
-    scl: f64,
     /// Coefficient c_k = Σ_i w[k][i]·y[idx[i]].
     w: Vec<Vec<f64>>,
+    /// Powers of the scaled variable at every energy of the stack (evaluation
+    /// without divisions: it runs for every pixel).
+    basis: Vec<[f64; 6]>,
 }
 
 impl PolyFit {
@@ -209,7 +210,26 @@ impl PolyFit {
         let ata: Vec<Vec<f64>> = phi.iter().map(|a| phi.iter().map(|b| a.iter().zip(b).map(|(p, q)| p * q).sum()).collect()).collect();
         let inv = inverse(&ata)?;
         let w = (0..=deg).map(|k| (0..x.len()).map(|i| (0..=deg).map(|j| inv[k][j] * phi[j][i]).sum()).collect()).collect();
-        Some(Self { idx, off, scl, w })
+        let basis = e
+            .iter()
+            .map(|&v| {
+                let u = (v - off) / scl;
+                let mut b = [0.0; 6];
+                let mut p = 1.0;
+                for bk in b.iter_mut().take(deg + 1) {
+                    *bk = p;
+                    p *= u;
+                }
+                b
+            })
+            .collect();
+        Some(Self { idx, w, basis })
+    }
+    /// The fitted polynomial at energy index `i`.
+    #[inline]
+    fn at(&self, c: &[f64; 6], i: usize) -> f64 {
+        let b = &self.basis[i];
+        c[0] * b[0] + c[1] * b[1] + c[2] * b[2] + c[3] * b[3] + c[4] * b[4] + c[5] * b[5]
     }
     fn coefs(&self, y: &[f64], sub: Option<&[f64]>) -> [f64; 6] {
         let mut c = [0.0; 6];
@@ -217,14 +237,6 @@ impl PolyFit {
             c[k] = wk.iter().zip(&self.idx).map(|(w, &i)| w * (y[i] - sub.map_or(0.0, |s| s[i]))).sum();
         }
         c
-    }
-    fn eval(&self, c: &[f64; 6], e: f64) -> f64 {
-        let u = (e - self.off) / self.scl;
-        let mut v = 0.0;
-        for k in (0..self.w.len()).rev() {
-            v = v * u + c[k];
-        }
-        v
     }
 }
 
@@ -236,11 +248,14 @@ struct Subset {
     inv: Vec<Vec<f64>>,
 }
 
+/// Pixels sampled to fix the reference E0 and windows, in runs of PREPASS_RUN.
+const PREPASS_SAMPLE: usize = 16_384;
+const PREPASS_RUN: usize = 256;
+
 /// Everything fixed for the whole stack.
 #[derive(Debug, Clone)]
 struct Plan {
     e: Vec<f64>,
-    e0: f64,
     ie0: usize,
     pre: PolyFit,
     post: PolyFit,
@@ -275,30 +290,56 @@ struct Px {
 
 const MAXREF: usize = 8;
 
+/// Per-thread buffers of one spectrum's length (the scalar reference
+/// implementation the tests hold the chunk kernel to).
+#[cfg(test)]
+struct Scratch {
+    norm: Vec<f64>,
+    flat: Vec<f64>,
+    sm: Vec<f64>,
+    pre: Vec<f64>,
+}
+
+#[cfg(test)]
+impl Scratch {
+    fn new(n: usize) -> Self {
+        Self { norm: vec![0.0; n], flat: vec![0.0; n], sm: vec![0.0; n], pre: vec![0.0; n] }
+    }
+}
+
 impl Plan {
     /// Normalised and flattened μ of one spectrum, its step and pre-edge σ.
-    fn normalise(&self, y: &[f64], norm: &mut [f64], flat: &mut [f64]) -> (f64, f64) {
+    fn normalise(&self, y: &[f64], norm: &mut [f64], flat: &mut [f64], pre: &mut [f64]) -> (f64, f64) {
         let n = self.e.len();
         let cp = self.pre.coefs(y, None);
+        for (i, p) in pre.iter_mut().enumerate().take(n) {
+            *p = self.pre.at(&cp, i);
+        }
         let mut ss = 0.0;
         for &i in &self.pre.idx {
-            ss += (y[i] - self.pre.eval(&cp, self.e[i])).powi(2);
+            ss += (y[i] - pre[i]) * (y[i] - pre[i]);
         }
         let dof = (self.pre.idx.len() as f64 - self.pre.w.len() as f64).max(1.0);
         let sigma = (ss / dof).sqrt();
-        let pre: Vec<f64> = self.e.iter().map(|&x| self.pre.eval(&cp, x)).collect();
-        let cq = self.post.coefs(y, Some(&pre));
-        let step = self.post.eval(&cq, self.e0);
-        let s = if step.abs() > 1e-12 { step } else { f64::NAN };
-        for i in 0..n {
-            norm[i] = (y[i] - pre[i]) / s;
-            flat[i] = if i < self.ie0 { norm[i] } else { norm[i] - self.post.eval(&cq, self.e[i]) / s + 1.0 };
+        let cq = self.post.coefs(y, Some(pre));
+        let step = self.post.at(&cq, self.ie0);
+        let inv = if step.abs() > 1e-12 { 1.0 / step } else { f64::NAN };
+        for i in 0..self.ie0.min(n) {
+            norm[i] = (y[i] - pre[i]) * inv;
+            flat[i] = norm[i];
+        }
+        for i in self.ie0..n {
+            norm[i] = (y[i] - pre[i]) * inv;
+            flat[i] = norm[i] - self.post.at(&cq, i) * inv + 1.0;
         }
         (step, sigma)
     }
 
-    /// Edge energies, white line, LCF of one pixel.
-    fn pixel(&self, y: &[f64], norm: &mut [f64], flat: &mut [f64], sm: &mut [f64], w: &mut [f64; MAXREF], se: &mut [f64; MAXREF]) -> Px {
+    /// Edge energies, white line, LCF of one pixel (scalar reference).
+    #[cfg(test)]
+    fn pixel(&self, y: &[f64], sc: &mut Scratch, w: &mut [f64; MAXREF], se: &mut [f64; MAXREF]) -> Px {
+        let Scratch { norm, flat, sm, pre } = sc;
+        let (norm, flat, sm) = (&mut norm[..], &mut flat[..], &mut sm[..]);
         let mut p = Px { e0_half: f32::NAN, e0_der: f32::NAN, wl_e: f32::NAN, wl_h: f32::NAN, r: f32::NAN, chi2: f32::NAN, ..Default::default() };
         w.iter_mut().for_each(|v| *v = f64::NAN);
         se.iter_mut().for_each(|v| *v = f64::NAN);
@@ -307,7 +348,7 @@ impl Plan {
             p.sigma = f32::NAN;
             return p;
         }
-        let (step, sigma) = self.normalise(y, norm, flat);
+        let (step, sigma) = self.normalise(y, norm, flat, pre);
         p.jump = step as f32;
         p.sigma = sigma as f32;
         p.masked = step.is_finite() && step > self.mask_sigma * sigma && step >= self.min_jump && step > 0.0;
@@ -317,9 +358,10 @@ impl Plan {
         let e = &self.e;
         // Smoothed normalised μ for the edge and white line.
         sm.copy_from_slice(norm);
+        let (r0, r1) = self.smooth_rows();
         for _ in 0..self.smooth {
-            let mut prev = sm[0];
-            for i in 1..sm.len() - 1 {
+            let mut prev = sm[r0 - 1];
+            for i in r0..=r1 {
                 let cur = sm[i];
                 sm[i] = 0.25 * prev + 0.5 * cur + 0.25 * sm[i + 1];
                 prev = cur;
@@ -358,8 +400,8 @@ impl Plan {
             }
         }
         let (lo, hi) = (e[im] - self.wl_half, e[im] + self.wl_half);
-        let sel: Vec<usize> = (c.saturating_sub(8)..=(d + 8).min(e.len() - 1)).filter(|&i| e[i] >= lo && e[i] <= hi).collect();
-        let q = if sel.len() >= 3 { quad_fit(sel.iter().map(|&i| (e[i] - e[im], norm[i]))) } else { None };
+        let span = c.saturating_sub(8)..=(d + 8).min(e.len() - 1);
+        let q = quad_fit(span.filter(|&i| e[i] >= lo && e[i] <= hi).map(|i| (e[i] - e[im], norm[i])));
         match q {
             Some((q0, q1, q2)) if q2 < 0.0 && (-q1 / (2.0 * q2)).abs() <= self.wl_half => {
                 let x = -q1 / (2.0 * q2);
@@ -444,6 +486,370 @@ impl Plan {
     }
 }
 
+/// Outputs of one chunk of pixels: a slice of every map.
+struct ChunkOut<'a> {
+    o: Vec<&'a mut [f32]>,
+}
+
+/// Per-chunk buffers, energy-major (`[energy][pixel]`), so that the linear
+/// parts of the per-pixel work run across pixels in SIMD lanes.
+struct ChunkBufs {
+    y: Vec<f64>,
+    norm: Vec<f64>,
+    flat: Vec<f64>,
+    sm: Vec<f64>,
+    prev: Vec<f64>,
+    v: Vec<Vec<f64>>,
+}
+
+impl ChunkBufs {
+    fn new(ne: usize, m: usize) -> Self {
+        Self { y: vec![0.0; ne * m], norm: vec![0.0; ne * m], flat: vec![0.0; ne * m], sm: vec![0.0; ne * m], prev: vec![0.0; m], v: (0..24).map(|_| vec![0.0; m]).collect() }
+    }
+}
+
+impl Plan {
+    /// Rows (energies) smoothed: the edge and white-line windows with a
+    /// margin wider than the smoothing reaches, so values used are the same
+    /// as smoothing everything.
+    fn smooth_rows(&self) -> (usize, usize) {
+        let ne = self.e.len();
+        let lo = self.edge.0.min(self.wl.0);
+        let hi = self.edge.1.max(self.wl.1);
+        (lo.saturating_sub(self.smooth + 4).max(1), (hi + self.smooth + 4).min(ne - 2))
+    }
+
+    /// Everything for `m` pixels whose spectra are in `b.y` (energy-major).
+    /// Same arithmetic, in the same order, as [`Plan::pixel`] — only laid
+    /// out across pixels.
+    #[inline(always)]
+    fn chunk_body(&self, b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
+        let ne = self.e.len();
+        let e = &self.e;
+        let ChunkBufs { y, norm, flat, sm, prev, v } = b;
+        let (y, norm, flat, sm) = (&y[..ne * m], &mut norm[..ne * m], &mut flat[..ne * m], &mut sm[..ne * m]);
+        let [ok, cp0, cp1, ss, step, inv, e0h, found, bv, bi, im, yy, cq0, cq1, cq2, cq3, cq4, cq5, aty0, aty1, aty2, aty3, aty4, aty5] = &mut v[..] else { unreachable!() };
+        let (ok, cp0, cp1, ss, step, inv) = (&mut ok[..m], &mut cp0[..m], &mut cp1[..m], &mut ss[..m], &mut step[..m], &mut inv[..m]);
+        let (e0h, found, bv, bi, im, yy) = (&mut e0h[..m], &mut found[..m], &mut bv[..m], &mut bi[..m], &mut im[..m], &mut yy[..m]);
+        let cq: [&mut [f64]; 6] = [&mut cq0[..m], &mut cq1[..m], &mut cq2[..m], &mut cq3[..m], &mut cq4[..m], &mut cq5[..m]];
+        let mut aty: [&mut [f64]; 6] = [&mut aty0[..m], &mut aty1[..m], &mut aty2[..m], &mut aty3[..m], &mut aty4[..m], &mut aty5[..m]];
+        // Loops run over whole rows (one energy, all pixels of the chunk) as
+        // zipped slices, without index checks, so that they vectorise.
+        let r = |i: usize| i * m..(i + 1) * m;
+        // Finite spectra only.
+        ok.fill(1.0);
+        for yr in y.chunks_exact(m) {
+            for (o, &x) in ok.iter_mut().zip(yr) {
+                *o = if x.is_finite() { *o } else { 0.0 };
+            }
+        }
+        // Pre-edge line.
+        cp0.fill(0.0);
+        cp1.fill(0.0);
+        let wl1 = self.pre.w.len() > 1;
+        for (t, &i) in self.pre.idx.iter().enumerate() {
+            let (w0, w1) = (self.pre.w[0][t], if wl1 { self.pre.w[1][t] } else { 0.0 });
+            for ((a0, a1), &x) in cp0.iter_mut().zip(cp1.iter_mut()).zip(&y[r(i)]) {
+                *a0 += w0 * x;
+                *a1 += w1 * x;
+            }
+        }
+        let bpre = |i: usize| self.pre.basis[i][1];
+        ss.fill(0.0);
+        for &i in &self.pre.idx {
+            let b1 = bpre(i);
+            for (((s, &x), &c0), &c1) in ss.iter_mut().zip(&y[r(i)]).zip(cp0.iter()).zip(cp1.iter()) {
+                let d = x - (c0 + c1 * b1);
+                *s += d * d;
+            }
+        }
+        // Post-edge polynomial of μ − pre.
+        let nk = self.post.w.len();
+        let [c0, c1, c2, c3, c4, c5] = cq;
+        let mut cq = [c0, c1, c2, c3, c4, c5];
+        for c in cq.iter_mut().take(nk) {
+            c.fill(0.0);
+        }
+        for (t, &i) in self.post.idx.iter().enumerate() {
+            let b1 = bpre(i);
+            for ((d, &x), (&a0, &a1)) in prev.iter_mut().zip(&y[r(i)]).zip(cp0.iter().zip(cp1.iter())) {
+                *d = x - (a0 + a1 * b1);
+            }
+            for (kk, c) in cq.iter_mut().enumerate().take(nk) {
+                let w = self.post.w[kk][t];
+                for (cv, &d) in c.iter_mut().zip(prev.iter()) {
+                    *cv += w * d;
+                }
+            }
+        }
+        {
+            let bb = self.post.basis[self.ie0];
+            for j in 0..m {
+                let mut sv = 0.0;
+                for kk in 0..nk {
+                    sv += cq[kk][j] * bb[kk];
+                }
+                step[j] = sv;
+                inv[j] = if sv.abs() > 1e-12 { 1.0 / sv } else { f64::NAN };
+            }
+        }
+        // Normalised and flattened μ.
+        for i in 0..ne {
+            let b1 = bpre(i);
+            let (nr, fr, yr) = (&mut norm[r(i)], &mut flat[r(i)], &y[r(i)]);
+            for ((nv, &x), ((&a0, &a1), &iv)) in nr.iter_mut().zip(yr).zip(cp0.iter().zip(cp1.iter()).zip(inv.iter())) {
+                *nv = (x - (a0 + a1 * b1)) * iv;
+            }
+            if i < self.ie0 {
+                fr.copy_from_slice(nr);
+            } else {
+                let bb = self.post.basis[i];
+                prev.fill(0.0);
+                for kk in 0..nk {
+                    for (pv, &c) in prev.iter_mut().zip(cq[kk].iter()) {
+                        *pv += c * bb[kk];
+                    }
+                }
+                for ((fv, &nv), (&pv, &iv)) in fr.iter_mut().zip(nr.iter()).zip(prev.iter().zip(inv.iter())) {
+                    *fv = nv - pv * iv + 1.0;
+                }
+            }
+        }
+        // Smoothed normalised μ, only around the windows that use it.
+        let (r0, r1) = self.smooth_rows();
+        sm[(r0 - 1) * m..(r1 + 2).min(ne) * m].copy_from_slice(&norm[(r0 - 1) * m..(r1 + 2).min(ne) * m]);
+        for _ in 0..self.smooth {
+            prev.copy_from_slice(&sm[(r0 - 1) * m..r0 * m]);
+            for i in r0..=r1 {
+                let (head, tail) = sm.split_at_mut((i + 1) * m);
+                let (cur, next) = (&mut head[i * m..], &tail[..m]);
+                for ((cv, pv), &nx) in cur.iter_mut().zip(prev.iter_mut()).zip(next) {
+                    let old = *cv;
+                    *cv = 0.25 * *pv + 0.5 * old + 0.25 * nx;
+                    *pv = old;
+                }
+            }
+        }
+        // E0 at half height: the first upward crossing of 0.5 that stays above.
+        let (a, bnd) = self.edge;
+        e0h.fill(f64::NAN);
+        found.fill(0.0);
+        let ones = vec![1.0; m];
+        for i in a.max(1)..=bnd {
+            let (de, e1) = (e[i] - e[i - 1], e[i - 1]);
+            let (s0r, s1r) = (&sm[r(i - 1)], &sm[r(i)]);
+            let s2r: &[f64] = if i + 1 < ne { &sm[r(i + 1)] } else { &ones };
+            for ((eh, f), ((&s0, &s1), &s2)) in e0h.iter_mut().zip(found.iter_mut()).zip(s0r.iter().zip(s1r).zip(s2r)) {
+                let hit = *f == 0.0 && s1 >= 0.5 && s0 < 0.5 && s2 >= 0.5;
+                let val = e1 + (0.5 - s0) / (s1 - s0) * de;
+                *eh = if hit { val } else { *eh };
+                *f = if hit { 1.0 } else { *f };
+            }
+        }
+        // Maximum derivative.
+        bv.fill(f64::NEG_INFINITY);
+        bi.fill(0.0);
+        for i in a.max(1)..=bnd.min(ne - 2) {
+            let de = e[i + 1] - e[i - 1];
+            let fi = i as f64;
+            for ((bvv, biv), (&sn, &sp)) in bv.iter_mut().zip(bi.iter_mut()).zip(sm[r(i + 1)].iter().zip(&sm[r(i - 1)])) {
+                let d = (sn - sp) / de;
+                let better = d > *bvv;
+                *bvv = if better { d } else { *bvv };
+                *biv = if better { fi } else { *biv };
+            }
+        }
+        // White-line maximum.
+        let (c, d) = self.wl;
+        im.fill(c as f64);
+        prev.copy_from_slice(&sm[r(c)]);
+        for i in c..=d {
+            let fi = i as f64;
+            for ((pv, iv), &v) in prev.iter_mut().zip(im.iter_mut()).zip(&sm[r(i)]) {
+                let better = v > *pv;
+                *pv = if better { v } else { *pv };
+                *iv = if better { fi } else { *iv };
+            }
+        }
+        // LCF normal equations.
+        let k = self.design.len();
+        if k > 0 {
+            let yv: &[f64] = if self.lcf_on_flat { flat } else { norm };
+            yy.fill(0.0);
+            for a in aty.iter_mut().take(k) {
+                a.fill(0.0);
+            }
+            for (t, &i) in self.lcf_idx.iter().enumerate() {
+                let row = &yv[r(i)];
+                for (q, &x) in yy.iter_mut().zip(row) {
+                    *q += x * x;
+                }
+                for (rr, a) in aty.iter_mut().zip(&self.design).take(k) {
+                    let w = a[t];
+                    for (q, &x) in rr.iter_mut().zip(row) {
+                        *q += w * x;
+                    }
+                }
+            }
+        }
+        // Per pixel: mask, refinements, LCF active set, outputs.
+        let der = |i: usize, j: usize| (sm[(i + 1) * m + j] - sm[(i - 1) * m + j]) / (e[i + 1] - e[i - 1]);
+        for j in 0..m {
+            let sigma = (ss[j] / (self.pre.idx.len() as f64 - self.pre.w.len() as f64).max(1.0)).sqrt();
+            let mut px = Px { e0_half: f32::NAN, e0_der: f32::NAN, wl_e: f32::NAN, wl_h: f32::NAN, r: f32::NAN, chi2: f32::NAN, jump: f32::NAN, sigma: f32::NAN, masked: false };
+            let mut w = [f64::NAN; MAXREF];
+            let mut se = [f64::NAN; MAXREF];
+            if ok[j] == 1.0 {
+                let st = step[j];
+                px.jump = st as f32;
+                px.sigma = sigma as f32;
+                px.masked = st.is_finite() && st > self.mask_sigma * sigma && st >= self.min_jump && st > 0.0;
+            }
+            if px.masked {
+                px.e0_half = e0h[j] as f32;
+                let b = bi[j] as usize;
+                if b > 1 && b + 2 < ne {
+                    px.e0_der = vertex(e[b - 1], der(b - 1, j), e[b], bv[j], e[b + 1], der(b + 1, j)).map_or(e[b], |v| v.0) as f32;
+                } else if b > 0 {
+                    px.e0_der = e[b] as f32;
+                }
+                let mi = im[j] as usize;
+                let (lo, hi) = (e[mi] - self.wl_half, e[mi] + self.wl_half);
+                let span = c.saturating_sub(8)..=(d + 8).min(ne - 1);
+                match quad_fit(span.filter(|&i| e[i] >= lo && e[i] <= hi).map(|i| (e[i] - e[mi], norm[i * m + j]))) {
+                    Some((q0, q1, q2)) if q2 < 0.0 && (-q1 / (2.0 * q2)).abs() <= self.wl_half => {
+                        let x = -q1 / (2.0 * q2);
+                        px.wl_e = (e[mi] + x) as f32;
+                        px.wl_h = (q0 + q1 * x + q2 * x * x) as f32;
+                    }
+                    _ => {
+                        px.wl_e = e[mi] as f32;
+                        px.wl_h = sm[mi * m + j] as f32;
+                    }
+                }
+                if k > 0 {
+                    let mut a = [0.0; MAXREF];
+                    for (r, at) in a.iter_mut().zip(aty.iter()).take(k) {
+                        *r = at[j];
+                    }
+                    if let Some((ww, ee, r, chi2)) = self.lcf_pick(&a, yy[j]) {
+                        w = ww;
+                        se = ee;
+                        px.r = r as f32;
+                        px.chi2 = chi2 as f32;
+                    }
+                }
+            }
+            let nan = |v: f32| if px.masked { v } else { f32::NAN };
+            let o = &mut out.o;
+            o[F_JUMP][j] = px.jump;
+            o[F_SIGMA][j] = px.sigma;
+            o[F_MASK][j] = px.masked as u8 as f32;
+            o[F_E0H][j] = nan(px.e0_half);
+            o[F_E0D][j] = nan(px.e0_der);
+            o[F_WLE][j] = nan(px.wl_e);
+            o[F_WLH][j] = nan(px.wl_h);
+            o[F_R][j] = nan(px.r);
+            o[F_CHI2][j] = nan(px.chi2);
+            for i in 0..k {
+                o[F_W + i][j] = nan(w[i] as f32);
+                o[F_W + k + i][j] = nan(se[i] as f32);
+            }
+        }
+    }
+
+    /// The constrained LCF solution from the normal-equation right-hand side
+    /// `aty` and yᵀy: (weights, standard errors, R-factor, reduced χ²).
+    fn lcf_pick(&self, aty: &[f64; MAXREF], yy: f64) -> Option<([f64; MAXREF], [f64; MAXREF], f64, f64)> {
+        let k = self.design.len();
+        let mut best = (f64::INFINITY, 0usize);
+        let mut bw = [0.0; MAXREF];
+        for (si, sset) in self.subsets.iter().enumerate() {
+            let ms = sset.idx.len();
+            let dim = sset.inv.len();
+            let mut ws = [0.0; MAXREF];
+            let mut feasible = true;
+            for pi in 0..ms {
+                let mut v = 0.0;
+                for (qi, &ri) in sset.idx.iter().enumerate() {
+                    v += sset.inv[pi][qi] * aty[ri];
+                }
+                if dim > ms {
+                    v += sset.inv[pi][ms];
+                }
+                if self.nonnegative && v < -1e-12 {
+                    feasible = false;
+                    break;
+                }
+                ws[pi] = v;
+            }
+            if !feasible {
+                continue;
+            }
+            let mut wf = [0.0; MAXREF];
+            for (pi, &ri) in sset.idx.iter().enumerate() {
+                wf[ri] = if self.nonnegative { ws[pi].max(0.0) } else { ws[pi] };
+            }
+            let mut ssr = yy;
+            for i in 0..k {
+                ssr -= 2.0 * wf[i] * aty[i];
+                for jj in 0..k {
+                    ssr += wf[i] * self.ata[i][jj] * wf[jj];
+                }
+            }
+            if ssr < best.0 - 1e-15 * yy.max(1.0) {
+                best = (ssr, si);
+                bw = wf;
+            }
+        }
+        if !best.0.is_finite() {
+            return None;
+        }
+        let ssr = best.0.max(0.0);
+        let sset = &self.subsets[best.1];
+        let nfree = (sset.idx.len() as i64 - self.sum_to_one as i64).max(0) as f64;
+        let s2 = ssr / (self.lcf_idx.len() as f64 - nfree).max(1.0);
+        let mut w = [f64::NAN; MAXREF];
+        let mut se = [f64::NAN; MAXREF];
+        for i in 0..k {
+            w[i] = bw[i];
+            se[i] = 0.0;
+        }
+        for (pi, &ri) in sset.idx.iter().enumerate() {
+            se[ri] = (sset.inv[pi][pi].max(0.0) * s2).sqrt();
+        }
+        Some((w, se, ssr / yy.max(1e-300), s2))
+    }
+
+    /// [`Plan::chunk_body`] compiled for AVX2 (wider SIMD lanes; no FMA
+    /// contraction, so results are identical to the baseline build).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn chunk_avx2(&self, b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
+        self.chunk_body(b, m, out)
+    }
+
+    fn chunk(&self, b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { self.chunk_avx2(b, m, out) };
+        }
+        self.chunk_body(b, m, out)
+    }
+}
+
+const F_JUMP: usize = 0;
+const F_SIGMA: usize = 1;
+const F_MASK: usize = 2;
+const F_E0H: usize = 3;
+const F_E0D: usize = 4;
+const F_WLE: usize = 5;
+const F_WLH: usize = 6;
+const F_R: usize = 7;
+const F_CHI2: usize = 8;
+const F_W: usize = 9;
+
 /// Vertex of the parabola through three points: (x, y).
 fn vertex(x0: f64, y0: f64, x1: f64, y1: f64, x2: f64, y2: f64) -> Option<(f64, f64)> {
     let d = (x0 - x1) * (x0 - x2) * (x1 - x2);
@@ -463,23 +869,40 @@ fn vertex(x0: f64, y0: f64, x1: f64, y1: f64, x2: f64, y2: f64) -> Option<(f64, 
     Some((xv, c - b * b / (4.0 * a)))
 }
 
-/// Least-squares quadratic q0 + q1 x + q2 x².
+/// Least-squares quadratic q0 + q1 x + q2 x² (at least 3 points), solved
+/// in closed form on the stack: it runs once per pixel.
 fn quad_fit(pts: impl Iterator<Item = (f64, f64)>) -> Option<(f64, f64, f64)> {
-    let mut s = [0.0; 5];
-    let mut t = [0.0; 3];
+    let (mut s, mut t, mut n) = ([0.0f64; 5], [0.0f64; 3], 0usize);
     for (x, y) in pts {
-        let mut xp = 1.0;
-        for (k, v) in s.iter_mut().enumerate() {
-            *v += xp;
-            if k < 3 {
-                t[k] += xp * y;
-            }
-            xp *= x;
-        }
+        let x2 = x * x;
+        s[0] += 1.0;
+        s[1] += x;
+        s[2] += x2;
+        s[3] += x2 * x;
+        s[4] += x2 * x2;
+        t[0] += y;
+        t[1] += x * y;
+        t[2] += x2 * y;
+        n += 1;
     }
-    let m = vec![vec![s[0], s[1], s[2]], vec![s[1], s[2], s[3]], vec![s[2], s[3], s[4]]];
-    let c = crate::linalg::solve(m, t.to_vec())?;
-    Some((c[0], c[1], c[2]))
+    if n < 3 {
+        return None;
+    }
+    // Cramer's rule on the symmetric normal equations.
+    let det3 = |m: [[f64; 3]; 3]| m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    let a = [[s[0], s[1], s[2]], [s[1], s[2], s[3]], [s[2], s[3], s[4]]];
+    let d = det3(a);
+    if d.abs() < 1e-300 {
+        return None;
+    }
+    let col = |k: usize| {
+        let mut m = a;
+        for r in 0..3 {
+            m[r][k] = t[r];
+        }
+        det3(m) / d
+    };
+    Some((col(0), col(1), col(2)))
 }
 
 fn window(e: &[f64], lo: f64, hi: f64, what: &str) -> Result<(usize, usize)> {
@@ -510,28 +933,20 @@ fn larch_on_mean(e: &[f64], mean: &[f64], p: &PreEdgeParams) -> Result<PreEdge> 
     pre_edge(e, mean, p).map_err(|err| err.context("normalising the stack's mean spectrum"))
 }
 
-/// Mean spectrum over the pixels `keep` selects (finite spectra only).
-fn mean_spectrum(od: ArrayView2<f32>, keep: &(dyn Fn(usize) -> bool + Sync), chunk: usize) -> (Vec<f64>, usize) {
+/// Pixels whose spectrum is finite at every energy (energy rows read in order).
+fn finite_pixels(od: ArrayView2<f32>, chunk: usize) -> Vec<bool> {
     let (ne, np) = od.dim();
-    let parts: Vec<(Vec<f64>, usize)> = (0..np.div_ceil(chunk))
-        .into_par_iter()
-        .map(|c| {
-            let mut s = vec![0.0; ne];
-            let mut n = 0;
-            for p in c * chunk..((c + 1) * chunk).min(np) {
-                if keep(p) && (0..ne).all(|e| od[[e, p]].is_finite()) {
-                    for e in 0..ne {
-                        s[e] += od[[e, p]] as f64;
-                    }
-                    n += 1;
-                }
+    let mut ok = vec![true; np];
+    ok.par_chunks_mut(chunk).enumerate().for_each(|(c, okc)| {
+        let p0 = c * chunk;
+        for k in 0..ne {
+            let row = od.row(k);
+            for (j, o) in okc.iter_mut().enumerate() {
+                *o &= row[p0 + j].is_finite();
             }
-            (s, n)
-        })
-        .collect();
-    let n: usize = parts.iter().map(|p| p.1).sum();
-    let s: Vec<f64> = (0..ne).map(|e| parts.iter().map(|p| p.0[e]).sum::<f64>() / n.max(1) as f64).collect();
-    (s, n)
+        }
+    });
+    ok
 }
 
 fn build_plan(e: &[f64], pe: &PreEdge, refs: &[RefSpectrum], shift: f64, p: &MapParams) -> Result<Plan> {
@@ -558,7 +973,6 @@ fn build_plan(e: &[f64], pe: &PreEdge, refs: &[RefSpectrum], shift: f64, p: &Map
     let wl = window(e, e0 + p.white_line_window_ev.0, e0 + p.white_line_window_ev.1, "white-line")?;
     let mut plan = Plan {
         e: e.to_vec(),
-        e0,
         ie0,
         pre,
         post,
@@ -596,7 +1010,7 @@ fn build_plan(e: &[f64], pe: &PreEdge, refs: &[RefSpectrum], shift: f64, p: &Map
             let y: Vec<f64> = e.iter().map(|&x| interp_at(&r.energy_ev, &r.mu, x - shift)).collect();
             let spans = r.energy_ev[0] + shift <= e[0] + 1e-9 && r.energy_ev[r.energy_ev.len() - 1] + shift >= e[n - 1] - 1e-9;
             let col: Vec<f64> = if p.normalize_references && spans {
-                let (step, _) = plan.normalise(&y, &mut nb, &mut fb);
+                let (step, _) = plan.normalise(&y, &mut nb, &mut fb, &mut vec![0.0; n]);
                 if !(step.abs() > 1e-9) {
                     return Err(Error::data(format!("reference '{}' has no edge step between the stack's windows", r.name)));
                 }
@@ -716,34 +1130,56 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
     let od2 = flat2.view();
     let chunk = p.chunk_pixels;
 
-    // 1. Windows from the mean spectrum of all finite pixels, then refined on the mask.
-    let (mean_all, n_fov) = mean_spectrum(od2, &|_| true, chunk);
-    if n_fov == 0 {
-        return Err(Error::data("every pixel has a NaN somewhere in its spectrum (no common field of view)"));
-    }
-    let pe0 = larch_on_mean(energies, &mean_all, &p.pre_edge)?;
-    let plan0 = build_plan(energies, &pe0, &[], 0.0, p)?;
-    let masked0: Vec<bool> = (0..np.div_ceil(chunk))
-        .into_par_iter()
-        .flat_map_iter(|c| {
-            let mut y = vec![0.0; ne];
-            let (mut nb, mut fb) = (vec![0.0; ne], vec![0.0; ne]);
-            let plan0 = &plan0;
-            (c * chunk..((c + 1) * chunk).min(np))
-                .map(move |px| {
-                    for k in 0..ne {
-                        y[k] = od2[[k, px]] as f64;
-                    }
-                    if y.iter().any(|v| !v.is_finite()) {
-                        return false;
-                    }
-                    let (step, sigma) = plan0.normalise(&y, &mut nb, &mut fb);
-                    step > p.mask_sigma * sigma && step >= p.min_jump && step > 0.0
-                })
-                .collect::<Vec<_>>()
+    // 1. Reference E0 and windows: Larch on the mean spectrum of the field of
+    // view, then on the mean of the pixels that pass the mask — both from a
+    // seeded sample of about PREPASS_SAMPLE pixels (a mean of 16 384
+    // spectra is as good as of all, at a fraction of the cost).
+    // A seeded sample of contiguous runs of pixels (contiguous, so that the
+    // sample costs a fraction of the stack's memory traffic); when too few
+    // sampled spectra are finite (a small common field of view), a sample of
+    // the finite pixels.
+    let run = PREPASS_RUN.min(np);
+    let nruns = np / run;
+    let starts = crate::cluster::sample_indices(nruns, PREPASS_SAMPLE.div_ceil(run), 0);
+    let gather = |pxs: &[usize]| -> Vec<Vec<f64>> { pxs.par_iter().map(|&px| (0..ne).map(|k| od2[[k, px]] as f64).collect()).collect() };
+    let runs: Vec<Vec<Vec<f64>>> = starts
+        .par_iter()
+        .map(|&b| {
+            let p0 = b * run;
+            let mut sp = vec![vec![0.0f64; ne]; run];
+            for k in 0..ne {
+                let row = od2.row(k);
+                for (j, x) in row.slice(ndarray::s![p0..p0 + run]).iter().enumerate() {
+                    sp[j][k] = *x as f64;
+                }
+            }
+            sp.into_iter().filter(|y| y.iter().all(|v| v.is_finite())).collect()
         })
         .collect();
-    let (mean_masked, n_masked0) = mean_spectrum(od2, &|px| masked0[px], chunk);
+    let mut spectra: Vec<Vec<f64>> = runs.into_iter().flatten().collect();
+    if spectra.len() < PREPASS_SAMPLE.min(np) / 4 {
+        let valid = finite_pixels(od2, chunk);
+        let fov_idx: Vec<usize> = (0..np).filter(|&i| valid[i]).collect();
+        let pick: Vec<usize> = crate::cluster::sample_indices(fov_idx.len(), PREPASS_SAMPLE, 0).into_iter().map(|i| fov_idx[i]).collect();
+        spectra = gather(&pick);
+    }
+    if spectra.is_empty() {
+        return Err(Error::data("every pixel has a NaN somewhere in its spectrum (no common field of view)"));
+    }
+    let mean_of_rows = |rows: &[&Vec<f64>]| -> Vec<f64> { (0..ne).map(|k| rows.iter().map(|r| r[k]).sum::<f64>() / rows.len().max(1) as f64).collect() };
+    let mean_all = mean_of_rows(&spectra.iter().collect::<Vec<_>>());
+    let pe0 = larch_on_mean(energies, &mean_all, &p.pre_edge)?;
+    let plan0 = build_plan(energies, &pe0, &[], 0.0, p)?;
+    let passing: Vec<&Vec<f64>> = spectra
+        .par_iter()
+        .filter(|y| {
+            let (mut nb, mut fb, mut pb) = (vec![0.0; ne], vec![0.0; ne], vec![0.0; ne]);
+            let (step, sigma) = plan0.normalise(y, &mut nb, &mut fb, &mut pb);
+            step > p.mask_sigma * sigma && step >= p.min_jump && step > 0.0
+        })
+        .collect();
+    let n_masked0 = passing.len();
+    let mean_masked = mean_of_rows(&passing);
     let pe = if n_masked0 >= 1 { larch_on_mean(energies, &mean_masked, &p.pre_edge)? } else { pe0 };
     // Bulk LCF of the mean spectrum fixes a common energy shift, if asked.
     let mean_norm = pe.flat.clone();
@@ -755,70 +1191,69 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
     }
     let plan = build_plan(energies, &pe, refs, shift, p)?;
 
-    // 2. Every pixel.
+    // 2. Every pixel, written into one interleaved buffer of NF fields per
+    // pixel (fixed chunks: the result does not depend on the thread count).
     let k = refs.len();
-    progress.start("xanes maps", np.div_ceil(chunk) as u64);
-    let results: Vec<(Vec<Px>, Vec<[f64; MAXREF]>, Vec<[f64; MAXREF]>)> = (0..np.div_ceil(chunk))
-        .into_par_iter()
-        .map(|c| {
-            let range = c * chunk..((c + 1) * chunk).min(np);
-            let m = range.len();
-            // Gather the chunk pixel-major (contiguous spectra).
-            let mut buf = vec![0.0f64; m * ne];
+    let nf = F_W + 2 * k;
+    let nchunks = np.div_ceil(chunk);
+    let mut fields: Vec<Vec<f32>> = (0..nf).map(|_| vec![0.0f32; np]).collect();
+    {
+        // Each work item gets its chunk of every output map.
+        let mut per_chunk: Vec<Vec<&mut [f32]>> = (0..nchunks).map(|_| Vec::with_capacity(nf)).collect();
+        for f in fields.iter_mut() {
+            for (c, sl) in f.chunks_mut(chunk).enumerate() {
+                per_chunk[c].push(sl);
+            }
+        }
+        progress.start("xanes maps", nchunks as u64);
+        // Scratch buffers are reused within each rayon job: allocating (and
+        // page-faulting) megabytes per chunk cost more than the fitting.
+        per_chunk.into_par_iter().enumerate().for_each_init(|| None::<ChunkBufs>, |slot, (c, o)| {
+            let p0 = c * chunk;
+            let m = o[0].len();
+            if slot.as_ref().is_none_or(|b| b.prev.len() != m) {
+                *slot = Some(ChunkBufs::new(ne, m));
+            }
+            let bufs = slot.as_mut().expect("just set");
             for kk in 0..ne {
                 let row = od2.row(kk);
-                for (j, px) in range.clone().enumerate() {
-                    buf[j * ne + kk] = row[px] as f64;
+                let dst = &mut bufs.y[kk * m..(kk + 1) * m];
+                for (d, s) in dst.iter_mut().zip(row.slice(ndarray::s![p0..p0 + m])) {
+                    *d = *s as f64;
                 }
             }
-            let (mut nb, mut fb, mut sb) = (vec![0.0; ne], vec![0.0; ne], vec![0.0; ne]);
-            let mut out = Vec::with_capacity(m);
-            let mut ws = Vec::with_capacity(m);
-            let mut ses = Vec::with_capacity(m);
-            for j in 0..m {
-                let mut w = [f64::NAN; MAXREF];
-                let mut se = [f64::NAN; MAXREF];
-                out.push(plan.pixel(&buf[j * ne..(j + 1) * ne], &mut nb, &mut fb, &mut sb, &mut w, &mut se));
-                ws.push(w);
-                ses.push(se);
-            }
+            plan.chunk(bufs, m, &mut ChunkOut { o });
             progress.inc(1);
-            (out, ws, ses)
-        })
-        .collect();
-    progress.finish();
-    let px: Vec<Px> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
-    let ws: Vec<[f64; MAXREF]> = results.iter().flat_map(|r| r.1.iter().copied()).collect();
-    let ses: Vec<[f64; MAXREF]> = results.iter().flat_map(|r| r.2.iter().copied()).collect();
-    drop(results);
+        });
+        progress.finish();
+    }
     let shape = IxDyn(&pix_shape);
-    let mk = |f: &dyn Fn(&Px) -> f32| ArrayD::from_shape_vec(shape.clone(), px.iter().map(f).collect()).expect("shape");
-    let nanout = |v: f32, m: bool| if m { v } else { f32::NAN };
-    let edge_jump = mk(&|q| q.jump);
-    let pre_edge_sigma = mk(&|q| q.sigma);
-    let mask = ArrayD::from_shape_vec(shape.clone(), px.iter().map(|q| q.masked as u8).collect()).expect("shape");
-    let e0_half = mk(&|q| nanout(q.e0_half, q.masked));
-    let e0_derivative = mk(&|q| nanout(q.e0_der, q.masked));
-    let white_line_energy = mk(&|q| nanout(q.wl_e, q.masked));
-    let white_line_height = mk(&|q| nanout(q.wl_h, q.masked));
-    let r_factor = mk(&|q| nanout(q.r, q.masked));
-    let reduced_chi2 = mk(&|q| nanout(q.chi2, q.masked));
-    let fractions: Vec<(String, ArrayD<f32>, ArrayD<f32>)> = (0..k)
-        .map(|i| {
-            let f = ArrayD::from_shape_vec(shape.clone(), ws.iter().zip(&px).map(|(w, q)| nanout(w[i] as f32, q.masked)).collect()).expect("shape");
-            let s = ArrayD::from_shape_vec(shape.clone(), ses.iter().zip(&px).map(|(w, q)| nanout(w[i] as f32, q.masked)).collect()).expect("shape");
-            (refs[i].name.clone(), f, s)
-        })
-        .collect();
+    let mut fields: Vec<Option<Vec<f32>>> = fields.into_iter().map(Some).collect();
+    let mut field = |f: usize| -> ArrayD<f32> { ArrayD::from_shape_vec(shape.clone(), fields[f].take().expect("each field once")).expect("shape") };
+    let edge_jump = field(F_JUMP);
+    let pre_edge_sigma = field(F_SIGMA);
+    let mask = field(F_MASK).mapv(|v| v as u8);
+    let e0_half = field(F_E0H);
+    let e0_derivative = field(F_E0D);
+    let white_line_energy = field(F_WLE);
+    let white_line_height = field(F_WLH);
+    let r_factor = field(F_R);
+    let reduced_chi2 = field(F_CHI2);
+    let fractions: Vec<(String, ArrayD<f32>, ArrayD<f32>)> = (0..k).map(|i| (refs[i].name.clone(), field(F_W + i), field(F_W + k + i))).collect();
     let soc = match &p.soc {
         SocScale::Fractions(s) if k > 0 => {
-            let sv: Vec<f64> = s.clone().unwrap_or_else(|| (0..k).map(|i| if k == 1 { 1.0 } else { i as f64 / (k - 1) as f64 }).collect());
-            Some(ArrayD::from_shape_vec(shape.clone(), ws.iter().zip(&px).map(|(w, q)| nanout((0..k).map(|i| w[i] * sv[i]).sum::<f64>() as f32, q.masked)).collect()).expect("shape"))
+            let sv: Vec<f32> = s.clone().unwrap_or_else(|| (0..k).map(|i| if k == 1 { 1.0 } else { i as f64 / (k - 1) as f64 }).collect()).iter().map(|&v| v as f32).collect();
+            let mut acc = ArrayD::<f32>::zeros(shape.clone());
+            for (i, (_, f, _)) in fractions.iter().enumerate() {
+                acc.zip_mut_with(f, |a, &b| *a += b * sv[i]);
+            }
+            Some(acc)
         }
         SocScale::EdgeEnergy { e_soc0, e_soc1 } => Some(e0_half.mapv(|e| ((e as f64 - e_soc0) / (e_soc1 - e_soc0)) as f32)),
         _ => None,
     };
-    let masked_idx: Vec<usize> = (0..np).filter(|&i| px[i].masked).collect();
+    let mask_sl = mask.as_slice().expect("standard layout");
+    let masked_idx: Vec<usize> = (0..np).filter(|&i| mask_sl[i] == 1).collect();
     let mean_of = |a: &ArrayD<f32>| -> f64 {
         let v: Vec<f64> = masked_idx.iter().map(|&i| a.as_slice().expect("standard")[i] as f64).filter(|v| v.is_finite()).collect();
         if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
@@ -842,7 +1277,7 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
             let norm_of = |px: usize| -> Vec<f64> {
                 let y: Vec<f64> = (0..ne).map(|kk| od2[[kk, px]] as f64).collect();
                 let (mut nb, mut fb) = (vec![0.0; ne], vec![0.0; ne]);
-                plan.normalise(&y, &mut nb, &mut fb);
+                plan.normalise(&y, &mut nb, &mut fb, &mut vec![0.0; ne]);
                 nb
             };
             let sample: Vec<usize> = crate::cluster::sample_indices(masked_idx.len(), cp.sample, cp.seed).into_iter().map(|i| masked_idx[i]).collect();
@@ -913,7 +1348,7 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
         pre_edge_points: plan.pre.idx.len(),
         post_edge_points: plan.post.idx.len(),
         pixels: np,
-        pixels_in_fov: px.iter().filter(|q| q.jump.is_finite()).count(),
+        pixels_in_fov: edge_jump.iter().filter(|q| q.is_finite()).count(),
         pixels_masked: masked_idx.len(),
         mean_edge_jump: mean_jump,
         median_e0_half_ev: median_e0,
@@ -1060,6 +1495,43 @@ mod tests {
         let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| xanes_maps(od.view().into_dyn(), &e, &r, &p, &NoProgress).unwrap());
         assert_eq!(one.fractions[1].1.mapv(f32::to_bits), m.fractions[1].1.mapv(f32::to_bits));
         assert_eq!(one.cluster, m.cluster);
+    }
+
+    #[test]
+    fn chunk_kernel_equals_the_scalar_reference() {
+        let e: Vec<f64> = (0..12).map(|i| 8200.0 + 10.0 * i as f64).chain((0..50).map(|i| 8320.0 + i as f64)).chain((0..20).map(|i| 8380.0 + 12.0 * i as f64)).collect();
+        let r = refs(&e);
+        let ne = e.len();
+        let m = 37;
+        let pe = pre_edge(&e, &r[0].mu.iter().map(|v| v + 0.2).collect::<Vec<_>>(), &MapParams::default().pre_edge).unwrap();
+        let plan = build_plan(&e, &pe, &r, 0.3, &MapParams::default()).unwrap();
+        let mut bufs = ChunkBufs::new(ne, m);
+        for j in 0..m {
+            for k in 0..ne {
+                let f = j as f64 / m as f64;
+                let noise = 0.02 * (((k * 7919 + j * 104729) % 1000) as f64 / 1000.0 - 0.5);
+                let amp = if j % 5 == 0 { 0.01 } else { 1.0 };
+                bufs.y[k * m + j] = 0.3 - 1e-4 * (e[k] - 8200.0) + amp * ((1.0 - f) * r[0].mu[k] + f * r[1].mu[k]) + noise;
+            }
+        }
+        bufs.y[7 * m + 3] = f64::NAN;
+        let nf = F_W + 4;
+        let mut maps: Vec<Vec<f32>> = (0..nf).map(|_| vec![0.0; m]).collect();
+        plan.chunk(&mut bufs, m, &mut ChunkOut { o: maps.iter_mut().map(|v| &mut v[..]).collect() });
+        let mut sc = Scratch::new(ne);
+        let mut masked = 0;
+        for j in 0..m {
+            let y: Vec<f64> = (0..ne).map(|k| bufs.y[k * m + j]).collect();
+            let (mut w, mut se) = ([0.0; MAXREF], [0.0; MAXREF]);
+            let q = plan.pixel(&y, &mut sc, &mut w, &mut se);
+            masked += q.masked as usize;
+            let nan = |v: f32| if q.masked { v } else { f32::NAN };
+            let want = [q.jump, q.sigma, q.masked as u8 as f32, nan(q.e0_half), nan(q.e0_der), nan(q.wl_e), nan(q.wl_h), nan(q.r), nan(q.chi2), nan(w[0] as f32), nan(w[1] as f32), nan(se[0] as f32), nan(se[1] as f32)];
+            for (f, wv) in want.iter().enumerate() {
+                assert_eq!(maps[f][j].to_bits(), wv.to_bits(), "pixel {j} field {f}: {} vs {wv}", maps[f][j]);
+            }
+        }
+        assert!(masked > 20 && masked < m);
     }
 
     #[test]

@@ -157,6 +157,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         refs.push(rs);
     }
     let (od, energies, pixel, od_info) = load_od(p, &mut prov)?;
+    let t_load = t0.elapsed().as_secs_f64();
     let ne = energies.len();
     let is3d = od.ndim() == 4;
     // Registration (2-D stacks).
@@ -229,7 +230,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
             "masked_area_um2": pixel.map(|v| n as f64 * v * v),
         });
     } else {
+        let tm = std::time::Instant::now();
         let m = xanes_maps(aligned.view(), &energies, &refs, &p.maps, progress).map_err(|e| e.at(&p.stack))?;
+        summary["seconds_maps"] = serde_json::json!(tm.elapsed().as_secs_f64());
         save_map(&dir, "edge_jump.tiff", &m.edge_jump, sp, &prov, &mut written)?;
         save_map(&dir, "pre_edge_sigma.tiff", &m.pre_edge_sigma, sp, &prov, &mut written)?;
         write_tiff(&dir.path("mask.tiff"), &DynArray::U8(m.mask.clone()), sp, Some(&prov), TiffOptions::default())?;
@@ -329,6 +332,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     prov.finish();
     summary["outputs"] = serde_json::json!(written);
     summary["seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
+    summary["seconds_load"] = serde_json::json!(t_load);
     summary["provenance"] = prov.to_json();
     dir.commit(&summary)?;
     Ok(summary)
