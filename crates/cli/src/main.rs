@@ -33,6 +33,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Simulate an electrode, measure it, analyse it end to end and write report.html (the main job).
+    Demo(cmd::run::DemoArgs),
+    /// Run a pipeline of stages from a TOML file; unchanged stages are skipped, interrupted runs resume.
+    Run(cmd::run::Args),
     /// Describe a file: format, shapes, types, units, energies/angles, key metadata.
     Info(cmd::info::Args),
     /// Convert between formats (e.g. DXchange -> Zarr or TIFF, xrm -> TIFF).
@@ -49,6 +53,8 @@ pub enum Command {
     Stats(cmd::stats::Args),
     /// Per-pixel XANES chemical maps of an energy stack (2-D or 3-D), optionally per particle.
     Xanes(cmd::xanes::Args),
+    /// Self-contained HTML report from stage outputs (figures as SVG/PNG, data as CSV).
+    Report(cmd::report::Args),
     /// Bulk X-ray absorption spectra: normalize, lcf, pca (Larch-compatible).
     Xas(cmd::xas::Args),
 }
@@ -70,6 +76,9 @@ fn main() -> ExitCode {
         eprintln!("error: internal error{loc}: {msg} (please report)");
     }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
+        Command::Demo(a) => cmd::run::demo(a, &ui),
+        Command::Run(a) => cmd::run::run(a, &ui),
+        Command::Report(a) => cmd::report::run(a, &ui),
         Command::Info(a) => cmd::info::run(a, &ui),
         Command::Convert(a) => cmd::convert::run(a, &ui),
         Command::Simulate(a) => cmd::simulate::run(a, &ui),

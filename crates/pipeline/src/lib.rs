@@ -4,4 +4,5 @@
 //! pipeline are thin layers over these runners.
 
 pub mod outdir;
+pub mod runner;
 pub mod stages;

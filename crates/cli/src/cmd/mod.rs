@@ -4,6 +4,8 @@ pub mod info;
 pub mod simulate;
 pub mod reconstruct;
 pub mod particles;
+pub mod report;
+pub mod run;
 pub mod segment;
 pub mod stats;
 pub mod xanes;

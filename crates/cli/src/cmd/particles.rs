@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Grey-level volume (segmented with multi-Otsu first).
+    /// Grey-level volume: segmented with multi-Otsu when no --phases is given; with --phases, its grey levels find thin cracks inside particles.
     pub volume: Option<PathBuf>,
     /// Phase volume instead of a grey volume.
     #[arg(long)]
@@ -63,9 +63,10 @@ fn parse_codes(s: &str) -> Result<PhaseCodes> {
     Ok(c)
 }
 
-pub fn run(a: &Args, ui: &Ui) -> Result<()> {
-    if a.volume.is_some() == a.phases.is_some() {
-        return Err(Error::param("give either a grey VOLUME or --phases PHASES"));
+/// The stage's work without printing (what `chemomech run` calls).
+pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_json::Value> {
+    if a.volume.is_none() && a.phases.is_none() {
+        return Err(Error::param("give a grey VOLUME, --phases PHASES, or both (grey levels then find the cracks)"));
     }
     let (m, s) = a.damage_thresholds.split_once(',').ok_or_else(|| Error::param("--damage-thresholds must be MILD,SEVERE"))?;
     let thresholds = DamageThresholds { mild: m.trim().parse().map_err(|_| Error::param("bad mild threshold"))?, severe: s.trim().parse().map_err(|_| Error::param("bad severe threshold"))? };
@@ -90,7 +91,11 @@ pub fn run(a: &Args, ui: &Ui) -> Result<()> {
         extra,
         truth: a.truth.clone(),
     };
-    let s = run_stage(&p, &a.out, &ui.progress())?;
+    run_stage(&p, &a.out, progress)
+}
+
+pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+    let s = exec(a, &ui.progress())?;
     ui.result(&s, || format!("{} particles → {} (classes {})\n", s["n_particles"], a.out.display(), s["damage_classes"]));
     Ok(())
 }

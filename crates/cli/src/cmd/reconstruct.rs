@@ -116,7 +116,8 @@ pub fn params(a: &Args) -> Result<Params> {
     Ok(Params { input: a.input.clone(), holo, center, recon, slices, memory_gb: a.memory_gb })
 }
 
-pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+/// The stage's work without printing (what `chemomech run` calls).
+pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_json::Value> {
     let mut p = params(a)?;
     if let Some(r) = &mut p.slices {
         if r.end == usize::MAX {
@@ -129,8 +130,11 @@ pub fn run(a: &Args, ui: &Ui) -> Result<()> {
             }
         }
     }
-    let bar = ui.progress();
-    let s = run_stage(&p, &a.out, &bar)?;
+    run_stage(&p, &a.out, progress)
+}
+
+pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+    let s = exec(a, &ui.progress())?;
     ui.result(&s, || {
         format!(
             "reconstructed {:?} ({}) at centre {:.2} ({}) in {:.1} s → {}\n",

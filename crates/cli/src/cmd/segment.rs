@@ -47,7 +47,8 @@ pub fn parse_denoise(s: &str) -> Result<Denoise> {
     })
 }
 
-pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+/// The stage's work without printing (what `chemomech run` calls).
+pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_json::Value> {
     let method = match a.method.as_str() {
         "otsu" => Method::Otsu,
         "multiotsu" | "multi-otsu" => Method::MultiOtsu,
@@ -60,7 +61,11 @@ pub fn run(a: &Args, ui: &Ui) -> Result<()> {
         }
     }
     let p = Params { input: a.volume.clone(), dataset: a.dataset.clone(), voxel_um: a.voxel_um, method, denoise: parse_denoise(&a.denoise)? };
-    let s = run_stage(&p, &a.out, &ui.progress())?;
+    run_stage(&p, &a.out, progress)
+}
+
+pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+    let s = exec(a, &ui.progress())?;
     ui.result(&s, || format!("segmented → {} (pore {:.3}, carbon-binder {:.3}, active {:.3})\n", a.out.display(), s["volume_fractions"]["pore"].as_f64().unwrap_or(0.0), s["volume_fractions"]["carbon_binder"].as_f64().unwrap_or(0.0), s["volume_fractions"]["active"].as_f64().unwrap_or(0.0)));
     Ok(())
 }

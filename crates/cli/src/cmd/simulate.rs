@@ -22,10 +22,14 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+/// The stage's work without printing (what `chemomech run` calls).
+pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_json::Value> {
     let p = Params { config: a.config.clone(), preset: a.preset.clone(), seed: a.seed };
-    let bar = ui.progress();
-    let s = run_stage(&p, &a.out, &bar)?;
+    run_stage(&p, &a.out, progress)
+}
+
+pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+    let s = exec(a, &ui.progress())?;
     ui.result(&s, || {
         format!(
             "simulated {} particles in {:.1} s → {}\n  volume fractions: pore {:.3}, carbon-binder {:.3}, active {:.3}\n  damage classes: {}\n",

@@ -15,14 +15,22 @@ pub struct Args {
     /// k of the nearest-neighbour network of severely damaged particles.
     #[arg(long, default_value_t = 3)]
     pub k: usize,
+    /// Output directory (default: write beside the particles in DIR).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Skip the pore tortuosity.
     #[arg(long)]
     pub no_tortuosity: bool,
 }
 
-pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+/// The stage's work without printing (what `chemomech run` calls).
+pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_json::Value> {
     let p = Params { window_um: a.window_um, k: a.k, tortuosity: !a.no_tortuosity, ..Default::default() };
-    let s = run_stage(&a.dir, &p, &ui.progress())?;
+    run_stage(&a.dir, &p, a.out.as_deref(), progress)
+}
+
+pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+    let s = exec(a, &ui.progress())?;
     ui.result(&s, || {
         let mut t = format!("{} particles; depth profile (µm: severe fraction [95% CI]):\n", s["particles"]);
         for w in s["depth_profile"].as_array().into_iter().flatten() {

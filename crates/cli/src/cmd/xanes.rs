@@ -49,7 +49,8 @@ pub struct Args {
     pub save_stack: bool,
 }
 
-pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+/// The stage's work without printing (what `chemomech run` calls).
+pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_json::Value> {
     let mut p = Params::new(a.stack.clone());
     p.refs = a.refs.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     p.energies = a.energies.clone();
@@ -80,7 +81,11 @@ pub fn run(a: &Args, ui: &Ui) -> Result<()> {
         }
         p.maps.soc = SocScale::EdgeEnergy { e_soc0: v[0], e_soc1: v[1] };
     }
-    let s = run_stage(&p, &a.out, &ui.progress())?;
+    run_stage(&p, &a.out, progress)
+}
+
+pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+    let s = exec(a, &ui.progress())?;
     ui.result(&s, || {
         let m = &s["maps"];
         let mut t = format!("{} frames {}–{} eV → {}\n", s["frames"], s["energies_ev"][0], s["energies_ev"].as_array().and_then(|a| a.last()).cloned().unwrap_or_default(), a.out.display());

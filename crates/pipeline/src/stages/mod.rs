@@ -1,5 +1,6 @@
 //! One runner per stage.
 pub mod particles;
+pub mod report;
 pub mod reconstruct;
 pub mod segment;
 pub mod stats;

@@ -3,7 +3,7 @@
 
 use super::segment::{read_volume, segment_volume, Denoise, Method};
 use crate::outdir::OutDir;
-use chemomech_core::{DynArray, Error, Progress, Provenance, Result, Table};
+use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
 use chemomech_io::{open, table, Dataset};
 use chemomech_particles::compare::match_labels;
@@ -67,7 +67,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     prov.add_input(input)?;
     progress.start("particles", 4);
     // Phases in the canonical codes 0/1/2.
-    let (phases, spacing) = match (&p.phases, &p.volume) {
+    let (mut phases, spacing) = match (&p.phases, &p.volume) {
         (Some(ph), _) => {
             let (a, sp) = read_u8_volume(ph, "phase")?;
             let c = p.codes;
@@ -106,6 +106,37 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     }
     let (labels, rep) = separate(solid.view(), &sp);
     progress.inc(1);
+    // Cracks from grey levels when the grey volume is at hand: thin cracks
+    // are partial-volume voxels that a phase threshold puts in the
+    // carbon-binder range; inside a particle envelope a voxel is crack when
+    // it is closer to the pore level than to the active level (ISO-50 %).
+    let mut crack_rule = serde_json::json!({"rule": "pore-phase voxels inside the envelope"});
+    if let Some(vp) = &p.volume {
+        if p.phases.is_some() {
+            prov.add_input(vp)?;
+        }
+        let g = read_volume(vp, None, Some(spacing[0]))?.data;
+        if g.dim() != phases.dim() {
+            return Err(Error::shape(format!("grey volume {:?} does not match the phases {:?}", g.dim(), phases.dim())).at(vp));
+        }
+        let median = |code: u8| -> Option<f64> {
+            let mut v: Vec<f32> = g.iter().zip(phases.iter()).filter(|(x, c)| **c == code && x.is_finite()).map(|(x, _)| *x).collect();
+            if v.is_empty() {
+                return None;
+            }
+            let m = v.len() / 2;
+            Some(*v.select_nth_unstable_by(m, f32::total_cmp).1 as f64)
+        };
+        if let (Some(ga), Some(gp)) = (median(2), median(0)) {
+            let thr = 0.5 * (ga + gp);
+            ndarray::Zip::from(&mut phases).and(&labels).and(&g).for_each(|ph, &l, &x| {
+                if l > 0 {
+                    *ph = if (x as f64) < thr { 0 } else { 2 };
+                }
+            });
+            crack_rule = serde_json::json!({"rule": "grey level below the midpoint of the pore and active medians, inside the envelope (ISO-50 %)", "active_median": ga, "pore_median": gp, "threshold": thr});
+        }
+    }
     let extras: Vec<(String, Array3<f32>)> = p
         .extra
         .iter()
@@ -120,6 +151,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let ev: Vec<(&str, ndarray::ArrayView3<f32>)> = extras.iter().map(|(n, a)| (n.as_str(), a.view())).collect();
     let t = particle_metrics(labels.view(), phases.view(), PhaseCodes::default(), spacing, p.thresholds, &ev)?;
     progress.inc(1);
+    let mut truth_table: Option<Table> = None;
     let truth = match &p.truth {
         Some(tp) => {
             prov.add_input(tp)?;
@@ -127,7 +159,18 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
             if tl.dim() != labels.dim() {
                 return Err(Error::shape(format!("truth labels {:?} do not match {:?}", tl.dim(), labels.dim())).at(tp));
             }
-            Some(match_labels(tl.view(), labels.view(), 0.5).1)
+            let (matches, rep) = match_labels(tl.view(), labels.view(), 0.5);
+            let mut v = serde_json::to_value(&rep)?;
+            // With the simulator's truth table beside the labels: score the
+            // damage classes and crack fractions of matched particles.
+            let tt = tp.parent().map(|d| d.join("particles.csv")).filter(|f| f.is_file());
+            if let Some(tf) = tt {
+                let truth_t = table::read_csv(&tf)?;
+                let (score, mt) = score_classes(&truth_t, &t, &matches).map_err(|e| e.at(&tf))?;
+                v["classes"] = score;
+                truth_table = Some(mt);
+            }
+            Some(v)
         }
         None => None,
     };
@@ -137,6 +180,11 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     write_tiff(&dir.path("phases.tiff"), &DynArray::U8(phases.clone().into_dyn()), Some(&spacing), Some(&prov), TiffOptions::default())?;
     table::write_csv(&dir.path("particles.csv"), &t, Some(&prov))?;
     table::write_parquet(&dir.path("particles.parquet"), &t, Some(&prov))?;
+    let mut outputs = vec!["labels.tiff", "phases.tiff", "particles.csv", "particles.parquet"];
+    if let Some(mt) = &truth_table {
+        table::write_csv(&dir.path("truth_matches.csv"), mt, Some(&prov))?;
+        outputs.push("truth_matches.csv");
+    }
     progress.inc(1);
     progress.finish();
     let shape = phases.shape().to_vec();
@@ -149,8 +197,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         "extent_um": [shape[0] as f64 * spacing[0], shape[1] as f64 * spacing[1], shape[2] as f64 * spacing[2]],
         "damage_classes": class_counts(&t)?,
         "thresholds": p.thresholds,
+        "crack_detection": crack_rule,
         "truth_match": truth,
-        "outputs": ["labels.tiff", "phases.tiff", "particles.csv", "particles.parquet"],
+        "outputs": outputs,
         "seconds": t0.elapsed().as_secs_f64(),
         "provenance": prov.to_json(),
     });
@@ -162,4 +211,55 @@ fn class_counts(t: &Table) -> Result<serde_json::Value> {
     let c = t.str("damage_class")?;
     let n = |k: &str| c.iter().filter(|x| *x == k).count();
     Ok(serde_json::json!({"least": n("least"), "mild": n("mild"), "severe": n("severe")}))
+}
+
+/// Damage classes and crack fractions of matched particles against the
+/// truth table: accuracy, confusion matrix, crack-fraction correlation and
+/// mean error, and the per-pair table.
+fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::compare::Match]) -> Result<(serde_json::Value, Table)> {
+    let (tid, tcls, tcf) = (truth.f64("id")?, truth.str("damage_class")?, truth.f64("crack_fraction")?);
+    let (pid, pcls, pcf) = (pred.f64("id")?, pred.str("damage_class")?, pred.f64("crack_fraction")?);
+    let ti: std::collections::HashMap<u64, usize> = tid.iter().enumerate().map(|(i, &v)| (v as u64, i)).collect();
+    let pi: std::collections::HashMap<u64, usize> = pid.iter().enumerate().map(|(i, &v)| (v as u64, i)).collect();
+    let names = ["least", "mild", "severe"];
+    let mut conf = [[0u64; 3]; 3];
+    let (mut a_id, mut b_id, mut iou, mut ac, mut bc, mut af, mut bf) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for m in matches {
+        let (Some(&i), Some(&j)) = (ti.get(&(m.0 as u64)), pi.get(&(m.1 as u64))) else { continue };
+        if let (Some(x), Some(y)) = (names.iter().position(|n| *n == tcls[i]), names.iter().position(|n| *n == pcls[j])) {
+            conf[x][y] += 1;
+        }
+        a_id.push(m.0 as u64);
+        b_id.push(m.1 as u64);
+        iou.push(m.2);
+        ac.push(tcls[i].clone());
+        bc.push(pcls[j].clone());
+        af.push(tcf[i]);
+        bf.push(pcf[j]);
+    }
+    let n = a_id.len();
+    let correct: u64 = (0..3).map(|k| conf[k][k]).sum();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (ma, mb) = (mean(&af), mean(&bf));
+    let cov: f64 = af.iter().zip(&bf).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = af.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = bf.iter().map(|y| (y - mb).powi(2)).sum();
+    let score = serde_json::json!({
+        "matched": n,
+        "class_accuracy": if n > 0 { correct as f64 / n as f64 } else { f64::NAN },
+        "confusion_rows_truth_cols_measured": {"classes": names, "counts": conf},
+        "crack_fraction_correlation": if va > 0.0 && vb > 0.0 { cov / (va * vb).sqrt() } else { f64::NAN },
+        "crack_fraction_mean_truth": ma,
+        "crack_fraction_mean_measured": mb,
+    });
+    let t = Table::from_columns(vec![
+        ("truth_id", Column::U64(a_id), None),
+        ("particle_id", Column::U64(b_id), None),
+        ("iou", Column::F64(iou), None),
+        ("truth_class", Column::Str(ac), None),
+        ("damage_class", Column::Str(bc), None),
+        ("truth_crack_fraction", Column::F64(af), None),
+        ("crack_fraction", Column::F64(bf), None),
+    ])?;
+    Ok((score, t))
 }

@@ -102,11 +102,23 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         prov.add_input(r)?;
     }
     let t0 = std::time::Instant::now();
+    // The reference spectra the XANES stack was made from, written beside it
+    // so that `xanes` can fit with them (the demo needs no shared data).
+    let used_refs = refs.clone().unwrap_or_else(|| (chemomech_sim::references::Reference::model_nio(), chemomech_sim::references::Reference::model_linio2()));
     let sim = chemomech_sim::simulate(&cfg, refs, progress)?;
     let secs = t0.elapsed().as_secs_f64();
     prov.finish();
     let dir = OutDir::create(out)?;
     write(&sim, &dir, &prov)?;
+    if sim.xanes.is_some() {
+        for r in [&used_refs.0, &used_refs.1] {
+            let mut txt = format!("# {} reference spectrum used by chemomech simulate (normalised mu)\n# energy_ev mu\n", r.name);
+            for (e, m) in r.energy_ev.iter().zip(&r.mu) {
+                txt.push_str(&format!("{e:.4} {m:.8}\n"));
+            }
+            chemomech_io::atomic::write_bytes(&dir.path(&format!("references/{}.txt", r.name)), txt.as_bytes())?;
+        }
+    }
     let mut summary = sim.summary.clone();
     if let Some(o) = summary.as_object_mut() {
         o.remove("config");
@@ -128,7 +140,7 @@ fn outputs(sim: &Simulation) -> Vec<&'static str> {
         v.extend(["holo/", "truth/holo_phase_rad.tiff"]);
     }
     if sim.xanes.is_some() {
-        v.extend(["xanes.h5", "truth/xanes_fraction_LiNiO2.tiff", "truth/xanes_soc.tiff", "truth/xanes_valence.tiff", "truth/xanes_active_thickness_um.tiff", "truth/xanes_labels.tiff", "truth/xanes_drift.csv"]);
+        v.extend(["xanes.h5", "truth/xanes_fraction_LiNiO2.tiff", "truth/xanes_soc.tiff", "truth/xanes_valence.tiff", "truth/xanes_active_thickness_um.tiff", "truth/xanes_labels.tiff", "truth/xanes_drift.csv", "references/NiO.txt", "references/LiNiO2.txt"]);
     }
     v
 }

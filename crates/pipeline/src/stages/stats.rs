@@ -40,7 +40,9 @@ pub fn read_particles_dir(dir: &Path) -> Result<(Table, serde_json::Value)> {
     Ok((t, summary))
 }
 
-pub fn run(dir: &Path, p: &Params, progress: &dyn Progress) -> Result<serde_json::Value> {
+/// Statistics of the particles directory `dir`, written into `out` (a new
+/// directory, written as a whole) or, without `out`, beside the particles.
+pub fn run(dir: &Path, p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<serde_json::Value> {
     let t0 = std::time::Instant::now();
     if !(p.window_um > 0.0) || p.k == 0 {
         return Err(Error::param("--window-um must be positive and k at least 1"));
@@ -88,8 +90,16 @@ pub fn run(dir: &Path, p: &Params, progress: &dyn Progress) -> Result<serde_json
     et.push("particle_b", Column::U64(net.edges.iter().map(|e| net.ids[e.1]).collect()), None)?;
     et.push("length_um", Column::F64(net.edges.iter().map(|e| e.2).collect()), Some("µm"))?;
     prov.finish();
-    table::write_csv(&dir.join("depth_profile.csv"), &profile_table(&prof)?, Some(&prov))?;
-    table::write_csv(&dir.join("severe_network_edges.csv"), &et, Some(&prov))?;
+    let outdir = match out {
+        Some(o) => {
+            chemomech_io::atomic::ensure_not_input(o, &[dir])?;
+            Some(crate::outdir::OutDir::create(o)?)
+        }
+        None => None,
+    };
+    let dest = |name: &str| outdir.as_ref().map(|d| d.path(name)).unwrap_or_else(|| dir.join(name));
+    table::write_csv(&dest("depth_profile.csv"), &profile_table(&prof)?, Some(&prov))?;
+    table::write_csv(&dest("severe_network_edges.csv"), &et, Some(&prov))?;
     let name = |c: u8| match c {
         0 => "pore",
         1 => "carbon_binder",
@@ -117,7 +127,10 @@ pub fn run(dir: &Path, p: &Params, progress: &dyn Progress) -> Result<serde_json
         "seconds": t0.elapsed().as_secs_f64(),
         "provenance": prov.to_json(),
     });
-    chemomech_io::atomic::write_json(&dir.join("stats.json"), &s)?;
+    chemomech_io::atomic::write_json(&dest("stats.json"), &s)?;
+    if let Some(d) = outdir {
+        d.commit(&s)?;
+    }
     progress.finish();
     Ok(s)
 }

@@ -1,0 +1,590 @@
+//! Pipelines: stages chained from a TOML file, each cached under the run
+//! directory by a hash of its inputs and parameters.
+//!
+//! ```toml
+//! [pipeline]
+//! name = "tooth"
+//!
+//! [[stage]]
+//! run = "reconstruct"            # a chemomech subcommand
+//! input = "../shared/data/tomo/tooth.h5"
+//! center = "auto"
+//!
+//! [[stage]]
+//! run = "segment"
+//! volume = "@reconstruct/volume.tiff"   # @STAGE/PATH: an earlier stage's output
+//! ```
+//!
+//! Keys are the subcommand's options with `_` for `-` (`window_um` for
+//! `--window-um`); `true` sets a flag, arrays give repeated or
+//! comma-separated values. Relative paths are relative to the TOML file.
+//! The runner owns `out`: each stage writes into `RUN/NAME/` (for stages
+//! that write one file, `out` names that file inside it).
+//!
+//! A stage is skipped when `RUN/NAME/stage.json` holds the same key (a
+//! SHA-256 of the tool version, the stage's arguments, the contents of its
+//! external inputs and the keys of the stages it reads). A stage is written
+//! into `RUN/.NAME.partial` and renamed into place only when complete, so a
+//! killed run resumes at the stage it was in. The registry of stage kinds
+//! comes from the caller (the CLI builds it from its subcommands), so that
+//! TOML keys and command-line options are one and the same.
+
+use chemomech_core::provenance::{now_utc, sha256_hex, InputRecord};
+use chemomech_core::{Error, Progress, Result};
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// How an option takes values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arity {
+    /// `--flag` (TOML `true`/`false`).
+    Flag,
+    /// `--key VALUE`.
+    One,
+    /// `--key A --key B` (TOML array).
+    Many,
+}
+
+/// One option of a stage kind.
+#[derive(Debug, Clone)]
+pub struct KeySpec {
+    /// The TOML key (`window_um`).
+    pub key: String,
+    /// The long option (`window-um`), or `None` for a positional argument.
+    pub long: Option<String>,
+    pub arity: Arity,
+    /// The value is a path (resolved against the TOML file, must exist).
+    pub path: bool,
+    /// The stage cannot run without it.
+    pub required: bool,
+}
+
+/// What a stage writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A directory (`--out DIR` is the stage directory).
+    Dir,
+    /// One file in the stage directory (`--out DIR/NAME`), default name.
+    File(String),
+}
+
+/// Runs a stage from its command-line arguments (program name first).
+pub type Exec = Box<dyn Fn(&[String], &dyn Progress) -> Result<serde_json::Value> + Send + Sync>;
+/// Checks arguments without running; `Err((option or "", message))`.
+pub type Check = Box<dyn Fn(&[String]) -> std::result::Result<(), (String, String)> + Send + Sync>;
+
+/// A kind of stage the runner can call.
+pub struct StageKind {
+    pub name: String,
+    pub keys: Vec<KeySpec>,
+    pub output: Output,
+    pub exec: Exec,
+    pub check: Check,
+}
+
+/// A stage as written in the pipeline file.
+#[derive(Debug, Clone)]
+pub struct StageSpec {
+    /// Unique name (default: the kind); its directory under the run.
+    pub name: String,
+    pub kind: String,
+    /// Line of its `[[stage]]` header.
+    pub line: usize,
+    /// Key, value, line.
+    pub options: Vec<(String, toml::Value, usize)>,
+}
+
+/// A parsed and checked pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub file: PathBuf,
+    pub name: String,
+    /// Run directory from `[pipeline] out` (relative to the file).
+    pub out: Option<PathBuf>,
+    pub sha256: String,
+    pub stages: Vec<StageSpec>,
+}
+
+fn at_line(file: &Path, line: usize, msg: String) -> Error {
+    Error::param(msg).at(format!("{}:{line}", file.display()))
+}
+
+/// Line (1-based) of each `[[stage]]` header and of each key below it.
+fn key_lines(text: &str) -> (Vec<usize>, Vec<HashMap<String, usize>>, HashMap<String, usize>) {
+    let (mut heads, mut keys, mut top) = (Vec::new(), Vec::new(), HashMap::new());
+    let mut in_stage = false;
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if l.starts_with("[[") && l.trim_start_matches("[[").trim_start().starts_with("stage") {
+            heads.push(i + 1);
+            keys.push(HashMap::new());
+            in_stage = true;
+        } else if l.starts_with('[') {
+            in_stage = false;
+        } else if let Some((k, _)) = l.split_once('=') {
+            let k = k.trim().trim_matches('"').to_string();
+            if k.is_empty() || k.starts_with('#') {
+                continue;
+            }
+            if in_stage {
+                keys.last_mut().expect("inside a stage").entry(k).or_insert(i + 1);
+            } else {
+                top.entry(k).or_insert(i + 1);
+            }
+        }
+    }
+    (heads, keys, top)
+}
+
+/// The value as command-line text (scalars only).
+fn scalar(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+/// Parses and checks a pipeline file: unknown stages or keys, values of the
+/// wrong type, missing inputs and references to stages that do not run
+/// before are errors naming the file, the line and the key.
+pub fn parse(file: &Path, registry: &[StageKind]) -> Result<Pipeline> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(e).at(file))?;
+    let text = String::from_utf8(bytes.clone()).map_err(|_| Error::data("not UTF-8 text").at(file))?;
+    parse_str(file, &text, registry).map(|mut p| {
+        p.sha256 = sha256_hex(&bytes);
+        p
+    })
+}
+
+/// [`parse`] on text already read (`file` names it in errors and anchors relative paths).
+pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipeline> {
+    let doc: toml::Table = toml::from_str(text).map_err(|e| {
+        // toml's message spans several lines with a caret; keep its first line and the position.
+        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)).unwrap_or(1);
+        at_line(file, line, format!("invalid TOML: {}", e.message().lines().next().unwrap_or("")))
+    })?;
+    let (heads, klines, top) = key_lines(text);
+    let line_of = |k: &str| top.get(k).copied().unwrap_or(1);
+    let base = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let mut name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into());
+    let mut out = None;
+    for (k, v) in &doc {
+        match (k.as_str(), v) {
+            ("stage", _) => {}
+            ("pipeline", toml::Value::Table(t)) => {
+                for (pk, pv) in t {
+                    match (pk.as_str(), pv) {
+                        ("name", toml::Value::String(s)) => name = s.clone(),
+                        ("out", toml::Value::String(s)) => out = Some(base.join(s)),
+                        ("name" | "out", other) => return Err(at_line(file, line_of(pk), format!("[pipeline] key '{pk}' must be a string, not {}", type_name(other)))),
+                        _ => return Err(at_line(file, line_of(pk), format!("[pipeline]: unknown key '{pk}' (known: name, out)"))),
+                    }
+                }
+            }
+            _ => return Err(at_line(file, line_of(k), format!("unknown top-level key '{k}' (expected [pipeline] and [[stage]] tables)"))),
+        }
+    }
+    let stages_v = match doc.get("stage") {
+        Some(toml::Value::Array(a)) => a.clone(),
+        Some(other) => return Err(at_line(file, line_of("stage"), format!("'stage' must be an array of tables ([[stage]]), not {}", type_name(other)))),
+        None => return Err(at_line(file, 1, "no stages: add [[stage]] tables".into())),
+    };
+    let known: Vec<&str> = registry.iter().map(|k| k.name.as_str()).collect();
+    let mut stages: Vec<StageSpec> = Vec::new();
+    for (i, sv) in stages_v.iter().enumerate() {
+        let line = heads.get(i).copied().unwrap_or(1);
+        let kl = klines.get(i).cloned().unwrap_or_default();
+        let kline = |k: &str| kl.get(k).copied().unwrap_or(line);
+        let t = sv.as_table().ok_or_else(|| at_line(file, line, "each stage must be a table".into()))?;
+        let kind = match t.get("run") {
+            Some(toml::Value::String(s)) => s.clone(),
+            Some(other) => return Err(at_line(file, kline("run"), format!("key 'run' must be a string, not {}", type_name(other)))),
+            None => return Err(at_line(file, line, format!("stage {} has no 'run' key (one of: {})", i + 1, known.join(", ")))),
+        };
+        let sk = registry
+            .iter()
+            .find(|k| k.name == kind)
+            .ok_or_else(|| at_line(file, kline("run"), format!("key 'run': unknown stage '{kind}' (one of: {})", known.join(", "))))?;
+        let sname = match t.get("name") {
+            Some(toml::Value::String(s)) => s.clone(),
+            Some(other) => return Err(at_line(file, kline("name"), format!("key 'name' must be a string, not {}", type_name(other)))),
+            None => kind.clone(),
+        };
+        if sname.is_empty() || !sname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || sname.starts_with('.') {
+            return Err(at_line(file, kline("name"), format!("key 'name': '{sname}' must be letters, digits, '_' or '-'")));
+        }
+        if stages.iter().any(|s| s.name == sname) {
+            return Err(at_line(file, kline("name"), format!("two stages named '{sname}': give one a distinct 'name'")));
+        }
+        let mut options = Vec::new();
+        for (k, v) in t {
+            if k == "run" || k == "name" {
+                continue;
+            }
+            let l = kline(k);
+            let spec = sk.keys.iter().find(|s| s.key == *k);
+            let Some(spec) = spec else {
+                let names: Vec<&str> = sk.keys.iter().map(|s| s.key.as_str()).filter(|s| *s != "out" || sk.output != Output::Dir).collect();
+                return Err(at_line(file, l, format!("stage '{sname}': unknown key '{k}' for '{kind}' (known: {})", names.join(", "))));
+            };
+            if k == "out" && sk.output == Output::Dir {
+                return Err(at_line(file, l, format!("stage '{sname}': key 'out' is set by the runner (outputs go to RUN/{sname}/)")));
+            }
+            if k == "out" && (!matches!(v, toml::Value::String(s) if !s.contains('/') && !s.is_empty() && !s.starts_with('.'))) {
+                return Err(at_line(file, l, format!("stage '{sname}': key 'out' must be a file name (no directories), e.g. \"volume.tiff\"")));
+            }
+            let ok = match spec.arity {
+                Arity::Flag => matches!(v, toml::Value::Boolean(_)),
+                Arity::One => scalar(v).is_some() && !matches!(v, toml::Value::Boolean(_)),
+                Arity::Many => scalar(v).is_some() || v.as_array().is_some_and(|a| a.iter().all(|x| scalar(x).is_some())),
+            };
+            if !ok {
+                let want = match spec.arity {
+                    Arity::Flag => "true or false",
+                    Arity::One => "a string or number",
+                    Arity::Many => "a value or an array of values",
+                };
+                return Err(at_line(file, l, format!("stage '{sname}': key '{k}' must be {want}, not {}", type_name(v))));
+            }
+            // References to earlier stages and inputs on disk.
+            for val in values(v) {
+                for tok in tokens(&val) {
+                    if let Some(r) = tok.strip_prefix('@') {
+                        let target = r.split('/').next().unwrap_or("");
+                        if !stages.iter().any(|s| s.name == target) {
+                            return Err(at_line(file, l, format!("stage '{sname}': key '{k}' refers to '@{target}', which is not a stage before this one")));
+                        }
+                    } else if spec.path && k != "out" {
+                        let p = base.join(&tok);
+                        if !p.exists() {
+                            return Err(at_line(file, l, format!("stage '{sname}': key '{k}': input '{}' does not exist", p.display())));
+                        }
+                    }
+                }
+            }
+            options.push((k.clone(), v.clone(), l));
+        }
+        for spec in sk.keys.iter().filter(|s| s.required && s.key != "out") {
+            if !options.iter().any(|o| o.0 == spec.key) {
+                return Err(at_line(file, line, format!("stage '{sname}': missing key '{}' (required by '{kind}')", spec.key)));
+            }
+        }
+        let st = StageSpec { name: sname, kind, line, options };
+        // Values the subcommand itself rejects (numbers that are not, bad choices).
+        let argv = argv(&st, sk, &base, Path::new("/nonexistent-run"));
+        if let Err((opt, msg)) = (sk.check)(&argv) {
+            let key = opt.trim_start_matches('-').split([' ', '=', '<']).next().unwrap_or("").replace('-', "_");
+            let l = st.options.iter().find(|o| o.0 == key).map(|o| o.2).unwrap_or(line);
+            let what = if key.is_empty() { String::new() } else { format!("key '{key}': ") };
+            return Err(at_line(file, l, format!("stage '{}': {what}{msg}", st.name)));
+        }
+        stages.push(st);
+    }
+    Ok(Pipeline { file: file.to_path_buf(), name, out, sha256: sha256_hex(text.as_bytes()), stages })
+}
+
+fn values(v: &toml::Value) -> Vec<String> {
+    match v {
+        toml::Value::Array(a) => a.iter().filter_map(scalar).collect(),
+        toml::Value::Boolean(_) => vec![],
+        other => scalar(other).into_iter().collect(),
+    }
+}
+
+/// The parts of a value that may be paths: comma-separated items, and the
+/// right-hand side of NAME=PATH.
+fn tokens(v: &str) -> Vec<String> {
+    v.split(',').map(|t| t.rsplit_once('=').map(|(_, r)| r).unwrap_or(t).trim().to_string()).filter(|t| !t.is_empty()).collect()
+}
+
+/// Replaces `@stage/path` tokens with paths under the run directory and
+/// relative paths of existing files with paths relative to the TOML file.
+fn resolve(v: &str, base: &Path, run: &Path, path_key: bool) -> String {
+    let items: Vec<String> = v
+        .split(',')
+        .map(|t| {
+            let (pre, tok) = match t.rsplit_once('=') {
+                Some((l, r)) => (format!("{l}="), r.trim()),
+                None => (String::new(), t.trim()),
+            };
+            if let Some(r) = tok.strip_prefix('@') {
+                let (st, rest) = r.split_once('/').unwrap_or((r, ""));
+                let p = run.join(st);
+                format!("{pre}{}", if rest.is_empty() { p } else { p.join(rest) }.display())
+            } else if !tok.is_empty() && (path_key || base.join(tok).exists()) && Path::new(tok).is_relative() {
+                format!("{pre}{}", base.join(tok).display())
+            } else {
+                t.to_string()
+            }
+        })
+        .collect();
+    items.join(",")
+}
+
+/// The stage's command line, with its output in `dest` (a directory).
+fn argv(st: &StageSpec, sk: &StageKind, base: &Path, dest: &Path) -> Vec<String> {
+    let run = dest.parent().unwrap_or(Path::new("."));
+    let mut a = vec![sk.name.clone()];
+    let mut positional = Vec::new();
+    for spec in &sk.keys {
+        let Some((_, v, _)) = st.options.iter().find(|o| o.0 == spec.key) else { continue };
+        if spec.key == "out" {
+            continue;
+        }
+        let vals: Vec<String> = values(v).iter().map(|x| resolve(x, base, run, spec.path)).collect();
+        match (&spec.long, spec.arity) {
+            (None, _) => positional.extend(vals),
+            (Some(l), Arity::Flag) => {
+                if v.as_bool() == Some(true) {
+                    a.push(format!("--{l}"));
+                }
+            }
+            (Some(l), Arity::One) => {
+                a.push(format!("--{l}"));
+                a.push(vals.join(","));
+            }
+            (Some(l), Arity::Many) => {
+                for x in vals {
+                    a.push(format!("--{l}"));
+                    a.push(x);
+                }
+            }
+        }
+    }
+    match &sk.output {
+        Output::Dir => {
+            a.push("--out".into());
+            a.push(dest.display().to_string());
+        }
+        Output::File(default) => {
+            let name = st.options.iter().find(|o| o.0 == "out").and_then(|o| o.1.as_str().map(String::from)).unwrap_or(default.clone());
+            a.push("--out".into());
+            a.push(dest.join(name).display().to_string());
+        }
+    }
+    a.push("--".into());
+    a.extend(positional);
+    a
+}
+
+/// SHA-256 of a file, or of a directory's files (names and contents).
+fn content_hash(p: &Path) -> Result<String> {
+    if p.is_dir() {
+        let mut entries: Vec<PathBuf> = Vec::new();
+        let mut stack = vec![p.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).map_err(|e| Error::io(e).at(&d))? {
+                let e = e.map_err(|e| Error::io(e).at(&d))?.path();
+                if e.is_dir() { stack.push(e) } else { entries.push(e) }
+            }
+        }
+        entries.sort();
+        let mut acc = String::new();
+        for e in entries {
+            acc.push_str(&format!("{}:{}\n", e.strip_prefix(p).unwrap_or(&e).display(), InputRecord::of(&e)?.sha256));
+        }
+        Ok(sha256_hex(acc.as_bytes()))
+    } else {
+        Ok(InputRecord::of(p)?.sha256)
+    }
+}
+
+/// What happened to one stage.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StageRecord {
+    pub name: String,
+    pub run: String,
+    pub key: String,
+    pub cached: bool,
+    pub seconds: f64,
+    pub dir: PathBuf,
+    pub command: Vec<String>,
+    pub summary: serde_json::Value,
+}
+
+/// Called as stages start and finish: `(stage, None)` before, `(stage, Some(record))` after.
+pub type Events<'a> = &'a mut dyn FnMut(&StageSpec, Option<&StageRecord>);
+
+/// Runs a pipeline into `run_dir`: stages whose key is unchanged are
+/// skipped; the others run in order. Writes `run_dir/run.json`.
+pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn Progress, events: Events) -> Result<serde_json::Value> {
+    std::fs::create_dir_all(run_dir).map_err(|e| Error::io(e).at(run_dir))?;
+    let run_dir = run_dir.canonicalize().map_err(|e| Error::io(e).at(run_dir))?;
+    let base = p.file.parent().filter(|b| !b.as_os_str().is_empty()).unwrap_or(Path::new(".")).canonicalize().map_err(|e| Error::io(e).at(&p.file))?;
+    // Leftovers of an interrupted run.
+    for e in std::fs::read_dir(&run_dir).map_err(|e| Error::io(e).at(&run_dir))?.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with('.') && (n.ends_with(".partial") || n.contains(".tmp-")) {
+            let _ = if e.path().is_dir() { std::fs::remove_dir_all(e.path()) } else { std::fs::remove_file(e.path()) };
+        }
+    }
+    let started = now_utc();
+    let mut keys: HashMap<String, String> = HashMap::new();
+    let mut records: Vec<StageRecord> = Vec::new();
+    for st in &p.stages {
+        let sk = registry.iter().find(|k| k.name == st.kind).expect("checked by parse");
+        let dest = run_dir.join(&st.name);
+        let partial = run_dir.join(format!(".{}.partial", st.name));
+        let args = argv(st, sk, &base, &partial);
+        // The key: version, arguments as written, upstream keys, input contents.
+        let mut inputs = serde_json::Map::new();
+        let mut upstream = serde_json::Map::new();
+        for (k, v, _) in &st.options {
+            let spec = sk.keys.iter().find(|s| s.key == *k).expect("checked");
+            for val in values(v) {
+                for tok in tokens(&val) {
+                    if let Some(r) = tok.strip_prefix('@') {
+                        let s = r.split('/').next().unwrap_or("");
+                        upstream.insert(s.into(), json!(keys.get(s)));
+                    } else if k != "out" && (spec.path || base.join(&tok).exists()) {
+                        inputs.insert(tok.clone(), json!(content_hash(&base.join(&tok))?));
+                    }
+                }
+            }
+        }
+        let opts: serde_json::Map<String, serde_json::Value> = st.options.iter().map(|(k, v, _)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect();
+        let key_doc = json!({"tool": "chemomech", "version": env!("CARGO_PKG_VERSION"), "run": st.kind, "options": opts, "upstream": upstream, "inputs": inputs});
+        let key = sha256_hex(serde_json::to_string(&key_doc)?.as_bytes());
+        keys.insert(st.name.clone(), key.clone());
+        let marker = dest.join("stage.json");
+        let cached: Option<serde_json::Value> = std::fs::read(&marker).ok().and_then(|b| serde_json::from_slice(&b).ok()).filter(|v: &serde_json::Value| v["key"] == json!(key));
+        let rec = if let Some(c) = cached {
+            StageRecord { name: st.name.clone(), run: st.kind.clone(), key, cached: true, seconds: c["seconds"].as_f64().unwrap_or(0.0), dir: dest.clone(), command: args.clone(), summary: c["summary"].clone() }
+        } else {
+            events(st, None);
+            std::fs::create_dir_all(&partial).map_err(|e| Error::io(e).at(&partial))?;
+            let t0 = std::time::Instant::now();
+            let summary = match (sk.exec)(&args, progress) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&partial);
+                    return Err(Error::param(format!("stage '{}' ({}:{}): {e}", st.name, p.file.display(), st.line)));
+                }
+            };
+            let seconds = t0.elapsed().as_secs_f64();
+            let shown: Vec<String> = args.iter().map(|a| a.replace(&*partial.to_string_lossy(), &*dest.to_string_lossy())).collect();
+            let rec = StageRecord { name: st.name.clone(), run: st.kind.clone(), key: key.clone(), cached: false, seconds, dir: dest.clone(), command: shown, summary };
+            chemomech_io::atomic::write_json(&partial.join("stage.json"), &json!({"key": key, "key_inputs": key_doc, "seconds": seconds, "command": rec.command, "summary": rec.summary}))?;
+            chemomech_io::atomic::commit(&partial, &dest)?;
+            rec
+        };
+        events(st, Some(&rec));
+        records.push(rec);
+        write_run_json(p, &run_dir, &started, &records, false)?;
+    }
+    write_run_json(p, &run_dir, &started, &records, true)
+}
+
+fn write_run_json(p: &Pipeline, run_dir: &Path, started: &str, records: &[StageRecord], done: bool) -> Result<serde_json::Value> {
+    let v = json!({
+        "tool": "chemomech",
+        "version": env!("CARGO_PKG_VERSION"),
+        "pipeline": {"name": p.name, "file": p.file, "sha256": p.sha256},
+        "run_dir": run_dir,
+        "command": std::env::args().collect::<Vec<_>>(),
+        "started_utc": started,
+        "finished_utc": if done { json!(now_utc()) } else { serde_json::Value::Null },
+        "complete": done && records.len() == p.stages.len(),
+        "stages": records,
+    });
+    chemomech_io::atomic::write_json(&run_dir.join("run.json"), &v)?;
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry() -> Vec<StageKind> {
+        let keys = vec![
+            KeySpec { key: "input".into(), long: None, arity: Arity::One, path: true, required: true },
+            KeySpec { key: "scale".into(), long: Some("scale".into()), arity: Arity::One, path: false, required: false },
+            KeySpec { key: "fast".into(), long: Some("fast".into()), arity: Arity::Flag, path: false, required: false },
+            KeySpec { key: "out".into(), long: Some("out".into()), arity: Arity::One, path: true, required: false },
+        ];
+        // A toy stage: copies its input, times --scale, into its output file.
+        let exec: Exec = Box::new(|a: &[String], _p: &dyn Progress| {
+            let pos = a.iter().position(|x| x == "--").unwrap();
+            let input = std::fs::read_to_string(&a[pos + 1]).unwrap();
+            let scale: f64 = a.iter().position(|x| x == "--scale").map(|i| a[i + 1].parse().unwrap()).unwrap_or(1.0);
+            let out = &a[a.iter().position(|x| x == "--out").unwrap() + 1];
+            let v: f64 = input.trim().parse::<f64>().unwrap() * scale;
+            std::fs::write(out, format!("{v}")).unwrap();
+            Ok(json!({"value": v}))
+        });
+        let check: Check = Box::new(|a: &[String]| match a.iter().position(|x| x == "--scale") {
+            Some(i) if a[i + 1].parse::<f64>().is_err() => Err(("--scale <SCALE>".into(), format!("invalid value '{}': not a number", a[i + 1]))),
+            _ => Ok(()),
+        });
+        vec![StageKind { name: "scale".into(), keys, output: Output::File("v.txt".into()), exec, check }]
+    }
+
+    fn write(dir: &Path, toml: &str) -> PathBuf {
+        std::fs::write(dir.join("in.txt"), "2").unwrap();
+        let f = dir.join("p.toml");
+        std::fs::write(&f, toml).unwrap();
+        f
+    }
+
+    #[test]
+    fn chains_caches_and_reruns_on_change() {
+        let d = tempfile::tempdir().unwrap();
+        let toml = "[[stage]]\nrun = \"scale\"\nname = \"a\"\ninput = \"in.txt\"\nscale = 3\n\n[[stage]]\nrun = \"scale\"\nname = \"b\"\ninput = \"@a/v.txt\"\nscale = 2.5\n";
+        let f = write(d.path(), toml);
+        let reg = registry();
+        let p = parse(&f, &reg).unwrap();
+        let run_dir = d.path().join("run");
+        let mut ran = Vec::new();
+        let r = run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| if r.is_none() { ran.push(s.name.clone()) }).unwrap();
+        assert_eq!(ran, ["a", "b"]);
+        assert_eq!(std::fs::read_to_string(run_dir.join("b/v.txt")).unwrap(), "15");
+        assert_eq!(r["complete"], json!(true));
+        // Unchanged: nothing runs.
+        ran.clear();
+        run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| if r.is_none() { ran.push(s.name.clone()) }).unwrap();
+        assert!(ran.is_empty());
+        // A changed input re-runs both stages (b through a's key).
+        std::fs::write(d.path().join("in.txt"), "4").unwrap();
+        run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| if r.is_none() { ran.push(s.name.clone()) }).unwrap();
+        assert_eq!(ran, ["a", "b"]);
+        assert_eq!(std::fs::read_to_string(run_dir.join("b/v.txt")).unwrap(), "30");
+    }
+
+    #[test]
+    fn bad_files_name_file_line_and_key() {
+        let d = tempfile::tempdir().unwrap();
+        let reg = registry();
+        let cases = [
+            ("[[stage]]\nrun = \"nope\"\n", ":2:", "unknown stage 'nope'"),
+            ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nbogus = 1\n", ":4:", "unknown key 'bogus'"),
+            ("[[stage]]\nrun = \"scale\"\ninput = \"missing.h5\"\n", ":3:", "does not exist"),
+            ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nfast = \"yes\"\n", ":4:", "key 'fast' must be true or false"),
+            ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\n\nscale = \"abc\"\n", ":5:", "key 'scale': invalid value 'abc'"),
+            ("[[stage]]\nrun = \"scale\"\ninput = \"@later/v.txt\"\n", ":3:", "not a stage before"),
+            ("[[stage]]\nrun = \"scale\"\n", ":1:", "missing key 'input'"),
+            ("[[stage]\nrun = 1\n", ":1:", "invalid TOML"),
+        ];
+        for (toml, line, msg) in cases {
+            let f = write(d.path(), toml);
+            let e = parse(&f, &reg).unwrap_err().to_string();
+            assert!(e.contains(&format!("p.toml{line}")) && e.contains(msg), "{toml:?} gave: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+}

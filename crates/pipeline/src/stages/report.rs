@@ -1,0 +1,495 @@
+//! `report`: one self-contained HTML file from the outputs of the other
+//! stages — slices, damage classes, depth profiles with confidence
+//! intervals, the network of severely damaged particles, XANES maps and
+//! spectra, histograms, a ground-truth panel for simulated input, and the
+//! provenance of everything. Every figure's data is written as CSV beside it.
+
+use crate::outdir::{OutDir, MARKER};
+use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
+use chemomech_io::{table, Dataset};
+use chemomech_report::charts::{self, Series, View, CLASS_COLORS, PALETTE};
+use chemomech_report::raster::{self, viridis};
+use chemomech_report::{escape, render, table_html, Body, Figure, Report, Section};
+use ndarray::{Array2, Array3, ArrayD, Axis, Ix2, Ix3};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Inputs of the report (all optional; the report shows what it is given).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Params {
+    pub title: String,
+    /// Reconstructed (grey) volume.
+    pub volume: Option<PathBuf>,
+    /// `particles` output directories, one per sample.
+    pub particles: Vec<PathBuf>,
+    /// `stats` output directories, in the same order.
+    pub stats: Vec<PathBuf>,
+    /// Sample names (default: the directory names).
+    pub samples: Vec<String>,
+    /// `xanes` output directory.
+    pub xanes: Option<PathBuf>,
+    /// `simulate` output directory (ground truth).
+    pub truth: Option<PathBuf>,
+}
+
+fn read_marker(dir: &Path) -> Result<Value> {
+    let m = dir.join(MARKER);
+    serde_json::from_slice(&std::fs::read(&m).map_err(|e| Error::io(e).at(&m))?).map_err(|e| Error::data(format!("summary: {e}")).at(&m))
+}
+
+fn read_array(p: &Path) -> Result<DynArray> {
+    match chemomech_io::open(p)? {
+        Dataset::Raster(r) => Ok(r.data),
+        other => Err(Error::data(format!("expected an image or volume, found a {}", other.kind())).at(p)),
+    }
+}
+
+fn f32_3(p: &Path) -> Result<Array3<f32>> {
+    read_array(p)?.to_f32().into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(p))
+}
+
+fn f32_2(p: &Path) -> Result<Array2<f32>> {
+    let a: ArrayD<f32> = read_array(p)?.to_f32();
+    let a = if a.ndim() == 3 && a.shape()[0] == 1 { a.index_axis(Axis(0), 0).to_owned() } else { a };
+    a.into_dimensionality::<Ix2>().map_err(|e| Error::from(e).at(p))
+}
+
+fn u32_3(p: &Path) -> Result<Array3<u32>> {
+    match read_array(p)? {
+        DynArray::U32(a) => a.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(p)),
+        other => Ok(other.to_f32().mapv(|v| v as u32).into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(p))?),
+    }
+}
+
+fn csv_f(t: &Table, c: &str) -> Vec<f64> {
+    t.f64(c).unwrap_or_default()
+}
+
+/// Writes a figure's data table and returns its link (relative to the report).
+fn data(dir: &OutDir, name: &str, t: &Table, prov: &Provenance, written: &mut Vec<String>) -> Result<String> {
+    let rel = format!("figures/{name}.csv");
+    table::write_csv(&dir.path(&rel), t, Some(prov))?;
+    written.push(rel.clone());
+    Ok(rel)
+}
+
+/// A 2-D map as a table of rows (row index, then one column per pixel column).
+fn map_table(a: &Array2<f32>) -> Result<Table> {
+    let mut t = Table::default();
+    t.push("row", Column::U64((0..a.nrows() as u64).collect()), None)?;
+    for c in 0..a.ncols() {
+        t.push(&format!("col_{c}"), Column::F64(a.column(c).iter().map(|&v| v as f64).collect()), None)?;
+    }
+    Ok(t)
+}
+
+fn svg(r: std::result::Result<String, String>) -> Result<Body> {
+    r.map(Body::Svg).map_err(Error::data)
+}
+
+fn class_index(s: &str) -> Option<usize> {
+    ["least", "mild", "severe"].iter().position(|c| *c == s)
+}
+
+/// Runs the report stage into the directory `out` (`report.html`, `figures/*.csv`).
+pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
+    let t0 = std::time::Instant::now();
+    if p.particles.is_empty() && p.volume.is_none() && p.xanes.is_none() {
+        return Err(Error::param("nothing to report: give a volume, particles directories or a xanes directory"));
+    }
+    if !p.stats.is_empty() && p.stats.len() != p.particles.len() {
+        return Err(Error::param(format!("{} stats directories for {} particles directories: give one per sample", p.stats.len(), p.particles.len())));
+    }
+    let mut inputs: Vec<&Path> = p.particles.iter().chain(&p.stats).map(|x| x.as_path()).collect();
+    inputs.extend(p.volume.as_deref());
+    inputs.extend(p.xanes.as_deref());
+    inputs.extend(p.truth.as_deref());
+    chemomech_io::atomic::ensure_not_input(out, &inputs)?;
+    let mut prov = Provenance::start("report", serde_json::to_value(p)?);
+    let dir = OutDir::create(out)?;
+    let mut written: Vec<String> = vec!["report.html".into()];
+    let mut sections: Vec<Section> = Vec::new();
+    let mut summary_rows: Vec<Vec<String>> = Vec::new();
+    let mut provenance_items: Vec<(String, Value)> = Vec::new();
+    progress.start("report", 6);
+
+    // Samples: particles tables, summaries and statistics.
+    let names: Vec<String> = (0..p.particles.len())
+        .map(|i| p.samples.get(i).cloned().unwrap_or_else(|| p.particles[i].file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or(format!("sample {}", i + 1))))
+        .collect();
+    let mut samples: Vec<(Table, Value, Option<Value>)> = Vec::new();
+    for (i, pd) in p.particles.iter().enumerate() {
+        let (t, s) = super::stats::read_particles_dir(pd)?;
+        prov.add_input(&pd.join("particles.csv"))?;
+        provenance_items.push((format!("particles ({})", names[i]), s["provenance"].clone()));
+        let st = match p.stats.get(i) {
+            Some(sd) => {
+                let j = sd.join("stats.json");
+                let v: Value = serde_json::from_slice(&std::fs::read(&j).map_err(|e| Error::io(e).at(&j))?).map_err(|e| Error::data(format!("stats: {e}")).at(&j))?;
+                provenance_items.push((format!("stats ({})", names[i]), v["provenance"].clone()));
+                Some(v)
+            }
+            None => None,
+        };
+        samples.push((t, s, st));
+    }
+    progress.inc(1);
+
+    // Tomography: orthogonal slices and the damage-class overlay.
+    if let Some(vp) = &p.volume {
+        prov.add_input(vp)?;
+        let v = f32_3(vp)?;
+        let (nz, ny, nx) = v.dim();
+        let pc = raster::percentiles(v.index_axis(Axis(0), nz / 2), &[1.0, 99.5]);
+        let planes = [("xy (depth mid-plane)", v.index_axis(Axis(0), nz / 2).to_owned()), ("z–x (y mid-plane; separator at top)", v.index_axis(Axis(1), ny / 2).to_owned()), ("z–y (x mid-plane; separator at top)", v.index_axis(Axis(2), nx / 2).to_owned())];
+        let f = (360 / nx.max(ny).max(nz)).max(1);
+        let mut html = String::from("<div style=\"display:flex;gap:10px;flex-wrap:wrap\">");
+        for (name, a) in &planes {
+            let img = raster::upscale(&raster::grey(a.view(), pc[0], pc[1]), f);
+            html.push_str(&format!("<div><img src=\"{}\" width=\"{}\" alt=\"{}\"><div style=\"font-size:12px\">{}</div></div>", img.data_uri().map_err(Error::data)?, img.width, escape(name), escape(name)));
+        }
+        html.push_str("</div>");
+        html.push_str(&charts::colorbar("reconstructed value (file units)", pc[0], pc[1], |t| [(t * 255.0) as u8; 3]).map_err(Error::data)?);
+        let csv = data(&dir, "slice_xy", &map_table(&planes[0].1)?, &prov, &mut written)?;
+        let mut figs = vec![Figure::new("slices", "Orthogonal slices of the reconstruction", Body::Html(html)).caption(format!("{nz}×{ny}×{nx} voxels; grey scale 1st–99.5th percentile of the xy slice.")).csv(csv).wide()];
+        if let Some((_t, s, _)) = samples.first() {
+            let lp = p.particles[0].join("labels.tiff");
+            let labels = u32_3(&lp)?;
+            if labels.dim() == v.dim() {
+                let t = &samples[0].0;
+                let ids = csv_f(t, "id");
+                let cls = t.str("damage_class")?;
+                let mut of: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+                for (i, id) in ids.iter().enumerate() {
+                    if let Some(k) = class_index(&cls[i]) {
+                        of.insert(*id as u32, k);
+                    }
+                }
+                let base = raster::grey(planes[1].1.view(), pc[0], pc[1]);
+                let cols = CLASS_COLORS.map(|c| [c.0, c.1, c.2]);
+                let img = raster::upscale(&raster::class_overlay(&base, labels.index_axis(Axis(1), ny / 2), &|l| of.get(&l).copied(), &cols, 0.55), f);
+                let legend = "<div style=\"font-size:13px\"><span style=\"color:#2ca02c\">■</span> least &nbsp; <span style=\"color:#ff7f0e\">■</span> mild &nbsp; <span style=\"color:#d62728\">■</span> severe</div>";
+                let lab2 = labels.index_axis(Axis(1), ny / 2).mapv(|l| if l == 0 { f32::NAN } else { of.get(&l).map(|k| *k as f32).unwrap_or(f32::NAN) });
+                let csv = data(&dir, "slice_damage_classes", &map_table(&lab2)?, &prov, &mut written)?;
+                let _ = s;
+                figs.push(
+                    Figure::new("damage-slice", "Damage classes on the z–x slice", Body::Html(format!("<img src=\"{}\" width=\"{}\" alt=\"damage classes\">{legend}", img.data_uri().map_err(Error::data)?, img.width)))
+                        .caption("Each labelled particle tinted by its damage class (crack fraction thresholds of the particles stage); separator at the top, current collector at the bottom. CSV: class per pixel (0 least, 1 mild, 2 severe).")
+                        .csv(csv),
+                );
+            }
+        }
+        sections.push(Section { id: "tomography".into(), title: "Tomography".into(), intro: String::new(), figures: figs });
+    }
+    progress.inc(1);
+
+    // Damage versus depth, layers, samples.
+    if let Some((_, s0, Some(st))) = samples.first() {
+        let prof = st["depth_profile"].as_array().cloned().unwrap_or_default();
+        let cats: Vec<String> = prof.iter().map(|w| format!("{:.0}–{:.0}", w["z_from_um"].as_f64().unwrap_or(0.0), w["z_to_um"].as_f64().unwrap_or(0.0))).collect();
+        let get = |k: &str| prof.iter().map(|w| w[k].as_f64().unwrap_or(f64::NAN)).collect::<Vec<f64>>();
+        let ci = |k: &str| prof.iter().map(|w| (w[k][0].as_f64().unwrap_or(f64::NAN), w[k][1].as_f64().unwrap_or(f64::NAN))).collect::<Vec<_>>();
+        let series: Vec<Series> = ["least", "mild", "severe"]
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                let f = get(&format!("fraction_{c}"));
+                let b = ci(&format!("{c}_ci95"));
+                Series { name: c.to_string(), color: CLASS_COLORS[k], ci: Some(b.iter().zip(&f).map(|(b, f)| (b.0 - f, b.1 - f)).collect()), values: f }
+            })
+            .collect();
+        let mut pt = Table::default();
+        pt.push("z_from_um", Column::F64(get("z_from_um")), Some("µm"))?;
+        pt.push("z_to_um", Column::F64(get("z_to_um")), Some("µm"))?;
+        pt.push("particles", Column::F64(get("particles")), None)?;
+        for c in ["least", "mild", "severe"] {
+            pt.push(&format!("fraction_{c}"), Column::F64(get(&format!("fraction_{c}"))), None)?;
+            let b = ci(&format!("{c}_ci95"));
+            pt.push(&format!("{c}_ci95_lo"), Column::F64(b.iter().map(|x| x.0).collect()), None)?;
+            pt.push(&format!("{c}_ci95_hi"), Column::F64(b.iter().map(|x| x.1).collect()), None)?;
+        }
+        let csv = data(&dir, "depth_profile", &pt, &prov, &mut written)?;
+        let mut figs = vec![Figure::new("depth-profile", "Damage classes from separator to current collector", svg(charts::stacked_bars("Damage classes by depth", &cats, &series, "depth from separator (µm)", "fraction of particles"))?)
+            .caption("Fractions of least/mild/severely damaged particles per depth window (particle centroids); error bars: 95 % bootstrap intervals of each fraction.")
+            .csv(csv)];
+        // Pies of the top (separator) and bottom (current collector) layers.
+        if prof.len() >= 2 {
+            let layer = |w: &Value| -> Vec<(String, f64, plotters::style::RGBColor)> {
+                let n = w["particles"].as_f64().unwrap_or(0.0);
+                ["least", "mild", "severe"].iter().enumerate().map(|(k, c)| (c.to_string(), (w[format!("fraction_{c}")].as_f64().unwrap_or(0.0) * n).round(), CLASS_COLORS[k])).collect()
+            };
+            let (top, bottom) = (layer(&prof[0]), layer(&prof[prof.len() - 1]));
+            let mut lt = Table::default();
+            lt.push("layer", Column::Str(vec!["top (separator)".into(), "bottom (current collector)".into()]), None)?;
+            for (k, c) in ["least", "mild", "severe"].iter().enumerate() {
+                lt.push(c, Column::F64(vec![top[k].1, bottom[k].1]), None)?;
+            }
+            let csv = data(&dir, "layer_classes", &lt, &prov, &mut written)?;
+            figs.push(Figure::new("pie-top", &format!("Top layer (separator side, {})", cats[0]), svg(charts::pie("Top layer: particles per class", &top))?).caption("Particle counts per damage class in the first depth window.").csv(csv.clone()));
+            figs.push(Figure::new("pie-bottom", &format!("Bottom layer (current-collector side, {})", cats[cats.len() - 1]), svg(charts::pie("Bottom layer: particles per class", &bottom))?).caption("Particle counts per damage class in the last depth window.").csv(csv));
+        }
+        // Radar over samples.
+        if samples.len() >= 2 {
+            let axes = ["mean crack fraction", "severe fraction", "mean ESD (µm)", "mean sphericity", "pore-facing surface", "pore tortuosity"];
+            let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
+            for (i, (t, _, st)) in samples.iter().enumerate() {
+                let mean = |c: &str| {
+                    let v = csv_f(t, c);
+                    v.iter().sum::<f64>() / v.len().max(1) as f64
+                };
+                let sev = t.str("damage_class").map(|c| c.iter().filter(|x| *x == "severe").count() as f64 / c.len().max(1) as f64).unwrap_or(f64::NAN);
+                let tau = st.as_ref().and_then(|s| s["pore_tortuosity_z"]["tau"].as_f64()).unwrap_or(f64::NAN);
+                rows.push((names[i].clone(), vec![mean("crack_fraction"), sev, mean("esd_um"), mean("sphericity"), mean("pore_contact_fraction"), tau]));
+            }
+            let mut rt = Table::default();
+            rt.push("sample", Column::Str(rows.iter().map(|r| r.0.clone()).collect()), None)?;
+            for (k, a) in axes.iter().enumerate() {
+                rt.push(a, Column::F64(rows.iter().map(|r| r.1[k]).collect()), None)?;
+            }
+            let csv = data(&dir, "samples_radar", &rt, &prov, &mut written)?;
+            let ax: Vec<String> = axes.iter().map(|s| s.to_string()).collect();
+            figs.push(Figure::new("radar", "Samples compared", svg(charts::radar("Samples compared (each axis scaled to its largest value)", &ax, &rows))?).caption("Mean particle metrics per sample.").csv(csv));
+        }
+        let _ = s0;
+        sections.push(Section { id: "depth".into(), title: "Damage through the electrode".into(), intro: "z = 0 is the separator, z = thickness the current collector.".into(), figures: figs });
+
+        // Network of severely damaged particles.
+        let net = &st["severe_network"];
+        let nodes: Vec<[f64; 3]> = net["node_positions_um"].as_array().map(|a| a.iter().map(|p| [0, 1, 2].map(|k| p[k].as_f64().unwrap_or(0.0))).collect()).unwrap_or_default();
+        let edges: Vec<(usize, usize)> = net["edge_list"].as_array().map(|a| a.iter().map(|e| (e[0].as_u64().unwrap_or(0) as usize, e[1].as_u64().unwrap_or(0) as usize)).collect()).unwrap_or_default();
+        let ext: Vec<f64> = samples[0].1["extent_um"].as_array().map(|a| a.iter().filter_map(|v| v.as_f64()).collect()).unwrap_or_default();
+        if ext.len() == 3 {
+            let extent = [ext[0], ext[1], ext[2]];
+            let mut nt = Table::default();
+            nt.push("particle_id", Column::U64(net["node_ids"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default()), None)?;
+            nt.push("z_um", Column::F64(nodes.iter().map(|n| n[0]).collect()), Some("µm"))?;
+            nt.push("y_um", Column::F64(nodes.iter().map(|n| n[1]).collect()), Some("µm"))?;
+            nt.push("x_um", Column::F64(nodes.iter().map(|n| n[2]).collect()), Some("µm"))?;
+            let csv = data(&dir, "severe_network_nodes", &nt, &prov, &mut written)?;
+            let cap = format!(
+                "{} severely damaged particles, each joined to its {} nearest severe neighbours ({} edges; mean nearest-neighbour distance {} µm). Colour: depth (purple at the separator, yellow at the current collector). Edges: severe_network_edges.csv of the stats stage.",
+                nodes.len(),
+                net["k"],
+                edges.len(),
+                charts::fmt(net["mean_nearest_um"].as_f64().unwrap_or(f64::NAN))
+            );
+            sections.push(Section {
+                id: "network".into(),
+                title: "Network of severely damaged particles".into(),
+                intro: String::new(),
+                figures: vec![
+                    Figure::new("network-3d", "k-nearest-neighbour network, perspective", svg(charts::network("Severe-particle network (perspective)", &nodes, &edges, extent, View::Perspective))?).caption(cap.clone()).csv(csv.clone()),
+                    Figure::new("network-top", "k-nearest-neighbour network, top view", svg(charts::network("Severe-particle network (top view)", &nodes, &edges, extent, View::Top))?).caption(cap).csv(csv),
+                ],
+            });
+        }
+    }
+    progress.inc(1);
+
+    // Particle histograms and the summary table.
+    if let Some((t, s, st)) = samples.first() {
+        let hist = |c: &str| csv_f(t, c);
+        let detach: Vec<f64> = hist("pore_contact_fraction");
+        let mut ht = Table::default();
+        for c in ["id", "esd_um", "sphericity", "crack_fraction", "pore_contact_fraction", "cbd_contact_fraction", "centroid_z_um"] {
+            ht.push(c, Column::F64(hist(c)), if c.ends_with("_um") { Some("µm") } else { None })?;
+        }
+        let csv = data(&dir, "particle_metrics", &ht, &prov, &mut written)?;
+        let figs = vec![
+            Figure::new("hist-esd", "Equivalent-sphere diameter", svg(charts::histogram("ESD", &hist("esd_um"), 20, "ESD (µm)", PALETTE[0]))?).csv(csv.clone()),
+            Figure::new("hist-sphericity", "Sphericity", svg(charts::histogram("Sphericity", &hist("sphericity"), 20, "sphericity (1 = sphere)", PALETTE[4]))?).caption("π^(1/3)(6V)^(2/3)/A with Crofton surface areas.").csv(csv.clone()),
+            Figure::new("hist-crack", "Crack fraction", svg(charts::histogram("Crack fraction", &hist("crack_fraction"), 20, "crack (pore) volume / particle envelope volume", PALETTE[3]))?).csv(csv.clone()),
+            Figure::new("hist-detachment", "Detachment", svg(charts::histogram("Detachment", &detach, 20, "fraction of particle surface facing pore", PALETTE[1]))?)
+                .caption("Surface not in contact with carbon-binder or other particles: detached particles have high values.")
+                .csv(csv),
+        ];
+        sections.push(Section { id: "particles".into(), title: "Particles".into(), intro: String::new(), figures: figs });
+        let cc = &s["damage_classes"];
+        summary_rows.push(vec!["particles".into(), format!("{}", t.rows())]);
+        summary_rows.push(vec!["damage classes (least / mild / severe)".into(), format!("{} / {} / {}", cc["least"], cc["mild"], cc["severe"])]);
+        let mean = |v: Vec<f64>| v.iter().filter(|x| x.is_finite()).sum::<f64>() / v.iter().filter(|x| x.is_finite()).count().max(1) as f64;
+        summary_rows.push(vec!["mean ESD (µm)".into(), charts::fmt(mean(hist("esd_um")))]);
+        summary_rows.push(vec!["mean crack fraction".into(), charts::fmt(mean(hist("crack_fraction")))]);
+        summary_rows.push(vec!["voxel size (µm)".into(), format!("{}", s["voxel_um"][0])]);
+        if let Some(st) = st {
+            for (k, v) in st["volume_fractions"].as_object().into_iter().flatten() {
+                summary_rows.push(vec![format!("volume fraction, {k}"), charts::fmt(v.as_f64().unwrap_or(f64::NAN))]);
+            }
+            if let Some(tau) = st["pore_tortuosity_z"]["tau"].as_f64() {
+                summary_rows.push(vec!["pore tortuosity factor (through thickness)".into(), charts::fmt(tau)]);
+            }
+        }
+    }
+    progress.inc(1);
+
+    // XANES: edge-energy map with cracks, SoC map, cluster spectra.
+    let mut xanes_mask: Option<Array2<bool>> = None;
+    let mut xanes_fraction: Option<Array2<f32>> = None;
+    if let Some(xd) = &p.xanes {
+        let xs = read_marker(xd)?;
+        provenance_items.push(("xanes".into(), xs["provenance"].clone()));
+        prov.add_input(&xd.join("e0_half.tiff"))?;
+        let e0 = f32_2(&xd.join("e0_half.tiff"))?;
+        let mask = f32_2(&xd.join("mask.tiff"))?.mapv(|v| v > 0.0);
+        let vals: Vec<f32> = e0.iter().zip(mask.iter()).filter(|(v, m)| **m && v.is_finite()).map(|(v, _)| *v).collect();
+        let pc = raster::percentiles(Array2::from_shape_vec((1, vals.len()), vals).map_err(Error::from)?.view(), &[2.0, 98.0]);
+        let mut img = raster::colormap(e0.view(), Some(mask.view()), pc[0], pc[1], viridis);
+        // Cracks and particle edges: where the edge-jump mask ends inside the field of view.
+        raster::outline(&mut img, mask.view(), [255, 255, 255]);
+        let f = (480 / e0.ncols().max(e0.nrows())).max(1);
+        let img = raster::upscale(&img, f);
+        let csv = data(&dir, "e0_map", &map_table(&e0)?, &prov, &mut written)?;
+        let px = xs["pixel_um"].as_f64();
+        let mut figs = vec![Figure::new(
+            "soc-map",
+            "Edge energy (SoC) map with cracks outlined",
+            Body::Image { uri: img.data_uri().map_err(Error::data)?, width: img.width, alt: "E0 map".into(), colorbar: Some(charts::colorbar("E0 at half edge height (eV)", pc[0], pc[1], viridis).map_err(Error::data)?) },
+        )
+        .caption(format!(
+            "Per-pixel Ni K-edge energy (higher = more oxidised = higher SoC) where the edge jump is significant; white lines trace the mask boundary: particle edges and cracks (gaps in the Ni signal). {}Grey: no Ni signal.",
+            px.map(|p| format!("Pixel {p} µm. ")).unwrap_or_default()
+        ))
+        .csv(csv)];
+        let fr = xd.join("soc.tiff");
+        if fr.is_file() {
+            let soc = f32_2(&fr)?;
+            let img = raster::upscale(&raster::colormap(soc.view(), Some(mask.view()), 0.0, 1.0, viridis), f);
+            let csv = data(&dir, "soc_map", &map_table(&soc)?, &prov, &mut written)?;
+            figs.push(
+                Figure::new("soc-lcf", "State of charge from linear-combination fitting", Body::Image { uri: img.data_uri().map_err(Error::data)?, width: img.width, alt: "SoC map".into(), colorbar: Some(charts::colorbar("SoC (fraction of the charged reference)", 0.0, 1.0, viridis).map_err(Error::data)?) })
+                    .caption("Per-pixel LCF with the two references (sum to one, non-negative).")
+                    .csv(csv),
+            );
+            xanes_fraction = Some(soc);
+        }
+        // Cluster spectra.
+        let sp = xd.join("spectra.csv");
+        if sp.is_file() {
+            let t = table::read_csv(&sp)?;
+            let e = csv_f(&t, "energy_ev");
+            let mut series = Vec::new();
+            for (i, n) in t.names.iter().filter(|n| n.starts_with("cluster_")).enumerate() {
+                series.push(Series { name: n.replace('_', " "), color: PALETTE[i % PALETTE.len()], values: csv_f(&t, n), ci: None });
+            }
+            if series.is_empty() {
+                series.push(Series { name: "mean".into(), color: PALETTE[0], values: csv_f(&t, "mean_norm"), ci: None });
+            }
+            let rel = "figures/cluster_spectra.csv".to_string();
+            table::write_csv(&dir.path(&rel), &t, Some(&prov))?;
+            written.push(rel.clone());
+            figs.push(Figure::new("cluster-spectra", "Representative spectrum per cluster", svg(charts::lines("Mean normalised spectrum per k-means cluster", &e, &series, "energy (eV)", "normalised μ"))?).caption("Clusters of per-pixel spectra (PCA + k-means, number chosen by silhouette), numbered by edge energy.").csv(rel));
+        }
+        let pcf = xd.join("particle_chemistry.csv");
+        if pcf.is_file() {
+            let t = table::read_csv(&pcf)?;
+            let col = ["soc_mean", "mean_soc", "soc"].iter().find(|c| t.get(c).is_some()).copied();
+            if let Some(c) = col {
+                let v = csv_f(&t, c);
+                let mut ht = Table::default();
+                ht.push("particle", Column::F64(csv_f(&t, t.names[0].as_str())), None)?;
+                ht.push(c, Column::F64(v.clone()), None)?;
+                let csv = data(&dir, "particle_soc", &ht, &prov, &mut written)?;
+                figs.push(Figure::new("hist-soc", "State of charge per particle", svg(charts::histogram("Mean SoC per particle", &v, 20, "SoC", PALETTE[2]))?).csv(csv));
+            }
+        }
+        let m = &xs["maps"];
+        summary_rows.push(vec!["XANES pixels with Ni signal".into(), format!("{}", m["pixels_masked"])]);
+        summary_rows.push(vec!["median E0 (eV)".into(), charts::fmt(m["median_e0_half_ev"].as_f64().unwrap_or(f64::NAN))]);
+        summary_rows.push(vec!["mean SoC (XANES)".into(), charts::fmt(m["mean_soc"].as_f64().unwrap_or(f64::NAN))]);
+        xanes_mask = Some(mask);
+        sections.push(Section { id: "chemistry".into(), title: "Chemistry (TXM-XANES)".into(), intro: String::new(), figures: figs });
+    }
+    progress.inc(1);
+
+    // Ground truth.
+    let mut truth_json = Value::Null;
+    if let Some(td) = &p.truth {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut figs = Vec::new();
+        if let Some((_, s, _)) = samples.first() {
+            let tm = &s["truth_match"];
+            if !tm.is_null() {
+                rows.push(vec!["particles (true / found)".into(), format!("{} / {}", tm["true_particles"], tm["predicted_particles"])]);
+                rows.push(vec!["matching rate (IoU ≥ 0.5)".into(), format!("{:.1} %", 100.0 * tm["matched_fraction"].as_f64().unwrap_or(f64::NAN))]);
+                rows.push(vec!["mean IoU of matched".into(), charts::fmt(tm["mean_iou"].as_f64().unwrap_or(f64::NAN))]);
+                let c = &tm["classes"];
+                if !c.is_null() {
+                    rows.push(vec!["damage-class accuracy".into(), format!("{:.1} %", 100.0 * c["class_accuracy"].as_f64().unwrap_or(f64::NAN))]);
+                    rows.push(vec!["crack-fraction correlation".into(), charts::fmt(c["crack_fraction_correlation"].as_f64().unwrap_or(f64::NAN))]);
+                    rows.push(vec!["mean crack fraction (true / measured)".into(), format!("{} / {}", charts::fmt(c["crack_fraction_mean_truth"].as_f64().unwrap_or(f64::NAN)), charts::fmt(c["crack_fraction_mean_measured"].as_f64().unwrap_or(f64::NAN)))]);
+                    let conf = &c["confusion_rows_truth_cols_measured"]["counts"];
+                    let names3 = ["least", "mild", "severe"];
+                    let ct: Vec<Vec<String>> = (0..3).map(|i| std::iter::once(format!("true {}", names3[i])).chain((0..3).map(|j| format!("{}", conf[i][j]))).collect()).collect();
+                    figs.push(Figure::new("confusion", "Damage classes: truth (rows) × measured (columns)", Body::Html(table_html(&["", "least", "mild", "severe"], &ct))));
+                }
+                truth_json = tm.clone();
+            }
+            let mt = p.particles[0].join("truth_matches.csv");
+            if mt.is_file() {
+                let t = table::read_csv(&mt)?;
+                let rel = "figures/truth_matches.csv".to_string();
+                table::write_csv(&dir.path(&rel), &t, Some(&prov))?;
+                written.push(rel.clone());
+                figs.push(Figure::new("truth-crack", "Crack fraction: measured against true", svg(charts::scatter_identity("Crack fraction of matched particles", &csv_f(&t, "truth_crack_fraction"), &csv_f(&t, "crack_fraction"), "true crack fraction", "measured crack fraction"))?).caption("Sub-voxel cracks blur into the carbon-binder grey range and are under-counted.").csv(rel));
+            }
+        }
+        if let (Some(mask), Some(soc)) = (&xanes_mask, &xanes_fraction) {
+            let tf = td.join("truth/xanes_soc.tiff");
+            if tf.is_file() {
+                let ts = f32_2(&tf)?;
+                if ts.dim() == soc.dim() {
+                    let d: Vec<f64> = soc.iter().zip(ts.iter()).zip(mask.iter()).filter(|((a, b), m)| **m && a.is_finite() && b.is_finite()).map(|((a, b), _)| (*a - *b) as f64).collect();
+                    let n = d.len().max(1) as f64;
+                    let rmse = (d.iter().map(|x| x * x).sum::<f64>() / n).sqrt();
+                    let bias = d.iter().sum::<f64>() / n;
+                    rows.push(vec!["SoC error per pixel (RMSE / mean)".into(), format!("{} / {:+.3}", charts::fmt(rmse), bias)]);
+                    truth_json = json!({"particles": truth_json, "soc_rmse": rmse, "soc_bias": bias, "soc_pixels": d.len()});
+                }
+            }
+        }
+        if let Ok(tj) = read_marker(td) {
+            provenance_items.push(("simulate".into(), tj["provenance"].clone()));
+        }
+        if !rows.is_empty() {
+            let mut gt = Table::default();
+            gt.push("quantity", Column::Str(rows.iter().map(|r| r[0].clone()).collect()), None)?;
+            gt.push("value", Column::Str(rows.iter().map(|r| r[1].clone()).collect()), None)?;
+            let csv = data(&dir, "ground_truth", &gt, &prov, &mut written)?;
+            figs.insert(0, Figure::new("ground-truth", "Accuracy against the simulator's ground truth", Body::Html(table_html(&["quantity", "value"], &rows))).csv(csv));
+            sections.insert(0, Section { id: "truth".into(), title: "Ground truth".into(), intro: "The input was simulated: every measured quantity is scored against the known answer.".into(), figures: figs });
+        }
+    }
+    if !summary_rows.is_empty() {
+        let mut st = Table::default();
+        st.push("quantity", Column::Str(summary_rows.iter().map(|r| r[0].clone()).collect()), None)?;
+        st.push("value", Column::Str(summary_rows.iter().map(|r| r[1].clone()).collect()), None)?;
+        let csv = data(&dir, "summary", &st, &prov, &mut written)?;
+        sections.insert(0, Section { id: "summary".into(), title: "Summary".into(), intro: String::new(), figures: vec![Figure::new("summary", "Summary", Body::Html(table_html(&["quantity", "value"], &summary_rows))).csv(csv)] });
+    }
+    // Provenance of every input and of this report.
+    prov.finish();
+    let mut ph = String::new();
+    for (name, v) in provenance_items.iter().chain(std::iter::once(&("report".to_string(), prov.to_json()))) {
+        ph.push_str(&format!("<h4>{}</h4><pre>{}</pre>", escape(name), escape(&serde_json::to_string_pretty(v).unwrap_or_default())));
+    }
+    sections.push(Section { id: "provenance".into(), title: "Parameters and provenance".into(), intro: "Tool version, command, parameters and input checksums of every stage shown here.".into(), figures: vec![Figure::new("provenance", "Provenance", Body::Html(ph)).wide()] });
+    progress.inc(1);
+
+    let nfig: usize = sections.iter().map(|s| s.figures.len()).sum();
+    let title = if p.title.is_empty() { "chemomech report".to_string() } else { p.title.clone() };
+    let report = Report { title, subtitle: format!("chemomech {} — {} — {} figures", env!("CARGO_PKG_VERSION"), chemomech_core::provenance::now_utc(), nfig), sections };
+    chemomech_io::atomic::write_bytes(&dir.path("report.html"), render(&report).as_bytes())?;
+    progress.finish();
+    let figures: Vec<Value> = report.sections.iter().flat_map(|s| s.figures.iter().map(|f| json!({"id": f.id, "section": s.id, "csv": f.csv}))).collect();
+    let summary = json!({
+        "stage": "report",
+        "report": "report.html",
+        "figures": figures,
+        "truth": truth_json,
+        "outputs": written,
+        "seconds": t0.elapsed().as_secs_f64(),
+        "provenance": prov.to_json(),
+    });
+    dir.commit(&summary)?;
+    Ok(summary)
+}

@@ -1,0 +1,194 @@
+"""The main job: `chemomech demo` end to end, its report in a real browser,
+resuming a killed pipeline, and bad pipeline files."""
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+import tifffile
+
+from conftest import BIN, ROOT
+
+FIGURES = [
+    "summary", "ground-truth", "confusion", "truth-crack", "slices", "damage-slice", "depth-profile",
+    "pie-top", "pie-bottom", "network-3d", "network-top", "hist-esd", "hist-sphericity", "hist-crack",
+    "hist-detachment", "soc-map", "soc-lcf", "cluster-spectra", "hist-soc", "provenance",
+]
+ARTIFACTS = ROOT / "target" / "test-artifacts"
+
+
+def run(*args, check=True, **kw):
+    r = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, **kw)
+    if check and r.returncode != 0:
+        raise AssertionError(f"chemomech {' '.join(map(str, args))} failed: {r.stderr}")
+    return r
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    t0 = time.perf_counter()
+    r = run("--json", "demo", "--out", out)
+    secs = time.perf_counter() - t0
+    print(f"chemomech demo: {secs:.1f} s")
+    return out, json.loads(r.stdout), secs
+
+
+def test_demo_runs_the_whole_chain_and_scores_itself(demo):
+    out, summary, secs = demo
+    assert summary["complete"] is True
+    stages = [s["run"] for s in summary["stages"]]
+    assert stages == ["simulate", "reconstruct", "segment", "particles", "stats", "xanes", "report"]
+    truth = next(s for s in summary["stages"] if s["run"] == "report")["summary"]["truth"]
+    # Accuracies reached on the default demo (small preset, seed 1); the
+    # bounds leave room for numerical noise, not for a broken stage.
+    assert truth["particles"]["matched_fraction"] > 0.65
+    assert truth["particles"]["classes"]["class_accuracy"] > 0.6
+    assert truth["soc_rmse"] < 0.15
+    run_json = json.loads((out / "run.json").read_text())
+    for s in run_json["stages"]:
+        assert s["summary"]["provenance"]["version"], s["name"]
+    # Every figure's data as CSV beside the report.
+    rep = json.loads((out / "report" / "chemomech.json").read_text())
+    for f in rep["figures"]:
+        if f["csv"]:
+            assert (out / "report" / f["csv"]).is_file(), f
+    assert (out / "report.html").is_file()
+
+
+def _chromium():
+    for name in ["chromium", "chromium-browser", "google-chrome"]:
+        p = shutil.which(name)
+        if p:
+            return p
+    if os.environ.get("CHEMOMECH_REQUIRE_BROWSER"):
+        raise AssertionError("Chromium is required (CHEMOMECH_REQUIRE_BROWSER) but not installed")
+    pytest.skip("Chromium not installed (CI installs it: apt-get install chromium)")
+
+
+def _browse(html: pathlib.Path, shot: pathlib.Path):
+    """Loads a page headless; returns (DOM after scripts ran, console errors)."""
+    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", f"--user-data-dir={shot.parent / 'chromium-profile'}"]
+    url = html.resolve().as_uri()
+    d = subprocess.run(base + ["--dump-dom", url], capture_output=True, text=True, timeout=120)
+    s = subprocess.run(base + ["--window-size=1400,7000", f"--screenshot={shot}", url], capture_output=True, text=True, timeout=120)
+    logs = d.stderr + s.stderr
+    errors = [l for l in logs.splitlines() if "CONSOLE" in l and re.search(r"error|Uncaught", l, re.I)]
+    errors += [l for l in logs.splitlines() if "Uncaught" in l]
+    return d.stdout, errors
+
+
+def test_console_errors_are_detected(tmp_path):
+    # The check below would be worthless if a broken page passed it.
+    bad = tmp_path / "bad.html"
+    bad.write_text("<html><body><script>console.error('broken figure'); undefinedFunction();</script></body></html>")
+    _, errors = _browse(bad, tmp_path / "bad.png")
+    assert errors, "console errors of a broken page were not seen"
+
+
+def test_report_opens_in_headless_chromium(demo):
+    out, _, _ = demo
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "demo-report.png"
+    dom, errors = _browse(out / "report.html", shot)
+    assert not errors, errors
+    m = re.search(r'data-figures="(\d+)"[^>]*data-figures-ok="(\d+)"', dom)
+    assert m, "the report's script did not run"
+    assert int(m.group(1)) == int(m.group(2)) >= len(FIGURES), m.groups()
+    for f in FIGURES:
+        assert f'data-figure="{f}"' in dom, f"figure {f} missing"
+    assert "http://" not in dom.replace("http://www.w3.org", "") and "https://" not in dom, "the report must not reach the network"
+    assert shot.is_file() and shot.stat().st_size > 50_000
+    print(f"screenshot: {shot}")
+
+
+def test_radar_when_several_samples(demo, tmp_path):
+    out, _, _ = demo
+    p, s = out / "particles", out / "stats"
+    run("report", "--particles", p, "--particles", p, "--stats", s, "--stats", s, "--sample", "A", "--sample", "B", "--out", tmp_path / "r")
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert 'data-figure="radar"' in html and (tmp_path / "r" / "figures" / "samples_radar.csv").is_file()
+
+
+def _data_files(d: pathlib.Path):
+    skip = {"chemomech.json", "stage.json", "report.html", "stats.json", "run.json"}
+    return sorted(p.relative_to(d) for p in d.rglob("*") if p.is_file() and p.name not in skip and not p.name.endswith(".provenance.json") and p.suffix != ".parquet")
+
+
+def _same(a: pathlib.Path, b: pathlib.Path):
+    if a.suffix == ".tiff":
+        np.testing.assert_array_equal(tifffile.imread(a), tifffile.imread(b), err_msg=str(a))
+    elif a.suffix == ".h5":
+        with h5py.File(a) as fa, h5py.File(b) as fb:
+            names = []
+            fa.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+            for n in names:
+                np.testing.assert_array_equal(fa[n][()], fb[n][()], err_msg=f"{a}:{n}")
+    elif a.suffix == ".json":
+        assert _strip(json.loads(a.read_text())) == _strip(json.loads(b.read_text())), a
+    else:
+        assert a.read_bytes() == b.read_bytes(), a
+
+
+def _strip(v):
+    """JSON without what legitimately differs between runs: provenance (times, command) and timings."""
+    if isinstance(v, dict):
+        return {k: _strip(x) for k, x in v.items() if k != "provenance" and not k.startswith("seconds") and not k.endswith("_utc")}
+    if isinstance(v, list):
+        return [_strip(x) for x in v]
+    return v
+
+
+def test_killed_run_resumes_to_the_same_result(demo, tmp_path):
+    ref, _, _ = demo
+    out = tmp_path / "killed"
+    p = subprocess.Popen([BIN, "--quiet", "demo", "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Kill -9 in the middle of the stats stage (after four stages are done).
+    deadline = time.time() + 120
+    while not (out / ".stats.partial").exists():
+        assert p.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.01)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert not (out / "stats").exists() and not (out / "report").exists()
+    assert json.loads((out / "run.json").read_text())["complete"] is False
+    r = run("--json", "demo", "--out", out)
+    stages = json.loads(r.stdout)["stages"]
+    assert [s["cached"] for s in stages] == [True, True, True, True, False, False, False]
+    assert not list(out.glob(".*.partial")) and not list(out.glob(".*tmp-*"))
+    for stage in ["simulate", "reconstruct", "segment", "particles", "stats", "xanes", "report"]:
+        fa, fb = _data_files(ref / stage), _data_files(out / stage)
+        assert fa == fb, stage
+        for f in fa:
+            _same(ref / stage / f, out / stage / f)
+
+
+BAD = [
+    ('[[stage]]\nrun = "simulat"\n', 2, "unknown stage 'simulat'"),
+    ('[[stage]]\nrun = "reconstruct"\ninput = "no-such-file.h5"\n', 3, "key 'input'"),
+    ('[[stage]]\nrun = "simulate"\npreset = "small"\nseed = "seven"\n', 4, "key 'seed'"),
+    ('[[stage]]\nrun = "stats"\ndir = "."\nwindow_um = [1, 2]\n', 4, "key 'window_um'"),
+    ('[[stage]]\nrun = "simulate"\nbogus_key = 1\n', 3, "unknown key 'bogus_key'"),
+    ('[[stage]]\nrun = "stats"\ndir = "@particles"\n', 3, "'@particles'"),
+    ('[[stage]]\nrun = "simulate"\nout = "x"\n', 3, "key 'out' is set by the runner"),
+]
+
+
+@pytest.mark.parametrize("text,line,msg", BAD)
+def test_bad_pipeline_files_name_file_line_and_key(tmp_path, text, line, msg):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    r = run("run", f, "--out", tmp_path / "o", check=False)
+    assert r.returncode == 1, r.stderr
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"bad.toml:{line}:" in err and msg in err, err
+    assert not (tmp_path / "o").exists(), "nothing is written for a bad pipeline"
