@@ -25,11 +25,16 @@ impl Ui {
     }
     /// The final result: JSON on stdout with `--json`, else the human text.
     pub fn result(&self, json: &serde_json::Value, human: impl FnOnce() -> String) {
+        // Write errors are ignored: a reader that closed the pipe early
+        // (`| head`) is not a failure of the command.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
         if self.json {
-            println!("{}", serde_json::to_string_pretty(json).unwrap_or_default());
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(json).unwrap_or_default());
         } else if !self.quiet {
-            print!("{}", human());
+            let _ = write!(out, "{}", human());
         }
+        let _ = out.flush();
     }
     /// A progress bar, drawn only on a terminal and when not quiet.
     pub fn progress(&self) -> Bar {

@@ -426,59 +426,10 @@ impl Plan {
                     *r += a[j] * v;
                 }
             }
-            let mut best = (f64::INFINITY, 0usize);
-            let mut bw = [0.0; MAXREF];
-            for (si, sset) in self.subsets.iter().enumerate() {
-                let m = sset.idx.len();
-                let dim = sset.inv.len();
-                let mut ws = [0.0; MAXREF];
-                let mut ok = true;
-                for pi in 0..m {
-                    let mut v = 0.0;
-                    for (qi, &ri) in sset.idx.iter().enumerate() {
-                        v += sset.inv[pi][qi] * aty[ri];
-                    }
-                    if dim > m {
-                        v += sset.inv[pi][m];
-                    }
-                    if self.nonnegative && v < -1e-12 {
-                        ok = false;
-                        break;
-                    }
-                    ws[pi] = v;
-                }
-                if !ok {
-                    continue;
-                }
-                let mut wf = [0.0; MAXREF];
-                for (pi, &ri) in sset.idx.iter().enumerate() {
-                    wf[ri] = if self.nonnegative { ws[pi].max(0.0) } else { ws[pi] };
-                }
-                let mut ssr = yy;
-                for i in 0..k {
-                    ssr -= 2.0 * wf[i] * aty[i];
-                    for j in 0..k {
-                        ssr += wf[i] * self.ata[i][j] * wf[j];
-                    }
-                }
-                if ssr < best.0 - 1e-15 * yy.max(1.0) {
-                    best = (ssr, si);
-                    bw = wf;
-                }
-            }
-            if best.0.is_finite() {
-                let ssr = best.0.max(0.0);
-                let sset = &self.subsets[best.1];
-                let nfree = (sset.idx.len() as i64 - self.sum_to_one as i64).max(0) as f64;
-                let s2 = ssr / (self.lcf_idx.len() as f64 - nfree).max(1.0);
-                for i in 0..k {
-                    w[i] = bw[i];
-                    se[i] = 0.0;
-                }
-                for (pi, &ri) in sset.idx.iter().enumerate() {
-                    se[ri] = (sset.inv[pi][pi].max(0.0) * s2).sqrt();
-                }
-                p.r = (ssr / yy.max(1e-300)) as f32;
+            if let Some((bw, bse, r, s2)) = self.lcf_pick(&aty, yy) {
+                w[..k].copy_from_slice(&bw[..k]);
+                se[..k].copy_from_slice(&bse[..k]);
+                p.r = r as f32;
                 p.chi2 = s2 as f32;
             }
         }
