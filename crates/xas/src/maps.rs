@@ -111,7 +111,7 @@ impl Default for MapParams {
             smooth_passes: 1,
             soc: SocScale::Fractions(None),
             clusters: Some(ClusterParams::default()),
-            chunk_pixels: 2048,
+            chunk_pixels: 256,
         }
     }
 }
@@ -1169,8 +1169,11 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
             for kk in 0..ne {
                 let row = od2.row(kk);
                 let dst = &mut bufs.y[kk * m..(kk + 1) * m];
-                for (d, s) in dst.iter_mut().zip(row.slice(ndarray::s![p0..p0 + m])) {
-                    *d = *s as f64;
+                let src = row.slice(ndarray::s![p0..p0 + m]);
+                match src.as_slice() {
+                    // Contiguous rows (the usual case) convert in SIMD lanes.
+                    Some(sl) => dst.iter_mut().zip(sl).for_each(|(d, s)| *d = *s as f64),
+                    None => dst.iter_mut().zip(src.iter()).for_each(|(d, s)| *d = *s as f64),
                 }
             }
             plan.chunk(bufs, m, &mut ChunkOut { o });
