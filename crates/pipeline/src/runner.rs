@@ -22,8 +22,8 @@
 //! that write one file, `out` names that file inside it).
 //!
 //! A stage is skipped when `RUN/NAME/stage.json` holds the same key (a
-//! SHA-256 of the tool version, the stage's arguments, the contents of its
-//! external inputs and the keys of the stages it reads). A stage is written
+//! SHA-256 of the tool version and build, the stage's arguments, the
+//! contents of its external inputs and the keys of the stages it reads). A stage is written
 //! into `RUN/.NAME.partial` and renamed into place only when complete, so a
 //! killed run resumes at the stage it was in. The registry of stage kinds
 //! comes from the caller (the CLI builds it from its subcommands), so that
@@ -435,6 +435,7 @@ pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn 
         }
     }
     let started = now_utc();
+    let build = build_id();
     let mut keys: HashMap<String, String> = HashMap::new();
     let mut records: Vec<StageRecord> = Vec::new();
     for st in &p.stages {
@@ -459,7 +460,7 @@ pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn 
             }
         }
         let opts: serde_json::Map<String, serde_json::Value> = st.options.iter().map(|(k, v, _)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect();
-        let key_doc = json!({"tool": "chemomech", "version": env!("CARGO_PKG_VERSION"), "run": st.kind, "options": opts, "upstream": upstream, "inputs": inputs});
+        let key_doc = json!({"tool": "chemomech", "version": env!("CARGO_PKG_VERSION"), "build": build, "run": st.kind, "options": opts, "upstream": upstream, "inputs": inputs});
         let key = sha256_hex(serde_json::to_string(&key_doc)?.as_bytes());
         keys.insert(st.name.clone(), key.clone());
         let marker = dest.join("stage.json");
@@ -489,6 +490,19 @@ pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn 
         write_run_json(p, &run_dir, &started, &records, false)?;
     }
     write_run_json(p, &run_dir, &started, &records, true)
+}
+
+/// Identity of the running executable (size and modification time): a
+/// rebuilt binary may compute differently under the same version number, so
+/// its stages are not taken from the cache.
+fn build_id() -> String {
+    std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| {
+            let t = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+            format!("{}-{t}", m.len())
+        })
+        .unwrap_or_default()
 }
 
 fn write_run_json(p: &Pipeline, run_dir: &Path, started: &str, records: &[StageRecord], done: bool) -> Result<serde_json::Value> {

@@ -12,7 +12,7 @@ use clap::FromArgMatches;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// The pipeline of `chemomech demo` (a template: {preset}, {size}, {seed}).
+/// The pipeline of `chemomech demo` (a template: {preset}, {size}, {seed}, {crack_close_um}).
 pub const DEMO_TOML: &str = include_str!("../../../../pipelines/demo.toml");
 
 #[derive(clap::Args, Debug)]
@@ -142,7 +142,8 @@ pub fn demo_toml(preset: &str, seed: u64) -> Result<String> {
         return Err(Error::param(format!("--preset must be small or medium, got '{preset}'")));
     }
     let size = (cfg.electrode.lateral_um / cfg.electrode.voxel_um).round() as usize;
-    Ok(DEMO_TOML.replace("{preset}", preset).replace("{size}", &size.to_string()).replace("{seed}", &seed.to_string()))
+    let close = 3.0 * cfg.electrode.voxel_um;
+    Ok(DEMO_TOML.replace("{preset}", preset).replace("{size}", &size.to_string()).replace("{seed}", &seed.to_string()).replace("{crack_close_um}", &format!("{close:.3}")))
 }
 
 pub fn demo(a: &DemoArgs, ui: &Ui) -> Result<()> {
