@@ -29,10 +29,14 @@ pub struct SeparateParams {
 }
 
 impl SeparateParams {
-    /// Defaults for voxel size `v` µm: close cracks up to ~4 voxels wide.
+    /// Defaults for voxel size `v` µm: close cracks up to ~4 voxels wide;
+    /// seed a particle at every distance-map peak 0.75 voxel above its
+    /// saddle (simulated electrode, seed 1: one-to-one matches with the
+    /// truth rose from 87 % to 93 % on true phases and from 81 % to 87 % on
+    /// a reconstruction, compared with 1.5 voxels).
     pub fn for_voxel(spacing_um: [f64; 3]) -> Self {
         let v = spacing_um.iter().cloned().fold(0.0, f64::max);
-        Self { spacing_um, crack_close_um: 2.0 * v, h_um: 1.5 * v, split: true, connectivity: Connectivity::C26, min_volume_um3: 8.0 * v * v * v }
+        Self { spacing_um, crack_close_um: 2.0 * v, h_um: 0.75 * v, split: true, connectivity: Connectivity::C26, min_volume_um3: 8.0 * v * v * v }
     }
 }
 
