@@ -10,7 +10,8 @@ once as .npy. Then, side by side in one run:
     pixels, extrapolated to the whole map;
   - NumPy, vectorised over pixels in chunks: the same fixed-window
     normalisation + E0, and pyxas-style batched normal-equation LCF.
-Prints seconds and ratios. Usage: bench/xanes.py [--size 1024] [--sample 200]
+Prints seconds (best of --repeat runs) and ratios.
+Usage: bench/xanes.py [--size 1024] [--sample 200] [--repeat 3]
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -118,6 +119,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--sample", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3, help="best of N runs for chemomech and NumPy")
     a = ap.parse_args()
     e = np.concatenate([np.arange(8200, 8320, 10.0), np.arange(8320, 8380, 1.0), np.arange(8380, 8660, 10.0)])[:100].astype(float)
     n = a.size
@@ -128,16 +130,22 @@ def main():
         np.save(d / "stack.npy", st)
         np.savetxt(d / "energies.txt", e)
         refs = [str(SHARED / "xas" / "ref_NiO.txt"), str(SHARED / "xas" / "ref_LiNiO2.txt")]
-        t_cm_norm, s_norm = run_chemomech(d / "stack.npy", d / "energies.txt", [], d / "o1")
-        t_cm_lcf, s_lcf = run_chemomech(d / "stack.npy", d / "energies.txt", refs, d / "o2")
+        # Best of --repeat runs on both sides: this shared machine's timings
+        # vary by ±20 % from run to run.
+        runs = [run_chemomech(d / "stack.npy", d / "energies.txt", [], d / "o1") for _ in range(a.repeat)]
+        t_cm_norm, s_norm = min(r[0] for r in runs), min(runs, key=lambda r: find_key(r[1], "seconds_maps"))[1]
+        runs = [run_chemomech(d / "stack.npy", d / "energies.txt", refs, d / "o2") for _ in range(a.repeat)]
+        t_cm_lcf, s_lcf = min(r[0] for r in runs), min(runs, key=lambda r: find_key(r[1], "seconds_maps"))[1]
         import tifffile
         f = tifffile.imread(d / "o2" / "fraction_LiNiO2.tiff")
         rmse = float(np.sqrt(np.nanmean((f - frac) ** 2)))
         ea, ra = load_ref("ref_NiO.txt"); eb, rb = load_ref("ref_LiNiO2.txt")
         ra, rb = np.interp(e, ea, ra), np.interp(e, eb, rb)
         t0 = time.perf_counter()
-        np_e0, np_f, t_np_norm, t_np_lcf = numpy_maps(st, e, ra, rb)
-        t_np = time.perf_counter() - t0
+        best = [numpy_maps(st, e, ra, rb) for _ in range(a.repeat)]
+        np_e0, np_f = best[0][0], best[0][1]
+        t_np_norm, t_np_lcf = min(b[2] for b in best), min(b[3] for b in best)
+        t_np = t_np_norm + t_np_lcf
         t_larch_px, larch_e0 = larch_sample(st, e, a.sample)
     npx = n * n
     t_larch = t_larch_px * npx

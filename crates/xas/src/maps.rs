@@ -470,6 +470,22 @@ impl Plan {
         (lo.saturating_sub(self.smooth + 4).max(1), (hi + self.smooth + 4).min(ne - 2))
     }
 
+    /// Rows (energies) of normalised/flattened μ that the chunk kernel reads:
+    /// the smoothed windows (with their margin), the white-line fit span and
+    /// the LCF points. The others are never looked at, so not computed.
+    fn norm_rows(&self) -> (usize, usize) {
+        let ne = self.e.len();
+        let (r0, r1) = self.smooth_rows();
+        let (c, d) = self.wl;
+        let mut lo = (r0 - 1).min(c.saturating_sub(8));
+        let mut hi = (r1 + 1).min(ne - 1).max((d + 8).min(ne - 1));
+        if let (Some(&a), Some(&b)) = (self.lcf_idx.first(), self.lcf_idx.last()) {
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+        (lo, hi)
+    }
+
     /// Everything for `m` pixels whose spectra are in `b.y` (energy-major).
     /// Same arithmetic, in the same order, as [`Plan::pixel`] — only laid
     /// out across pixels.
@@ -544,8 +560,9 @@ impl Plan {
                 inv[j] = if sv.abs() > 1e-12 { 1.0 / sv } else { f64::NAN };
             }
         }
-        // Normalised and flattened μ.
-        for i in 0..ne {
+        // Normalised and flattened μ, on the rows read below.
+        let (n0, n1) = self.norm_rows();
+        for i in n0..=n1 {
             let b1 = bpre(i);
             let (nr, fr, yr) = (&mut norm[r(i)], &mut flat[r(i)], &y[r(i)]);
             for ((nv, &x), ((&a0, &a1), &iv)) in nr.iter_mut().zip(yr).zip(cp0.iter().zip(cp1.iter()).zip(inv.iter())) {
