@@ -18,6 +18,7 @@
 
 pub mod array;
 pub mod error;
+pub mod math;
 pub mod progress;
 pub mod provenance;
 pub mod table;

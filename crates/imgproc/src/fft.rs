@@ -1,6 +1,7 @@
 //! 2-D complex FFTs (rustfft, rows then columns, parallel over lines) and
 //! what is built on them: sub-pixel Fourier shifts, frequency grids.
 
+use chemomech_core::math::reflect;
 use ndarray::{Array2, ArrayView2, Axis, Zip};
 use num_complex::Complex;
 use rayon::prelude::*;
@@ -83,23 +84,9 @@ pub fn fourier_shift(img: ArrayView2<f64>, dy: f64, dx: f64) -> Array2<f64> {
     let (ph, pw) = (2 * h, 2 * w);
     let (oy, ox) = (h / 2, w / 2);
     let mut pad = Array2::<C>::zeros((ph, pw));
-    let refl = |i: isize, n: usize| -> usize {
-        let n = n as isize;
-        let mut i = i;
-        // Symmetric reflection (…2 1 0 | 0 1 2 … n-1 | n-1 n-2 …).
-        loop {
-            if i < 0 {
-                i = -i - 1;
-            } else if i >= n {
-                i = 2 * n - i - 1;
-            } else {
-                return i as usize;
-            }
-        }
-    };
     Zip::indexed(&mut pad).par_for_each(|(r, c), v| {
-        let sr = refl(r as isize - oy as isize, h);
-        let sc = refl(c as isize - ox as isize, w);
+        let sr = reflect(r as isize - oy as isize, h);
+        let sc = reflect(c as isize - ox as isize, w);
         *v = C::new(img[[sr, sc]], 0.0);
     });
     let plan = Fft2::new(ph, pw);

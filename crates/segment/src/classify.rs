@@ -63,7 +63,7 @@ pub fn features(vol: ArrayView3<f32>, bank: &FeatureBank, spacing: [f64; 3]) -> 
                 .map(|i| {
                     let (z, y, x) = (i / (ny * nx), (i / nx) % ny, i % nx);
                     let m = |k: usize| a[k][[z, y, x]] as f64;
-                    let ev = sym_eig([[m(0), m(3), m(4)], [m(3), m(1), m(5)], [m(4), m(5), m(2)]]);
+                    let ev = chemomech_core::math::sym3_eigenvalues([[m(0), m(3), m(4)], [m(3), m(1), m(5)], [m(4), m(5), m(2)]]);
                     [ev[0] as f32, ev[1] as f32, ev[2] as f32]
                 })
                 .collect();
@@ -87,23 +87,6 @@ pub fn features(vol: ArrayView3<f32>, bank: &FeatureBank, spacing: [f64; 3]) -> 
     out
 }
 
-fn sym_eig(a: [[f64; 3]; 3]) -> [f64; 3] {
-    let p1 = a[0][1] * a[0][1] + a[0][2] * a[0][2] + a[1][2] * a[1][2];
-    let q = (a[0][0] + a[1][1] + a[2][2]) / 3.0;
-    if p1 < 1e-30 {
-        let mut e = [a[0][0], a[1][1], a[2][2]];
-        e.sort_by(|x, y| y.total_cmp(x));
-        return e;
-    }
-    let p2 = (a[0][0] - q).powi(2) + (a[1][1] - q).powi(2) + (a[2][2] - q).powi(2) + 2.0 * p1;
-    let p = (p2 / 6.0).sqrt();
-    let b = |i: usize, j: usize| (a[i][j] - if i == j { q } else { 0.0 }) / p;
-    let det = b(0, 0) * (b(1, 1) * b(2, 2) - b(1, 2) * b(2, 1)) - b(0, 1) * (b(1, 0) * b(2, 2) - b(1, 2) * b(2, 0)) + b(0, 2) * (b(1, 0) * b(2, 1) - b(1, 1) * b(2, 0));
-    let phi = (det / 2.0).clamp(-1.0, 1.0).acos() / 3.0;
-    let e1 = q + 2.0 * p * phi.cos();
-    let e3 = q + 2.0 * p * (phi + 2.0 * std::f64::consts::PI / 3.0).cos();
-    [e1, 3.0 * q - e1 - e3, e3]
-}
 
 /// A trained classifier with its feature settings (serialisable).
 #[derive(Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! derivatives), median, and an edge-preserving bilateral filter. Boundaries
 //! are reflected (scipy's `mode='reflect'`); work is parallel over lines.
 
+use chemomech_core::math::reflect;
 use ndarray::{Array3, ArrayView3, Axis, Zip};
 use rayon::prelude::*;
 
@@ -28,19 +29,6 @@ pub fn gaussian_kernel(sigma: f64, order: usize) -> Vec<f64> {
     }
 }
 
-#[inline]
-fn reflect(i: isize, n: isize) -> usize {
-    let mut i = i;
-    loop {
-        if i < 0 {
-            i = -i - 1;
-        } else if i >= n {
-            i = 2 * n - i - 1;
-        } else {
-            return i as usize;
-        }
-    }
-}
 
 /// Correlates every line along `axis` with `kernel` (centred).
 pub fn correlate1d(a: &Array3<f32>, axis: usize, kernel: &[f64]) -> Array3<f32> {
@@ -55,7 +43,7 @@ pub fn correlate1d(a: &Array3<f32>, axis: usize, kernel: &[f64]) -> Array3<f32> 
         for (k, ov) in o.iter_mut().enumerate() {
             let mut s = 0.0;
             for (j, &w) in kernel.iter().enumerate() {
-                s += w * buf[reflect(k as isize + j as isize - r, n)];
+                s += w * buf[reflect(k as isize + j as isize - r, n as usize)];
             }
             *ov = s as f32;
         }
@@ -101,11 +89,11 @@ pub fn median(vol: ArrayView3<f32>, r: usize) -> Array3<f32> {
             for x in 0..nx {
                 buf.clear();
                 for dz in -ri..=ri {
-                    let zz = reflect(z as isize + dz, nz as isize);
+                    let zz = reflect(z as isize + dz, nz);
                     for dy in -ri..=ri {
-                        let yy = reflect(y as isize + dy, ny as isize);
+                        let yy = reflect(y as isize + dy, ny);
                         for dx in -ri..=ri {
-                            buf.push(vol[[zz, yy, reflect(x as isize + dx, nx as isize)]]);
+                            buf.push(vol[[zz, yy, reflect(x as isize + dx, nx)]]);
                         }
                     }
                 }
@@ -140,7 +128,7 @@ pub fn bilateral(vol: ArrayView3<f32>, sigma_spatial_um: f64, sigma_range: f64, 
                 let c = vol[[z, y, x]] as f64;
                 let (mut s, mut w) = (0.0, 0.0);
                 for &(dz, dy, dx, ws) in &offs {
-                    let v = vol[[reflect(z as isize + dz, nz as isize), reflect(y as isize + dy, ny as isize), reflect(x as isize + dx, nx as isize)]] as f64;
+                    let v = vol[[reflect(z as isize + dz, nz), reflect(y as isize + dy, ny), reflect(x as isize + dx, nx)]] as f64;
                     let ww = ws * (-(v - c) * (v - c) * inv).exp();
                     s += ww * v;
                     w += ww;

@@ -253,14 +253,9 @@ struct Grid {
 
 impl Grid {
     fn new(ps: &[Particle], lo: V3, hi: V3) -> Self {
+        // Cells as wide as the largest particle: neighbours are in the 27 around.
         let cell = ps.iter().map(|p| p.extent_um()).fold(1.0, f64::max) * 1.02;
-        let dims = [0, 1, 2].map(|a| (((hi[a] - lo[a]) / cell).ceil() as usize).max(1));
-        let mut cells = vec![Vec::new(); dims[0] * dims[1] * dims[2]];
-        for (i, p) in ps.iter().enumerate() {
-            let c = [0, 1, 2].map(|a| (((p.center_um[a] - lo[a]) / cell).floor().max(0.0) as usize).min(dims[a] - 1));
-            cells[(c[0] * dims[1] + c[1]) * dims[2] + c[2]].push(i as u32);
-        }
-        Self { origin: lo, cell, dims, cells }
+        Self::new_with_cell(ps, lo, hi, cell)
     }
     /// Particles whose centres lie in the 27 cells around `x`.
     #[inline]
@@ -521,19 +516,7 @@ fn sphere_fraction(c: &[V3], r: &[f64], l: V3, seed: u64, round: usize) -> f64 {
     let tmp: Vec<Particle> = c
         .iter()
         .zip(r)
-        .map(|(&cc, &rr)| Particle {
-            id: 0,
-            center_um: cc,
-            radius_um: rr,
-            rotation: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
-            axes: [1.0; 3],
-            roughness: Vec::new(),
-            cracks: Vec::new(),
-            target_class: DamageClass::Least,
-            target_crack_fraction: 0.0,
-            gap: None,
-            soc_offset: 0.0,
-        })
+        .map(|(&cc, &rr)| Particle::sphere(cc, rr))
         .collect();
     let rmax = r.iter().cloned().fold(0.0, f64::max);
     let grid = Grid::new_with_cell(&tmp, [0.0, -rmax, -rmax], [l[0], l[1] + rmax, l[2] + rmax], 2.0 * rmax);

@@ -17,18 +17,7 @@ use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
 use num_complex::Complex;
 use rayon::prelude::*;
 
-/// Keys cubic convolution kernel (a = −½).
-#[inline]
-fn keys(x: f64) -> f64 {
-    let x = x.abs();
-    if x < 1.0 {
-        1.5 * x * x * x - 2.5 * x * x + 1.0
-    } else if x < 2.0 {
-        -0.5 * x * x * x + 2.5 * x * x - 4.0 * x + 2.0
-    } else {
-        0.0
-    }
-}
+use chemomech_imgproc::resample::keys;
 
 /// `row` sampled at continuous positions (cubic, edge-clamped).
 #[inline]
