@@ -165,11 +165,8 @@ fn type_name(v: &toml::Value) -> &'static str {
 /// before are errors naming the file, the line and the key.
 pub fn parse(file: &Path, registry: &[StageKind]) -> Result<Pipeline> {
     let bytes = std::fs::read(file).map_err(|e| Error::io(e).at(file))?;
-    let text = String::from_utf8(bytes.clone()).map_err(|_| Error::data("not UTF-8 text").at(file))?;
-    parse_str(file, &text, registry).map(|mut p| {
-        p.sha256 = sha256_hex(&bytes);
-        p
-    })
+    let text = String::from_utf8(bytes).map_err(|_| Error::data("not UTF-8 text").at(file))?;
+    parse_str(file, &text, registry)
 }
 
 /// [`parse`] on text already read (`file` names it in errors and anchors relative paths).

@@ -71,7 +71,7 @@ pub fn stacked_bars(title: &str, cats: &[String], series: &[Series], x_desc: &st
             root.draw(&Text::new(c.clone(), (px, py + 6), style.clone())).map_err(err)?;
         }
         let mut base = vec![0.0; n];
-        for s in series {
+        for (si, s) in series.iter().enumerate() {
             let col = s.color;
             let b0 = base.clone();
             ch.draw_series((0..n).map(|i| Rectangle::new([(i as f64 + 0.15, b0[i]), (i as f64 + 0.85, b0[i] + s.values[i].max(0.0))], col.filled())))
@@ -84,7 +84,7 @@ pub fn stacked_bars(title: &str, cats: &[String], series: &[Series], x_desc: &st
                     if !(lo.is_finite() && hi.is_finite()) {
                         continue;
                     }
-                    let x = i as f64 + 0.5 + 0.1 * (series.iter().position(|q| q.name == s.name).unwrap_or(0) as f64 - 1.0);
+                    let x = i as f64 + 0.5 + 0.1 * (si as f64 - 1.0);
                     let (y0, y1) = (b0[i] + lo, b0[i] + hi);
                     ch.draw_series([PathElement::new(vec![(x, y0), (x, y1)], BLACK.stroke_width(1)), PathElement::new(vec![(x - 0.04, y0), (x + 0.04, y0)], BLACK), PathElement::new(vec![(x - 0.04, y1), (x + 0.04, y1)], BLACK)])
                         .map_err(err)?;

@@ -40,8 +40,8 @@ impl Rgb {
 }
 
 /// Percentiles `p` (0–100) of the finite values.
-pub fn percentiles(a: ArrayView2<f32>, p: &[f64]) -> Vec<f64> {
-    let mut v: Vec<f32> = a.iter().copied().filter(|x| x.is_finite()).collect();
+pub fn percentiles(values: impl Iterator<Item = f32>, p: &[f64]) -> Vec<f64> {
+    let mut v: Vec<f32> = values.filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return vec![0.0; p.len()];
     }

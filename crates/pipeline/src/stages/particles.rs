@@ -239,18 +239,14 @@ fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::co
     }
     let n = a_id.len();
     let correct: u64 = (0..3).map(|k| conf[k][k]).sum();
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let (ma, mb) = (mean(&af), mean(&bf));
-    let cov: f64 = af.iter().zip(&bf).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = af.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = bf.iter().map(|y| (y - mb).powi(2)).sum();
+    use chemomech_stats::tests::{mean, pearson};
     let score = serde_json::json!({
         "matched": n,
         "class_accuracy": if n > 0 { correct as f64 / n as f64 } else { f64::NAN },
         "confusion_rows_truth_cols_measured": {"classes": names, "counts": conf},
-        "crack_fraction_correlation": if va > 0.0 && vb > 0.0 { cov / (va * vb).sqrt() } else { f64::NAN },
-        "crack_fraction_mean_truth": ma,
-        "crack_fraction_mean_measured": mb,
+        "crack_fraction_correlation": pearson(&af, &bf),
+        "crack_fraction_mean_truth": mean(&af),
+        "crack_fraction_mean_measured": mean(&bf),
     });
     let t = Table::from_columns(vec![
         ("truth_id", Column::U64(a_id), None),

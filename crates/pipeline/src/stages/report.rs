@@ -32,9 +32,12 @@ pub struct Params {
     pub truth: Option<PathBuf>,
 }
 
+fn read_json(p: &Path) -> Result<Value> {
+    serde_json::from_slice(&std::fs::read(p).map_err(|e| Error::io(e).at(p))?).map_err(|e| Error::data(format!("JSON: {e}")).at(p))
+}
+
 fn read_marker(dir: &Path) -> Result<Value> {
-    let m = dir.join(MARKER);
-    serde_json::from_slice(&std::fs::read(&m).map_err(|e| Error::io(e).at(&m))?).map_err(|e| Error::data(format!("summary: {e}")).at(&m))
+    read_json(&dir.join(MARKER))
 }
 
 fn read_array(p: &Path) -> Result<DynArray> {
@@ -124,8 +127,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
         provenance_items.push((format!("particles ({})", names[i]), s["provenance"].clone()));
         let st = match p.stats.get(i) {
             Some(sd) => {
-                let j = sd.join("stats.json");
-                let v: Value = serde_json::from_slice(&std::fs::read(&j).map_err(|e| Error::io(e).at(&j))?).map_err(|e| Error::data(format!("stats: {e}")).at(&j))?;
+                let v = read_json(&sd.join("stats.json"))?;
                 provenance_items.push((format!("stats ({})", names[i]), v["provenance"].clone()));
                 Some(v)
             }
@@ -140,7 +142,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
         prov.add_input(vp)?;
         let v = f32_3(vp)?;
         let (nz, ny, nx) = v.dim();
-        let pc = raster::percentiles(v.index_axis(Axis(0), nz / 2), &[1.0, 99.5]);
+        let pc = raster::percentiles(v.index_axis(Axis(0), nz / 2).iter().copied(), &[1.0, 99.5]);
         let planes = [("xy (depth mid-plane)", v.index_axis(Axis(0), nz / 2).to_owned()), ("z–x (y mid-plane; separator at top)", v.index_axis(Axis(1), ny / 2).to_owned()), ("z–y (x mid-plane; separator at top)", v.index_axis(Axis(2), nx / 2).to_owned())];
         let f = (360 / nx.max(ny).max(nz)).max(1);
         let mut html = String::from("<div style=\"display:flex;gap:10px;flex-wrap:wrap\">");
@@ -152,7 +154,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
         html.push_str(&charts::colorbar("reconstructed value (file units)", pc[0], pc[1], |t| [(t * 255.0) as u8; 3]).map_err(Error::data)?);
         let csv = data(&dir, "slice_xy", &map_table(&planes[0].1)?, &prov, &mut written)?;
         let mut figs = vec![Figure::new("slices", "Orthogonal slices of the reconstruction", Body::Html(html)).caption(format!("{nz}×{ny}×{nx} voxels; grey scale 1st–99.5th percentile of the xy slice.")).csv(csv).wide()];
-        if let Some((_t, s, _)) = samples.first() {
+        if !samples.is_empty() {
             let lp = p.particles[0].join("labels.tiff");
             let labels = u32_3(&lp)?;
             if labels.dim() == v.dim() {
@@ -171,7 +173,6 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
                 let legend = "<div style=\"font-size:13px\"><span style=\"color:#2ca02c\">■</span> least &nbsp; <span style=\"color:#ff7f0e\">■</span> mild &nbsp; <span style=\"color:#d62728\">■</span> severe</div>";
                 let lab2 = labels.index_axis(Axis(1), ny / 2).mapv(|l| if l == 0 { f32::NAN } else { of.get(&l).map(|k| *k as f32).unwrap_or(f32::NAN) });
                 let csv = data(&dir, "slice_damage_classes", &map_table(&lab2)?, &prov, &mut written)?;
-                let _ = s;
                 figs.push(
                     Figure::new("damage-slice", "Damage classes on the z–x slice", Body::Html(format!("<img src=\"{}\" width=\"{}\" alt=\"damage classes\">{legend}", img.data_uri().map_err(Error::data)?, img.width)))
                         .caption("Each labelled particle tinted by its damage class (crack fraction thresholds of the particles stage); separator at the top, current collector at the bottom. CSV: class per pixel (0 least, 1 mild, 2 severe).")
@@ -184,7 +185,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
     progress.inc(1);
 
     // Damage versus depth, layers, samples.
-    if let Some((_, s0, Some(st))) = samples.first() {
+    if let Some((_, _, Some(st))) = samples.first() {
         let prof = st["depth_profile"].as_array().cloned().unwrap_or_default();
         let cats: Vec<String> = prof.iter().map(|w| format!("{:.0}–{:.0}", w["z_from_um"].as_f64().unwrap_or(0.0), w["z_to_um"].as_f64().unwrap_or(0.0))).collect();
         let get = |k: &str| prof.iter().map(|w| w[k].as_f64().unwrap_or(f64::NAN)).collect::<Vec<f64>>();
@@ -250,7 +251,6 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
             let ax: Vec<String> = axes.iter().map(|s| s.to_string()).collect();
             figs.push(Figure::new("radar", "Samples compared", svg(charts::radar("Samples compared (each axis scaled to its largest value)", &ax, &rows))?).caption("Mean particle metrics per sample.").csv(csv));
         }
-        let _ = s0;
         sections.push(Section { id: "depth".into(), title: "Damage through the electrode".into(), intro: "z = 0 is the separator, z = thickness the current collector.".into(), figures: figs });
 
         // Network of severely damaged particles.
@@ -331,8 +331,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
         prov.add_input(&xd.join("e0_half.tiff"))?;
         let e0 = f32_2(&xd.join("e0_half.tiff"))?;
         let mask = f32_2(&xd.join("mask.tiff"))?.mapv(|v| v > 0.0);
-        let vals: Vec<f32> = e0.iter().zip(mask.iter()).filter(|(v, m)| **m && v.is_finite()).map(|(v, _)| *v).collect();
-        let pc = raster::percentiles(Array2::from_shape_vec((1, vals.len()), vals).map_err(Error::from)?.view(), &[2.0, 98.0]);
+        let pc = raster::percentiles(e0.iter().zip(mask.iter()).filter(|(_, m)| **m).map(|(v, _)| *v), &[2.0, 98.0]);
         let mut img = raster::colormap(e0.view(), Some(mask.view()), pc[0], pc[1], viridis);
         // Cracks and particle edges: where the edge-jump mask ends inside the field of view.
         raster::outline(&mut img, mask.view(), [255, 255, 255]);
