@@ -116,11 +116,15 @@ impl Provenance {
     }
     /// Records an input file with its checksum.
     pub fn add_input(&mut self, path: &Path) -> Result<()> {
-        let rec = InputRecord::of(path)?;
+        self.add_record(InputRecord::of(path)?);
+        Ok(())
+    }
+    /// Records an input already checksummed (e.g. on another thread while
+    /// the file was being read); a path already recorded is kept once.
+    pub fn add_record(&mut self, rec: InputRecord) {
         if !self.inputs.iter().any(|r| r.path == rec.path) {
             self.inputs.push(rec);
         }
-        Ok(())
     }
     /// Marks the end time.
     pub fn finish(&mut self) {

@@ -2,7 +2,7 @@
 
 use chemomech_core::{DType, DynArray, Error, Raster, Result};
 use ndarray::ArrayD;
-use ndarray_npy::{ReadNpyExt, ViewNpyExt, WriteNpyExt};
+use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -34,19 +34,18 @@ fn header_descr(path: &Path) -> Result<String> {
     Ok(rest[q1 + 1..q1 + 1 + q2].to_string())
 }
 
-/// Reads an `.npy` file. Native-endian arrays are viewed in place in the
-/// file's bytes and copied once (fast); others are decoded element by element.
+/// Reads an `.npy` file, straight from the file into the array (one copy,
+/// no intermediate buffer: stacks are often hundreds of MB).
 pub fn read_npy(path: &Path) -> Result<Raster> {
     let descr = header_descr(path)?;
     let code = descr.trim_start_matches(['<', '>', '|', '=']);
-    let bytes = std::fs::read(path).map_err(|e| Error::io(e).at(path))?;
+    let open = || std::fs::File::open(path).map_err(|e| Error::io(e).at(path));
     let err = |e: ndarray_npy::ReadNpyError| Error::data(format!("npy: {e}")).at(path);
     macro_rules! load {
         ($t:ty, $v:ident) => {
-            match ndarray::ArrayViewD::<$t>::view_npy(&bytes) {
-                Ok(v) => DynArray::$v(v.to_owned()),
-                Err(_) => DynArray::$v(ArrayD::<$t>::read_npy(BufReader::new(&bytes[..])).map_err(err)?),
-            }
+            // Large reads bypass BufReader's buffer; the header is parsed
+            // through it.
+            DynArray::$v(ArrayD::<$t>::read_npy(BufReader::with_capacity(1 << 16, open()?)).map_err(err)?)
         };
     }
     let data = match code {

@@ -262,6 +262,12 @@ struct Plan {
     edge: (usize, usize),
     wl: (usize, usize),
     wl_half: f64,
+    /// Per white-line maximum index (from `wl.0`): the quadratic's
+    /// least-squares weights over the points within ±`wl_half` (precomputed:
+    /// the points depend only on where the maximum is, not on the pixel).
+    wl_fits: Vec<Option<QuadFit>>,
+    /// 1 / (e[i+1] − e[i−1]) for the central-difference derivative (0 at the ends).
+    inv_span: Vec<f64>,
     lcf_idx: Vec<usize>,
     design: Vec<Vec<f64>>,
     ata: Vec<Vec<f64>>,
@@ -308,6 +314,13 @@ impl Scratch {
 }
 
 impl Plan {
+    /// The quadratic around a white-line maximum at index `im` of the
+    /// (normalised) values `y`.
+    #[inline]
+    fn wl_quad(&self, im: usize, y: impl Fn(usize) -> f64) -> Option<(f64, f64, f64)> {
+        self.wl_fits.get(im.wrapping_sub(self.wl.0))?.as_ref().map(|f| f.fit(y))
+    }
+
     /// Normalised and flattened μ of one spectrum, its step and pre-edge σ.
     fn normalise(&self, y: &[f64], norm: &mut [f64], flat: &mut [f64], pre: &mut [f64]) -> (f64, f64) {
         let n = self.e.len();
@@ -371,13 +384,12 @@ impl Plan {
         // E0 at half height: the first upward crossing of 0.5 that stays above.
         for i in a.max(1)..=b {
             if sm[i] >= 0.5 && sm[i - 1] < 0.5 && (i + 1 >= sm.len() || sm[i + 1] >= 0.5) {
-                let t = (0.5 - sm[i - 1]) / (sm[i] - sm[i - 1]);
-                p.e0_half = (e[i - 1] + t * (e[i] - e[i - 1])) as f32;
+                p.e0_half = (e[i - 1] + (0.5 - sm[i - 1]) / (sm[i] - sm[i - 1]) * (e[i] - e[i - 1])) as f32;
                 break;
             }
         }
         // E0 at the maximum derivative, refined by a parabola.
-        let der = |i: usize| (sm[i + 1] - sm[i - 1]) / (e[i + 1] - e[i - 1]);
+        let der = |i: usize| (sm[i + 1] - sm[i - 1]) * self.inv_span[i];
         let (mut bi, mut bv) = (0usize, f64::NEG_INFINITY);
         for i in a.max(1)..=b.min(e.len() - 2) {
             let d = der(i);
@@ -399,10 +411,7 @@ impl Plan {
                 im = i;
             }
         }
-        let (lo, hi) = (e[im] - self.wl_half, e[im] + self.wl_half);
-        let span = c.saturating_sub(8)..=(d + 8).min(e.len() - 1);
-        let q = quad_fit(span.filter(|&i| e[i] >= lo && e[i] <= hi).map(|i| (e[i] - e[im], norm[i])));
-        match q {
+        match self.wl_quad(im, |i| norm[i]) {
             Some((q0, q1, q2)) if q2 < 0.0 && (-q1 / (2.0 * q2)).abs() <= self.wl_half => {
                 let x = -q1 / (2.0 * q2);
                 p.wl_e = (e[im] + x) as f32;
@@ -445,17 +454,19 @@ struct ChunkOut<'a> {
 /// Per-chunk buffers, energy-major (`[energy][pixel]`), so that the linear
 /// parts of the per-pixel work run across pixels in SIMD lanes.
 struct ChunkBufs {
-    y: Vec<f64>,
     norm: Vec<f64>,
+    /// One row of flattened μ.
     flat: Vec<f64>,
     sm: Vec<f64>,
     prev: Vec<f64>,
     v: Vec<Vec<f64>>,
+    /// Full-set LCF across pixels: weights, errors, SSR, feasible.
+    lcf: Vec<Vec<f64>>,
 }
 
 impl ChunkBufs {
     fn new(ne: usize, m: usize) -> Self {
-        Self { y: vec![0.0; ne * m], norm: vec![0.0; ne * m], flat: vec![0.0; ne * m], sm: vec![0.0; ne * m], prev: vec![0.0; m], v: (0..24).map(|_| vec![0.0; m]).collect() }
+        Self { norm: vec![0.0; ne * m], flat: vec![0.0; m], sm: vec![0.0; ne * m], prev: vec![0.0; m], v: (0..24).map(|_| vec![0.0; m]).collect(), lcf: (0..2 * MAXREF + 2).map(|_| vec![0.0; m]).collect() }
     }
 }
 
@@ -486,37 +497,32 @@ impl Plan {
         (lo, hi)
     }
 
-    /// Everything for `m` pixels whose spectra are in `b.y` (energy-major).
-    /// Same arithmetic, in the same order, as [`Plan::pixel`] — only laid
-    /// out across pixels.
+    /// Everything for `m` pixels whose spectra are `ys[k]` at energy k
+    /// (read in place from the stack; `b.v[0]` marks finite spectra, see
+    /// [`Plan::finite`]). Same arithmetic, in the same order, as
+    /// [`Plan::pixel`] on the spectra in f64 — only laid out across pixels.
     #[inline(always)]
-    fn chunk_body(&self, b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
+    fn chunk_body(&self, ys: &[&[f32]], b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
         let ne = self.e.len();
         let e = &self.e;
-        let ChunkBufs { y, norm, flat, sm, prev, v } = b;
-        let (y, norm, flat, sm) = (&y[..ne * m], &mut norm[..ne * m], &mut flat[..ne * m], &mut sm[..ne * m]);
-        let [ok, cp0, cp1, ss, step, inv, e0h, found, bv, bi, im, yy, cq0, cq1, cq2, cq3, cq4, cq5, aty0, aty1, aty2, aty3, aty4, aty5] = &mut v[..] else { unreachable!() };
+        let ChunkBufs { norm, sm, prev, flat: fl, v, lcf: lb } = b;
+        let (norm, sm, fl) = (&mut norm[..ne * m], &mut sm[..ne * m], &mut fl[..m]);
+        let [ok, cp0, cp1, ss, step, inv, _spare, found, bv, bi, im, yy, cq0, cq1, cq2, cq3, cq4, cq5, aty0, aty1, aty2, aty3, aty4, aty5] = &mut v[..] else { unreachable!() };
         let (ok, cp0, cp1, ss, step, inv) = (&mut ok[..m], &mut cp0[..m], &mut cp1[..m], &mut ss[..m], &mut step[..m], &mut inv[..m]);
-        let (e0h, found, bv, bi, im, yy) = (&mut e0h[..m], &mut found[..m], &mut bv[..m], &mut bi[..m], &mut im[..m], &mut yy[..m]);
+        let (found, bv, bi, im, yy) = (&mut found[..m], &mut bv[..m], &mut bi[..m], &mut im[..m], &mut yy[..m]);
         let cq: [&mut [f64]; 6] = [&mut cq0[..m], &mut cq1[..m], &mut cq2[..m], &mut cq3[..m], &mut cq4[..m], &mut cq5[..m]];
         let mut aty: [&mut [f64]; 6] = [&mut aty0[..m], &mut aty1[..m], &mut aty2[..m], &mut aty3[..m], &mut aty4[..m], &mut aty5[..m]];
         // Loops run over whole rows (one energy, all pixels of the chunk) as
         // zipped slices, without index checks, so that they vectorise.
         let r = |i: usize| i * m..(i + 1) * m;
-        // Finite spectra only.
-        ok.fill(1.0);
-        for yr in y.chunks_exact(m) {
-            for (o, &x) in ok.iter_mut().zip(yr) {
-                *o = if x.is_finite() { *o } else { 0.0 };
-            }
-        }
-        // Pre-edge line.
+        // Pre-edge line (`ok`, finite spectra, was set by `load`).
         cp0.fill(0.0);
         cp1.fill(0.0);
         let wl1 = self.pre.w.len() > 1;
         for (t, &i) in self.pre.idx.iter().enumerate() {
             let (w0, w1) = (self.pre.w[0][t], if wl1 { self.pre.w[1][t] } else { 0.0 });
-            for ((a0, a1), &x) in cp0.iter_mut().zip(cp1.iter_mut()).zip(&y[r(i)]) {
+            for ((a0, a1), &x) in cp0.iter_mut().zip(cp1.iter_mut()).zip(ys[i]) {
+                let x = x as f64;
                 *a0 += w0 * x;
                 *a1 += w1 * x;
             }
@@ -525,8 +531,8 @@ impl Plan {
         ss.fill(0.0);
         for &i in &self.pre.idx {
             let b1 = bpre(i);
-            for (((s, &x), &c0), &c1) in ss.iter_mut().zip(&y[r(i)]).zip(cp0.iter()).zip(cp1.iter()) {
-                let d = x - (c0 + c1 * b1);
+            for (((s, &x), &c0), &c1) in ss.iter_mut().zip(ys[i]).zip(cp0.iter()).zip(cp1.iter()) {
+                let d = x as f64 - (c0 + c1 * b1);
                 *s += d * d;
             }
         }
@@ -539,8 +545,8 @@ impl Plan {
         }
         for (t, &i) in self.post.idx.iter().enumerate() {
             let b1 = bpre(i);
-            for ((d, &x), (&a0, &a1)) in prev.iter_mut().zip(&y[r(i)]).zip(cp0.iter().zip(cp1.iter())) {
-                *d = x - (a0 + a1 * b1);
+            for ((d, &x), (&a0, &a1)) in prev.iter_mut().zip(ys[i]).zip(cp0.iter().zip(cp1.iter())) {
+                *d = x as f64 - (a0 + a1 * b1);
             }
             for (kk, c) in cq.iter_mut().enumerate().take(nk) {
                 let w = self.post.w[kk][t];
@@ -560,33 +566,35 @@ impl Plan {
                 inv[j] = if sv.abs() > 1e-12 { 1.0 / sv } else { f64::NAN };
             }
         }
-        // Normalised and flattened μ, on the rows read below.
+        // Normalised μ on the rows read below (flattened μ is made row by
+        // row where the LCF reads it).
         let (n0, n1) = self.norm_rows();
         for i in n0..=n1 {
             let b1 = bpre(i);
-            let (nr, fr, yr) = (&mut norm[r(i)], &mut flat[r(i)], &y[r(i)]);
-            for ((nv, &x), ((&a0, &a1), &iv)) in nr.iter_mut().zip(yr).zip(cp0.iter().zip(cp1.iter()).zip(inv.iter())) {
-                *nv = (x - (a0 + a1 * b1)) * iv;
-            }
-            if i < self.ie0 {
-                fr.copy_from_slice(nr);
-            } else {
-                let bb = self.post.basis[i];
-                prev.fill(0.0);
-                for kk in 0..nk {
-                    for (pv, &c) in prev.iter_mut().zip(cq[kk].iter()) {
-                        *pv += c * bb[kk];
-                    }
-                }
-                for ((fv, &nv), (&pv, &iv)) in fr.iter_mut().zip(nr.iter()).zip(prev.iter().zip(inv.iter())) {
-                    *fv = nv - pv * iv + 1.0;
-                }
+            for ((nv, &x), ((&a0, &a1), &iv)) in norm[r(i)].iter_mut().zip(ys[i]).zip(cp0.iter().zip(cp1.iter()).zip(inv.iter())) {
+                *nv = (x as f64 - (a0 + a1 * b1)) * iv;
             }
         }
-        // Smoothed normalised μ, only around the windows that use it.
+        // Smoothed normalised μ, only around the windows that use it: the
+        // first pass reads `norm`, later ones work in place.
         let (r0, r1) = self.smooth_rows();
-        sm[(r0 - 1) * m..(r1 + 2).min(ne) * m].copy_from_slice(&norm[(r0 - 1) * m..(r1 + 2).min(ne) * m]);
-        for _ in 0..self.smooth {
+        let last = r1 + 1;
+        for i in [r0 - 1, last] {
+            sm[r(i)].copy_from_slice(&norm[r(i)]);
+        }
+        if self.smooth == 0 {
+            sm[r0 * m..(r1 + 1) * m].copy_from_slice(&norm[r0 * m..(r1 + 1) * m]);
+        }
+        for pass in 0..self.smooth {
+            if pass == 0 {
+                for i in r0..=r1 {
+                    let (pr, cr, nx) = (&norm[r(i - 1)], &norm[r(i)], &norm[r(i + 1)]);
+                    for (sv, ((&p, &c), &n)) in sm[r(i)].iter_mut().zip(pr.iter().zip(cr).zip(nx)) {
+                        *sv = 0.25 * p + 0.5 * c + 0.25 * n;
+                    }
+                }
+                continue;
+            }
             prev.copy_from_slice(&sm[(r0 - 1) * m..r0 * m]);
             for i in r0..=r1 {
                 let (head, tail) = sm.split_at_mut((i + 1) * m);
@@ -600,28 +608,27 @@ impl Plan {
         }
         // E0 at half height: the first upward crossing of 0.5 that stays above.
         let (a, bnd) = self.edge;
-        e0h.fill(f64::NAN);
+        // Only the index of the crossing here (0: none); the interpolation,
+        // a division, runs once per pixel below.
         found.fill(0.0);
         let ones = vec![1.0; m];
         for i in a.max(1)..=bnd {
-            let (de, e1) = (e[i] - e[i - 1], e[i - 1]);
+            let fi = i as f64;
             let (s0r, s1r) = (&sm[r(i - 1)], &sm[r(i)]);
             let s2r: &[f64] = if i + 1 < ne { &sm[r(i + 1)] } else { &ones };
-            for ((eh, f), ((&s0, &s1), &s2)) in e0h.iter_mut().zip(found.iter_mut()).zip(s0r.iter().zip(s1r).zip(s2r)) {
+            for (f, ((&s0, &s1), &s2)) in found.iter_mut().zip(s0r.iter().zip(s1r).zip(s2r)) {
                 let hit = *f == 0.0 && s1 >= 0.5 && s0 < 0.5 && s2 >= 0.5;
-                let val = e1 + (0.5 - s0) / (s1 - s0) * de;
-                *eh = if hit { val } else { *eh };
-                *f = if hit { 1.0 } else { *f };
+                *f = if hit { fi } else { *f };
             }
         }
         // Maximum derivative.
         bv.fill(f64::NEG_INFINITY);
         bi.fill(0.0);
         for i in a.max(1)..=bnd.min(ne - 2) {
-            let de = e[i + 1] - e[i - 1];
+            let inv_de = self.inv_span[i];
             let fi = i as f64;
             for ((bvv, biv), (&sn, &sp)) in bv.iter_mut().zip(bi.iter_mut()).zip(sm[r(i + 1)].iter().zip(&sm[r(i - 1)])) {
-                let d = (sn - sp) / de;
+                let d = (sn - sp) * inv_de;
                 let better = d > *bvv;
                 *bvv = if better { d } else { *bvv };
                 *biv = if better { fi } else { *biv };
@@ -642,13 +649,50 @@ impl Plan {
         // LCF normal equations.
         let k = self.design.len();
         if k > 0 {
-            let yv: &[f64] = if self.lcf_on_flat { flat } else { norm };
             yy.fill(0.0);
             for a in aty.iter_mut().take(k) {
                 a.fill(0.0);
             }
             for (t, &i) in self.lcf_idx.iter().enumerate() {
-                let row = &yv[r(i)];
+                let nr = &norm[r(i)];
+                let row: &[f64] = if self.lcf_on_flat && i >= self.ie0 {
+                    // Flattened μ: normalised μ minus the post-edge
+                    // polynomial's shape above E0.
+                    let bb = self.post.basis[i];
+                    // One fused pass for the usual polynomial orders (the
+                    // sum starts at 0.0 like `PolyFit::at`'s).
+                    match nk {
+                        1 => {
+                            for ((fv, &nv), (&iv, &a)) in fl.iter_mut().zip(nr.iter()).zip(inv.iter().zip(cq[0].iter())) {
+                                *fv = nv - (0.0 + a * bb[0]) * iv + 1.0;
+                            }
+                        }
+                        2 => {
+                            for ((fv, &nv), (&iv, (&a, &b))) in fl.iter_mut().zip(nr.iter()).zip(inv.iter().zip(cq[0].iter().zip(cq[1].iter()))) {
+                                *fv = nv - (0.0 + a * bb[0] + b * bb[1]) * iv + 1.0;
+                            }
+                        }
+                        3 => {
+                            for ((fv, &nv), (&iv, ((&a, &b), &c))) in fl.iter_mut().zip(nr.iter()).zip(inv.iter().zip(cq[0].iter().zip(cq[1].iter()).zip(cq[2].iter()))) {
+                                *fv = nv - (0.0 + a * bb[0] + b * bb[1] + c * bb[2]) * iv + 1.0;
+                            }
+                        }
+                        _ => {
+                            prev.fill(0.0);
+                            for kk in 0..nk {
+                                for (pv, &c) in prev.iter_mut().zip(cq[kk].iter()) {
+                                    *pv += c * bb[kk];
+                                }
+                            }
+                            for ((fv, &nv), (&pv, &iv)) in fl.iter_mut().zip(nr.iter()).zip(prev.iter().zip(inv.iter())) {
+                                *fv = nv - pv * iv + 1.0;
+                            }
+                        }
+                    }
+                    fl
+                } else {
+                    nr
+                };
                 for (q, &x) in yy.iter_mut().zip(row) {
                     *q += x * x;
                 }
@@ -660,8 +704,64 @@ impl Plan {
                 }
             }
         }
+        // The LCF with every reference active, across pixels: the usual
+        // case, with `lcf_pick`'s arithmetic in its order. Pixels where it
+        // is not feasible (`lok` 0) go through `lcf_pick` below.
+        let (lw, rest) = lb.split_at_mut(MAXREF);
+        let (lse, rest) = rest.split_at_mut(MAXREF);
+        let [lssr, lok, ..] = rest else { unreachable!() };
+        let (lssr, lok) = (&mut lssr[..m], &mut lok[..m]);
+        lok.fill(0.0);
+        if let Some(full) = self.subsets.first().filter(|s| k > 0 && s.idx.len() == k) {
+            lok.fill(1.0);
+            for pi in 0..k {
+                let wv = &mut lw[pi][..m];
+                wv.fill(0.0);
+                for (qi, a) in aty.iter().enumerate().take(k) {
+                    let c = full.inv[pi][qi];
+                    for (x, &av) in wv.iter_mut().zip(a.iter()) {
+                        *x += c * av;
+                    }
+                }
+                if full.inv.len() > k {
+                    let c = full.inv[pi][k];
+                    wv.iter_mut().for_each(|x| *x += c);
+                }
+                if self.nonnegative {
+                    for (o, x) in lok.iter_mut().zip(wv.iter_mut()) {
+                        *o = if *x < -1e-12 { 0.0 } else { *o };
+                        *x = x.max(0.0);
+                    }
+                }
+            }
+            lssr.copy_from_slice(yy);
+            for i in 0..k {
+                for ((sv, &wi), &ai) in lssr.iter_mut().zip(lw[i][..m].iter()).zip(aty[i].iter()) {
+                    *sv -= 2.0 * wi * ai;
+                }
+                for jj in 0..k {
+                    let c = self.ata[i][jj];
+                    for ((sv, &wi), &wj) in lssr.iter_mut().zip(lw[i][..m].iter()).zip(lw[jj][..m].iter()) {
+                        *sv += wi * c * wj;
+                    }
+                }
+            }
+            let nfree = (k as i64 - self.sum_to_one as i64).max(0) as f64;
+            let dof = (self.lcf_idx.len() as f64 - nfree).max(1.0);
+            for ((o, sv), &q) in lok.iter_mut().zip(lssr.iter_mut()).zip(yy.iter()) {
+                *o = if *sv < f64::INFINITY - 1e-15 * q.max(1.0) { *o } else { 0.0 };
+                *sv = sv.max(0.0);
+            }
+            for pi in 0..k {
+                let c = full.inv[pi][pi].max(0.0);
+                for (e, &sv) in lse[pi][..m].iter_mut().zip(lssr.iter()) {
+                    *e = (c * (sv / dof)).sqrt();
+                }
+            }
+        }
+        let dof_full = (self.lcf_idx.len() as f64 - (k as i64 - self.sum_to_one as i64).max(0) as f64).max(1.0);
         // Per pixel: mask, refinements, LCF active set, outputs.
-        let der = |i: usize, j: usize| (sm[(i + 1) * m + j] - sm[(i - 1) * m + j]) / (e[i + 1] - e[i - 1]);
+        let der = |i: usize, j: usize| (sm[(i + 1) * m + j] - sm[(i - 1) * m + j]) * self.inv_span[i];
         for j in 0..m {
             let sigma = (ss[j] / (self.pre.idx.len() as f64 - self.pre.w.len() as f64).max(1.0)).sqrt();
             let mut px = Px { e0_half: f32::NAN, e0_der: f32::NAN, wl_e: f32::NAN, wl_h: f32::NAN, r: f32::NAN, chi2: f32::NAN, jump: f32::NAN, sigma: f32::NAN, masked: false };
@@ -674,7 +774,11 @@ impl Plan {
                 px.masked = st.is_finite() && st > self.mask_sigma * sigma && st >= self.min_jump && st > 0.0;
             }
             if px.masked {
-                px.e0_half = e0h[j] as f32;
+                let i = found[j] as usize;
+                if i > 0 {
+                    let (s0, s1) = (sm[(i - 1) * m + j], sm[i * m + j]);
+                    px.e0_half = (e[i - 1] + (0.5 - s0) / (s1 - s0) * (e[i] - e[i - 1])) as f32;
+                }
                 let b = bi[j] as usize;
                 if b > 1 && b + 2 < ne {
                     px.e0_der = vertex(e[b - 1], der(b - 1, j), e[b], bv[j], e[b + 1], der(b + 1, j)).map_or(e[b], |v| v.0) as f32;
@@ -682,9 +786,7 @@ impl Plan {
                     px.e0_der = e[b] as f32;
                 }
                 let mi = im[j] as usize;
-                let (lo, hi) = (e[mi] - self.wl_half, e[mi] + self.wl_half);
-                let span = c.saturating_sub(8)..=(d + 8).min(ne - 1);
-                match quad_fit(span.filter(|&i| e[i] >= lo && e[i] <= hi).map(|i| (e[i] - e[mi], norm[i * m + j]))) {
+                match self.wl_quad(mi, |i| norm[i * m + j]) {
                     Some((q0, q1, q2)) if q2 < 0.0 && (-q1 / (2.0 * q2)).abs() <= self.wl_half => {
                         let x = -q1 / (2.0 * q2);
                         px.wl_e = (e[mi] + x) as f32;
@@ -695,7 +797,15 @@ impl Plan {
                         px.wl_h = sm[mi * m + j] as f32;
                     }
                 }
-                if k > 0 {
+                if k > 0 && lok[j] == 1.0 {
+                    let ssr = lssr[j];
+                    for i in 0..k {
+                        w[i] = lw[i][j];
+                        se[i] = lse[i][j];
+                    }
+                    px.r = (ssr / yy[j].max(1e-300)) as f32;
+                    px.chi2 = (ssr / dof_full) as f32;
+                } else if k > 0 {
                     let mut a = [0.0; MAXREF];
                     for (r, at) in a.iter_mut().zip(aty.iter()).take(k) {
                         *r = at[j];
@@ -769,6 +879,9 @@ impl Plan {
                 best = (ssr, si);
                 bw = wf;
             }
+            if ms == k {
+                break;
+            }
         }
         if !best.0.is_finite() {
             return None;
@@ -789,21 +902,49 @@ impl Plan {
         Some((w, se, ssr / yy.max(1e-300), s2))
     }
 
+    /// Sets `ok` (`b.v[0]`) to 1 for pixels whose spectrum `ys` is finite
+    /// at every energy, 0 otherwise.
+    fn finite(ys: &[&[f32]], b: &mut ChunkBufs, m: usize) {
+        let ok = &mut b.v[0][..m];
+        ok.fill(1.0);
+        for row in ys {
+            for (o, &x) in ok.iter_mut().zip(row.iter()) {
+                *o = if x.is_finite() { *o } else { 0.0 };
+            }
+        }
+    }
+
     /// [`Plan::chunk_body`] compiled for AVX2 (wider SIMD lanes; no FMA
     /// contraction, so results are identical to the baseline build).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn chunk_avx2(&self, b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
-        self.chunk_body(b, m, out)
+    fn chunk_avx2(&self, ys: &[&[f32]], b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
+        Self::finite(ys, b, m);
+        self.chunk_body(ys, b, m, out)
     }
 
-    fn chunk(&self, b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn chunk_avx512(&self, ys: &[&[f32]], b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
+        Self::finite(ys, b, m);
+        self.chunk_body(ys, b, m, out)
+    }
+
+    /// All maps for the `m` pixels whose spectra are `ys` (one row of `m`
+    /// values per energy), into `out`.
+    fn chunk(&self, ys: &[&[f32]], b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { self.chunk_avx512(ys, b, m, out) };
+        }
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { self.chunk_avx2(b, m, out) };
+            return unsafe { self.chunk_avx2(ys, b, m, out) };
         }
-        self.chunk_body(b, m, out)
+        Self::finite(ys, b, m);
+        self.chunk_body(ys, b, m, out)
     }
 }
 
@@ -837,40 +978,46 @@ fn vertex(x0: f64, y0: f64, x1: f64, y1: f64, x2: f64, y2: f64) -> Option<(f64, 
     Some((xv, c - b * b / (4.0 * a)))
 }
 
-/// Least-squares quadratic q0 + q1 x + q2 x² (at least 3 points), solved
-/// in closed form on the stack: it runs once per pixel.
-fn quad_fit(pts: impl Iterator<Item = (f64, f64)>) -> Option<(f64, f64, f64)> {
-    let (mut s, mut t, mut n) = ([0.0f64; 5], [0.0f64; 3], 0usize);
-    for (x, y) in pts {
-        let x2 = x * x;
-        s[0] += 1.0;
-        s[1] += x;
-        s[2] += x2;
-        s[3] += x2 * x;
-        s[4] += x2 * x2;
-        t[0] += y;
-        t[1] += x * y;
-        t[2] += x2 * y;
-        n += 1;
-    }
-    if n < 3 {
-        return None;
-    }
-    // Cramer's rule on the symmetric normal equations.
-    let det3 = |m: [[f64; 3]; 3]| m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-    let a = [[s[0], s[1], s[2]], [s[1], s[2], s[3]], [s[2], s[3], s[4]]];
-    let d = det3(a);
-    if d.abs() < 1e-300 {
-        return None;
-    }
-    let col = |k: usize| {
-        let mut m = a;
-        for r in 0..3 {
-            m[r][k] = t[r];
+/// Least-squares quadratic q0 + q1 x + q2 x² through fixed points: the
+/// weights (XᵀX)⁻¹Xᵀ, so that a fit is three short dot products.
+#[derive(Debug, Clone)]
+struct QuadFit {
+    idx: Vec<usize>,
+    w: Vec<[f64; 3]>,
+}
+
+impl QuadFit {
+    /// The fit at energy indices `idx` in x = e − `x0`; `None` with fewer
+    /// than 3 points or a singular system.
+    fn new(e: &[f64], idx: Vec<usize>, x0: f64) -> Option<Self> {
+        if idx.len() < 3 {
+            return None;
         }
-        det3(m) / d
-    };
-    Some((col(0), col(1), col(2)))
+        let x: Vec<f64> = idx.iter().map(|&i| e[i] - x0).collect();
+        let mut xtx = vec![vec![0.0; 3]; 3];
+        for &v in &x {
+            let p = [1.0, v, v * v];
+            for a in 0..3 {
+                for b in 0..3 {
+                    xtx[a][b] += p[a] * p[b];
+                }
+            }
+        }
+        let inv = inverse(&xtx)?;
+        let w = x.iter().map(|&v| std::array::from_fn(|k| inv[k][0] + inv[k][1] * v + inv[k][2] * v * v)).collect();
+        Some(Self { idx, w })
+    }
+
+    fn fit(&self, y: impl Fn(usize) -> f64) -> (f64, f64, f64) {
+        let mut q = [0.0; 3];
+        for (&i, w) in self.idx.iter().zip(&self.w) {
+            let v = y(i);
+            q[0] += w[0] * v;
+            q[1] += w[1] * v;
+            q[2] += w[2] * v;
+        }
+        (q[0], q[1], q[2])
+    }
 }
 
 fn window(e: &[f64], lo: f64, hi: f64, what: &str) -> Result<(usize, usize)> {
@@ -947,6 +1094,14 @@ fn build_plan(e: &[f64], pe: &PreEdge, refs: &[RefSpectrum], shift: f64, p: &Map
         edge,
         wl,
         wl_half: p.white_line_fit_ev,
+        wl_fits: (wl.0..=wl.1)
+            .map(|im| {
+                let (lo, hi) = (e[im] - p.white_line_fit_ev, e[im] + p.white_line_fit_ev);
+                let span = wl.0.saturating_sub(8)..=(wl.1 + 8).min(n - 1);
+                QuadFit::new(e, span.filter(|&i| e[i] >= lo && e[i] <= hi).collect(), e[im])
+            })
+            .collect(),
+        inv_span: (0..n).map(|i| if i == 0 || i + 1 == n { 0.0 } else { 1.0 / (e[i + 1] - e[i - 1]) }).collect(),
         lcf_idx: vec![],
         design: vec![],
         ata: vec![],
@@ -998,7 +1153,12 @@ fn build_plan(e: &[f64], pe: &PreEdge, refs: &[RefSpectrum], shift: f64, p: &Map
     let masks: Vec<u32> = if k == 0 {
         vec![]
     } else if p.lcf.nonnegative {
-        (1..(1u32 << k)).collect()
+        // All references first: when that solution is feasible it is the
+        // optimum (every smaller set is a restriction of it), and
+        // `lcf_pick` stops there.
+        let mut m: Vec<u32> = (1..(1u32 << k)).collect();
+        m.sort_by_key(|v| std::cmp::Reverse(v.count_ones()));
+        m
     } else {
         vec![(1u32 << k) - 1]
     };
@@ -1117,8 +1277,10 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
             let mut sp = vec![vec![0.0f64; ne]; run];
             for k in 0..ne {
                 let row = od2.row(k);
-                for (j, x) in row.slice(ndarray::s![p0..p0 + run]).iter().enumerate() {
-                    sp[j][k] = *x as f64;
+                let src = row.slice(ndarray::s![p0..p0 + run]);
+                match src.as_slice() {
+                    Some(sl) => sl.iter().zip(sp.iter_mut()).for_each(|(x, y)| y[k] = *x as f64),
+                    None => src.iter().zip(sp.iter_mut()).for_each(|(x, y)| y[k] = *x as f64),
                 }
             }
             sp.into_iter().filter(|y| y.iter().all(|v| v.is_finite())).collect()
@@ -1134,17 +1296,26 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
     if spectra.is_empty() {
         return Err(Error::data("every pixel has a NaN somewhere in its spectrum (no common field of view)"));
     }
-    let mean_of_rows = |rows: &[&Vec<f64>]| -> Vec<f64> { (0..ne).map(|k| rows.iter().map(|r| r[k]).sum::<f64>() / rows.len().max(1) as f64).collect() };
+    let mean_of_rows = |rows: &[&Vec<f64>]| -> Vec<f64> {
+        let mut acc = vec![0.0; ne];
+        for r in rows {
+            acc.iter_mut().zip(r.iter()).for_each(|(a, v)| *a += v);
+        }
+        acc.iter().map(|a| a / rows.len().max(1) as f64).collect()
+    };
     let mean_all = mean_of_rows(&spectra.iter().collect::<Vec<_>>());
     let pe0 = larch_on_mean(energies, &mean_all, &p.pre_edge)?;
     let plan0 = build_plan(energies, &pe0, &[], 0.0, p)?;
     let passing: Vec<&Vec<f64>> = spectra
         .par_iter()
-        .filter(|y| {
-            let (mut nb, mut fb, mut pb) = (vec![0.0; ne], vec![0.0; ne], vec![0.0; ne]);
-            let (step, sigma) = plan0.normalise(y, &mut nb, &mut fb, &mut pb);
-            step > p.mask_sigma * sigma && step >= p.min_jump && step > 0.0
-        })
+        .map_init(
+            || (vec![0.0; ne], vec![0.0; ne], vec![0.0; ne]),
+            |(nb, fb, pb), y| {
+                let (step, sigma) = plan0.normalise(y, nb, fb, pb);
+                (step > p.mask_sigma * sigma && step >= p.min_jump && step > 0.0).then_some(y)
+            },
+        )
+        .flatten()
         .collect();
     let n_masked0 = passing.len();
     let mean_masked = mean_of_rows(&passing);
@@ -1174,6 +1345,8 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
             }
         }
         progress.start("xanes maps", nchunks as u64);
+        // Rows of a standard-layout stack are read in place.
+        let contiguous = od2.as_slice();
         // Scratch buffers are reused within each rayon job: allocating (and
         // page-faulting) megabytes per chunk cost more than the fitting.
         per_chunk.into_par_iter().enumerate().for_each_init(|| None::<ChunkBufs>, |slot, (c, o)| {
@@ -1183,17 +1356,17 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
                 *slot = Some(ChunkBufs::new(ne, m));
             }
             let bufs = slot.as_mut().expect("just set");
-            for kk in 0..ne {
-                let row = od2.row(kk);
-                let dst = &mut bufs.y[kk * m..(kk + 1) * m];
-                let src = row.slice(ndarray::s![p0..p0 + m]);
-                match src.as_slice() {
-                    // Contiguous rows (the usual case) convert in SIMD lanes.
-                    Some(sl) => dst.iter_mut().zip(sl).for_each(|(d, s)| *d = *s as f64),
-                    None => dst.iter_mut().zip(src.iter()).for_each(|(d, s)| *d = *s as f64),
+            match &contiguous {
+                Some(sl) => {
+                    let ys: Vec<&[f32]> = (0..ne).map(|k| &sl[k * np + p0..k * np + p0 + m]).collect();
+                    plan.chunk(&ys, bufs, m, &mut ChunkOut { o })
+                }
+                None => {
+                    let rows: Vec<Vec<f32>> = (0..ne).map(|k| od2.row(k).slice(ndarray::s![p0..p0 + m]).to_vec()).collect();
+                    let ys: Vec<&[f32]> = rows.iter().map(|r| &r[..]).collect();
+                    plan.chunk(&ys, bufs, m, &mut ChunkOut { o })
                 }
             }
-            plan.chunk(bufs, m, &mut ChunkOut { o });
             progress.inc(1);
         });
         progress.finish();
@@ -1225,9 +1398,16 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
     };
     let mask_sl = mask.as_slice().expect("standard layout");
     let masked_idx: Vec<usize> = (0..np).filter(|&i| mask_sl[i] == 1).collect();
+    // Means over the mask in fixed blocks summed in order: the same result
+    // whatever the thread count.
     let mean_of = |a: &ArrayD<f32>| -> f64 {
-        let v: Vec<f64> = masked_idx.iter().map(|&i| a.as_slice().expect("standard")[i] as f64).filter(|v| v.is_finite()).collect();
-        if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+        let sl = a.as_slice().expect("standard layout");
+        let parts: Vec<(f64, usize)> = masked_idx
+            .par_chunks(1 << 16)
+            .map(|c| c.iter().map(|&i| sl[i] as f64).filter(|v| v.is_finite()).fold((0.0, 0), |(s, n), v| (s + v, n + 1)))
+            .collect();
+        let (s, n) = parts.iter().fold((0.0, 0), |(s, n), p| (s + p.0, n + p.1));
+        if n == 0 { f64::NAN } else { s / n as f64 }
     };
     let median_e0 = {
         let mut v: Vec<f32> = masked_idx.iter().map(|&i| e0_half.as_slice().expect("standard")[i]).filter(|v| v.is_finite()).collect();
@@ -1477,25 +1657,33 @@ mod tests {
         let pe = pre_edge(&e, &r[0].mu.iter().map(|v| v + 0.2).collect::<Vec<_>>(), &MapParams::default().pre_edge).unwrap();
         let plan = build_plan(&e, &pe, &r, 0.3, &MapParams::default()).unwrap();
         let mut bufs = ChunkBufs::new(ne, m);
+        let mut y = vec![0.0f32; ne * m];
         for j in 0..m {
             for k in 0..ne {
-                let f = j as f64 / m as f64;
+                // Fractions beyond [0, 1] at both ends: the non-negative
+                // LCF's smaller active sets are exercised as well.
+                let f = 1.4 * j as f64 / m as f64 - 0.2;
                 let noise = 0.02 * (((k * 7919 + j * 104729) % 1000) as f64 / 1000.0 - 0.5);
                 let amp = if j % 5 == 0 { 0.01 } else { 1.0 };
-                bufs.y[k * m + j] = 0.3 - 1e-4 * (e[k] - 8200.0) + amp * ((1.0 - f) * r[0].mu[k] + f * r[1].mu[k]) + noise;
+                y[k * m + j] = (0.3 - 1e-4 * (e[k] - 8200.0) + amp * ((1.0 - f) * r[0].mu[k] + f * r[1].mu[k]) + noise) as f32;
             }
         }
-        bufs.y[7 * m + 3] = f64::NAN;
+        y[7 * m + 3] = f32::NAN;
+        let ys: Vec<&[f32]> = y.chunks_exact(m).collect();
         let nf = F_W + 4;
         let mut maps: Vec<Vec<f32>> = (0..nf).map(|_| vec![0.0; m]).collect();
-        plan.chunk(&mut bufs, m, &mut ChunkOut { o: maps.iter_mut().map(|v| &mut v[..]).collect() });
+        plan.chunk(&ys, &mut bufs, m, &mut ChunkOut { o: maps.iter_mut().map(|v| &mut v[..]).collect() });
         let mut sc = Scratch::new(ne);
-        let mut masked = 0;
+        let (mut masked, mut clamped, mut interior) = (0, 0, 0);
         for j in 0..m {
-            let y: Vec<f64> = (0..ne).map(|k| bufs.y[k * m + j]).collect();
+            let y: Vec<f64> = (0..ne).map(|k| ys[k][j] as f64).collect();
             let (mut w, mut se) = ([0.0; MAXREF], [0.0; MAXREF]);
             let q = plan.pixel(&y, &mut sc, &mut w, &mut se);
             masked += q.masked as usize;
+            if q.masked {
+                clamped += (w[0] == 0.0 || w[1] == 0.0) as usize;
+                interior += (w[0] > 0.0 && w[1] > 0.0) as usize;
+            }
             let nan = |v: f32| if q.masked { v } else { f32::NAN };
             let want = [q.jump, q.sigma, q.masked as u8 as f32, nan(q.e0_half), nan(q.e0_der), nan(q.wl_e), nan(q.wl_h), nan(q.r), nan(q.chi2), nan(w[0] as f32), nan(w[1] as f32), nan(se[0] as f32), nan(se[1] as f32)];
             for (f, wv) in want.iter().enumerate() {
@@ -1503,6 +1691,7 @@ mod tests {
             }
         }
         assert!(masked > 20 && masked < m);
+        assert!(clamped >= 3 && interior >= 10, "clamped {clamped}, interior {interior}");
     }
 
     #[test]

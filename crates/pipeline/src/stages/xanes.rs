@@ -4,7 +4,7 @@
 //! named by content), optional per-particle chemistry, and a summary.
 
 use crate::outdir::OutDir;
-use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
+use chemomech_core::{Column, DynArray, Error, InputRecord, Progress, Provenance, Result, Table};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
 use chemomech_io::{open_with, table, Dataset, OpenOptions};
 use chemomech_xas::maps::{two_energy_jump, xanes_maps, ClusterParams, MapParams, RefSpectrum, SocScale};
@@ -149,14 +149,21 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let t0 = std::time::Instant::now();
     chemomech_io::atomic::ensure_not_input(out, &[&p.stack])?;
     let mut prov = Provenance::start("xanes", serde_json::to_value(p)?);
-    prov.add_input(&p.stack)?;
+    // The stack's checksum is computed while the stack is read (a second
+    // pass over a large file would cost as much as the maps).
+    let mut load_prov = Provenance::start("xanes", serde_json::Value::Null);
+    let (stack_rec, loaded) = rayon::join(|| InputRecord::of(&p.stack), || load_od(p, &mut load_prov));
+    prov.add_record(stack_rec?);
     let mut refs = Vec::new();
     for r in &p.refs {
         let (rs, path) = read_reference(r)?;
         prov.add_input(&path)?;
         refs.push(rs);
     }
-    let (od, energies, pixel, od_info) = load_od(p, &mut prov)?;
+    let (od, energies, pixel, od_info) = loaded?;
+    for rec in load_prov.inputs {
+        prov.add_record(rec);
+    }
     let t_load = t0.elapsed().as_secs_f64();
     let ne = energies.len();
     let is3d = od.ndim() == 4;
