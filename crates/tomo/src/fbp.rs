@@ -127,6 +127,25 @@ pub fn angle_weight(angles_deg: &[f64]) -> f64 {
     if span > 270.0 { w / 2.0 } else { w }
 }
 
+/// The columns `lo..hi` of an `n`-wide image row whose detector
+/// coordinate t = t0 + col·ct lies within [1, nd − 2], minus one column of
+/// margin at each end (so interpolation needs no bounds checks there).
+fn inner_columns(t0: f64, ct: f64, nd: usize, n: usize) -> (usize, usize) {
+    if nd < 4 {
+        return (0, 0);
+    }
+    let (tlo, thi) = (1.0, nd as f64 - 2.0);
+    let (a, b) = if ct.abs() < 1e-12 {
+        if t0 >= tlo && t0 <= thi { (0.0, n as f64) } else { (0.0, 0.0) }
+    } else {
+        let (x, y) = ((tlo - t0) / ct, (thi - t0) / ct);
+        (x.min(y), x.max(y))
+    };
+    let lo = (a.ceil() + 1.0).clamp(0.0, n as f64) as usize;
+    let hi = (b.floor() - 1.0).clamp(0.0, n as f64) as usize;
+    if hi > lo { (lo, hi) } else { (0, 0) }
+}
+
 /// Back-projects a filtered sinogram `(angle, n_det)` onto an `n x n` image.
 pub fn backproject(filtered: ArrayView2<f32>, g: &Geometry, n: usize) -> Array2<f32> {
     let nd = filtered.ncols();
@@ -142,7 +161,7 @@ pub fn backproject(filtered: ArrayView2<f32>, g: &Geometry, n: usize) -> Array2<
             let p = p.as_slice().expect("row-major");
             // t(col) = (col − c)·cosθ − y·sinθ + centre, affine in col.
             let t0 = -c * ct - y * st + g.center;
-            for (col, o) in row.iter_mut().enumerate() {
+            let at = |col: usize, o: &mut f32| {
                 let t = t0 + col as f64 * ct;
                 let i = t.floor();
                 let fi = i as isize;
@@ -153,6 +172,27 @@ pub fn backproject(filtered: ArrayView2<f32>, g: &Geometry, n: usize) -> Array2<
                 } else if fi as usize + 1 == nd && t == i {
                     *o += p[nd - 1];
                 }
+            };
+            // Columns whose t lies safely inside [1, nd − 2] (one column of
+            // margin each side against rounding) take the branch-free path;
+            // the others the checked one above. Same arithmetic either way.
+            let (lo, hi) = inner_columns(t0, ct, nd, n);
+            for (col, o) in row.iter_mut().enumerate().take(lo) {
+                at(col, o);
+            }
+            for (col, o) in row.iter_mut().enumerate().take(hi).skip(lo) {
+                let t = t0 + col as f64 * ct;
+                // t ≥ 0 here, so truncation is the floor (a plain SSE2
+                // conversion; `floor` is a libm call on baseline x86-64).
+                // SAFETY: 0 ≤ t < nd − 1 < i32::MAX on these columns
+                // (`inner_columns`), so the conversion is exact truncation.
+                let fi = unsafe { t.to_int_unchecked::<i32>() } as usize;
+                let f = (t - fi as f64) as f32;
+                let (a0, a1) = (p[fi], p[fi + 1]);
+                *o += a0 + f * (a1 - a0);
+            }
+            for (col, o) in row.iter_mut().enumerate().skip(hi.max(lo)) {
+                at(col, o);
             }
         }
         for o in row.iter_mut() {

@@ -10,6 +10,7 @@
 
 pub mod center;
 pub mod fbp;
+pub mod fourier;
 pub mod geometry;
 pub mod phase;
 pub mod preprocess;

@@ -21,9 +21,32 @@ pub enum CenterSpec {
     Value(f64),
 }
 
+/// Reconstruction algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// Filtered back-projection ([`crate::fbp`]).
+    #[default]
+    Fbp,
+    /// Direct Fourier reconstruction by gridding ([`crate::fourier`]).
+    Fourier,
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "fbp" => Ok(Self::Fbp),
+            "fourier" | "gridrec" => Ok(Self::Fourier),
+            o => Err(Error::param(format!("--algorithm must be fbp or fourier, got '{o}'"))),
+        }
+    }
+}
+
 /// Every choice of the reconstruction.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReconParams {
+    pub algorithm: Algorithm,
     pub filter: Filter,
     pub rings: Rings,
     /// Zinger threshold on transmission (TomoPy's `dif`), or none.
@@ -36,7 +59,7 @@ pub struct ReconParams {
 
 impl Default for ReconParams {
     fn default() -> Self {
-        Self { filter: Filter::Ramp, rings: Rings::None, zinger: None, flats: Combine::Mean, paganin: None, size: None }
+        Self { algorithm: Algorithm::Fbp, filter: Filter::Ramp, rings: Rings::None, zinger: None, flats: Combine::Mean, paganin: None, size: None }
     }
 }
 
@@ -100,7 +123,10 @@ pub fn reconstruct(lines: ArrayView3<f32>, angles_deg: &[f64], center: f64, para
     if n == 0 || n > 65536 {
         return Err(Error::param(format!("output size {n} is out of range")));
     }
-    let mut v = fbp_volume(lines, &g, n, params.filter)?;
+    let mut v = match params.algorithm {
+        Algorithm::Fbp => fbp_volume(lines, &g, n, params.filter)?,
+        Algorithm::Fourier => crate::fourier::fourier_volume(lines, &g, n, params.filter)?,
+    };
     if let Some(px) = pixel_um {
         let k = (1.0 / (px * 1e-4)) as f32;
         v.mapv_inplace(|x| x * k);

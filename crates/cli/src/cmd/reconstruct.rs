@@ -22,7 +22,8 @@ pub struct Args {
     /// Filter: ramp, shepp, cosine, hamming, hann.
     #[arg(long, default_value = "ramp")]
     pub filter: String,
-    /// Algorithm: fbp.
+    /// Algorithm: fbp (filtered back-projection) or fourier (direct
+    /// Fourier gridding, faster; same filters and scale).
     #[arg(long, default_value = "fbp")]
     pub algorithm: String,
     /// Ring removal: none, vo (Vo 2018 sorting + large stripes), fw (Münch 2009 Fourier–wavelet).
@@ -84,9 +85,6 @@ pub fn params(a: &Args) -> Result<Params> {
         "median" => Combine::Median,
         o => return Err(Error::param(format!("--flats must be mean or median, got '{o}'"))),
     };
-    if a.algorithm != "fbp" {
-        return Err(Error::param(format!("--algorithm must be fbp, got '{}'", a.algorithm)));
-    }
     let holo = if a.phase == "ctf" {
         Some(chemomech_pipeline::stages::reconstruct::HoloParams {
             delta_beta: a.delta_beta.ok_or_else(|| Error::param("--phase ctf needs --delta-beta"))?,
@@ -108,7 +106,7 @@ pub fn params(a: &Args) -> Result<Params> {
     if let Some(p) = &paganin {
         p.validate()?;
     }
-    let recon = ReconParams { filter: a.filter.parse()?, rings, zinger: a.zinger, flats, paganin, size: a.size };
+    let recon = ReconParams { algorithm: a.algorithm.parse()?, filter: a.filter.parse()?, rings, zinger: a.zinger, flats, paganin, size: a.size };
     let slices = a.slices.as_deref().map(parse_range).transpose()?;
     if holo.is_some() && a.delta_beta.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
         return Err(Error::param("--delta-beta must be positive"));

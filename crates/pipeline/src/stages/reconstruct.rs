@@ -33,12 +33,17 @@ pub struct Params {
     pub memory_gb: Option<f64>,
 }
 
-/// Peak resident memory of this process in MB (Linux), if known.
+/// Peak resident memory of this process in MB (10⁶ bytes; Linux), if known.
 pub fn peak_rss_mb() -> Option<f64> {
+    status_mb("VmHWM:")
+}
+
+/// A memory line of /proc/self/status (in KiB there) in MB, if known.
+fn status_mb(key: &str) -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    let line = s.lines().find(|l| l.starts_with(key))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0 / 1e6)
 }
 
 /// Shape (angles, rows, columns) and whether slabs can be read lazily.
@@ -116,8 +121,18 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         return Err(Error::param("--memory-gb must be positive"));
     }
     let per_row = (na * nd * 4 * 4 + n * n * 4 * 2) as f64;
-    let fixed = if lazy { 0.0 } else { full.as_ref().map(|f| f.data.nbytes() as f64).unwrap_or(0.0) };
-    let chunk = (((budget - fixed) / per_row).floor() as usize).clamp(1, rows.len());
+    let mut fixed = if lazy { 0.0 } else { full.as_ref().map(|f| f.data.nbytes() as f64).unwrap_or(0.0) };
+    // The budget is for the whole process: what it holds already counts.
+    fixed += status_mb("VmRSS:").unwrap_or(0.0) * 1e6;
+    // Working memory of the slices in flight (one per thread): the Fourier
+    // method's 2×-oversampled complex grid, FBP's image.
+    fixed += rayon::current_num_threads() as f64
+        * match p.recon.algorithm {
+            chemomech_tomo::recon::Algorithm::Fourier => (4 * n * n * 8) as f64,
+            chemomech_tomo::recon::Algorithm::Fbp => (n * n * 4) as f64,
+        };
+    // 10 % headroom for what is not modelled (I/O buffers, FFT scratch).
+    let chunk = (((0.9 * budget - fixed) / per_row).floor() as usize).clamp(1, rows.len());
     let first = slab(&p.input, lazy, full.as_ref(), rows.start..rows.start + 1)?;
     let pixel_um = first.pixel_um;
     let units = if pixel_um.is_some() { "1/cm" } else { "1/pixel" };
@@ -126,12 +141,15 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let mut report = PreReport::default();
     let mut z = rows.start;
     let mut chunks = 0;
+    let mut t_rec = 0.0;
     while z < rows.end {
         let zz = (z + chunk).min(rows.end);
         let s = slab(&p.input, lazy, full.as_ref(), z..zz)?;
         let (lines, rep) = preprocess(&s, &p.recon)?;
         report.add(&rep);
+        let tr = std::time::Instant::now();
         let vol = reconstruct(lines.view(), &s.angles_deg, center, &p.recon, pixel_um)?;
+        t_rec += tr.elapsed().as_secs_f64();
         writer.write_slab(vol.slice(s![.., .., ..]))?;
         progress.inc((zz - z) as u64);
         z = zz;
@@ -154,6 +172,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         "memory_budget_gb": budget / 1e9,
         "peak_rss_mb": peak_rss_mb(),
         "seconds": t0.elapsed().as_secs_f64(),
+        // FBP / gridding alone, without reading, preprocessing and writing.
+        "seconds_reconstruction": t_rec,
+        "algorithm": p.recon.algorithm,
         "preprocessing": report,
         "provenance": prov.to_json(),
     }))
