@@ -30,9 +30,9 @@ fn per_phase_mu_within_two_percent_of_the_tables() {
     let (_, ny, nx) = el.shape;
     assert_eq!(ny, nx);
     // The carbon-binder domain is too thin for pure interior voxels at this
-    // voxel size (its μ is 1/45 of the active material's, so every CBD
-    // voxel is dominated by its neighbours' blur); it is checked through the
-    // volume's mean below, which reconstruction preserves.
+    // voxel size (and its μ is 1/45 of the active material's): it is fitted
+    // from its partial-volume fractions away from active material below,
+    // and the volume's mean, which reconstruction preserves, is checked.
     let masks = [(interior(&el.frac_active, 2), 2usize)];
     let truth_mean = scan.mu.iter().map(|&v| v as f64).sum::<f64>() / scan.mu.len() as f64;
     for algorithm in [Algorithm::Fbp, Algorithm::Fourier] {
@@ -47,6 +47,23 @@ fn per_phase_mu_within_two_percent_of_the_tables() {
             eprintln!("{algorithm:?} phase {phase}: {mean:.2} vs {want:.2} 1/cm over {n} voxels");
             assert!(n > 1000, "too few interior voxels of phase {phase}: {n}");
             assert!(((mean - want) / want).abs() <= 0.02, "{algorithm:?} phase {phase}: {mean:.2} vs tabulated {want:.2} 1/cm");
+        }
+        {
+            // Away from active material (none within 2 voxels): μ = μ_cbd·f_cbd + μ_pore·(1 − f_cbd), fitted.
+            let far = interior(&el.frac_active.mapv(|v| if v == 0.0 { 1.0 } else { 0.0 }), 2);
+            let (mut sx, mut sy, mut sxx, mut sxy, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for ((&v, &f), _) in vol.iter().zip(el.frac_cbd.iter()).zip(far.iter()).filter(|(_, m)| **m) {
+                let (x, y) = (f as f64, v as f64);
+                sx += x; sy += y; sxx += x * x; sxy += x * y; n += 1.0;
+            }
+            let slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+            let icpt = (sy - slope * sx) / n;
+            let cbd = slope + icpt;
+            eprintln!("{algorithm:?} far from active: {n} voxels, cbd {cbd:.2} (pore {icpt:.2}) vs {:.2} ({:.2})", scan.phase_mu[1], scan.phase_mu[0]);
+            // Measured: FBP 8.22 (−13 %: its linear interpolation blurs the
+            // thin domains, which biases the fit), Fourier 9.58 (+1 %), vs 9.48.
+            assert!(((cbd - scan.phase_mu[1]) / scan.phase_mu[1]).abs() <= 0.15, "{algorithm:?}: carbon-binder {cbd:.2} vs {:.2} 1/cm", scan.phase_mu[1]);
+            assert!(icpt.abs() <= 0.05 * scan.phase_mu[1], "{algorithm:?}: pore {icpt:.2} 1/cm");
         }
         let m = vol.iter().map(|&v| v as f64).sum::<f64>() / vol.len() as f64;
         eprintln!("{algorithm:?} volume mean {m:.3} vs {truth_mean:.3} 1/cm");
