@@ -88,3 +88,24 @@ def test_streaming_within_a_memory_budget_equals_in_memory(tmp_path):
     np.testing.assert_array_equal(vol, out["4"][1])
     # The disc of µ 0.002 + 0.01 per pixel, and the first row's scale.
     assert abs(vol[0, 256 - 60, 256 + 40] - 0.012) < 0.0005
+
+
+def test_bad_projection_files_are_one_line_errors(tmp_path):
+    from conftest import run
+    good = np.ones((8, 2, 16), np.float32)
+    cases = {
+        "theta.h5": dict(data=good, theta=np.arange(7.0)),
+        "flats.h5": dict(data=good, theta=np.arange(8.0), data_white=np.ones((2, 3, 16), np.float32)),
+        "nan.h5": dict(data=np.where(np.arange(8)[:, None, None] == 3, np.nan, good).astype(np.float32), theta=np.arange(8.0)),
+    }
+    for name, ds in cases.items():
+        src = tmp_path / name
+        with h5py.File(src, "w") as f:
+            for k, v in ds.items():
+                f[f"exchange/{k}"] = v
+        out = tmp_path / f"{name}.tiff"
+        p = run("reconstruct", src, "--out", out, "--center", "8", ok=False)
+        err = p.stderr.strip()
+        assert p.returncode != 0 and len(err.splitlines()) == 1 and name in err, (name, p.returncode, err)
+        assert not out.exists()
+        print(err)

@@ -218,8 +218,9 @@ fn angles_from(ds: &h5::Dataset, n_expected: usize, what: &str) -> Result<(Vec<f
     Ok((vals, note))
 }
 
-fn check_frames(name: &str, a: &DynArray, data_shape: &[usize]) -> Result<()> {
-    let s = a.shape();
+/// Flat/dark frames must match the projections' full (row, column) shape —
+/// checked on the datasets' shapes, before any row range is read.
+fn check_frames(name: &str, s: &[usize], data_shape: &[usize]) -> Result<()> {
     if s.len() != 3 || s[1..] != data_shape[1..] {
         return Err(Error::shape(format!("{name} has shape {s:?} but projections have shape {data_shape:?}")));
     }
@@ -243,17 +244,15 @@ fn read_dxchange_file(f: &h5::File, rows: Option<Range<usize>>) -> Result<Projec
     meta.insert("layout".into(), "DXchange".into());
     let flats = match opt_dataset(f, "/exchange/data_white") {
         Some(d) => {
-            let a = read_array_rows(&d, rows.clone())?;
-            check_frames("/exchange/data_white", &a, data.shape())?;
-            Some(a)
+            check_frames("/exchange/data_white", &d.shape(), &shape)?;
+            Some(read_array_rows(&d, rows.clone())?)
         }
         None => None,
     };
     let darks = match opt_dataset(f, "/exchange/data_dark") {
         Some(d) => {
-            let a = read_array_rows(&d, rows.clone())?;
-            check_frames("/exchange/data_dark", &a, data.shape())?;
-            Some(a)
+            check_frames("/exchange/data_dark", &d.shape(), &shape)?;
+            Some(read_array_rows(&d, rows.clone())?)
         }
         None => None,
     };

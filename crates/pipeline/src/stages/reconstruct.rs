@@ -103,13 +103,13 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         CenterSpec::Value(c) => (check_center(c, nd)?, "given"),
         CenterSpec::Auto => {
             let s = slab(&p.input, lazy, full.as_ref(), mid..mid + 1)?;
-            let (lines, _) = preprocess(&s, &p.recon)?;
+            let (lines, _) = preprocess(&s, &p.recon).map_err(|e| e.at(&p.input))?;
             (find_center_vo(lines.index_axis(Axis(1), 0), None, 0.5)?, "Vo 2014 Fourier (middle slice)")
         }
         CenterSpec::Opposite => {
             let r = mid.saturating_sub(8).max(rows.start)..(mid + 8).min(rows.end);
             let s = slab(&p.input, lazy, full.as_ref(), r)?;
-            let (lines, _) = preprocess(&s, &p.recon)?;
+            let (lines, _) = preprocess(&s, &p.recon).map_err(|e| e.at(&p.input))?;
             (find_center_180(lines.view(), &s.angles_deg)?, "0°/180° registration")
         }
     };
@@ -145,7 +145,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     while z < rows.end {
         let zz = (z + chunk).min(rows.end);
         let s = slab(&p.input, lazy, full.as_ref(), z..zz)?;
-        let (lines, rep) = preprocess(&s, &p.recon)?;
+        let (lines, rep) = preprocess(&s, &p.recon).map_err(|e| e.at(&p.input))?;
         report.add(&rep);
         let tr = std::time::Instant::now();
         let vol = reconstruct(lines.view(), &s.angles_deg, center, &p.recon, pixel_um)?;
