@@ -11,12 +11,12 @@ cores; whole command too) and ratios, plus each method's gain (mean inside
 the largest disc / true value) as an amplitude check.
 Usage: bench/tomo.py [--sizes 1024x900,2048x1500] [--rows 4] [--skip-iradon-above 1024]
 """
-import argparse, json, os, subprocess, sys, tempfile, time
+import argparse, os, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target" / "release" / "chemomech"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import chemomech_json  # noqa: E402
 
 
 def phantom(nd, seed=1):
@@ -72,13 +72,7 @@ def gain(img, nd, discs):
 
 
 def run_chemomech(h5, out, center, alg):
-    cmd = [str(BIN), "reconstruct", str(h5), "--out", str(out), "--center", str(center), "--algorithm", alg, "--json", "--quiet"]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
-    if r.returncode != 0:
-        sys.exit(f"chemomech failed: {r.stderr}")
-    return dt, json.loads(r.stdout)
+    return chemomech_json("reconstruct", h5, "--out", out, "--center", center, "--algorithm", alg)
 
 
 def timed(f):

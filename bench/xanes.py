@@ -13,13 +13,14 @@ once as .npy. Then, side by side in one run:
 Prints seconds (best of --repeat runs) and ratios.
 Usage: bench/xanes.py [--size 1024] [--sample 200] [--repeat 3]
 """
-import argparse, json, os, subprocess, sys, tempfile, time
+import argparse, os, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, chemomech_json  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "data"
-BIN = ROOT / "target" / "release" / "chemomech"
 
 
 def load_ref(name):
@@ -102,17 +103,10 @@ def larch_sample(st, e, m, seed=2):
 
 
 def run_chemomech(stack, efile, refs, out, threads=None):
-    cmd = [str(BIN), "xanes", str(stack), "--energies", str(efile), "--register", "none", "--max-clusters", "0", "--out", str(out), "--quiet", "--json"]
+    args = (["--threads", threads] if threads else []) + ["xanes", stack, "--energies", efile, "--register", "none", "--max-clusters", "0", "--out", out]
     if refs:
-        cmd += ["--refs", ",".join(refs)]
-    if threads:
-        cmd = [cmd[0], "--threads", str(threads)] + cmd[1:]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
-    if r.returncode != 0:
-        sys.exit(f"chemomech failed: {r.stderr}")
-    return dt, json.loads(r.stdout)
+        args += ["--refs", ",".join(refs)]
+    return chemomech_json(*args)
 
 
 def main():
