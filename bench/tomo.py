@@ -119,8 +119,7 @@ def main():
             alg = astra.algorithm.create(cfg)
             dt, _ = timed(lambda: astra.algorithm.run(alg))
             res["ASTRA CPU FBP (1 thread)"] = (dt, gain(astra.data2d.get(rid), nd, discs), "")
-            for i in (alg,):
-                astra.algorithm.delete(i)
+            astra.algorithm.delete(alg)
             astra.data2d.delete([sid, rid]); astra.projector.delete(pid)
         except Exception as e:  # noqa: BLE001 — a peer that cannot run is reported, not fatal
             print(f"  ASTRA: not run ({e})")

@@ -6,7 +6,7 @@ import numpy as np
 import tifffile
 from skimage.transform import iradon
 
-from conftest import run_json
+from conftest import run, run_json
 
 
 def _best_orientation(img, ref):
@@ -91,7 +91,6 @@ def test_streaming_within_a_memory_budget_equals_in_memory(tmp_path):
 
 
 def test_bad_projection_files_are_one_line_errors(tmp_path):
-    from conftest import run
     good = np.ones((8, 2, 16), np.float32)
     cases = {
         "theta.h5": dict(data=good, theta=np.arange(7.0)),

@@ -129,7 +129,8 @@ pub fn angle_weight(angles_deg: &[f64]) -> f64 {
 
 /// The columns `lo..hi` of an `n`-wide image row whose detector
 /// coordinate t = t0 + col·ct lies within [1, nd − 2], minus one column of
-/// margin at each end (so interpolation needs no bounds checks there).
+/// margin at each end (so interpolation needs no bounds checks there);
+/// (0, 0) when there are none.
 fn inner_columns(t0: f64, ct: f64, nd: usize, n: usize) -> (usize, usize) {
     if nd < 4 {
         return (0, 0);
@@ -191,7 +192,7 @@ pub fn backproject(filtered: ArrayView2<f32>, g: &Geometry, n: usize) -> Array2<
                 let (a0, a1) = (p[fi], p[fi + 1]);
                 *o += a0 + f * (a1 - a0);
             }
-            for (col, o) in row.iter_mut().enumerate().skip(hi.max(lo)) {
+            for (col, o) in row.iter_mut().enumerate().skip(hi) {
                 at(col, o);
             }
         }
@@ -213,21 +214,15 @@ pub fn backproject(filtered: ArrayView2<f32>, g: &Geometry, n: usize) -> Array2<
 /// assert!((rec[[32, 32]] - 2.0).abs() < 0.05);
 /// ```
 pub fn fbp_slice(sino: ArrayView2<f32>, g: &Geometry, n: usize, filter: Filter) -> Result<Array2<f32>> {
-    g.validate()?;
-    if sino.dim() != (g.angles_deg.len(), g.n_det) {
-        return Err(Error::shape(format!("sinogram is {:?}, geometry expects ({}, {})", sino.dim(), g.angles_deg.len(), g.n_det)));
-    }
+    g.check_sinogram(sino.dim())?;
     let f = filter_sinogram(sino, filter);
     Ok(backproject(f.view(), g, n))
 }
 
 /// FBP of every slice of projections `(angle, rows, n_det)` → volume `(rows, n, n)`.
 pub fn fbp_volume(proj: ArrayView3<f32>, g: &Geometry, n: usize, filter: Filter) -> Result<Array3<f32>> {
-    g.validate()?;
-    let (na, nr, nd) = proj.dim();
-    if na != g.angles_deg.len() || nd != g.n_det {
-        return Err(Error::shape(format!("projections are {:?}, geometry expects ({}, rows, {})", proj.dim(), g.angles_deg.len(), g.n_det)));
-    }
+    g.check_projections(proj.dim())?;
+    let nr = proj.dim().1;
     let slices: Vec<Array2<f32>> = (0..nr)
         .into_par_iter()
         .map(|r| {

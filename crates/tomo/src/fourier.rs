@@ -44,10 +44,7 @@ fn tau() -> f64 {
 /// assert!((rec[[32, 32]] - 2.0).abs() < 0.05);
 /// ```
 pub fn fourier_slice(sino: ArrayView2<f32>, g: &Geometry, n: usize, filter: Filter) -> Result<Array2<f32>> {
-    g.validate()?;
-    if sino.dim() != (g.angles_deg.len(), g.n_det) {
-        return Err(Error::shape(format!("sinogram is {:?}, geometry expects ({}, {})", sino.dim(), g.angles_deg.len(), g.n_det)));
-    }
+    g.check_sinogram(sino.dim())?;
     if n == 0 {
         return Err(Error::param("output size must be positive"));
     }
@@ -57,11 +54,8 @@ pub fn fourier_slice(sino: ArrayView2<f32>, g: &Geometry, n: usize, filter: Filt
 /// [`fourier_slice`] for every slice of projections `(angle, rows, n_det)` →
 /// volume `(rows, n, n)`, slices in parallel.
 pub fn fourier_volume(proj: ArrayView3<f32>, g: &Geometry, n: usize, filter: Filter) -> Result<Array3<f32>> {
-    g.validate()?;
-    let (na, nr, nd) = proj.dim();
-    if na != g.angles_deg.len() || nd != g.n_det {
-        return Err(Error::shape(format!("projections are {:?}, geometry expects ({}, rows, {})", proj.dim(), g.angles_deg.len(), g.n_det)));
-    }
+    g.check_projections(proj.dim())?;
+    let nr = proj.dim().1;
     if n == 0 {
         return Err(Error::param("output size must be positive"));
     }
@@ -71,6 +65,12 @@ pub fn fourier_volume(proj: ArrayView3<f32>, g: &Geometry, n: usize, filter: Fil
         o.assign(&gr.slice(proj.index_axis(Axis(1), r)));
     });
     Ok(out)
+}
+
+/// Working memory of one slice being gridded onto an `n x n` image (the
+/// complex grid), in bytes — for planning within a memory budget.
+pub fn slice_working_bytes(n: usize) -> usize {
+    (OVERSAMPLING * n).pow(2) * std::mem::size_of::<Complex<f32>>()
 }
 
 /// Everything fixed for a geometry: filter, trigonometry, kernel, FFT plans.
@@ -163,9 +163,11 @@ impl Gridder {
                 }
             }
         }
-        // Inverse 2-D FFT (unnormalised, e^{+2πi…}): rows, then columns.
+        // Inverse 2-D FFT (unnormalised, e^{+2πi…}): rows, then columns,
+        // with one scratch buffer.
+        let mut scratch = vec![Complex::<f32>::new(0.0, 0.0); self.inv.get_inplace_scratch_len()];
         for line in grid.chunks_exact_mut(m) {
-            self.inv.process(line);
+            self.inv.process_with_scratch(line, &mut scratch);
         }
         let mut col = vec![Complex::<f32>::new(0.0, 0.0); m];
         let n = self.n;
@@ -179,7 +181,7 @@ impl Gridder {
             for (r, v) in col.iter_mut().enumerate() {
                 *v = grid[r * m + gc];
             }
-            self.inv.process(&mut col);
+            self.inv.process_with_scratch(&mut col, &mut scratch);
             for (or, &gr) in need.iter().enumerate() {
                 out[[or, oc]] = (col[gr].re as f64 * dx[or] * dx[oc]) as f32;
             }

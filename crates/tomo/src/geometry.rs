@@ -36,6 +36,22 @@ impl Geometry {
         }
         Ok(())
     }
+    /// Checks the geometry and that a sinogram `(angle, n_det)` fits it.
+    pub fn check_sinogram(&self, dim: (usize, usize)) -> Result<()> {
+        self.validate()?;
+        if dim != (self.angles_deg.len(), self.n_det) {
+            return Err(Error::shape(format!("sinogram is {dim:?}, geometry expects ({}, {})", self.angles_deg.len(), self.n_det)));
+        }
+        Ok(())
+    }
+    /// Checks the geometry and that projections `(angle, rows, n_det)` fit it.
+    pub fn check_projections(&self, dim: (usize, usize, usize)) -> Result<()> {
+        self.validate()?;
+        if dim.0 != self.angles_deg.len() || dim.2 != self.n_det {
+            return Err(Error::shape(format!("projections are {dim:?}, geometry expects ({}, rows, {})", self.angles_deg.len(), self.n_det)));
+        }
+        Ok(())
+    }
 }
 
 /// Image-grid centre for a slice of width `n` (scikit-image's convention).

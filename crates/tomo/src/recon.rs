@@ -43,6 +43,17 @@ impl std::str::FromStr for Algorithm {
     }
 }
 
+impl Algorithm {
+    /// Working memory of one slice in flight onto an `n x n` image, in
+    /// bytes (the Fourier method's oversampled grid, FBP's image).
+    pub fn slice_working_bytes(self, n: usize) -> usize {
+        match self {
+            Self::Fbp => n * n * std::mem::size_of::<f32>(),
+            Self::Fourier => crate::fourier::slice_working_bytes(n),
+        }
+    }
+}
+
 /// Every choice of the reconstruction.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReconParams {

@@ -314,11 +314,20 @@ impl Scratch {
 }
 
 impl Plan {
-    /// The quadratic around a white-line maximum at index `im` of the
-    /// (normalised) values `y`.
+    /// White-line energy and height from the maximum at index `im`: the
+    /// vertex of the quadratic fitted to normalised μ `y` around it, or the
+    /// maximum itself (smoothed height `sm_im`) when the fit has no vertex
+    /// within ±`wl_half`.
     #[inline]
-    fn wl_quad(&self, im: usize, y: impl Fn(usize) -> f64) -> Option<(f64, f64, f64)> {
-        self.wl_fits.get(im.wrapping_sub(self.wl.0))?.as_ref().map(|f| f.fit(y))
+    fn white_line(&self, im: usize, y: impl Fn(usize) -> f64, sm_im: f64) -> (f32, f32) {
+        let e = &self.e;
+        match self.wl_fits.get(im.wrapping_sub(self.wl.0)).and_then(|f| f.as_ref()).map(|f| f.fit(y)) {
+            Some((q0, q1, q2)) if q2 < 0.0 && (-q1 / (2.0 * q2)).abs() <= self.wl_half => {
+                let x = -q1 / (2.0 * q2);
+                ((e[im] + x) as f32, (q0 + q1 * x + q2 * x * x) as f32)
+            }
+            _ => (e[im] as f32, sm_im as f32),
+        }
     }
 
     /// Normalised and flattened μ of one spectrum, its step and pre-edge σ.
@@ -411,17 +420,7 @@ impl Plan {
                 im = i;
             }
         }
-        match self.wl_quad(im, |i| norm[i]) {
-            Some((q0, q1, q2)) if q2 < 0.0 && (-q1 / (2.0 * q2)).abs() <= self.wl_half => {
-                let x = -q1 / (2.0 * q2);
-                p.wl_e = (e[im] + x) as f32;
-                p.wl_h = (q0 + q1 * x + q2 * x * x) as f32;
-            }
-            _ => {
-                p.wl_e = e[im] as f32;
-                p.wl_h = sm[im] as f32;
-            }
-        }
+        (p.wl_e, p.wl_h) = self.white_line(im, |i| norm[i], sm[im]);
         // LCF.
         if !self.design.is_empty() {
             let yv = if self.lcf_on_flat { &*flat } else { &*norm };
@@ -466,7 +465,7 @@ struct ChunkBufs {
 
 impl ChunkBufs {
     fn new(ne: usize, m: usize) -> Self {
-        Self { norm: vec![0.0; ne * m], flat: vec![0.0; m], sm: vec![0.0; ne * m], prev: vec![0.0; m], v: (0..24).map(|_| vec![0.0; m]).collect(), lcf: (0..2 * MAXREF + 2).map(|_| vec![0.0; m]).collect() }
+        Self { norm: vec![0.0; ne * m], flat: vec![0.0; m], sm: vec![0.0; ne * m], prev: vec![0.0; m], v: (0..23).map(|_| vec![0.0; m]).collect(), lcf: (0..2 * MAXREF + 2).map(|_| vec![0.0; m]).collect() }
     }
 }
 
@@ -498,8 +497,7 @@ impl Plan {
     }
 
     /// Everything for `m` pixels whose spectra are `ys[k]` at energy k
-    /// (read in place from the stack; `b.v[0]` marks finite spectra, see
-    /// [`Plan::finite`]). Same arithmetic, in the same order, as
+    /// (read in place from the stack). Same arithmetic, in the same order, as
     /// [`Plan::pixel`] on the spectra in f64 — only laid out across pixels.
     #[inline(always)]
     fn chunk_body(&self, ys: &[&[f32]], b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
@@ -507,7 +505,7 @@ impl Plan {
         let e = &self.e;
         let ChunkBufs { norm, sm, prev, flat: fl, v, lcf: lb } = b;
         let (norm, sm, fl) = (&mut norm[..ne * m], &mut sm[..ne * m], &mut fl[..m]);
-        let [ok, cp0, cp1, ss, step, inv, _spare, found, bv, bi, im, yy, cq0, cq1, cq2, cq3, cq4, cq5, aty0, aty1, aty2, aty3, aty4, aty5] = &mut v[..] else { unreachable!() };
+        let [ok, cp0, cp1, ss, step, inv, found, bv, bi, im, yy, cq0, cq1, cq2, cq3, cq4, cq5, aty0, aty1, aty2, aty3, aty4, aty5] = &mut v[..] else { unreachable!() };
         let (ok, cp0, cp1, ss, step, inv) = (&mut ok[..m], &mut cp0[..m], &mut cp1[..m], &mut ss[..m], &mut step[..m], &mut inv[..m]);
         let (found, bv, bi, im, yy) = (&mut found[..m], &mut bv[..m], &mut bi[..m], &mut im[..m], &mut yy[..m]);
         let cq: [&mut [f64]; 6] = [&mut cq0[..m], &mut cq1[..m], &mut cq2[..m], &mut cq3[..m], &mut cq4[..m], &mut cq5[..m]];
@@ -515,7 +513,9 @@ impl Plan {
         // Loops run over whole rows (one energy, all pixels of the chunk) as
         // zipped slices, without index checks, so that they vectorise.
         let r = |i: usize| i * m..(i + 1) * m;
-        // Pre-edge line (`ok`, finite spectra, was set by `load`).
+        // Finite spectra only (`ok`).
+        Self::finite(ys, ok);
+        // Pre-edge line.
         cp0.fill(0.0);
         cp1.fill(0.0);
         let wl1 = self.pre.w.len() > 1;
@@ -578,8 +578,7 @@ impl Plan {
         // Smoothed normalised μ, only around the windows that use it: the
         // first pass reads `norm`, later ones work in place.
         let (r0, r1) = self.smooth_rows();
-        let last = r1 + 1;
-        for i in [r0 - 1, last] {
+        for i in [r0 - 1, r1 + 1] {
             sm[r(i)].copy_from_slice(&norm[r(i)]);
         }
         if self.smooth == 0 {
@@ -659,19 +658,9 @@ impl Plan {
                     // Flattened μ: normalised μ minus the post-edge
                     // polynomial's shape above E0.
                     let bb = self.post.basis[i];
-                    // One fused pass for the usual polynomial orders (the
-                    // sum starts at 0.0 like `PolyFit::at`'s).
+                    // One fused pass for Larch's usual quadratic (the sum
+                    // starts at 0.0 like the general loop's).
                     match nk {
-                        1 => {
-                            for ((fv, &nv), (&iv, &a)) in fl.iter_mut().zip(nr.iter()).zip(inv.iter().zip(cq[0].iter())) {
-                                *fv = nv - (0.0 + a * bb[0]) * iv + 1.0;
-                            }
-                        }
-                        2 => {
-                            for ((fv, &nv), (&iv, (&a, &b))) in fl.iter_mut().zip(nr.iter()).zip(inv.iter().zip(cq[0].iter().zip(cq[1].iter()))) {
-                                *fv = nv - (0.0 + a * bb[0] + b * bb[1]) * iv + 1.0;
-                            }
-                        }
                         3 => {
                             for ((fv, &nv), (&iv, ((&a, &b), &c))) in fl.iter_mut().zip(nr.iter()).zip(inv.iter().zip(cq[0].iter().zip(cq[1].iter()).zip(cq[2].iter()))) {
                                 *fv = nv - (0.0 + a * bb[0] + b * bb[1] + c * bb[2]) * iv + 1.0;
@@ -712,6 +701,8 @@ impl Plan {
         let [lssr, lok, ..] = rest else { unreachable!() };
         let (lssr, lok) = (&mut lssr[..m], &mut lok[..m]);
         lok.fill(0.0);
+        // Residual degrees of freedom with every reference free.
+        let dof_full = (self.lcf_idx.len() as f64 - (k as i64 - self.sum_to_one as i64).max(0) as f64).max(1.0);
         if let Some(full) = self.subsets.first().filter(|s| k > 0 && s.idx.len() == k) {
             lok.fill(1.0);
             for pi in 0..k {
@@ -746,8 +737,6 @@ impl Plan {
                     }
                 }
             }
-            let nfree = (k as i64 - self.sum_to_one as i64).max(0) as f64;
-            let dof = (self.lcf_idx.len() as f64 - nfree).max(1.0);
             for ((o, sv), &q) in lok.iter_mut().zip(lssr.iter_mut()).zip(yy.iter()) {
                 *o = if *sv < f64::INFINITY - 1e-15 * q.max(1.0) { *o } else { 0.0 };
                 *sv = sv.max(0.0);
@@ -755,11 +744,10 @@ impl Plan {
             for pi in 0..k {
                 let c = full.inv[pi][pi].max(0.0);
                 for (e, &sv) in lse[pi][..m].iter_mut().zip(lssr.iter()) {
-                    *e = (c * (sv / dof)).sqrt();
+                    *e = (c * (sv / dof_full)).sqrt();
                 }
             }
         }
-        let dof_full = (self.lcf_idx.len() as f64 - (k as i64 - self.sum_to_one as i64).max(0) as f64).max(1.0);
         // Per pixel: mask, refinements, LCF active set, outputs.
         let der = |i: usize, j: usize| (sm[(i + 1) * m + j] - sm[(i - 1) * m + j]) * self.inv_span[i];
         for j in 0..m {
@@ -786,17 +774,7 @@ impl Plan {
                     px.e0_der = e[b] as f32;
                 }
                 let mi = im[j] as usize;
-                match self.wl_quad(mi, |i| norm[i * m + j]) {
-                    Some((q0, q1, q2)) if q2 < 0.0 && (-q1 / (2.0 * q2)).abs() <= self.wl_half => {
-                        let x = -q1 / (2.0 * q2);
-                        px.wl_e = (e[mi] + x) as f32;
-                        px.wl_h = (q0 + q1 * x + q2 * x * x) as f32;
-                    }
-                    _ => {
-                        px.wl_e = e[mi] as f32;
-                        px.wl_h = sm[mi * m + j] as f32;
-                    }
-                }
+                (px.wl_e, px.wl_h) = self.white_line(mi, |i| norm[i * m + j], sm[mi * m + j]);
                 if k > 0 && lok[j] == 1.0 {
                     let ssr = lssr[j];
                     for i in 0..k {
@@ -902,10 +880,10 @@ impl Plan {
         Some((w, se, ssr / yy.max(1e-300), s2))
     }
 
-    /// Sets `ok` (`b.v[0]`) to 1 for pixels whose spectrum `ys` is finite
-    /// at every energy, 0 otherwise.
-    fn finite(ys: &[&[f32]], b: &mut ChunkBufs, m: usize) {
-        let ok = &mut b.v[0][..m];
+    /// Sets `ok` to 1 for pixels whose spectrum `ys` is finite at every
+    /// energy, 0 otherwise.
+    #[inline(always)]
+    fn finite(ys: &[&[f32]], ok: &mut [f64]) {
         ok.fill(1.0);
         for row in ys {
             for (o, &x) in ok.iter_mut().zip(row.iter()) {
@@ -919,14 +897,13 @@ impl Plan {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn chunk_avx2(&self, ys: &[&[f32]], b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
-        Self::finite(ys, b, m);
         self.chunk_body(ys, b, m, out)
     }
 
+    /// The same for AVX-512F (twice the lanes again).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     fn chunk_avx512(&self, ys: &[&[f32]], b: &mut ChunkBufs, m: usize, out: &mut ChunkOut) {
-        Self::finite(ys, b, m);
         self.chunk_body(ys, b, m, out)
     }
 
@@ -943,7 +920,6 @@ impl Plan {
             // SAFETY: the CPU supports AVX2 (checked just above).
             return unsafe { self.chunk_avx2(ys, b, m, out) };
         }
-        Self::finite(ys, b, m);
         self.chunk_body(ys, b, m, out)
     }
 }
@@ -1277,11 +1253,7 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
             let mut sp = vec![vec![0.0f64; ne]; run];
             for k in 0..ne {
                 let row = od2.row(k);
-                let src = row.slice(ndarray::s![p0..p0 + run]);
-                match src.as_slice() {
-                    Some(sl) => sl.iter().zip(sp.iter_mut()).for_each(|(x, y)| y[k] = *x as f64),
-                    None => src.iter().zip(sp.iter_mut()).for_each(|(x, y)| y[k] = *x as f64),
-                }
+                row.slice(ndarray::s![p0..p0 + run]).iter().zip(sp.iter_mut()).for_each(|(x, y)| y[k] = *x as f64);
             }
             sp.into_iter().filter(|y| y.iter().all(|v| v.is_finite())).collect()
         })

@@ -97,20 +97,24 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let mut prov = Provenance::start("reconstruct", serde_json::to_value(p)?);
     prov.add_input(&p.input)?;
 
+    // A slab of rows, read and preprocessed (errors name the input), with its angles.
+    let prepared = |r: Range<usize>| -> Result<(ndarray::Array3<f32>, PreReport, Vec<f64>)> {
+        let s = slab(&p.input, lazy, full.as_ref(), r)?;
+        let (lines, rep) = preprocess(&s, &p.recon).map_err(|e| e.at(&p.input))?;
+        Ok((lines, rep, s.angles_deg))
+    };
     // Centre, from the middle of the selected rows.
     let mid = (rows.start + rows.end) / 2;
     let (center, method) = match p.center {
         CenterSpec::Value(c) => (check_center(c, nd)?, "given"),
         CenterSpec::Auto => {
-            let s = slab(&p.input, lazy, full.as_ref(), mid..mid + 1)?;
-            let (lines, _) = preprocess(&s, &p.recon).map_err(|e| e.at(&p.input))?;
+            let (lines, _, _) = prepared(mid..mid + 1)?;
             (find_center_vo(lines.index_axis(Axis(1), 0), None, 0.5)?, "Vo 2014 Fourier (middle slice)")
         }
         CenterSpec::Opposite => {
             let r = mid.saturating_sub(8).max(rows.start)..(mid + 8).min(rows.end);
-            let s = slab(&p.input, lazy, full.as_ref(), r)?;
-            let (lines, _) = preprocess(&s, &p.recon).map_err(|e| e.at(&p.input))?;
-            (find_center_180(lines.view(), &s.angles_deg)?, "0°/180° registration")
+            let (lines, _, angles) = prepared(r)?;
+            (find_center_180(lines.view(), &angles)?, "0°/180° registration")
         }
     };
 
@@ -124,13 +128,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let mut fixed = if lazy { 0.0 } else { full.as_ref().map(|f| f.data.nbytes() as f64).unwrap_or(0.0) };
     // The budget is for the whole process: what it holds already counts.
     fixed += status_mb("VmRSS:").unwrap_or(0.0) * 1e6;
-    // Working memory of the slices in flight (one per thread): the Fourier
-    // method's 2×-oversampled complex grid, FBP's image.
-    fixed += rayon::current_num_threads() as f64
-        * match p.recon.algorithm {
-            chemomech_tomo::recon::Algorithm::Fourier => (4 * n * n * 8) as f64,
-            chemomech_tomo::recon::Algorithm::Fbp => (n * n * 4) as f64,
-        };
+    // Working memory of the slices in flight (one per thread).
+    fixed += (rayon::current_num_threads() * p.recon.algorithm.slice_working_bytes(n)) as f64;
     // 10 % headroom for what is not modelled (I/O buffers, FFT scratch).
     let chunk = (((0.9 * budget - fixed) / per_row).floor() as usize).clamp(1, rows.len());
     let first = slab(&p.input, lazy, full.as_ref(), rows.start..rows.start + 1)?;
@@ -144,11 +143,10 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let mut t_rec = 0.0;
     while z < rows.end {
         let zz = (z + chunk).min(rows.end);
-        let s = slab(&p.input, lazy, full.as_ref(), z..zz)?;
-        let (lines, rep) = preprocess(&s, &p.recon).map_err(|e| e.at(&p.input))?;
+        let (lines, rep, angles) = prepared(z..zz)?;
         report.add(&rep);
         let tr = std::time::Instant::now();
-        let vol = reconstruct(lines.view(), &s.angles_deg, center, &p.recon, pixel_um)?;
+        let vol = reconstruct(lines.view(), &angles, center, &p.recon, pixel_um)?;
         t_rec += tr.elapsed().as_secs_f64();
         writer.write_slab(vol.slice(s![.., .., ..]))?;
         progress.inc((zz - z) as u64);
