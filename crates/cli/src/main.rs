@@ -49,6 +49,8 @@ pub enum Command {
     Segment(cmd::segment::Args),
     /// Label particles (envelopes incl. cracks) and measure them.
     Particles(cmd::particles::Args),
+    /// One image-analysis primitive on a volume: label, edt, median, watershed.
+    Morph(cmd::morph::Args),
     /// Electrode statistics from a particles directory.
     Stats(cmd::stats::Args),
     /// Per-pixel XANES chemical maps of an energy stack (2-D or 3-D), optionally per particle.
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Reconstruct(a) => cmd::reconstruct::run(a, &ui),
         Command::Segment(a) => cmd::segment::run(a, &ui),
         Command::Particles(a) => cmd::particles::run(a, &ui),
+        Command::Morph(a) => cmd::morph::run(a, &ui),
         Command::Stats(a) => cmd::stats::run(a, &ui),
         Command::Xanes(a) => cmd::xanes::run(a, &ui),
         Command::Xas(a) => cmd::xas::run(a, &ui),

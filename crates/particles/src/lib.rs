@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod edt;
+mod grid;
 pub mod label;
 pub mod metrics;
 pub mod morph;

@@ -4,7 +4,9 @@
 
 use crate::edt::edt;
 use crate::label::{label, Connectivity};
+use crate::grid::Padded;
 use ndarray::{Array3, ArrayView3, Zip};
+use rayon::prelude::*;
 use std::collections::VecDeque;
 
 /// Dilation by a ball of radius `r` µm.
@@ -45,127 +47,117 @@ pub fn fill_holes(mask: ArrayView3<bool>) -> Array3<bool> {
 }
 
 /// Morphological reconstruction by dilation of `marker` under `mask`
-/// (26-connected; Vincent 1993, queue-based).
+/// (26-connected; Vincent 1993: a raster and an anti-raster sweep, then a
+/// FIFO queue for what remains). Written by hand: no kept crate has it in
+/// 3-D. Padded so that neighbour steps need no bounds checks; the padding
+/// holds −∞ in both volumes and so never propagates.
 pub fn reconstruct_dilation(marker: ArrayView3<f32>, mask: ArrayView3<f32>) -> Array3<f32> {
-    let (nz, ny, nx) = mask.dim();
-    let mut r = Zip::from(marker).and(mask).map_collect(|&a, &b| a.min(b));
-    let offs = Connectivity::C26.all();
-    let inb = |z: isize, y: isize, x: isize| z >= 0 && y >= 0 && x >= 0 && (z as usize) < nz && (y as usize) < ny && (x as usize) < nx;
-    let mut q: VecDeque<(usize, usize, usize)> = VecDeque::new();
-    // Raster and anti-raster sweeps, then a queue for what remains.
-    let fw = Connectivity::C26.backward();
-    for z in 0..nz {
-        for y in 0..ny {
-            for x in 0..nx {
-                let mut m = r[[z, y, x]];
-                for &(dz, dy, dx) in &fw {
-                    let (zz, yy, xx) = (z as isize + dz, y as isize + dy, x as isize + dx);
-                    if inb(zz, yy, xx) {
-                        m = m.max(r[[zz as usize, yy as usize, xx as usize]]);
-                    }
-                }
-                r[[z, y, x]] = m.min(mask[[z, y, x]]);
+    let g = Padded::new(mask.dim());
+    let (back, fwd) = g.offsets(Connectivity::C26);
+    let lim = g.pad(mask, f32::NEG_INFINITY);
+    let mut r = g.pad(marker, f32::NEG_INFINITY);
+    r.par_iter_mut().zip(lim.par_iter()).for_each(|(a, &b)| *a = a.min(b));
+    // A voxel already at its limit cannot rise: no neighbour scan.
+    g.for_each(|i| {
+        if r[i] == lim[i] {
+            return;
+        }
+        let mut m = r[i];
+        for &o in &back {
+            m = m.max(r[(i as isize + o) as usize]);
+        }
+        r[i] = m.min(lim[i]);
+    });
+    let mut q: VecDeque<usize> = VecDeque::new();
+    g.for_each_rev(|i| {
+        if lim[i] == f32::NEG_INFINITY {
+            return;
+        }
+        let mut m = r[i];
+        for &o in &fwd {
+            m = m.max(r[(i as isize + o) as usize]);
+        }
+        let v = m.min(lim[i]);
+        r[i] = v;
+        if fwd.iter().any(|&o| {
+            let j = (i as isize + o) as usize;
+            r[j] < v && r[j] < lim[j]
+        }) {
+            q.push_back(i);
+        }
+    });
+    let all: Vec<isize> = back.iter().chain(&fwd).cloned().collect();
+    while let Some(i) = q.pop_front() {
+        let v = r[i];
+        for &o in &all {
+            let j = (i as isize + o) as usize;
+            if r[j] < v && r[j] != lim[j] {
+                r[j] = v.min(lim[j]);
+                q.push_back(j);
             }
         }
     }
-    for z in (0..nz).rev() {
-        for y in (0..ny).rev() {
-            for x in (0..nx).rev() {
-                let mut m = r[[z, y, x]];
-                for &(dz, dy, dx) in &fw {
-                    let (zz, yy, xx) = (z as isize - dz, y as isize - dy, x as isize - dx);
-                    if inb(zz, yy, xx) {
-                        m = m.max(r[[zz as usize, yy as usize, xx as usize]]);
-                    }
-                }
-                let v = m.min(mask[[z, y, x]]);
-                r[[z, y, x]] = v;
-                for &(dz, dy, dx) in &fw {
-                    let (zz, yy, xx) = (z as isize - dz, y as isize - dy, x as isize - dx);
-                    if inb(zz, yy, xx) {
-                        let (a, b, c) = (zz as usize, yy as usize, xx as usize);
-                        if r[[a, b, c]] < v && r[[a, b, c]] < mask[[a, b, c]] {
-                            q.push_back((z, y, x));
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    while let Some((z, y, x)) = q.pop_front() {
-        let v = r[[z, y, x]];
-        for &(dz, dy, dx) in &offs {
-            let (zz, yy, xx) = (z as isize + dz, y as isize + dy, x as isize + dx);
-            if !inb(zz, yy, xx) {
-                continue;
-            }
-            let (a, b, c) = (zz as usize, yy as usize, xx as usize);
-            let lim = mask[[a, b, c]];
-            if r[[a, b, c]] < v && r[[a, b, c]] != lim {
-                r[[a, b, c]] = v.min(lim);
-                q.push_back((a, b, c));
-            }
-        }
-    }
-    r
+    g.unpad(&r)
 }
 
 /// Regional maxima of `g`: connected (26) plateaus of equal value with
 /// no higher neighbour, restricted to `g > floor`.
 pub fn regional_maxima(g: ArrayView3<f32>, floor: f32) -> Array3<bool> {
-    let (nz, ny, nx) = g.dim();
-    let offs = Connectivity::C26.all();
-    let mut seen = Array3::<bool>::from_elem((nz, ny, nx), false);
-    let mut out = Array3::<bool>::from_elem((nz, ny, nx), false);
-    let mut plateau = Vec::new();
-    let mut stack = Vec::new();
-    for z in 0..nz {
-        for y in 0..ny {
-            for x in 0..nx {
-                if seen[[z, y, x]] || g[[z, y, x]] <= floor {
-                    continue;
-                }
-                let v = g[[z, y, x]];
-                plateau.clear();
-                stack.clear();
-                stack.push((z, y, x));
-                seen[[z, y, x]] = true;
-                let mut is_max = true;
-                while let Some((a, b, c)) = stack.pop() {
-                    plateau.push((a, b, c));
-                    for &(dz, dy, dx) in &offs {
-                        let (zz, yy, xx) = (a as isize + dz, b as isize + dy, c as isize + dx);
-                        if zz < 0 || yy < 0 || xx < 0 || zz as usize >= nz || yy as usize >= ny || xx as usize >= nx {
-                            continue;
-                        }
-                        let (zz, yy, xx) = (zz as usize, yy as usize, xx as usize);
-                        let w = g[[zz, yy, xx]];
-                        if w > v {
-                            is_max = false;
-                        } else if w == v && !seen[[zz, yy, xx]] {
-                            seen[[zz, yy, xx]] = true;
-                            stack.push((zz, yy, xx));
-                        }
-                    }
-                }
-                if is_max {
-                    for &(a, b, c) in &plateau {
-                        out[[a, b, c]] = true;
-                    }
+    let grid = Padded::new(g.dim());
+    let (back, fwd) = grid.offsets(Connectivity::C26);
+    let all: Vec<isize> = back.into_iter().chain(fwd).collect();
+    let v = grid.pad(g, f32::NEG_INFINITY);
+    // A voxel with a higher neighbour is no maximum, nor is its plateau:
+    // most voxels are settled by this test alone, in parallel.
+    let higher: Vec<bool> = (0..v.len())
+        .into_par_iter()
+        .map(|i| v[i] > floor && all.iter().any(|&o| v.get((i as isize + o) as usize).is_some_and(|&w| w > v[i])))
+        .collect();
+    let mut seen = vec![false; v.len()];
+    let mut out = vec![false; v.len()];
+    let (mut plateau, mut stack) = (Vec::new(), Vec::new());
+    grid.for_each(|i| {
+        if seen[i] || v[i] <= floor || higher[i] {
+            return;
+        }
+        let val = v[i];
+        plateau.clear();
+        stack.clear();
+        stack.push(i);
+        seen[i] = true;
+        let mut is_max = true;
+        while let Some(a) = stack.pop() {
+            plateau.push(a);
+            is_max &= !higher[a];
+            for &o in &all {
+                let j = (a as isize + o) as usize;
+                if v[j] == val && !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
                 }
             }
         }
-    }
-    out
+        if is_max {
+            for &a in &plateau {
+                out[a] = true;
+            }
+        }
+    });
+    grid.unpad(&out)
 }
 
-/// h-maxima: the regional maxima of the reconstruction by dilation of
-/// f − h under f, i.e. the maxima whose dynamic is at least `h`.
+/// h-maxima of f over its domain f > 0: the regional maxima of the
+/// reconstruction by dilation of f − h under f, i.e. the maxima whose
+/// dynamic is at least `h` (and the highest plateau of any component of the
+/// domain whose peak is shallower than that).
 pub fn h_maxima(f: ArrayView3<f32>, h: f32) -> Array3<bool> {
+    // The domain is f > 0 (a distance map's mask); the background is left
+    // out (−∞), which lets the sweeps skip it. Every component of the domain
+    // keeps at least one maximum, however shallow its peak.
+    let f = f.mapv(|v| if v > 0.0 { v } else { f32::NEG_INFINITY });
     let shifted = f.mapv(|v| v - h);
-    let rec = reconstruct_dilation(shifted.view(), f);
-    regional_maxima(rec.view(), 0.0)
+    let rec = reconstruct_dilation(shifted.view(), f.view());
+    regional_maxima(rec.view(), f32::NEG_INFINITY)
 }
 
 #[cfg(test)]

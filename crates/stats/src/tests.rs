@@ -11,9 +11,10 @@ pub fn mean(v: &[f64]) -> f64 {
 }
 
 /// Percentile bootstrap 95 % confidence interval of `stat` over `v`
-/// (`n` resamples, fixed seed, so results are reproducible).
+/// (`n` resamples, fixed seed, so results are reproducible); NaN for an
+/// empty sample or no resamples.
 pub fn bootstrap_ci(v: &[f64], stat: impl Fn(&[f64]) -> f64, n: usize, seed: u64) -> (f64, f64) {
-    if v.is_empty() {
+    if v.is_empty() || n == 0 {
         return (f64::NAN, f64::NAN);
     }
     let mut g = rand_chacha::ChaCha8Rng::seed_from_u64(seed);

@@ -3,6 +3,7 @@ pub mod convert;
 pub mod info;
 pub mod simulate;
 pub mod reconstruct;
+pub mod morph;
 pub mod particles;
 pub mod report;
 pub mod run;

@@ -81,6 +81,7 @@ pub fn registry() -> Vec<StageKind> {
         kind::<simulate::Args>("simulate", Output::Dir, simulate::exec),
         kind::<reconstruct::Args>("reconstruct", Output::File("volume.tiff".into()), reconstruct::exec),
         kind::<segment::Args>("segment", Output::File("phases.tiff".into()), segment::exec),
+        kind::<morph::Args>("morph", Output::File("morph.tiff".into()), morph::exec),
         kind::<particles::Args>("particles", Output::Dir, particles::exec),
         kind::<stats::Args>("stats", Output::Dir, stats::exec),
         kind::<xanes::Args>("xanes", Output::Dir, xanes::exec),

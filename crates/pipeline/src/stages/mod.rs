@@ -1,4 +1,5 @@
 //! One runner per stage.
+pub mod morph;
 pub mod particles;
 pub mod report;
 pub mod reconstruct;

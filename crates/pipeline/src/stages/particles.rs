@@ -104,7 +104,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     if let Some(h) = p.h_um {
         sp.h_um = h;
     }
+    let t_sep = std::time::Instant::now();
     let (labels, rep) = separate(solid.view(), &sp);
+    let seconds_separate = t_sep.elapsed().as_secs_f64();
     progress.inc(1);
     // Cracks from grey levels when the grey volume is at hand: thin cracks
     // are partial-volume voxels that a phase threshold puts in the
@@ -149,7 +151,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         })
         .collect::<Result<_>>()?;
     let ev: Vec<(&str, ndarray::ArrayView3<f32>)> = extras.iter().map(|(n, a)| (n.as_str(), a.view())).collect();
+    let t_met = std::time::Instant::now();
     let t = particle_metrics(labels.view(), phases.view(), PhaseCodes::default(), spacing, p.thresholds, &ev)?;
+    let seconds_metrics = t_met.elapsed().as_secs_f64();
     progress.inc(1);
     let mut truth_table: Option<Table> = None;
     let truth = match &p.truth {
@@ -201,6 +205,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         "truth_match": truth,
         "outputs": outputs,
         "seconds": t0.elapsed().as_secs_f64(),
+        "seconds_separate": seconds_separate,
+        "seconds_metrics": seconds_metrics,
         "provenance": prov.to_json(),
     });
     dir.commit(&summary)?;

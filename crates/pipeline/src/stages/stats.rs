@@ -77,12 +77,14 @@ pub fn run(dir: &Path, p: &Params, out: Option<&Path>, progress: &dyn Progress) 
     let areas = interface_areas(phases.view(), spacing);
     let vol_um3: f64 = ext.iter().product();
     progress.inc(1);
+    let t_tau = std::time::Instant::now();
     let tau = if p.tortuosity {
         let pore = phases.mapv(|v| v == 0);
         Some(tortuosity(pore.view(), spacing, 0, 1e-8, 20_000)?)
     } else {
         None
     };
+    let seconds_tortuosity = t_tau.elapsed().as_secs_f64();
     progress.inc(1);
     // Figures' data as CSV beside the JSON.
     let mut et = Table::default();
@@ -124,6 +126,7 @@ pub fn run(dir: &Path, p: &Params, out: Option<&Path>, progress: &dyn Progress) 
         "interface_areas_um2": areas.iter().map(|((a, b), v)| (format!("{}-{}", name(*a), name(*b)), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
         "specific_interface_area_per_um": areas.iter().map(|((a, b), v)| (format!("{}-{}", name(*a), name(*b)), serde_json::json!(v / vol_um3))).collect::<serde_json::Map<_, _>>(),
         "pore_tortuosity_z": tau,
+        "seconds_tortuosity": seconds_tortuosity,
         "seconds": t0.elapsed().as_secs_f64(),
         "provenance": prov.to_json(),
     });
