@@ -28,6 +28,24 @@ fn prefetch<T>(v: &[T], i: usize) {
     }
 }
 
+/// Marks the free neighbours of voxel `i` as taken by label `l` and hands
+/// each (its level, its index) to `push`.
+#[inline(always)]
+fn claim(offs: &[isize], lv: &mut [u32], lab: &mut [u32], i: u32, l: u32, mut push: impl FnMut(u32, u32)) {
+    for &o in offs {
+        let j = (i as isize + o) as usize;
+        let lj = lv[j];
+        if lj != TAKEN {
+            lv[j] = TAKEN;
+            lab[j] = l;
+            push(lj, j as u32);
+        }
+    }
+}
+
+/// Level of a voxel that is not free (outside the mask, or queued).
+const TAKEN: u32 = u32::MAX;
+
 /// Above this many distinct cost values the heap is used.
 const MAX_BUCKETS: usize = 1 << 20;
 
@@ -58,7 +76,6 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
     // in the mask. `lv` holds the level of every voxel still free (in the
     // mask, not queued) and TAKEN otherwise, padding included: one load
     // decides a neighbour.
-    const TAKEN: u32 = u32::MAX;
     let mut vals: Vec<f32> = cost.iter().zip(mask.iter()).filter(|(_, m)| **m).map(|(c, _)| *c).collect();
     vals.par_sort_unstable_by(|a, b| a.total_cmp(b));
     vals.dedup_by(|a, b| a.total_cmp(b).is_eq());
@@ -96,15 +113,7 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
                     }
                 }
                 k += 1;
-                for &o in &offs {
-                    let j = (i as isize + o) as usize;
-                    let lj = lv[j];
-                    if lj != TAKEN {
-                        lv[j] = TAKEN;
-                        lab[j] = l;
-                        buckets[(lj as usize).max(cur)].push((j as u32, l));
-                    }
-                }
+                claim(&offs, &mut lv, &mut lab, i, l, |lj, j| buckets[(lj as usize).max(cur)].push((j, l)));
             }
             buckets[cur] = Vec::new();
         }
@@ -116,16 +125,10 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
             order += 1;
         }
         while let Some(Reverse((cur, _, i, l))) = heap.pop() {
-            for &o in &offs {
-                let j = (i as isize + o) as usize;
-                let lj = lv[j];
-                if lj != TAKEN {
-                    lv[j] = TAKEN;
-                    lab[j] = l;
-                    heap.push(Reverse((lj.max(cur), order, j as u32, l)));
-                    order += 1;
-                }
-            }
+            claim(&offs, &mut lv, &mut lab, i, l, |lj, j| {
+                heap.push(Reverse((lj.max(cur), order, j, l)));
+                order += 1;
+            });
         }
     }
     g.unpad(&lab)
