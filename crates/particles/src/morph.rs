@@ -108,10 +108,12 @@ pub fn regional_maxima(g: ArrayView3<f32>, floor: f32) -> Array3<bool> {
     let all: Vec<isize> = back.into_iter().chain(fwd).collect();
     let v = grid.pad(g, f32::NEG_INFINITY);
     // A voxel with a higher neighbour is no maximum, nor is its plateau:
-    // most voxels are settled by this test alone, in parallel.
+    // most voxels are settled by this test alone, in parallel. Only voxels
+    // above `floor` are tested, never the −∞ padding, so every neighbour
+    // index is inside the padded volume.
     let higher: Vec<bool> = (0..v.len())
         .into_par_iter()
-        .map(|i| v[i] > floor && all.iter().any(|&o| v.get((i as isize + o) as usize).is_some_and(|&w| w > v[i])))
+        .map(|i| v[i] > floor && all.iter().any(|&o| v[(i as isize + o) as usize] > v[i]))
         .collect();
     let mut seen = vec![false; v.len()];
     let mut out = vec![false; v.len()];

@@ -80,19 +80,18 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
     vals.par_sort_unstable_by(|a, b| a.total_cmp(b));
     vals.dedup_by(|a, b| a.total_cmp(b).is_eq());
     let level_of = |c: f32| vals.binary_search_by(|v| v.total_cmp(&c)).unwrap_or_else(|i| i) as u32;
-    let pc = g.pad(cost, f32::NAN);
-    let pm = g.pad(mask, false);
-    let mut lv: Vec<u32> = pc.par_iter().zip(pm.par_iter()).map(|(&c, &m)| if m { level_of(c) } else { TAKEN }).collect();
-    drop(pm);
+    let levels = ndarray::Zip::from(cost).and(mask).par_map_collect(|&c, &m| if m { level_of(c) } else { TAKEN });
+    let mut lv = g.pad(levels.view(), TAKEN);
+    drop(levels);
     // Seeds in raster order, with the level of their own cost.
     let mut seeds = Vec::new();
-    g.for_each(|i| {
-        if lab[i] > 0 {
-            seeds.push((level_of(pc[i]), i as u32, lab[i]));
+    for ((z, y, x), &l) in markers.indexed_iter() {
+        if l > 0 {
+            let i = g.at(z, y, x);
+            seeds.push((level_of(cost[[z, y, x]]), i as u32, l));
             lv[i] = TAKEN;
         }
-    });
-    drop(pc);
+    }
     if vals.len() <= MAX_BUCKETS && !force_heap {
         // Entries carry their label, so popping reads no other array.
         let mut buckets: Vec<Vec<(u32, u32)>> = vec![Vec::new(); vals.len() + 1];

@@ -4,6 +4,7 @@
 //! watershed. For scripting, for cross-checks against cc3d / scipy /
 //! scikit-image, and for `bench/particles.py`, which times each step.
 
+use super::segment::read_volume_or;
 use chemomech_core::{DynArray, Error, Progress, Provenance, Result};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
 use chemomech_particles::label::{label, Connectivity};
@@ -49,21 +50,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     prov.add_input(&p.input)?;
     // Files without a voxel size are taken as 1 µm voxels: label and median
     // do not use it, and distances are then in voxels.
-    let v = match chemomech_io::open_with(&p.input, &chemomech_io::OpenOptions { dataset: p.dataset.clone(), ..Default::default() })? {
-        chemomech_io::Dataset::Raster(r) => {
-            let mut v = r.to_volume_f32().map_err(|e| e.at(&p.input))?;
-            if let Some(s) = p.voxel_um {
-                if !(s > 0.0 && s.is_finite()) {
-                    return Err(Error::param("--voxel-um must be positive"));
-                }
-                v.voxel_um = [s; 3];
-            } else if r.spacing_um.is_none() {
-                v.voxel_um = [1.0; 3];
-            }
-            v
-        }
-        other => return Err(Error::data(format!("expected a volume, found a {}", other.kind())).at(&p.input)),
-    };
+    let v = read_volume_or(&p.input, p.dataset.clone(), p.voxel_um, Some(1.0))?;
     if v.data.is_empty() {
         return Err(Error::shape("the volume is empty").at(&p.input));
     }

@@ -44,13 +44,19 @@ pub struct Params {
 
 /// Reads a volume as `f32` with its voxel size.
 pub fn read_volume(path: &Path, dataset: Option<String>, voxel_um: Option<f64>) -> Result<Volume<f32>> {
+    read_volume_or(path, dataset, voxel_um, None)
+}
+
+/// [`read_volume`], taking `unstated` µm voxels (when given) for a file
+/// that states no voxel size instead of refusing it.
+pub fn read_volume_or(path: &Path, dataset: Option<String>, voxel_um: Option<f64>, unstated: Option<f64>) -> Result<Volume<f32>> {
     match open_with(path, &OpenOptions { dataset, ..Default::default() })? {
         Dataset::Raster(r) => {
             let mut v = r.to_volume_f32().map_err(|e| e.at(path))?;
-            if let Some(s) = voxel_um {
-                v.voxel_um = [s; 3];
-            } else if r.spacing_um.is_none() {
-                return Err(Error::param("the file states no voxel size; give --voxel-um").at(path));
+            match (voxel_um, r.spacing_um.is_some(), unstated) {
+                (Some(s), _, _) | (None, false, Some(s)) => v.voxel_um = [s; 3],
+                (None, false, None) => return Err(Error::param("the file states no voxel size; give --voxel-um").at(path)),
+                (None, true, _) => {}
             }
             if v.voxel_um.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
                 return Err(Error::param("voxel size must be positive").at(path));
