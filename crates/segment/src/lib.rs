@@ -6,4 +6,4 @@ pub mod classify;
 pub mod filters;
 pub mod threshold;
 
-pub use threshold::{multi_otsu, otsu};
+pub use threshold::{iso50, iso50_3, multi_otsu, otsu};

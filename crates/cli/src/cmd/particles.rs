@@ -3,7 +3,7 @@
 use crate::ui::Ui;
 use chemomech_core::{Error, Result};
 use chemomech_particles::metrics::{DamageThresholds, PhaseCodes};
-use chemomech_pipeline::stages::particles::{run as run_stage, Params};
+use chemomech_pipeline::stages::particles::{Params, run as run_stage};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -34,6 +34,10 @@ pub struct Args {
     /// Minimum depth (µm) of a distance-map peak to seed a particle.
     #[arg(long)]
     pub h_um: Option<f64>,
+    /// With a grey VOLUME: voxels inside a particle darker than this fraction
+    /// of the way from the pore to the active grey median are cracks.
+    #[arg(long)]
+    pub crack_level: Option<f64>,
     /// Crack-fraction thresholds least<MILD≤mild<SEVERE≤severe.
     #[arg(long, default_value = "0.03,0.15")]
     pub damage_thresholds: String,
@@ -86,6 +90,7 @@ pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_j
         connectivity: a.connectivity.parse()?,
         split: !a.no_split,
         crack_close_um: a.crack_close_um,
+        crack_level: a.crack_level,
         h_um: a.h_um,
         thresholds,
         extra,

@@ -2,7 +2,7 @@
 
 use crate::ui::Ui;
 use chemomech_core::{Error, Result};
-use chemomech_pipeline::stages::segment::{run as run_stage, Denoise, Method, Params};
+use chemomech_pipeline::stages::segment::{Denoise, Method, Params, run as run_stage};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -15,8 +15,10 @@ pub struct Args {
     /// Output phase volume (0 pore, 1 carbon-binder, 2 active).
     #[arg(long)]
     pub out: PathBuf,
-    /// otsu (2 phases), multiotsu (3 phases) or rf (random forest).
-    #[arg(long, default_value = "multiotsu")]
+    /// iso50 (3 phases at half-way grey levels between class medians; right
+    /// extent of blurred particles), multiotsu (3 phases, variance split),
+    /// otsu (2 phases) or rf (random forest).
+    #[arg(long, default_value = "iso50")]
     pub method: String,
     /// Sparse training labels for rf (0 unlabelled, 1 pore, 2 carbon-binder, 3 active).
     #[arg(long)]
@@ -43,7 +45,9 @@ pub fn parse_denoise(s: &str) -> Result<Denoise> {
         "gaussian" => Denoise::Gaussian(num(1)?),
         "median" => Denoise::Median(num(1)? as usize),
         "bilateral" => Denoise::Bilateral(num(1)?, num(2)?),
-        o => return Err(Error::param(format!("--denoise must be none, gaussian:S, median:R or bilateral:S:R, got '{o}'"))),
+        o => {
+            return Err(Error::param(format!("--denoise must be none, gaussian:S, median:R or bilateral:S:R, got '{o}'")));
+        }
     })
 }
 
@@ -52,8 +56,11 @@ pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_j
     let method = match a.method.as_str() {
         "otsu" => Method::Otsu,
         "multiotsu" | "multi-otsu" => Method::MultiOtsu,
+        "iso50" => Method::Iso50,
         "rf" | "forest" => Method::Forest { train: a.train.clone(), model: a.model.clone(), save_model: a.save_model.clone() },
-        o => return Err(Error::param(format!("--method must be otsu, multiotsu or rf, got '{o}'"))),
+        o => {
+            return Err(Error::param(format!("--method must be otsu, multiotsu, iso50 or rf, got '{o}'")));
+        }
     };
     if let Some(v) = a.voxel_um {
         if !(v > 0.0 && v.is_finite()) {
@@ -66,6 +73,14 @@ pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_j
 
 pub fn run(a: &Args, ui: &Ui) -> Result<()> {
     let s = exec(a, &ui.progress())?;
-    ui.result(&s, || format!("segmented → {} (pore {:.3}, carbon-binder {:.3}, active {:.3})\n", a.out.display(), s["volume_fractions"]["pore"].as_f64().unwrap_or(0.0), s["volume_fractions"]["carbon_binder"].as_f64().unwrap_or(0.0), s["volume_fractions"]["active"].as_f64().unwrap_or(0.0)));
+    ui.result(&s, || {
+        format!(
+            "segmented → {} (pore {:.3}, carbon-binder {:.3}, active {:.3})\n",
+            a.out.display(),
+            s["volume_fractions"]["pore"].as_f64().unwrap_or(0.0),
+            s["volume_fractions"]["carbon_binder"].as_f64().unwrap_or(0.0),
+            s["volume_fractions"]["active"].as_f64().unwrap_or(0.0)
+        )
+    });
     Ok(())
 }

@@ -1,21 +1,21 @@
 //! `particles`: phases (or a grey volume, segmented first) → labelled
 //! particle envelopes, per-particle metrics (CSV and Parquet) and a summary.
 
-use super::segment::{read_volume, segment_volume, Denoise, Method};
+use super::segment::{Denoise, Method, read_volume, segment_volume};
 use crate::outdir::OutDir;
 use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
-use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_io::{open, table, Dataset};
+use chemomech_io::tiffio::{TiffOptions, write_tiff};
+use chemomech_io::{Dataset, open, table};
 use chemomech_particles::compare::match_labels;
 use chemomech_particles::label::Connectivity;
-use chemomech_particles::metrics::{particle_metrics, DamageThresholds, PhaseCodes};
-use chemomech_particles::separate::{separate, SeparateParams};
+use chemomech_particles::metrics::{CRACK_LEVEL, DamageThresholds, PhaseCodes, grey_crack_level, mark_grey_cracks, particle_metrics};
+use chemomech_particles::separate::{SeparateParams, separate};
 use ndarray::{Array3, Ix3};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Params {
-    /// A grey-level volume (segmented with multi-Otsu) …
+    /// A grey-level volume (segmented at ISO-50 % levels) …
     pub volume: Option<PathBuf>,
     /// … or a phase volume.
     pub phases: Option<PathBuf>,
@@ -26,6 +26,10 @@ pub struct Params {
     /// Crack-closing radius and marker depth (µm); defaults scale with the voxel.
     pub crack_close_um: Option<f64>,
     pub h_um: Option<f64>,
+    /// With a grey volume: a voxel inside an envelope is crack below this
+    /// fraction of the way from the pore to the active median (default
+    /// [`CRACK_LEVEL`](chemomech_particles::metrics::CRACK_LEVEL)).
+    pub crack_level: Option<f64>,
     pub thresholds: DamageThresholds,
     /// Extra volumes to average per particle: (column name, path).
     pub extra: Vec<(String, PathBuf)>,
@@ -63,6 +67,11 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let t0 = std::time::Instant::now();
     let input = p.phases.as_ref().or(p.volume.as_ref()).ok_or_else(|| Error::param("give a grey volume or --phases"))?;
     chemomech_io::atomic::ensure_not_input(out, &[input])?;
+    if let Some(l) = p.crack_level {
+        if !(l > 0.0 && l < 1.0) {
+            return Err(Error::param(format!("the crack level must lie between 0 (pore) and 1 (active), got {l}")));
+        }
+    }
     let mut prov = Provenance::start("particles", serde_json::to_value(p)?);
     prov.add_input(input)?;
     progress.start("particles", 4);
@@ -75,17 +84,27 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
             if let Some(bad) = a.iter().find(|&&v| !known(v)) {
                 return Err(Error::data(format!("value {bad} is none of the phase codes pore={}, cbd={}, active={}", c.pore, c.cbd, c.active)).at(ph));
             }
-            let canon = a.mapv(|v| if v == c.active { 2 } else if v == c.cbd { 1 } else { 0 });
+            let canon = a.mapv(|v| {
+                if v == c.active {
+                    2
+                } else if v == c.cbd {
+                    1
+                } else {
+                    0
+                }
+            });
             let sp = match (p.voxel_um, sp) {
                 (Some(v), _) => [v; 3],
                 (None, Some(s)) => s,
-                (None, None) => return Err(Error::param("the phase file states no voxel size; give --voxel-um").at(ph)),
+                (None, None) => {
+                    return Err(Error::param("the phase file states no voxel size; give --voxel-um").at(ph));
+                }
             };
             (canon, sp)
         }
         (None, Some(vol)) => {
             let v = read_volume(vol, None, p.voxel_um)?;
-            let (ph, _) = segment_volume(&v, &Method::MultiOtsu, Denoise::Gaussian(0.5 * v.voxel_um[0]))?;
+            let (ph, _) = segment_volume(&v, &Method::Iso50, Denoise::Gaussian(0.5 * v.voxel_um[0]))?;
             (ph, v.voxel_um)
         }
         (None, None) => unreachable!("checked above"),
@@ -109,9 +128,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let seconds_separate = t_sep.elapsed().as_secs_f64();
     progress.inc(1);
     // Cracks from grey levels when the grey volume is at hand: thin cracks
-    // are partial-volume voxels that a phase threshold puts in the
-    // carbon-binder range; inside a particle envelope a voxel is crack when
-    // it is closer to the pore level than to the active level (ISO-50 %).
+    // are partial-volume voxels that a phase threshold misses.
     let mut crack_rule = serde_json::json!({"rule": "pore-phase voxels inside the envelope"});
     if let Some(vp) = &p.volume {
         if p.phases.is_some() {
@@ -121,22 +138,10 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         if g.dim() != phases.dim() {
             return Err(Error::shape(format!("grey volume {:?} does not match the phases {:?}", g.dim(), phases.dim())).at(vp));
         }
-        let median = |code: u8| -> Option<f64> {
-            let mut v: Vec<f32> = g.iter().zip(phases.iter()).filter(|(x, c)| **c == code && x.is_finite()).map(|(x, _)| *x).collect();
-            if v.is_empty() {
-                return None;
-            }
-            let m = v.len() / 2;
-            Some(*v.select_nth_unstable_by(m, f32::total_cmp).1 as f64)
-        };
-        if let (Some(ga), Some(gp)) = (median(2), median(0)) {
-            let thr = 0.5 * (ga + gp);
-            ndarray::Zip::from(&mut phases).and(&labels).and(&g).for_each(|ph, &l, &x| {
-                if l > 0 {
-                    *ph = if (x as f64) < thr { 0 } else { 2 };
-                }
-            });
-            crack_rule = serde_json::json!({"rule": "grey level below the midpoint of the pore and active medians, inside the envelope (ISO-50 %)", "active_median": ga, "pore_median": gp, "threshold": thr});
+        let level = p.crack_level.unwrap_or(CRACK_LEVEL);
+        if let Some(c) = grey_crack_level(phases.view(), g.view(), level, PhaseCodes::default()) {
+            mark_grey_cracks(labels.view(), g.view(), c.threshold as f32, phases.view_mut(), PhaseCodes::default());
+            crack_rule = serde_json::json!({"rule": "grey level below `level` of the way from the pore to the active median, inside the envelope off its outer voxel shell", "level": level, "active_median": c.active_median, "pore_median": c.pore_median, "threshold": c.threshold});
         }
     }
     let extras: Vec<(String, Array3<f32>)> = p
@@ -231,7 +236,9 @@ fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::co
     let mut conf = [[0u64; 3]; 3];
     let (mut a_id, mut b_id, mut iou, mut ac, mut bc, mut af, mut bf) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for m in matches {
-        let (Some(&i), Some(&j)) = (ti.get(&(m.0 as u64)), pi.get(&(m.1 as u64))) else { continue };
+        let (Some(&i), Some(&j)) = (ti.get(&(m.0 as u64)), pi.get(&(m.1 as u64))) else {
+            continue;
+        };
         if let (Some(x), Some(y)) = (names.iter().position(|n| *n == tcls[i]), names.iter().position(|n| *n == pcls[j])) {
             conf[x][y] += 1;
         }
