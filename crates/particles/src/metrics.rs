@@ -174,7 +174,14 @@ pub fn mark_grey_cracks(labels: ArrayView3<u32>, grey: ArrayView3<f32>, threshol
 }
 
 /// Metrics of every particle, one row each (ids as in `labels`).
-pub fn particle_metrics(labels: ArrayView3<u32>, phases: ArrayView3<u8>, codes: PhaseCodes, spacing: [f64; 3], thresholds: DamageThresholds, extra: &[(&str, ArrayView3<f32>)]) -> Result<Table> {
+pub fn particle_metrics(
+    labels: ArrayView3<u32>,
+    phases: ArrayView3<u8>,
+    codes: PhaseCodes,
+    spacing: [f64; 3],
+    thresholds: DamageThresholds,
+    extra: &[(&str, ArrayView3<f32>)],
+) -> Result<Table> {
     let (nz, ny, nx) = labels.dim();
     let nl = labels.iter().cloned().max().unwrap_or(0) as usize;
     let ne = extra.len();
@@ -314,13 +321,13 @@ pub fn particle_metrics(labels: ArrayView3<u32>, phases: ArrayView3<u8>, codes: 
     let axes = |a: &Acc| -> [f64; 3] {
         let n = a.n as f64;
         let m = [a.s[0] / n, a.s[1] / n, a.s[2] / n];
-        let c = [[a.ss[0] / n - m[0] * m[0], a.ss[3] / n - m[0] * m[1], a.ss[4] / n - m[0] * m[2]], [0.0, a.ss[1] / n - m[1] * m[1], a.ss[5] / n - m[1] * m[2]], [0.0, 0.0, a.ss[2] / n - m[2] * m[2]]];
+        let c = [
+            [a.ss[0] / n - m[0] * m[0], a.ss[3] / n - m[0] * m[1], a.ss[4] / n - m[0] * m[2]],
+            [0.0, a.ss[1] / n - m[1] * m[1], a.ss[5] / n - m[1] * m[2]],
+            [0.0, 0.0, a.ss[2] / n - m[2] * m[2]],
+        ];
         // Voxels are cubes, not points: each adds its own variance v²/12.
-        let e = sym_eigenvalues([
-            [c[0][0] + spacing[0] * spacing[0] / 12.0, c[0][1], c[0][2]],
-            [c[0][1], c[1][1] + spacing[1] * spacing[1] / 12.0, c[1][2]],
-            [c[0][2], c[1][2], c[2][2] + spacing[2] * spacing[2] / 12.0],
-        ]);
+        let e = sym_eigenvalues([[c[0][0] + spacing[0] * spacing[0] / 12.0, c[0][1], c[0][2]], [c[0][1], c[1][1] + spacing[1] * spacing[1] / 12.0, c[1][2]], [c[0][2], c[1][2], c[2][2] + spacing[2] * spacing[2] / 12.0]]);
         e.map(|v| 4.0 * v.max(0.0).sqrt())
     };
     let faces = |a: &Acc| (a.f_cbd + a.f_pore + a.f_part).max(1) as f64;
@@ -339,14 +346,7 @@ pub fn particle_metrics(labels: ArrayView3<u32>, phases: ArrayView3<u8>, codes: 
     t.push("sphericity", col(&|a| std::f64::consts::PI.cbrt() * (6.0 * a.n as f64 * vox).powf(2.0 / 3.0) / surface(a).max(1e-12)), None)?;
     t.push("major_axis_um", col(&|a| axes(a)[0]), Some("µm"))?;
     t.push("minor_axis_um", col(&|a| axes(a)[2]), Some("µm"))?;
-    t.push(
-        "elongation",
-        col(&|a| {
-            let x = axes(a);
-            x[0] / x[2].max(1e-12)
-        }),
-        None,
-    )?;
+    t.push("elongation", col(&|a| { let x = axes(a); x[0] / x[2].max(1e-12) }), None)?;
     t.push("crack_fraction", col(&|a| a.crack as f64 / a.n as f64), None)?;
     t.push("damage_class", Column::Str(ids.iter().map(|&l| thresholds.class(acc[l].crack as f64 / acc[l].n as f64).to_string()).collect()), None)?;
     t.push("cbd_contact_fraction", col(&|a| a.f_cbd as f64 / faces(a)), None)?;
@@ -355,21 +355,11 @@ pub fn particle_metrics(labels: ArrayView3<u32>, phases: ArrayView3<u8>, codes: 
     t.push("n_touching_particles", Column::U64(ids.iter().map(|&l| neighbours[l]).collect()), None)?;
     t.push("touches_border", Column::Bool(ids.iter().map(|&l| acc[l].border).collect()), None)?;
     for (k, (name, _)) in extra.iter().enumerate() {
-        t.push(
-            &format!("mean_{name}"),
-            col(&|a| {
-                if a.extra[k].2 > 0 { a.extra[k].0 / a.extra[k].2 as f64 } else { f64::NAN }
-            }),
-            None,
-        )?;
-        t.push(
-            &format!("std_{name}"),
-            col(&|a| {
-                let (s, ss, n) = a.extra[k];
-                if n > 1 { ((ss - s * s / n as f64) / (n as f64 - 1.0)).max(0.0).sqrt() } else { f64::NAN }
-            }),
-            None,
-        )?;
+        t.push(&format!("mean_{name}"), col(&|a| if a.extra[k].2 > 0 { a.extra[k].0 / a.extra[k].2 as f64 } else { f64::NAN }), None)?;
+        t.push(&format!("std_{name}"), col(&|a| {
+            let (s, ss, n) = a.extra[k];
+            if n > 1 { ((ss - s * s / n as f64) / (n as f64 - 1.0)).max(0.0).sqrt() } else { f64::NAN }
+        }), None)?;
     }
     Ok(t)
 }

@@ -7,13 +7,13 @@
 
 use chemomech_core::{NoProgress, Table};
 use chemomech_particles::compare::match_labels;
-use chemomech_particles::metrics::{CRACK_LEVEL, DamageThresholds, PhaseCodes, grey_crack_level, mark_grey_cracks, particle_metrics};
-use chemomech_particles::separate::{SeparateParams, separate};
-use chemomech_pipeline::stages::segment::{Denoise, Method, segment_volume};
+use chemomech_particles::metrics::{grey_crack_level, mark_grey_cracks, particle_metrics, DamageThresholds, PhaseCodes, CRACK_LEVEL};
+use chemomech_particles::separate::{separate, SeparateParams};
+use chemomech_pipeline::stages::segment::{segment_volume, Denoise, Method};
 use chemomech_sim::{config::preset, simulate};
 use chemomech_stats::profile::depth_profile;
 use chemomech_stats::tests::{pearson, spearman};
-use chemomech_tomo::recon::{ReconParams, preprocess, reconstruct};
+use chemomech_tomo::recon::{preprocess, reconstruct, ReconParams};
 
 struct Scores {
     spearman_severe: f64,
@@ -22,6 +22,15 @@ struct Scores {
     class_accuracy: f64,
     cbd_contact_r: f64,
     matched_fraction: f64,
+}
+
+impl Scores {
+    fn print(&self, what: &str) {
+        eprintln!(
+            "{what}: severe fraction by 10 µm window, truth {:.3?} measured {:.3?}, Spearman {:.3}; classes {:.3}; carbon-binder contact r {:.3}; matched {:.3}",
+            self.truth_severe, self.measured_severe, self.spearman_severe, self.class_accuracy, self.cbd_contact_r, self.matched_fraction
+        );
+    }
 }
 
 /// Scores of the true phases (`grey` false) or of the reconstruction
@@ -35,25 +44,24 @@ fn score(name: &str, grey: bool) -> Scores {
     let el = &sim.electrode;
     let v = el.voxel_um;
     let codes = PhaseCodes::default();
-    let (lab, m) = if grey {
+    let mut sp = SeparateParams::for_voxel([v; 3]);
+    let (mut phases, recon) = if grey {
         let p = &sim.absorption.as_ref().unwrap().projections;
         let params = ReconParams { size: Some(el.shape.2), ..Default::default() };
         let (lines, _) = preprocess(p, &params).unwrap();
         let vol = reconstruct(lines.view(), &p.angles_deg, p.meta["rotation_center"].as_f64().unwrap(), &params, Some(v)).unwrap();
         let vol = chemomech_core::Volume::new(vol, [v; 3]);
-        let (mut phases, _) = segment_volume(&vol, &Method::Iso50, Denoise::None).unwrap();
-        let mut sp = SeparateParams::for_voxel([v; 3]);
         sp.crack_close_um = 2.5 * v;
-        let (lab, _) = separate(phases.mapv(|p| p == 2).view(), &sp);
-        let c = grey_crack_level(phases.view(), vol.data.view(), CRACK_LEVEL, codes).unwrap();
-        mark_grey_cracks(lab.view(), vol.data.view(), c.threshold as f32, phases.view_mut(), codes);
-        let m = particle_metrics(lab.view(), phases.view(), codes, [v; 3], DamageThresholds::default(), &[]).unwrap();
-        (lab, m)
+        (segment_volume(&vol, &Method::Iso50, Denoise::None).unwrap().0, Some(vol.data))
     } else {
-        let (lab, _) = separate(el.phases.mapv(|p| p == 2).view(), &SeparateParams::for_voxel([v; 3]));
-        let m = particle_metrics(lab.view(), el.phases.view(), codes, [v; 3], DamageThresholds::default(), &[]).unwrap();
-        (lab, m)
+        (el.phases.clone(), None)
     };
+    let (lab, _) = separate(phases.mapv(|p| p == 2).view(), &sp);
+    if let Some(g) = &recon {
+        let c = grey_crack_level(phases.view(), g.view(), CRACK_LEVEL, codes).unwrap();
+        mark_grey_cracks(lab.view(), g.view(), c.threshold as f32, phases.view_mut(), codes);
+    }
+    let m = particle_metrics(lab.view(), phases.view(), codes, [v; 3], DamageThresholds::default(), &[]).unwrap();
     let (matches, rep) = match_labels(el.labels.view(), lab.view(), 0.5);
     let thickness = el.phases.dim().0 as f64 * v;
     let prof = |t: &Table| depth_profile(t, thickness, 10.0, None, 0, 1).unwrap().iter().map(|w| w.fraction_severe).collect::<Vec<f64>>();
@@ -84,10 +92,7 @@ fn score(name: &str, grey: bool) -> Scores {
 fn severe_fraction_by_depth_classes_and_detachment_are_recovered() {
     for name in ["default", "default,cycles_50"] {
         let s = score(name, false);
-        eprintln!(
-            "{name}: severe fraction by 10 µm window, truth {:.3?} measured {:.3?}, Spearman {:.3}; classes {:.3}; carbon-binder contact r {:.3}; matched {:.3}",
-            s.truth_severe, s.measured_severe, s.spearman_severe, s.class_accuracy, s.cbd_contact_r, s.matched_fraction
-        );
+        s.print(name);
         assert!(s.spearman_severe >= 0.9, "{name}: Spearman {}", s.spearman_severe);
         assert!(s.class_accuracy >= 0.9, "{name}: class accuracy {}", s.class_accuracy);
         assert!(s.cbd_contact_r >= 0.9, "{name}: carbon-binder contact r {}", s.cbd_contact_r);
@@ -112,10 +117,7 @@ fn severe_fraction_by_depth_classes_and_detachment_are_recovered() {
 fn severe_fraction_by_depth_and_classes_from_the_reconstruction() {
     for name in ["default", "default,cycles_50"] {
         let s = score(name, true);
-        eprintln!(
-            "{name} (reconstruction): severe fraction by 10 µm window, truth {:.3?} measured {:.3?}, Spearman {:.3}; classes {:.3}; carbon-binder contact r {:.3}; matched {:.3}",
-            s.truth_severe, s.measured_severe, s.spearman_severe, s.class_accuracy, s.cbd_contact_r, s.matched_fraction
-        );
+        s.print(&format!("{name} (reconstruction)"));
         if name == "default" {
             assert!(s.spearman_severe >= 0.9, "{name}: Spearman {}", s.spearman_severe);
         }

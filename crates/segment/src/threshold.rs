@@ -96,9 +96,18 @@ pub fn multi_otsu(values: &[f32], classes: usize) -> Result<Vec<f64>> {
 /// assert!((t - 52.5).abs() < 1.0, "{t}");
 /// ```
 pub fn iso50(values: &[f32]) -> Result<f64> {
+    iso50_sorted(&sorted_finite(values))
+}
+
+fn sorted_finite(values: &[f32]) -> Vec<f32> {
     let mut v: Vec<f32> = values.iter().cloned().filter(|x| x.is_finite()).collect();
-    let mut t = otsu(&v)?;
     v.sort_unstable_by(f32::total_cmp);
+    v
+}
+
+/// [`iso50`] of finite values sorted ascending.
+fn iso50_sorted(v: &[f32]) -> Result<f64> {
+    let mut t = otsu(v)?;
     let median = |s: &[f32]| -> f64 {
         let n = s.len();
         if n % 2 == 1 { s[n / 2] as f64 } else { 0.5 * (s[n / 2 - 1] as f64 + s[n / 2] as f64) }
@@ -130,9 +139,10 @@ pub fn iso50(values: &[f32]) -> Result<f64> {
 /// assert!(t[0] > 10.0 && t[0] < 35.0 && t[1] > 200.0 && t[1] < 240.0, "{t:?}");
 /// ```
 pub fn iso50_3(values: &[f32]) -> Result<[f64; 2]> {
-    let t2 = iso50(values)?;
-    let low: Vec<f32> = values.iter().cloned().filter(|x| x.is_finite() && (*x as f64) <= t2).collect();
-    let t1 = iso50(&low)?;
+    // One sort: the values at or below t2 are a prefix of the sorted ones.
+    let v = sorted_finite(values);
+    let t2 = iso50_sorted(&v)?;
+    let t1 = iso50_sorted(&v[..v.partition_point(|&x| (x as f64) <= t2)])?;
     Ok([t1, t2])
 }
 

@@ -3,7 +3,7 @@
 use crate::ui::Ui;
 use chemomech_core::{Error, Result};
 use chemomech_particles::metrics::{DamageThresholds, PhaseCodes};
-use chemomech_pipeline::stages::particles::{Params, run as run_stage};
+use chemomech_pipeline::stages::particles::{run as run_stage, Params};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]

@@ -168,12 +168,7 @@ pub fn demo(a: &DemoArgs, ui: &Ui) -> Result<()> {
         let mut t = format!("demo ({}) in {secs:.1} s → {}\n", a.preset, top.display());
         let truth = v["stages"].as_array().and_then(|s| s.iter().find(|r| r["run"] == "report")).map(|r| r["summary"]["truth"].clone()).unwrap_or_default();
         if let Some(m) = truth["particles"]["matched_fraction"].as_f64() {
-            t.push_str(&format!(
-                "  ground truth: {:.1} % of particles matched, damage classes {:.1} % right, SoC RMSE {:.3}\n",
-                100.0 * m,
-                100.0 * truth["particles"]["classes"]["class_accuracy"].as_f64().unwrap_or(f64::NAN),
-                truth["soc_rmse"].as_f64().unwrap_or(f64::NAN)
-            ));
+            t.push_str(&format!("  ground truth: {:.1} % of particles matched, damage classes {:.1} % right, SoC RMSE {:.3}\n", 100.0 * m, 100.0 * truth["particles"]["classes"]["class_accuracy"].as_f64().unwrap_or(f64::NAN), truth["soc_rmse"].as_f64().unwrap_or(f64::NAN)));
         }
         t.push_str(&format!("  re-run (cached stages are skipped): chemomech run {}\n", file.display()));
         t

@@ -2,7 +2,7 @@
 
 use crate::ui::Ui;
 use chemomech_core::{Error, Result};
-use chemomech_pipeline::stages::segment::{Denoise, Method, Params, run as run_stage};
+use chemomech_pipeline::stages::segment::{run as run_stage, Denoise, Method, Params};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -45,9 +45,7 @@ pub fn parse_denoise(s: &str) -> Result<Denoise> {
         "gaussian" => Denoise::Gaussian(num(1)?),
         "median" => Denoise::Median(num(1)? as usize),
         "bilateral" => Denoise::Bilateral(num(1)?, num(2)?),
-        o => {
-            return Err(Error::param(format!("--denoise must be none, gaussian:S, median:R or bilateral:S:R, got '{o}'")));
-        }
+        o => return Err(Error::param(format!("--denoise must be none, gaussian:S, median:R or bilateral:S:R, got '{o}'"))),
     })
 }
 
@@ -58,9 +56,7 @@ pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_j
         "multiotsu" | "multi-otsu" => Method::MultiOtsu,
         "iso50" => Method::Iso50,
         "rf" | "forest" => Method::Forest { train: a.train.clone(), model: a.model.clone(), save_model: a.save_model.clone() },
-        o => {
-            return Err(Error::param(format!("--method must be otsu, multiotsu, iso50 or rf, got '{o}'")));
-        }
+        o => return Err(Error::param(format!("--method must be otsu, multiotsu, iso50 or rf, got '{o}'"))),
     };
     if let Some(v) = a.voxel_um {
         if !(v > 0.0 && v.is_finite()) {
@@ -73,14 +69,6 @@ pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_j
 
 pub fn run(a: &Args, ui: &Ui) -> Result<()> {
     let s = exec(a, &ui.progress())?;
-    ui.result(&s, || {
-        format!(
-            "segmented → {} (pore {:.3}, carbon-binder {:.3}, active {:.3})\n",
-            a.out.display(),
-            s["volume_fractions"]["pore"].as_f64().unwrap_or(0.0),
-            s["volume_fractions"]["carbon_binder"].as_f64().unwrap_or(0.0),
-            s["volume_fractions"]["active"].as_f64().unwrap_or(0.0)
-        )
-    });
+    ui.result(&s, || format!("segmented → {} (pore {:.3}, carbon-binder {:.3}, active {:.3})\n", a.out.display(), s["volume_fractions"]["pore"].as_f64().unwrap_or(0.0), s["volume_fractions"]["carbon_binder"].as_f64().unwrap_or(0.0), s["volume_fractions"]["active"].as_f64().unwrap_or(0.0)));
     Ok(())
 }

@@ -1,15 +1,15 @@
 //! `particles`: phases (or a grey volume, segmented first) → labelled
 //! particle envelopes, per-particle metrics (CSV and Parquet) and a summary.
 
-use super::segment::{Denoise, Method, read_volume, segment_volume};
+use super::segment::{read_volume, segment_volume, Denoise, Method};
 use crate::outdir::OutDir;
 use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
-use chemomech_io::tiffio::{TiffOptions, write_tiff};
-use chemomech_io::{Dataset, open, table};
+use chemomech_io::tiffio::{write_tiff, TiffOptions};
+use chemomech_io::{open, table, Dataset};
 use chemomech_particles::compare::match_labels;
 use chemomech_particles::label::Connectivity;
-use chemomech_particles::metrics::{CRACK_LEVEL, DamageThresholds, PhaseCodes, grey_crack_level, mark_grey_cracks, particle_metrics};
-use chemomech_particles::separate::{SeparateParams, separate};
+use chemomech_particles::metrics::{grey_crack_level, mark_grey_cracks, particle_metrics, DamageThresholds, PhaseCodes, CRACK_LEVEL};
+use chemomech_particles::separate::{separate, SeparateParams};
 use ndarray::{Array3, Ix3};
 use std::path::{Path, PathBuf};
 
@@ -84,21 +84,11 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
             if let Some(bad) = a.iter().find(|&&v| !known(v)) {
                 return Err(Error::data(format!("value {bad} is none of the phase codes pore={}, cbd={}, active={}", c.pore, c.cbd, c.active)).at(ph));
             }
-            let canon = a.mapv(|v| {
-                if v == c.active {
-                    2
-                } else if v == c.cbd {
-                    1
-                } else {
-                    0
-                }
-            });
+            let canon = a.mapv(|v| if v == c.active { 2 } else if v == c.cbd { 1 } else { 0 });
             let sp = match (p.voxel_um, sp) {
                 (Some(v), _) => [v; 3],
                 (None, Some(s)) => s,
-                (None, None) => {
-                    return Err(Error::param("the phase file states no voxel size; give --voxel-um").at(ph));
-                }
+                (None, None) => return Err(Error::param("the phase file states no voxel size; give --voxel-um").at(ph)),
             };
             (canon, sp)
         }
@@ -236,9 +226,7 @@ fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::co
     let mut conf = [[0u64; 3]; 3];
     let (mut a_id, mut b_id, mut iou, mut ac, mut bc, mut af, mut bf) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for m in matches {
-        let (Some(&i), Some(&j)) = (ti.get(&(m.0 as u64)), pi.get(&(m.1 as u64))) else {
-            continue;
-        };
+        let (Some(&i), Some(&j)) = (ti.get(&(m.0 as u64)), pi.get(&(m.1 as u64))) else { continue };
         if let (Some(x), Some(y)) = (names.iter().position(|n| *n == tcls[i]), names.iter().position(|n| *n == pcls[j])) {
             conf[x][y] += 1;
         }

@@ -1,9 +1,9 @@
 //! `segment`: a grey-level volume → phases (0 pore, 1 carbon-binder, 2 active).
 
 use chemomech_core::{DynArray, Error, Progress, Provenance, Result, Volume};
-use chemomech_io::tiffio::{TiffOptions, write_tiff};
-use chemomech_io::{Dataset, OpenOptions, open_with};
-use chemomech_segment::classify::{FeatureBank, VoxelClassifier, train};
+use chemomech_io::tiffio::{write_tiff, TiffOptions};
+use chemomech_io::{open_with, Dataset, OpenOptions};
+use chemomech_segment::classify::{train, FeatureBank, VoxelClassifier};
 use chemomech_segment::{filters, iso50_3, multi_otsu};
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
@@ -59,9 +59,7 @@ pub fn read_volume_or(path: &Path, dataset: Option<String>, voxel_um: Option<f64
             let mut v = r.to_volume_f32().map_err(|e| e.at(path))?;
             match (voxel_um, r.spacing_um.is_some(), unstated) {
                 (Some(s), _, _) | (None, false, Some(s)) => v.voxel_um = [s; 3],
-                (None, false, None) => {
-                    return Err(Error::param("the file states no voxel size; give --voxel-um").at(path));
-                }
+                (None, false, None) => return Err(Error::param("the file states no voxel size; give --voxel-um").at(path)),
                 (None, true, _) => {}
             }
             if v.voxel_um.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
@@ -112,15 +110,11 @@ pub fn segment_volume(v: &Volume<f32>, method: &Method, denoise: Denoise) -> Res
                 (Some(t), None) => {
                     let lab = match chemomech_io::open(t)? {
                         Dataset::Raster(r) => r.data.to_f32().mapv(|x| x as u8).into_dimensionality::<ndarray::Ix3>().map_err(|e| chemomech_core::Error::from(e).at(t))?,
-                        other => {
-                            return Err(Error::data(format!("expected a label volume, found a {}", other.kind())).at(t));
-                        }
+                        other => return Err(Error::data(format!("expected a label volume, found a {}", other.kind())).at(t)),
                     };
                     train(data.view(), lab.view(), sp, FeatureBank::for_voxel(sp[0]), 50, 1, 20_000).map_err(|e| e.at(t))?
                 }
-                (None, None) => {
-                    return Err(Error::param("--method rf needs --train LABELS.tiff or --model MODEL.json"));
-                }
+                (None, None) => return Err(Error::param("--method rf needs --train LABELS.tiff or --model MODEL.json")),
             };
             if let Some(s) = save_model {
                 chemomech_io::atomic::write_bytes(s, clf.to_json()?.as_bytes())?;
