@@ -12,8 +12,13 @@ use chemomech_particles::separate::{separate, SeparateParams};
 use chemomech_pipeline::stages::segment::{segment_volume, Denoise, Method};
 use chemomech_sim::{config::preset, simulate};
 use chemomech_stats::profile::depth_profile;
-use chemomech_stats::tests::{pearson, spearman};
-use chemomech_tomo::recon::{preprocess, reconstruct, ReconParams};
+use chemomech_stats::tests::{mann_whitney, pearson, spearman};
+use chemomech_segment::classify::{train, FeatureBank};
+use chemomech_sim::truth::{sparse_annotations, ANNOTATED_FRACTION};
+use chemomech_tomo::phase::Ctf;
+use chemomech_tomo::preprocess::{normalize, Combine};
+use chemomech_tomo::recon::{delta_lines, preprocess, reconstruct, retrieve_holo, ReconParams};
+use ndarray::Array3;
 
 struct Scores {
     spearman_severe: f64,
@@ -21,41 +26,82 @@ struct Scores {
     measured_severe: Vec<f64>,
     class_accuracy: f64,
     cbd_contact_r: f64,
+    /// P(an attached particle shows more measured carbon-binder contact than a detached one).
+    detached_auc: f64,
     matched_fraction: f64,
 }
 
 impl Scores {
     fn print(&self, what: &str) {
         eprintln!(
-            "{what}: severe fraction by 10 µm window, truth {:.3?} measured {:.3?}, Spearman {:.3}; classes {:.3}; carbon-binder contact r {:.3}; matched {:.3}",
-            self.truth_severe, self.measured_severe, self.spearman_severe, self.class_accuracy, self.cbd_contact_r, self.matched_fraction
+            "{what}: severe fraction by 10 µm window, truth {:.3?} measured {:.3?}, Spearman {:.3}; classes {:.3}; carbon-binder contact r {:.3}, detached AUC {:.3}; matched {:.3}",
+            self.truth_severe, self.measured_severe, self.spearman_severe, self.class_accuracy, self.cbd_contact_r, self.detached_auc, self.matched_fraction
         );
     }
 }
 
-/// Scores of the true phases (`grey` false) or of the reconstruction
-/// (`grey` true: FBP at the known rotation centre, ISO-50 % phases, a
-/// 2.5-voxel crack closing as in the demo, cracks from grey levels).
-fn score(name: &str, grey: bool) -> Scores {
-    let mut cfg = preset(name).unwrap();
-    cfg.tomography.enabled = grey;
+/// What the particles are measured on.
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    /// The simulator's true phases.
+    TruePhases,
+    /// The absorption scan: FBP at the known rotation centre, ISO-50 % phases.
+    Absorption,
+    /// The holotomography scan (four distances): multi-distance CTF
+    /// retrieval, FBP of δ at the known centre, phases from the random
+    /// forest trained on the simulator's sparse annotations (0.3 % of voxels).
+    Holo,
+}
+
+/// Scores of the true phases or of a reconstruction (there: a 2.5-voxel
+/// crack closing as in the demo, cracks from grey levels).
+fn score(name: &str, source: Source) -> Scores {
+    let mut cfg = preset(&if source == Source::Holo { format!("{name},holo") } else { name.to_string() }).unwrap();
+    cfg.tomography.enabled = source == Source::Absorption;
     cfg.xanes.enabled = false;
     let sim = simulate(&cfg, None, &NoProgress).unwrap();
     let el = &sim.electrode;
     let v = el.voxel_um;
     let codes = PhaseCodes::default();
     let mut sp = SeparateParams::for_voxel([v; 3]);
-    let (mut phases, recon) = if grey {
-        let p = &sim.absorption.as_ref().unwrap().projections;
-        let params = ReconParams { size: Some(el.shape.2), ..Default::default() };
-        let (lines, _) = preprocess(p, &params).unwrap();
-        let vol = reconstruct(lines.view(), &p.angles_deg, p.meta["rotation_center"].as_f64().unwrap(), &params, Some(v)).unwrap();
-        let vol = chemomech_core::Volume::new(vol, [v; 3]);
-        sp.crack_close_um = 2.5 * v;
-        (segment_volume(&vol, &Method::Iso50, Denoise::None).unwrap().0, Some(vol.data))
-    } else {
-        (el.phases.clone(), None)
+    let (mut phases, recon) = match source {
+        Source::TruePhases => (el.phases.clone(), None),
+        Source::Absorption => {
+            let p = &sim.absorption.as_ref().unwrap().projections;
+            let params = ReconParams { size: Some(el.shape.2), ..Default::default() };
+            let (lines, _) = preprocess(p, &params).unwrap();
+            let vol = reconstruct(lines.view(), &p.angles_deg, p.meta["rotation_center"].as_f64().unwrap(), &params, Some(v)).unwrap();
+            let vol = chemomech_core::Volume::new(vol, [v; 3]);
+            (segment_volume(&vol, &Method::Iso50, Denoise::None).unwrap().0, Some(vol.data))
+        }
+        Source::Holo => {
+            let h = sim.holo.as_ref().unwrap();
+            let norm: Vec<Array3<f32>> = h
+                .scans
+                .iter()
+                .map(|s| {
+                    let f = |a: &chemomech_core::DynArray| a.to_f32().into_dimensionality::<ndarray::Ix3>().unwrap();
+                    normalize(f(&s.data).view(), Some(f(s.flats.as_ref().unwrap()).view()), Some(f(s.darks.as_ref().unwrap()).view()), None, Combine::Mean).unwrap().0
+                })
+                .collect();
+            let pixels: Vec<f64> = h.scans.iter().map(|s| s.pixel_um.unwrap()).collect();
+            let db = h.delta_beta[2].0 / h.delta_beta[2].1;
+            let pixel_um = pixels.iter().cloned().fold(f64::INFINITY, f64::min);
+            let ctf = Ctf { energy_kev: cfg.phase_contrast.energy_kev, distances_m: h.scans.iter().map(|s| s.distance_m.unwrap()).collect(), pixel_um, delta_beta: db, alpha_low: 1e-6, alpha_high: 1e-4, zoom: Vec::new() };
+            let (phase, _) = retrieve_holo(&norm, &pixels, &ctf).unwrap();
+            let lines = delta_lines(phase, &ctf);
+            let s0 = &h.scans[0];
+            let params = ReconParams { size: Some(el.shape.2), ..Default::default() };
+            let vol = reconstruct(lines.view(), &s0.angles_deg, s0.meta["rotation_center"].as_f64().unwrap(), &params, None).unwrap();
+            let notes = sparse_annotations(el.phases.view(), ANNOTATED_FRACTION, cfg.seed);
+            let clf = train(vol.view(), notes.view(), [v; 3], FeatureBank::for_voxel(v), 50, 1, 20_000).unwrap();
+            eprintln!("{name} (holotomography): δ/β of the active material {db:.2}, voxel {v} µm, pixel {pixel_um} µm");
+            (clf.predict(vol.view()).unwrap().mapv(|c| c.saturating_sub(1).min(2)), Some(vol))
+        }
     };
+    if source != Source::TruePhases {
+        sp.crack_close_um = 2.5 * v;
+    }
     let (lab, _) = separate(phases.mapv(|p| p == 2).view(), &sp);
     if let Some(g) = &recon {
         let c = grey_crack_level(phases.view(), g.view(), CRACK_LEVEL, codes).unwrap();
@@ -70,13 +116,15 @@ fn score(name: &str, grey: bool) -> Scores {
     let (tid, pid) = (sim.truth.f64("id").unwrap(), m.f64("id").unwrap());
     let (tcls, pcls) = (sim.truth.str("damage_class").unwrap(), m.str("damage_class").unwrap());
     let (tcbd, pcbd) = (sim.truth.f64("cbd_contact_fraction").unwrap(), m.f64("cbd_contact_fraction").unwrap());
-    let (mut ok, mut a, mut b) = (0, vec![], vec![]);
+    let detached = sim.truth.f64("detached").unwrap();
+    let (mut ok, mut a, mut b, mut att, mut det) = (0, vec![], vec![], vec![], vec![]);
     for &(t, p, _) in &matches {
         let i = tid.iter().position(|&x| x as u32 == t).unwrap();
         let j = pid.iter().position(|&x| x as u32 == p).unwrap();
         ok += (tcls[i] == pcls[j]) as usize;
         a.push(tcbd[i]);
         b.push(pcbd[j]);
+        if detached[i] > 0.5 { det.push(pcbd[j]) } else { att.push(pcbd[j]) }
     }
     Scores {
         spearman_severe: spearman(&truth_severe, &measured_severe),
@@ -84,6 +132,7 @@ fn score(name: &str, grey: bool) -> Scores {
         measured_severe,
         class_accuracy: ok as f64 / matches.len() as f64,
         cbd_contact_r: pearson(&a, &b),
+        detached_auc: mann_whitney(&att, &det).0 / (att.len() * det.len()) as f64,
         matched_fraction: rep.matched_fraction,
     }
 }
@@ -91,7 +140,7 @@ fn score(name: &str, grey: bool) -> Scores {
 #[test]
 fn severe_fraction_by_depth_classes_and_detachment_are_recovered() {
     for name in ["default", "default,cycles_50"] {
-        let s = score(name, false);
+        let s = score(name, Source::TruePhases);
         s.print(name);
         assert!(s.spearman_severe >= 0.9, "{name}: Spearman {}", s.spearman_severe);
         assert!(s.class_accuracy >= 0.9, "{name}: class accuracy {}", s.class_accuracy);
@@ -112,11 +161,12 @@ fn severe_fraction_by_depth_classes_and_detachment_are_recovered() {
 /// is within 0.06 of the truth instead.
 /// Detachment is not asserted here: the carbon-binder's μ is 1/45 of the
 /// active material's, below the reconstruction's noise, so absorption
-/// grey levels cannot tell it from pore (carbon-binder contact r ≈ 0.1–0.3).
+/// grey levels cannot tell it from pore (carbon-binder contact r ≈ 0.1–0.3);
+/// see the holotomography test below.
 #[test]
 fn severe_fraction_by_depth_and_classes_from_the_reconstruction() {
     for name in ["default", "default,cycles_50"] {
-        let s = score(name, true);
+        let s = score(name, Source::Absorption);
         s.print(&format!("{name} (reconstruction)"));
         if name == "default" {
             assert!(s.spearman_severe >= 0.9, "{name}: Spearman {}", s.spearman_severe);
@@ -124,6 +174,24 @@ fn severe_fraction_by_depth_and_classes_from_the_reconstruction() {
         for (t, m) in s.truth_severe.iter().zip(&s.measured_severe) {
             assert!((t - m).abs() <= 0.06, "{name}: severe fraction {m} vs true {t}");
         }
+        assert!(s.class_accuracy >= 0.9, "{name}: class accuracy {}", s.class_accuracy);
+        assert!(s.matched_fraction >= 0.88, "{name}: matched {}", s.matched_fraction);
+    }
+}
+
+/// Detachment needs phase contrast: in δ the carbon-binder stands at about
+/// a third of the active material (in μ at 1/45), so the random forest,
+/// trained on 0.3 % of the voxels, finds it. Measured 2026-11-22 (seed 1,
+/// default / cycles_50): carbon-binder contact r 0.62 / 0.59 and detached
+/// AUC 0.92 / 0.85 (absorption: 0.21 / 0.13 and 0.64 / 0.58; true phases
+/// 0.97 / 0.95 and 1.00 / 0.99); classes 95.5 / 91.2 %, matched 92.1 / 90.5 %.
+#[test]
+fn detachment_from_the_holotomography_reconstruction() {
+    for name in ["default", "default,cycles_50"] {
+        let s = score(name, Source::Holo);
+        s.print(&format!("{name} (holotomography)"));
+        assert!(s.cbd_contact_r >= 0.5, "{name}: carbon-binder contact r {}", s.cbd_contact_r);
+        assert!(s.detached_auc >= 0.8, "{name}: detached AUC {}", s.detached_auc);
         assert!(s.class_accuracy >= 0.9, "{name}: class accuracy {}", s.class_accuracy);
         assert!(s.matched_fraction >= 0.88, "{name}: matched {}", s.matched_fraction);
     }

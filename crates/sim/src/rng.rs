@@ -27,9 +27,20 @@ pub enum Stream {
     Drift = 10,
     Flat = 11,
     Fill = 12,
+    Annotations = 13,
 }
 
 /// The generator for (seed, stream, index).
 pub fn rng(seed: u64, stream: Stream, index: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(mix(mix(seed ^ mix(stream as u64)) ^ index))
+    ChaCha8Rng::seed_from_u64(key(seed, stream, index))
+}
+
+fn key(seed: u64, stream: Stream, index: u64) -> u64 {
+    mix(mix(seed ^ mix(stream as u64)) ^ index)
+}
+
+/// One uniform draw in [0, 1) for (seed, stream, index), without building a
+/// generator: for per-voxel draws over millions of voxels.
+pub fn uniform(seed: u64, stream: Stream, index: u64) -> f64 {
+    (mix(key(seed, stream, index)) >> 11) as f64 / (1u64 << 53) as f64
 }

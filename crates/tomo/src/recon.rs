@@ -234,3 +234,20 @@ pub fn retrieve_holo(norm: &[Array3<f32>], pixels_um: &[f64], ctf: &crate::phase
     }
     Ok((out, HoloReport { shifts_px: shifts, zoom }))
 }
+
+/// Retrieved phase k∫δ dl (radians, from [`retrieve_holo`]) → ∫δ dl in
+/// pixel units, so that filtered back-projection of it yields δ per voxel.
+///
+/// ```
+/// use chemomech_tomo::phase::Ctf;
+/// let ctf = Ctf { energy_kev: 17.0, distances_m: vec![0.002], pixel_um: 0.4, delta_beta: 40.0, alpha_low: 1e-6, alpha_high: 1e-4, zoom: Vec::new() };
+/// let k_pixel = std::f64::consts::TAU / ctf.lambda_m() * 0.4e-6;
+/// let lines = chemomech_tomo::recon::delta_lines(ndarray::Array3::from_elem((1, 1, 1), k_pixel as f32), &ctf);
+/// assert!((lines[[0, 0, 0]] - 1.0).abs() < 1e-5);
+/// ```
+pub fn delta_lines(mut phase_rad: Array3<f32>, ctf: &crate::phase::Ctf) -> Array3<f32> {
+    let k = std::f64::consts::TAU / ctf.lambda_m();
+    let to_lines = (1.0 / (k * ctf.pixel_um * 1e-6)) as f32;
+    phase_rad.mapv_inplace(|v| v * to_lines);
+    phase_rad
+}

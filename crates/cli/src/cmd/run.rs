@@ -102,6 +102,13 @@ fn headline(rec: &StageRecord) -> String {
             if let Some(m) = s["truth_match"]["matched_fraction"].as_f64() {
                 t.push_str(&format!("; matched to truth {:.1} %", 100.0 * m));
             }
+            let c = &s["truth_match"]["classes"];
+            if let Some(a) = c["class_accuracy"].as_f64() {
+                t.push_str(&format!(", classes {:.1} % right", 100.0 * a));
+            }
+            if let Some(r) = c["detachment"]["cbd_contact_correlation"].as_f64() {
+                t.push_str(&format!(", carbon-binder contact r {r:.2}"));
+            }
             t
         }
         "stats" => format!("{} depth windows; pore tortuosity {}", s["depth_profile"].as_array().map(|a| a.len()).unwrap_or(0), f(&s["pore_tortuosity_z"]["tau"])),

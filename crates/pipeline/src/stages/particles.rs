@@ -241,7 +241,7 @@ fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::co
     let n = a_id.len();
     let correct: u64 = (0..3).map(|k| conf[k][k]).sum();
     use chemomech_stats::tests::{mean, pearson};
-    let score = serde_json::json!({
+    let mut score = serde_json::json!({
         "matched": n,
         "class_accuracy": if n > 0 { correct as f64 / n as f64 } else { f64::NAN },
         "confusion_rows_truth_cols_measured": {"classes": names, "counts": conf},
@@ -249,14 +249,50 @@ fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::co
         "crack_fraction_mean_truth": mean(&af),
         "crack_fraction_mean_measured": mean(&bf),
     });
-    let t = Table::from_columns(vec![
-        ("truth_id", Column::U64(a_id), None),
-        ("particle_id", Column::U64(b_id), None),
+    let mut t = Table::from_columns(vec![
+        ("truth_id", Column::U64(a_id.clone()), None),
+        ("particle_id", Column::U64(b_id.clone()), None),
         ("iou", Column::F64(iou), None),
         ("truth_class", Column::Str(ac), None),
         ("damage_class", Column::Str(bc), None),
         ("truth_crack_fraction", Column::F64(af), None),
         ("crack_fraction", Column::F64(bf), None),
     ])?;
+    if let (Ok(tc), Ok(pc)) = (truth.f64("cbd_contact_fraction"), pred.f64("cbd_contact_fraction")) {
+        let pairs: Vec<(usize, usize)> = a_id.iter().zip(&b_id).map(|(a, b)| (ti[a], pi[b])).collect();
+        let detached = truth.f64("detached").ok().map(|d| pairs.iter().map(|&(i, _)| d[i] > 0.5).collect::<Vec<bool>>());
+        let (d, cols) = score_detachment(&pairs.iter().map(|&(i, j)| (tc[i], pc[j])).collect::<Vec<_>>(), detached.as_deref());
+        score["detachment"] = d;
+        for (name, col) in cols {
+            t.push(name, col, None)?;
+        }
+    }
     Ok((score, t))
+}
+
+/// Carbon-binder contact of matched particles (truth, measured) against the
+/// truth: correlation and means; with the truth's `detached` flags, the
+/// measured contact of detached and attached particles and the probability
+/// that an attached particle shows more contact than a detached one (AUC).
+fn score_detachment(pairs: &[(f64, f64)], detached: Option<&[bool]>) -> (serde_json::Value, Vec<(&'static str, Column)>) {
+    use chemomech_stats::tests::{mann_whitney, mean, pearson};
+    let (tc, pc): (Vec<f64>, Vec<f64>) = pairs.iter().cloned().unzip();
+    let mut v = serde_json::json!({
+        "cbd_contact_correlation": pearson(&tc, &pc),
+        "cbd_contact_mean_truth": mean(&tc),
+        "cbd_contact_mean_measured": mean(&pc),
+    });
+    let mut cols = vec![("truth_cbd_contact_fraction", Column::F64(tc)), ("cbd_contact_fraction", Column::F64(pc.clone()))];
+    if let Some(d) = detached {
+        let pick = |want: bool| pc.iter().zip(d).filter(|(_, x)| **x == want).map(|(c, _)| *c).collect::<Vec<f64>>();
+        let (att, det) = (pick(false), pick(true));
+        let (u, p) = mann_whitney(&att, &det);
+        v["detached_truth"] = det.len().into();
+        v["cbd_contact_measured_detached"] = mean(&det).into();
+        v["cbd_contact_measured_attached"] = mean(&att).into();
+        v["auc_attached_above_detached"] = (u / (att.len() * det.len()).max(1) as f64).into();
+        v["mann_whitney_p"] = p.into();
+        cols.push(("truth_detached", Column::Bool(d.to_vec())));
+    }
+    (v, cols)
 }

@@ -250,10 +250,7 @@ fn run_holo(p: &Params, h: &HoloParams, out: &Path, progress: &dyn Progress) -> 
     let (phase, rep) = chemomech_tomo::recon::retrieve_holo(&norm, &pixels, &ctf)?;
     drop(norm);
     progress.inc(1);
-    // k∫δ dl (rad) → ∫δ dl in pixels, so that FBP yields δ.
-    let k = std::f64::consts::TAU / (12.398419843320026e-10 / ctf.energy_kev);
-    let to_lines = (1.0 / (k * ctf.pixel_um * 1e-6)) as f32;
-    let mut lines = phase.mapv(|v| v * to_lines);
+    let mut lines = chemomech_tomo::recon::delta_lines(phase, &ctf);
     chemomech_tomo::preprocess::remove_rings(&mut lines, p.recon.rings);
     let angles = files[0].1.angles_deg.clone();
     let mid = (rows.start + rows.end) / 2;

@@ -132,7 +132,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
 }
 
 fn outputs(sim: &Simulation) -> Vec<&'static str> {
-    let mut v = vec!["truth/labels.tiff", "truth/phases.tiff", "truth/soc.tiff", "truth/particles.csv", "truth/particles.parquet", "truth/truth.json", "sim.toml"];
+    let mut v = vec!["truth/labels.tiff", "truth/phases.tiff", "truth/annotations.tiff", "truth/soc.tiff", "truth/particles.csv", "truth/particles.parquet", "truth/truth.json", "sim.toml"];
     if sim.absorption.is_some() {
         v.extend(["tomo.h5", "truth/mu.tiff"]);
     }
@@ -153,6 +153,9 @@ fn write(sim: &Simulation, dir: &OutDir, prov: &Provenance) -> Result<()> {
     std::fs::create_dir_all(dir.path("truth")).map_err(Error::io)?;
     write_tiff(&dir.path("truth/labels.tiff"), &dyn3(&el.labels), Some(&sp3), Some(prov), opt)?;
     write_tiff(&dir.path("truth/phases.tiff"), &dyn3(&el.phases), Some(&sp3), Some(prov), opt)?;
+    // Sparse training labels for `segment --method rf` (1 pore, 2 carbon-binder, 3 active).
+    let notes = chemomech_sim::truth::sparse_annotations(el.phases.view(), chemomech_sim::truth::ANNOTATED_FRACTION, sim.config.seed);
+    write_tiff(&dir.path("truth/annotations.tiff"), &dyn3(&notes), Some(&sp3), Some(prov), opt)?;
     write_tiff(&dir.path("truth/soc.tiff"), &dyn3(&el.soc), Some(&sp3), Some(prov), opt)?;
     table::write_csv(&dir.path("truth/particles.csv"), &sim.truth, Some(prov))?;
     table::write_parquet(&dir.path("truth/particles.parquet"), &sim.truth, Some(prov))?;
