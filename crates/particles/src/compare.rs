@@ -18,13 +18,38 @@ pub struct MatchReport {
     pub matched_fraction: f64,
     pub mean_iou: f64,
     pub iou_threshold: f64,
+    /// True particles that touch no face of the volume (whole particles, as
+    /// in a guard-frame count), and how many of them were matched: the
+    /// fragments cut by the faces are the hardest to seed.
+    pub true_interior: usize,
+    pub matched_interior: usize,
+    pub matched_fraction_interior: f64,
 }
 
 /// Greedy one-to-one matching (highest IoU first) of `pred` to `truth` labels.
+///
+/// ```
+/// use ndarray::{s, Array3};
+/// let mut truth = Array3::<u32>::zeros((8, 8, 8));
+/// truth.slice_mut(s![0..2, 0..2, 0..2]).fill(1); // cut by the faces
+/// truth.slice_mut(s![3..6, 3..6, 3..6]).fill(2); // whole
+/// let mut pred = Array3::<u32>::zeros((8, 8, 8));
+/// pred.slice_mut(s![3..6, 3..6, 3..7]).fill(5);
+/// let (m, rep) = chemomech_particles::compare::match_labels(truth.view(), pred.view(), 0.5);
+/// assert_eq!(m, vec![(2, 5, 0.75)]);
+/// assert_eq!((rep.matched_fraction, rep.true_interior, rep.matched_fraction_interior), (0.5, 1, 1.0));
+/// ```
 pub fn match_labels(truth: ArrayView3<u32>, pred: ArrayView3<u32>, threshold: f64) -> (Vec<Match>, MatchReport) {
     let mut inter: HashMap<(u32, u32), u64> = HashMap::new();
     let mut st: HashMap<u32, u64> = HashMap::new();
     let mut sp: HashMap<u32, u64> = HashMap::new();
+    let mut border = std::collections::HashSet::new();
+    let (nz, ny, nx) = truth.dim();
+    for ((z, y, x), &t) in truth.indexed_iter() {
+        if t > 0 && (z == 0 || y == 0 || x == 0 || z + 1 == nz || y + 1 == ny || x + 1 == nx) {
+            border.insert(t);
+        }
+    }
     for (&t, &p) in truth.iter().zip(pred.iter()) {
         if t > 0 {
             *st.entry(t).or_default() += 1;
@@ -56,6 +81,8 @@ pub fn match_labels(truth: ArrayView3<u32>, pred: ArrayView3<u32>, threshold: f6
         out.push(m);
     }
     out.sort_by_key(|m| m.0);
+    let interior = st.len() - border.len();
+    let matched_interior = out.iter().filter(|m| !border.contains(&m.0)).count();
     let mean = if out.is_empty() { 0.0 } else { out.iter().map(|m| m.2).sum::<f64>() / out.len() as f64 };
     let rep = MatchReport {
         true_particles: st.len(),
@@ -64,6 +91,9 @@ pub fn match_labels(truth: ArrayView3<u32>, pred: ArrayView3<u32>, threshold: f6
         matched_fraction: if st.is_empty() { 0.0 } else { out.len() as f64 / st.len() as f64 },
         mean_iou: mean,
         iou_threshold: threshold,
+        true_interior: interior,
+        matched_interior,
+        matched_fraction_interior: if interior == 0 { 0.0 } else { matched_interior as f64 / interior as f64 },
     };
     (out, rep)
 }

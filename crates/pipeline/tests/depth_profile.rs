@@ -29,13 +29,16 @@ struct Scores {
     /// P(an attached particle shows more measured carbon-binder contact than a detached one).
     detached_auc: f64,
     matched_fraction: f64,
+    /// Of the true particles touching no face of the volume.
+    matched_interior: f64,
+    counts: (usize, usize),
 }
 
 impl Scores {
     fn print(&self, what: &str) {
         eprintln!(
-            "{what}: severe fraction by 10 µm window, truth {:.3?} measured {:.3?}, Spearman {:.3}; classes {:.3}; carbon-binder contact r {:.3}, detached AUC {:.3}; matched {:.3}",
-            self.truth_severe, self.measured_severe, self.spearman_severe, self.class_accuracy, self.cbd_contact_r, self.detached_auc, self.matched_fraction
+            "{what}: severe fraction by 10 µm window, truth {:.3?} measured {:.3?}, Spearman {:.3}; classes {:.3}; carbon-binder contact r {:.3}, detached AUC {:.3}; matched {:.3} ({:.3} of whole particles); particles found/true {:?}",
+            self.truth_severe, self.measured_severe, self.spearman_severe, self.class_accuracy, self.cbd_contact_r, self.detached_auc, self.matched_fraction, self.matched_interior, self.counts
         );
     }
 }
@@ -134,6 +137,8 @@ fn score(name: &str, source: Source) -> Scores {
         cbd_contact_r: pearson(&a, &b),
         detached_auc: mann_whitney(&att, &det).0 / (att.len() * det.len()) as f64,
         matched_fraction: rep.matched_fraction,
+        matched_interior: rep.matched_fraction_interior,
+        counts: (rep.predicted_particles, rep.true_particles),
     }
 }
 
@@ -144,6 +149,9 @@ fn severe_fraction_by_depth_classes_and_detachment_are_recovered() {
         s.print(name);
         assert!(s.spearman_severe >= 0.9, "{name}: Spearman {}", s.spearman_severe);
         assert!(s.class_accuracy >= 0.9, "{name}: class accuracy {}", s.class_accuracy);
+        // Whole particles (touching no face; 95.6–100 % on 2026-11-22): the
+        // misses are fragments cut by the volume's faces.
+        assert!(s.matched_interior >= 0.95, "{name}: whole particles matched {}", s.matched_interior);
         assert!(s.cbd_contact_r >= 0.9, "{name}: carbon-binder contact r {}", s.cbd_contact_r);
         if name == "default" {
             // After fast charging the separator side (z = 0) cracks more.
@@ -175,6 +183,9 @@ fn severe_fraction_by_depth_and_classes_from_the_reconstruction() {
             assert!((t - m).abs() <= 0.06, "{name}: severe fraction {m} vs true {t}");
         }
         assert!(s.class_accuracy >= 0.9, "{name}: class accuracy {}", s.class_accuracy);
+        // Whole particles (touching no face; 95.6–100 % on 2026-11-22): the
+        // misses are fragments cut by the volume's faces.
+        assert!(s.matched_interior >= 0.95, "{name}: whole particles matched {}", s.matched_interior);
         assert!(s.matched_fraction >= 0.88, "{name}: matched {}", s.matched_fraction);
     }
 }
@@ -193,6 +204,9 @@ fn detachment_from_the_holotomography_reconstruction() {
         assert!(s.cbd_contact_r >= 0.5, "{name}: carbon-binder contact r {}", s.cbd_contact_r);
         assert!(s.detached_auc >= 0.8, "{name}: detached AUC {}", s.detached_auc);
         assert!(s.class_accuracy >= 0.9, "{name}: class accuracy {}", s.class_accuracy);
+        // Whole particles (touching no face; 95.6–100 % on 2026-11-22): the
+        // misses are fragments cut by the volume's faces.
+        assert!(s.matched_interior >= 0.95, "{name}: whole particles matched {}", s.matched_interior);
         assert!(s.matched_fraction >= 0.88, "{name}: matched {}", s.matched_fraction);
     }
 }
