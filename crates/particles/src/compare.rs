@@ -45,14 +45,12 @@ pub fn match_labels(truth: ArrayView3<u32>, pred: ArrayView3<u32>, threshold: f6
     let mut sp: HashMap<u32, u64> = HashMap::new();
     let mut border = std::collections::HashSet::new();
     let (nz, ny, nx) = truth.dim();
-    for ((z, y, x), &t) in truth.indexed_iter() {
-        if t > 0 && (z == 0 || y == 0 || x == 0 || z + 1 == nz || y + 1 == ny || x + 1 == nx) {
-            border.insert(t);
-        }
-    }
-    for (&t, &p) in truth.iter().zip(pred.iter()) {
+    for (((z, y, x), &t), &p) in truth.indexed_iter().zip(pred.iter()) {
         if t > 0 {
             *st.entry(t).or_default() += 1;
+            if z == 0 || y == 0 || x == 0 || z + 1 == nz || y + 1 == ny || x + 1 == nx {
+                border.insert(t);
+            }
         }
         if p > 0 {
             *sp.entry(p).or_default() += 1;

@@ -9,15 +9,16 @@ use chemomech_core::{NoProgress, Table};
 use chemomech_particles::compare::match_labels;
 use chemomech_particles::metrics::{grey_crack_level, mark_grey_cracks, particle_metrics, DamageThresholds, PhaseCodes, CRACK_LEVEL};
 use chemomech_particles::separate::{separate, SeparateParams};
+use chemomech_pipeline::stages::particles::score_classes;
 use chemomech_pipeline::stages::segment::{segment_volume, Denoise, Method};
 use chemomech_sim::{config::preset, simulate};
 use chemomech_stats::profile::depth_profile;
-use chemomech_stats::tests::{mann_whitney, pearson, spearman};
+use chemomech_stats::tests::spearman;
 use chemomech_segment::classify::{train, FeatureBank};
 use chemomech_sim::truth::{sparse_annotations, ANNOTATED_FRACTION};
 use chemomech_tomo::phase::Ctf;
-use chemomech_tomo::preprocess::{normalize, Combine};
-use chemomech_tomo::recon::{delta_lines, preprocess, reconstruct, retrieve_holo, ReconParams};
+use chemomech_tomo::preprocess::Combine;
+use chemomech_tomo::recon::{delta_lines, normalize_set, preprocess, reconstruct, retrieve_holo, ReconParams};
 use ndarray::Array3;
 
 struct Scores {
@@ -79,14 +80,7 @@ fn score(name: &str, source: Source) -> Scores {
         }
         Source::Holo => {
             let h = sim.holo.as_ref().unwrap();
-            let norm: Vec<Array3<f32>> = h
-                .scans
-                .iter()
-                .map(|s| {
-                    let f = |a: &chemomech_core::DynArray| a.to_f32().into_dimensionality::<ndarray::Ix3>().unwrap();
-                    normalize(f(&s.data).view(), Some(f(s.flats.as_ref().unwrap()).view()), Some(f(s.darks.as_ref().unwrap()).view()), None, Combine::Mean).unwrap().0
-                })
-                .collect();
+            let norm: Vec<Array3<f32>> = h.scans.iter().map(|s| normalize_set(s, Combine::Mean).unwrap()).collect();
             let pixels: Vec<f64> = h.scans.iter().map(|s| s.pixel_um.unwrap()).collect();
             let db = h.delta_beta[2].0 / h.delta_beta[2].1;
             let pixel_um = pixels.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -115,27 +109,16 @@ fn score(name: &str, source: Source) -> Scores {
     let thickness = el.phases.dim().0 as f64 * v;
     let prof = |t: &Table| depth_profile(t, thickness, 10.0, None, 0, 1).unwrap().iter().map(|w| w.fraction_severe).collect::<Vec<f64>>();
     let (truth_severe, measured_severe) = (prof(&sim.truth), prof(&m));
-    // Matched pairs: class agreement and carbon-binder contact.
-    let (tid, pid) = (sim.truth.f64("id").unwrap(), m.f64("id").unwrap());
-    let (tcls, pcls) = (sim.truth.str("damage_class").unwrap(), m.str("damage_class").unwrap());
-    let (tcbd, pcbd) = (sim.truth.f64("cbd_contact_fraction").unwrap(), m.f64("cbd_contact_fraction").unwrap());
-    let detached = sim.truth.f64("detached").unwrap();
-    let (mut ok, mut a, mut b, mut att, mut det) = (0, vec![], vec![], vec![], vec![]);
-    for &(t, p, _) in &matches {
-        let i = tid.iter().position(|&x| x as u32 == t).unwrap();
-        let j = pid.iter().position(|&x| x as u32 == p).unwrap();
-        ok += (tcls[i] == pcls[j]) as usize;
-        a.push(tcbd[i]);
-        b.push(pcbd[j]);
-        if detached[i] > 0.5 { det.push(pcbd[j]) } else { att.push(pcbd[j]) }
-    }
+    // Matched pairs: class agreement and carbon-binder contact, scored as the particles stage scores them.
+    let (cls, _) = score_classes(&sim.truth, &m, &matches).unwrap();
+    let det = &cls["detachment"];
     Scores {
         spearman_severe: spearman(&truth_severe, &measured_severe),
         truth_severe,
         measured_severe,
-        class_accuracy: ok as f64 / matches.len() as f64,
-        cbd_contact_r: pearson(&a, &b),
-        detached_auc: mann_whitney(&att, &det).0 / (att.len() * det.len()) as f64,
+        class_accuracy: cls["class_accuracy"].as_f64().unwrap(),
+        cbd_contact_r: det["cbd_contact_correlation"].as_f64().unwrap(),
+        detached_auc: det["auc_attached_above_detached"].as_f64().unwrap(),
         matched_fraction: rep.matched_fraction,
         matched_interior: rep.matched_fraction_interior,
         counts: (rep.predicted_particles, rep.true_particles),

@@ -4,8 +4,8 @@
 use chemomech_core::NoProgress;
 use chemomech_sim::{config::preset, simulate};
 use chemomech_tomo::phase::{paganin_phase, Ctf, Paganin};
-use chemomech_tomo::preprocess::{normalize, Combine};
-use chemomech_tomo::recon::retrieve_holo;
+use chemomech_tomo::preprocess::Combine;
+use chemomech_tomo::recon::{normalize_set, retrieve_holo};
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 
 fn pearson(a: ArrayView2<f32>, b: ArrayView2<f32>) -> f64 {
@@ -54,16 +54,7 @@ fn run(distances: &[f64], shift_tol: f64) -> (f64, f64, f64, f64, f64) {
     cfg.xanes.enabled = false;
     let sim = simulate(&cfg, None, &NoProgress).unwrap();
     let h = sim.holo.as_ref().unwrap();
-    let norm: Vec<Array3<f32>> = h
-        .scans
-        .iter()
-        .map(|s| {
-            let d = s.data.to_f32().into_dimensionality().unwrap();
-            let f = s.flats.as_ref().unwrap().to_f32().into_dimensionality().unwrap();
-            let k = s.darks.as_ref().unwrap().to_f32().into_dimensionality().unwrap();
-            normalize(d.view(), Some(f.view()), Some(k.view()), None, Combine::Mean).unwrap().0
-        })
-        .collect();
+    let norm: Vec<Array3<f32>> = h.scans.iter().map(|s| normalize_set(s, Combine::Mean).unwrap()).collect();
     let pixels: Vec<f64> = h.scans.iter().map(|s| s.pixel_um.unwrap()).collect();
     let e = cfg.phase_contrast.energy_kev;
     let db = h.delta_beta[2].0 / h.delta_beta[2].1;

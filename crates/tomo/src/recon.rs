@@ -93,6 +93,17 @@ impl PreReport {
     }
 }
 
+/// A projection set's frames divided by its flats (dark-corrected when it has
+/// darks): transmission, flat = 1. Phase retrieval starts from this; for
+/// absorption [`preprocess`] goes on to −log.
+pub fn normalize_set(p: &ProjectionSet, flats: Combine) -> Result<Array3<f32>> {
+    let to3 = |a: &chemomech_core::DynArray| a.to_f32().into_dimensionality::<ndarray::Ix3>();
+    let data = to3(&p.data)?;
+    let fl = p.flats.as_ref().map(to3).transpose()?;
+    let dk = p.darks.as_ref().map(to3).transpose()?;
+    Ok(preprocess::normalize(data.view(), fl.as_ref().map(|x| x.view()), dk.as_ref().map(|x| x.view()), p.flat_positions.as_deref(), flats)?.0)
+}
+
 /// Raw projections (a slab of rows) → line integrals ready to reconstruct.
 pub fn preprocess(p: &ProjectionSet, params: &ReconParams) -> Result<(Array3<f32>, PreReport)> {
     p.validate()?;

@@ -216,8 +216,11 @@ fn class_counts(t: &Table) -> Result<serde_json::Value> {
 
 /// Damage classes and crack fractions of matched particles against the
 /// truth table: accuracy, confusion matrix, crack-fraction correlation and
-/// mean error, and the per-pair table.
-fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::compare::Match]) -> Result<(serde_json::Value, Table)> {
+/// mean error; with `cbd_contact_fraction` in both tables, the detachment
+/// score ([`score_detachment`]); and the per-pair table. Pairs are
+/// `matches` from [`match_labels`]; tables are `particle_metrics` rows (or
+/// the simulator's truth table).
+pub fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::compare::Match]) -> Result<(serde_json::Value, Table)> {
     let (tid, tcls, tcf) = (truth.f64("id")?, truth.str("damage_class")?, truth.f64("crack_fraction")?);
     let (pid, pcls, pcf) = (pred.f64("id")?, pred.str("damage_class")?, pred.f64("crack_fraction")?);
     let ti: std::collections::HashMap<u64, usize> = tid.iter().enumerate().map(|(i, &v)| (v as u64, i)).collect();
@@ -225,8 +228,11 @@ fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::co
     let names = ["least", "mild", "severe"];
     let mut conf = [[0u64; 3]; 3];
     let (mut a_id, mut b_id, mut iou, mut ac, mut bc, mut af, mut bf) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    // Row indices (truth, measured) of each scored pair.
+    let mut rows = Vec::new();
     for m in matches {
         let (Some(&i), Some(&j)) = (ti.get(&(m.0 as u64)), pi.get(&(m.1 as u64))) else { continue };
+        rows.push((i, j));
         if let (Some(x), Some(y)) = (names.iter().position(|n| *n == tcls[i]), names.iter().position(|n| *n == pcls[j])) {
             conf[x][y] += 1;
         }
@@ -238,7 +244,7 @@ fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::co
         af.push(tcf[i]);
         bf.push(pcf[j]);
     }
-    let n = a_id.len();
+    let n = rows.len();
     let correct: u64 = (0..3).map(|k| conf[k][k]).sum();
     use chemomech_stats::tests::{mean, pearson};
     let mut score = serde_json::json!({
@@ -250,8 +256,8 @@ fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::co
         "crack_fraction_mean_measured": mean(&bf),
     });
     let mut t = Table::from_columns(vec![
-        ("truth_id", Column::U64(a_id.clone()), None),
-        ("particle_id", Column::U64(b_id.clone()), None),
+        ("truth_id", Column::U64(a_id), None),
+        ("particle_id", Column::U64(b_id), None),
         ("iou", Column::F64(iou), None),
         ("truth_class", Column::Str(ac), None),
         ("damage_class", Column::Str(bc), None),
@@ -259,9 +265,8 @@ fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::co
         ("crack_fraction", Column::F64(bf), None),
     ])?;
     if let (Ok(tc), Ok(pc)) = (truth.f64("cbd_contact_fraction"), pred.f64("cbd_contact_fraction")) {
-        let pairs: Vec<(usize, usize)> = a_id.iter().zip(&b_id).map(|(a, b)| (ti[a], pi[b])).collect();
-        let detached = truth.f64("detached").ok().map(|d| pairs.iter().map(|&(i, _)| d[i] > 0.5).collect::<Vec<bool>>());
-        let (d, cols) = score_detachment(&pairs.iter().map(|&(i, j)| (tc[i], pc[j])).collect::<Vec<_>>(), detached.as_deref());
+        let detached = truth.f64("detached").ok().map(|d| rows.iter().map(|&(i, _)| d[i] > 0.5).collect::<Vec<bool>>());
+        let (d, cols) = score_detachment(&rows.iter().map(|&(i, j)| (tc[i], pc[j])).collect::<Vec<_>>(), detached.as_deref());
         score["detachment"] = d;
         for (name, col) in cols {
             t.push(name, col, None)?;
@@ -274,7 +279,7 @@ fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::co
 /// truth: correlation and means; with the truth's `detached` flags, the
 /// measured contact of detached and attached particles and the probability
 /// that an attached particle shows more contact than a detached one (AUC).
-fn score_detachment(pairs: &[(f64, f64)], detached: Option<&[bool]>) -> (serde_json::Value, Vec<(&'static str, Column)>) {
+pub fn score_detachment(pairs: &[(f64, f64)], detached: Option<&[bool]>) -> (serde_json::Value, Vec<(&'static str, Column)>) {
     use chemomech_stats::tests::{mann_whitney, mean, pearson};
     let (tc, pc): (Vec<f64>, Vec<f64>) = pairs.iter().cloned().unzip();
     let mut v = serde_json::json!({

@@ -212,7 +212,6 @@ pub fn holo_files(dir: &Path) -> Result<Vec<(PathBuf, ProjectionSet)>> {
 
 fn run_holo(p: &Params, h: &HoloParams, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
     use chemomech_tomo::phase::Ctf;
-    use chemomech_tomo::preprocess::normalize;
     chemomech_io::atomic::ensure_not_input(out, &[&p.input])?;
     chemomech_io::output_format(out)?;
     let t0 = std::time::Instant::now();
@@ -229,12 +228,7 @@ fn run_holo(p: &Params, h: &HoloParams, out: &Path, progress: &dyn Progress) -> 
     progress.start("phase retrieval", 3);
     let norm: Vec<ndarray::Array3<f32>> = files
         .iter()
-        .map(|(f, ps)| {
-            let d = ps.data.to_f32().into_dimensionality::<ndarray::Ix3>()?;
-            let fl = ps.flats.as_ref().map(|x| x.to_f32().into_dimensionality::<ndarray::Ix3>()).transpose()?;
-            let dk = ps.darks.as_ref().map(|x| x.to_f32().into_dimensionality::<ndarray::Ix3>()).transpose()?;
-            Ok(normalize(d.view(), fl.as_ref().map(|x| x.view()), dk.as_ref().map(|x| x.view()), ps.flat_positions.as_deref(), p.recon.flats).map_err(|e| e.at(f))?.0)
-        })
+        .map(|(f, ps)| chemomech_tomo::recon::normalize_set(ps, p.recon.flats).map_err(|e| e.at(f)))
         .collect::<Result<_>>()?;
     progress.inc(1);
     let pixels: Vec<f64> = files.iter().map(|(_, ps)| ps.pixel_um.expect("checked")).collect();
