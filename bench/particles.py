@@ -91,11 +91,12 @@ def main():
         nmc = vol == 85
         out = tmp / "out.tiff"
 
-        # Labelling.
-        t1, _ = ours("seconds_compute", "--threads", "1", "morph", "label", src, "--phase", "85", "--out", out)
-        tn, s = ours("seconds_compute", "morph", "label", src, "--phase", "85", "--out", out)
-        tp, ref = best(lambda: cc3d.connected_components(nmc, connectivity=26))
-        same = np.array_equal(tifffile.imread(out), ref.astype(np.uint32))
+        # Labelling: best of 5 on both sides (tens of milliseconds, where a
+        # page-fault or memory-compaction hiccup weighs).
+        t1, _ = ours("seconds_compute", "--threads", "1", "morph", "label", src, "--phase", "85", "--out", out, n=5)
+        tn, s = ours("seconds_compute", "morph", "label", src, "--phase", "85", "--out", out, n=5)
+        tp, ref = best(lambda: cc3d.connected_components(nmc, connectivity=26), 5)
+        same = np.array_equal(tifffile.imread(out).astype(np.uint32), ref.astype(np.uint32))
         row(size, "label, 1 thread", t1, "cc3d", tp, f"identical labels: {same}")
         row(size, f"label, {threads} threads", tn, "cc3d", tp, f"{s['n_components']} components")
 

@@ -25,7 +25,7 @@ def test_nmc_labels_equal_cc3d(electrode, tmp_path, conn, cc3d_conn):
     s = run_json("morph", "label", path, "--phase", "85", "--connectivity", conn, "--out", out)
     ours = tifffile.imread(out)
     ref = cc3d.connected_components(vol == 85, connectivity=cc3d_conn)
-    assert ours.dtype == np.uint32 and ours.shape == vol.shape
+    assert ours.dtype == np.uint16 and ours.shape == vol.shape  # 81 components fit 16 bits (as cc3d would store them)
     assert s["n_components"] == int(ref.max())
     if conn == "26":
         assert s["n_components"] == 81  # the shared data's README

@@ -17,6 +17,7 @@
 //! ```
 
 pub mod array;
+pub mod bigmem;
 pub mod error;
 pub mod math;
 pub mod progress;

@@ -92,7 +92,7 @@ fn pass_x(m: &[bool], d: &mut [f32], nx: usize, w: f64) {
 fn squared(mask: ArrayView3<bool>, spacing: [f64; 3]) -> Array3<f32> {
     let (nz, ny, nx) = mask.dim();
     let m = mask.as_standard_layout();
-    let mut d = Array3::<f32>::zeros((nz, ny, nx));
+    let mut d = chemomech_core::bigmem::filled((nz, ny, nx), 0.0f32);
     if nz * ny * nx == 0 {
         return d;
     }

@@ -40,7 +40,11 @@ impl Padded {
     }
     /// Copy of `a` with `edge` in the padding.
     pub fn pad<T: Copy + Send + Sync>(&self, a: ArrayView3<T>, edge: T) -> Vec<T> {
-        let mut v = vec![edge; self.len()];
+        self.pad_map(a, edge, |&v| v)
+    }
+    /// `f` of every voxel of `a`, with `edge` in the padding.
+    pub fn pad_map<A: Sync, T: Copy + Send + Sync>(&self, a: ArrayView3<A>, edge: T, f: impl Fn(&A) -> T + Sync) -> Vec<T> {
+        let mut v = chemomech_core::bigmem::filled_vec(self.len(), edge);
         v.par_chunks_mut(self.sz).enumerate().for_each(|(pz, plane)| {
             if pz == 0 || pz > self.dim.0 {
                 return;
@@ -49,7 +53,7 @@ impl Padded {
             for (y, row) in src.outer_iter().enumerate() {
                 let o = (y + 1) * self.sy + 1;
                 for (d, s) in plane[o..o + self.dim.2].iter_mut().zip(row.iter()) {
-                    *d = *s;
+                    *d = f(s);
                 }
             }
         });
@@ -57,12 +61,16 @@ impl Padded {
     }
     /// The unpadded volume of a padded vector.
     pub fn unpad<T: Copy + Send + Sync + Default>(&self, v: &[T]) -> Array3<T> {
-        let mut out = Array3::<T>::default(self.dim);
+        self.unpad_map(v, |&x| x)
+    }
+    /// `f` of every voxel of a padded vector, unpadded.
+    pub fn unpad_map<A: Sync, T: Copy + Send + Sync + Default>(&self, v: &[A], f: impl Fn(&A) -> T + Sync) -> Array3<T> {
+        let mut out = chemomech_core::bigmem::filled(self.dim, T::default());
         out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(z, mut plane)| {
             for (y, mut row) in plane.outer_iter_mut().enumerate() {
                 let o = self.at(z, y, 0);
                 for (d, s) in row.iter_mut().zip(&v[o..o + self.dim.2]) {
-                    *d = *s;
+                    *d = f(s);
                 }
             }
         });
@@ -74,17 +82,6 @@ impl Padded {
             for y in 0..self.dim.1 {
                 let o = self.at(z, y, 0);
                 for i in o..o + self.dim.2 {
-                    f(i);
-                }
-            }
-        }
-    }
-    /// The same, in reverse raster order.
-    pub fn for_each_rev(&self, mut f: impl FnMut(usize)) {
-        for z in (0..self.dim.0).rev() {
-            for y in (0..self.dim.1).rev() {
-                let o = self.at(z, y, 0);
-                for i in (o..o + self.dim.2).rev() {
                     f(i);
                 }
             }

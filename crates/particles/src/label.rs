@@ -79,36 +79,50 @@ fn union(p: &mut [u32], a: u32, b: u32) {
     }
 }
 
+/// Bit k of the result is byte k of `w` (bytes 0 or 1): one multiply
+/// gathers eight bools into a byte (the products land on distinct bits, so
+/// nothing carries).
+#[inline(always)]
+fn pack8(w: u64) -> u64 {
+    w.wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
 /// The runs of `true` in one row, as half-open [start, end) columns,
-/// appended to `out`. Eight bytes at a time: XOR with the same word shifted
-/// by one byte marks where a run starts or ends.
+/// appended to `out`. Sixty-four voxels at a time: their bools packed into
+/// a bit mask, XOR with the mask shifted by one marks where runs start or
+/// end, and only those bits are visited.
 fn row_runs(row: &[bool], out: &mut Vec<(u32, u32)>) {
     // SAFETY: bool is one byte, 0 or 1.
     let b: &[u8] = unsafe { std::slice::from_raw_parts(row.as_ptr() as *const u8, row.len()) };
     let n = b.len();
-    let (mut x, mut prev, mut start) = (0usize, 0u8, 0u32);
-    while x + 8 <= n {
-        let w = u64::from_le_bytes(b[x..x + 8].try_into().unwrap());
-        let mut t = w ^ ((w << 8) | prev as u64);
-        prev = (w >> 56) as u8;
+    let (mut x, mut prev, mut start) = (0usize, 0u64, 0u32);
+    let mut chunks = b.chunks_exact(64);
+    for c in &mut chunks {
+        let mut m = 0u64;
+        for (k, w) in c.chunks_exact(8).enumerate() {
+            m |= pack8(u64::from_le_bytes(w.try_into().unwrap())) << (8 * k);
+        }
+        let mut t = m ^ ((m << 1) | prev);
+        prev = m >> 63;
         while t != 0 {
-            let k = t.trailing_zeros() / 8;
+            let k = t.trailing_zeros();
             let pos = x as u32 + k;
-            if b[pos as usize] != 0 {
+            if (m >> k) & 1 != 0 {
                 start = pos;
             } else {
                 out.push((start, pos));
             }
-            t &= !(0xffu64 << (k * 8));
+            t &= t - 1;
         }
-        x += 8;
+        x += 64;
     }
-    for (pos, &v) in b.iter().enumerate().skip(x) {
+    let mut prev = prev as u8;
+    for (pos, &v) in chunks.remainder().iter().enumerate() {
         if v != prev {
             if v != 0 {
-                start = pos as u32;
+                start = (x + pos) as u32;
             } else {
-                out.push((start, pos as u32));
+                out.push((start, (x + pos) as u32));
             }
             prev = v;
         }
@@ -154,6 +168,66 @@ impl Runs {
         Runs { runs, first }
     }
 
+    /// Joins each run of row (z, y), not yet joined to anything, with the
+    /// touching runs of the earlier rows in `rows` (see [`label`]) that lie
+    /// in planes `zmin..`; `parent` holds the union–find of runs `base..`.
+    /// Run by run: the run takes the root of the first run it touches, and
+    /// any other root it touches is linked to the smaller of the two, so a
+    /// run's own parent is written once and never searched for.
+    #[allow(clippy::too_many_arguments)]
+    fn join_fresh(&self, z: usize, y: usize, ny: usize, rows: &[(isize, isize, u32)], zmin: usize, parent: &mut [u32], base: usize) {
+        let r = z * ny + y;
+        let (i0, i1) = (self.first[r], self.first[r + 1]);
+        if i0 == i1 {
+            return;
+        }
+        // Cursor, end and reach of each earlier row that has runs.
+        let mut nb = [(0usize, 0usize, 0u32); 4];
+        let mut k = 0;
+        for &(dz, dy, reach) in rows {
+            let (zz, yy) = (z as isize + dz, y as isize + dy);
+            if zz < zmin as isize || yy < 0 || yy >= ny as isize {
+                continue;
+            }
+            let o = zz as usize * ny + yy as usize;
+            if self.first[o] < self.first[o + 1] {
+                nb[k] = (self.first[o], self.first[o + 1], reach);
+                k += 1;
+            }
+        }
+        for i in i0..i1 {
+            let (a0, a1) = self.runs[i];
+            let mut root = u32::MAX;
+            for (cur, end, reach) in nb[..k].iter_mut() {
+                // Runs that end before this one can touch no later run either.
+                let mut j = *cur;
+                while j < *end && self.runs[j].1 + *reach <= a0 {
+                    j += 1;
+                }
+                *cur = j;
+                while j < *end && self.runs[j].0 < a1 + *reach {
+                    // Most touching runs point straight at the root found.
+                    let pj = parent[j - base];
+                    if pj == root {
+                        j += 1;
+                        continue;
+                    }
+                    let rj = find(parent, pj);
+                    if root == u32::MAX {
+                        root = rj;
+                    } else if rj < root {
+                        parent[root as usize] = rj;
+                        root = rj;
+                    } else if rj > root {
+                        parent[rj as usize] = root;
+                    }
+                    j += 1;
+                }
+            }
+            parent[i - base] = if root == u32::MAX { (i - base) as u32 } else { root };
+        }
+    }
+
     /// Joins the runs of row (z, y) with the touching runs of the earlier
     /// rows in `rows` (see [`label`]) that lie in planes `zmin..`; `parent`
     /// holds the union–find of runs `base..`.
@@ -188,29 +262,11 @@ impl Runs {
     }
 }
 
-/// Labels the `true` voxels of `mask`. Returns (labels, number of components).
-///
-/// Written by hand (no kept crate labels 3-D volumes): the runs of each row
-/// are found eight voxels at a time, touching runs of neighbouring rows are
-/// joined by union–find over runs (not voxels) in parallel slabs of planes
-/// that are then stitched, and rows are filled in parallel. A component's
-/// root is its first run, so components are numbered in raster order of
-/// their first voxel, as cc3d numbers them, whatever the thread count.
-///
-/// ```
-/// use chemomech_particles::{label, Connectivity};
-/// let mut m = ndarray::Array3::from_elem((3, 3, 3), false);
-/// m[[0, 0, 0]] = true;
-/// m[[1, 1, 1]] = true;
-/// assert_eq!(label(m.view(), Connectivity::C6).1, 2);
-/// assert_eq!(label(m.view(), Connectivity::C26).1, 1);
-/// ```
-pub fn label(mask: ArrayView3<bool>, conn: Connectivity) -> (Array3<u32>, u32) {
+/// The runs of a mask and the label of each run (1.., in raster order of
+/// each component's first voxel): what [`label`] and [`label_compact`]
+/// paint into their outputs.
+fn run_labels(mask: ArrayView3<bool>, conn: Connectivity) -> (Runs, Vec<u32>, u32) {
     let (nz, ny, nx) = mask.dim();
-    let mut labels = Array3::<u32>::zeros((nz, ny, nx));
-    if nz * ny * nx == 0 {
-        return (labels, 0);
-    }
     let m = mask.as_standard_layout();
     let r = Runs::of(m.as_slice().expect("standard layout"), ny, nx);
     // Earlier rows that can touch row (z, y): (dz, dy, reach), where runs
@@ -237,12 +293,10 @@ pub fn label(mask: ArrayView3<bool>, conn: Connectivity) -> (Array3<u32>, u32) {
         used = end;
     }
     pieces.into_par_iter().for_each(|(z0, z1, base, p)| {
-        for (k, v) in p.iter_mut().enumerate() {
-            *v = k as u32;
-        }
+        // Every run of the slab gets its parent as its row is joined.
         for z in z0..z1 {
             for y in 0..ny {
-                r.join(z, y, ny, &rows, z0, p, base);
+                r.join_fresh(z, y, ny, &rows, z0, p, base);
             }
         }
         // Back from slab-relative to global run indices.
@@ -268,14 +322,83 @@ pub fn label(mask: ArrayView3<bool>, conn: Connectivity) -> (Array3<u32>, u32) {
             lab[i] = lab[root];
         }
     }
-    let out = labels.as_slice_mut().expect("standard layout");
-    out.par_chunks_mut(nx).enumerate().for_each(|(row, o)| {
-        for k in r.first[row]..r.first[row + 1] {
-            let (a, b) = r.runs[k];
-            o[a as usize..b as usize].fill(lab[k]);
+    (r, lab, next)
+}
+
+/// The output volume: each row's runs painted with their labels, `zero`
+/// between them (every voxel written once).
+fn paint<T: Copy + Send + Sync>(r: &Runs, lab: &[u32], dim: (usize, usize, usize), zero: T, to: impl Fn(u32) -> T + Sync) -> Array3<T> {
+    let (n, nx) = (dim.0 * dim.1 * dim.2, dim.2);
+    let mut v = chemomech_core::bigmem::with_capacity::<T>(n);
+    v.spare_capacity_mut()[..n].par_chunks_mut(nx).with_min_len(64).enumerate().for_each(|(row, o)| {
+        let mut x = 0usize;
+        let ks = r.first[row]..r.first[row + 1];
+        for (&(a, b), &l) in r.runs[ks.clone()].iter().zip(&lab[ks]) {
+            let (a, b) = (a as usize, b as usize);
+            o[x..a].fill(std::mem::MaybeUninit::new(zero));
+            o[a..b].fill(std::mem::MaybeUninit::new(to(l)));
+            x = b;
         }
+        o[x..].fill(std::mem::MaybeUninit::new(zero));
     });
-    (labels, next)
+    // SAFETY: every row of the first n elements was written in full above.
+    unsafe { v.set_len(n) };
+    Array3::from_shape_vec(dim, v).expect("length matches the shape")
+}
+
+/// Labels the `true` voxels of `mask`. Returns (labels, number of components).
+///
+/// Written by hand (no kept crate labels 3-D volumes): the runs of each row
+/// are found eight voxels at a time, touching runs of neighbouring rows are
+/// joined by union–find over runs (not voxels) in parallel slabs of planes
+/// that are then stitched, and rows are filled in parallel. A component's
+/// root is its first run, so components are numbered in raster order of
+/// their first voxel, as cc3d numbers them, whatever the thread count.
+///
+/// ```
+/// use chemomech_particles::{label, Connectivity};
+/// let mut m = ndarray::Array3::from_elem((3, 3, 3), false);
+/// m[[0, 0, 0]] = true;
+/// m[[1, 1, 1]] = true;
+/// assert_eq!(label(m.view(), Connectivity::C6).1, 2);
+/// assert_eq!(label(m.view(), Connectivity::C26).1, 1);
+/// ```
+pub fn label(mask: ArrayView3<bool>, conn: Connectivity) -> (Array3<u32>, u32) {
+    let dim = mask.dim();
+    if dim.0 * dim.1 * dim.2 == 0 {
+        return (Array3::zeros(dim), 0);
+    }
+    let (r, lab, n) = run_labels(mask, conn);
+    (paint(&r, &lab, dim, 0u32, |l| l), n)
+}
+
+/// Labels in the narrowest unsigned type that holds them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompactLabels {
+    /// Up to 65 535 components.
+    U16(Array3<u16>),
+    U32(Array3<u32>),
+}
+
+/// [`label`], with 16-bit labels when there are at most 65 535 components
+/// (as cc3d returns them): half the memory, and ImageJ/Fiji open 16-bit
+/// TIFFs as integer labels where they turn 32-bit ones into floats.
+///
+/// ```
+/// use chemomech_particles::label::{label_compact, CompactLabels, Connectivity};
+/// let m = ndarray::Array3::from_shape_fn((2, 2, 5), |(_, _, x)| x != 2);
+/// let (l, n) = label_compact(m.view(), Connectivity::C6);
+/// assert_eq!(n, 2);
+/// assert!(matches!(l, CompactLabels::U16(a) if a[[1, 1, 4]] == 2));
+/// ```
+pub fn label_compact(mask: ArrayView3<bool>, conn: Connectivity) -> (CompactLabels, u32) {
+    let dim = mask.dim();
+    if dim.0 * dim.1 * dim.2 == 0 {
+        return (CompactLabels::U16(Array3::zeros(dim)), 0);
+    }
+    let (r, lab, n) = run_labels(mask, conn);
+    let out = if n <= u16::MAX as u32 { CompactLabels::U16(paint(&r, &lab, dim, 0u16, |l| l as u16)) } else { CompactLabels::U32(paint(&r, &lab, dim, 0u32, |l| l)) };
+    (out, n)
 }
 
 /// Relabels `labels` to 1..n in raster order of first appearance (0 stays 0).
@@ -334,6 +457,17 @@ mod tests {
         let (l, n) = label(m.view(), Connectivity::C26);
         assert_eq!(n, 2);
         assert_eq!((l[[0, 0, 0]], l[[1, 2, 2]], l[[3, 3, 3]]), (1, 1, 2));
+    }
+    #[test]
+    fn compact_labels_switch_to_32_bits_past_65535() {
+        // Isolated voxels (6-connectivity): 81 920 components.
+        let m = Array3::from_shape_fn((40, 64, 64), |(z, y, x)| (z + y + x) % 2 == 0);
+        let (wide, n) = label(m.view(), Connectivity::C6);
+        assert_eq!(n, 81_920);
+        assert_eq!(label_compact(m.view(), Connectivity::C6), (CompactLabels::U32(wide), n));
+        let few = m.slice(ndarray::s![..2, .., ..]);
+        let (wide, n) = label(few, Connectivity::C6);
+        assert_eq!(label_compact(few, Connectivity::C6), (CompactLabels::U16(wide.mapv(|v| v as u16)), n));
     }
     #[test]
     fn spans_slabs_and_is_thread_independent() {

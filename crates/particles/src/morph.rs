@@ -3,6 +3,7 @@
 //! hole filling, and grey-level reconstruction for h-maxima.
 
 use crate::edt::edt;
+use chemomech_core::bigmem::{filled_vec, map, with_capacity};
 use crate::label::{label, Connectivity};
 use crate::grid::Padded;
 use ndarray::{Array3, ArrayView3, Zip};
@@ -11,16 +12,16 @@ use std::collections::VecDeque;
 
 /// Dilation by a ball of radius `r` µm.
 pub fn dilate(mask: ArrayView3<bool>, r: f64, spacing: [f64; 3]) -> Array3<bool> {
-    let inv = mask.mapv(|m| !m);
+    let inv = map(mask, |m| !m);
     let d = edt(inv.view(), spacing);
-    d.mapv(|v| (v as f64) <= r)
+    map(d.view(), |&v| (v as f64) <= r)
 }
 
 /// Erosion by a ball of radius `r` µm (outside the volume counts as inside
 /// the mask, so borders do not erode).
 pub fn erode(mask: ArrayView3<bool>, r: f64, spacing: [f64; 3]) -> Array3<bool> {
     let d = edt(mask, spacing);
-    d.mapv(|v| (v as f64) > r)
+    map(d.view(), |&v| (v as f64) > r)
 }
 
 /// Closing (dilation then erosion) by a ball of radius `r` µm.
@@ -34,7 +35,7 @@ pub fn close(mask: ArrayView3<bool>, r: f64, spacing: [f64; 3]) -> Array3<bool> 
 
 /// Fills cavities: background components that do not touch the border.
 pub fn fill_holes(mask: ArrayView3<bool>) -> Array3<bool> {
-    let bg = mask.mapv(|m| !m);
+    let bg = map(mask, |m| !m);
     let (lab, n) = label(bg.view(), Connectivity::C6);
     let (nz, ny, nx) = mask.dim();
     let mut touches = vec![false; n as usize + 1];
@@ -53,39 +54,75 @@ pub fn fill_holes(mask: ArrayView3<bool>) -> Array3<bool> {
 /// holds −∞ in both volumes and so never propagates.
 pub fn reconstruct_dilation(marker: ArrayView3<f32>, mask: ArrayView3<f32>) -> Array3<f32> {
     let g = Padded::new(mask.dim());
-    let (back, fwd) = g.offsets(Connectivity::C26);
     let lim = g.pad(mask, f32::NEG_INFINITY);
     let mut r = g.pad(marker, f32::NEG_INFINITY);
     r.par_iter_mut().zip(lim.par_iter()).for_each(|(a, &b)| *a = a.min(b));
-    // A voxel already at its limit cannot rise: no neighbour scan.
-    g.for_each(|i| {
-        if r[i] == lim[i] {
-            return;
+    reconstruct_padded(&g, &mut r, &lim);
+    g.unpad(&r)
+}
+
+/// [`reconstruct_dilation`] on padded volumes, `r` (the marker, already
+/// at most `lim`) raised in place.
+fn reconstruct_padded(g: &Padded, r: &mut [f32], lim: &[f32]) {
+    let (back, fwd) = g.offsets(Connectivity::C26);
+    // Both sweeps go row by row. The neighbours in other rows are final
+    // for the sweep, so their 3-wide maxima over the four rows come first,
+    // a loop the compiler vectorises; only the step along the row itself is
+    // sequential. Same order of updates as voxel by voxel, so the same result.
+    let (nz, ny, nx) = g.dim;
+    let (sz, sy) = (g.at(1, 0, 0) - g.at(0, 0, 0), g.at(0, 1, 0) - g.at(0, 0, 0));
+    let mut m = vec![0f32; nx];
+    // The row of b's voxels shifted by −1, 0 and +1 along x.
+    let max3 = |m: &mut [f32], r: &[f32], rows: [usize; 4]| {
+        m.fill(f32::NEG_INFINITY);
+        for b in rows {
+            let (a, c, d) = tri(r, b, nx);
+            for (((mx, &a), &c), &d) in m.iter_mut().zip(a).zip(c).zip(d) {
+                *mx = fmax(*mx, fmax(a, fmax(c, d)));
+            }
         }
-        let mut m = r[i];
-        for &o in &back {
-            m = m.max(r[(i as isize + o) as usize]);
+    };
+    for z in 0..nz {
+        for y in 0..ny {
+            let o = g.at(z, y, 0);
+            max3(&mut m, r, [o - sz - sy, o - sz, o - sz + sy, o - sy]);
+            let mut prev = r[o - 1];
+            for x in 0..nx {
+                let v = fmin(fmax(fmax(r[o + x], m[x]), prev), lim[o + x]);
+                r[o + x] = v;
+                prev = v;
+            }
         }
-        r[i] = m.min(lim[i]);
-    });
+    }
     let mut q: VecDeque<usize> = VecDeque::new();
-    g.for_each_rev(|i| {
-        if lim[i] == f32::NEG_INFINITY {
-            return;
+    // Lowest value among the later neighbours that can still rise.
+    let mut low = vec![0f32; nx];
+    for z in (0..nz).rev() {
+        for y in (0..ny).rev() {
+            let o = g.at(z, y, 0);
+            let rows = [o + sz + sy, o + sz, o + sz - sy, o + sy];
+            max3(&mut m, r, rows);
+            low.fill(f32::INFINITY);
+            for b in rows {
+                let ((a, c, d), (la, lc, ld)) = (tri(r, b, nx), tri(lim, b, nx));
+                for (((((lx, &a), &c), &d), (&la, &lc)), &ld) in low.iter_mut().zip(a).zip(c).zip(d).zip(la.iter().zip(lc)).zip(ld) {
+                    let rise = |v: f32, l: f32| if v < l { v } else { f32::INFINITY };
+                    *lx = fmin(*lx, fmin(rise(a, la), fmin(rise(c, lc), rise(d, ld))));
+                }
+            }
+            let mut next = r[o + nx];
+            for x in (0..nx).rev() {
+                let i = o + x;
+                let v = fmin(fmax(fmax(r[i], m[x]), next), lim[i]);
+                r[i] = v;
+                // A later neighbour below v that can rise: queue this voxel.
+                if low[x] < v || (next < v && next < lim[i + 1]) {
+                    q.push_back(i);
+                }
+                next = v;
+            }
         }
-        let mut m = r[i];
-        for &o in &fwd {
-            m = m.max(r[(i as isize + o) as usize]);
-        }
-        let v = m.min(lim[i]);
-        r[i] = v;
-        if fwd.iter().any(|&o| {
-            let j = (i as isize + o) as usize;
-            r[j] < v && r[j] < lim[j]
-        }) {
-            q.push_back(i);
-        }
-    });
+    }
     let all: Vec<isize> = back.iter().chain(&fwd).cloned().collect();
     while let Some(i) = q.pop_front() {
         let v = r[i];
@@ -97,55 +134,89 @@ pub fn reconstruct_dilation(marker: ArrayView3<f32>, mask: ArrayView3<f32>) -> A
             }
         }
     }
-    g.unpad(&r)
+}
+
+/// The `n` voxels of the row starting at `b`, shifted by −1, 0 and +1.
+#[inline(always)]
+fn tri(v: &[f32], b: usize, n: usize) -> (&[f32], &[f32], &[f32]) {
+    (&v[b - 1..b - 1 + n], &v[b..b + n], &v[b + 1..b + 1 + n])
+}
+
+/// max and min without NaN handling (there are no NaNs here), so that
+/// loops over them vectorise.
+#[inline(always)]
+fn fmax(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+#[inline(always)]
+fn fmin(a: f32, b: f32) -> f32 {
+    if a < b { a } else { b }
 }
 
 /// Regional maxima of `g`: connected (26) plateaus of equal value with
 /// no higher neighbour, restricted to `g > floor`.
 pub fn regional_maxima(g: ArrayView3<f32>, floor: f32) -> Array3<bool> {
     let grid = Padded::new(g.dim());
+    let v = grid.pad(g, f32::NEG_INFINITY);
+    maxima_padded(&grid, &v, floor)
+}
+
+/// [`regional_maxima`] of a padded volume (−∞ in the padding).
+fn maxima_padded(grid: &Padded, v: &[f32], floor: f32) -> Array3<bool> {
     let (back, fwd) = grid.offsets(Connectivity::C26);
     let all: Vec<isize> = back.into_iter().chain(fwd).collect();
-    let v = grid.pad(g, f32::NEG_INFINITY);
     // A voxel with a higher neighbour is no maximum, nor is its plateau:
     // most voxels are settled by this test alone, in parallel. Only voxels
     // above `floor` are tested, never the −∞ padding, so every neighbour
     // index is inside the padded volume.
-    let higher: Vec<bool> = (0..v.len())
-        .into_par_iter()
-        .map(|i| v[i] > floor && all.iter().any(|&o| v[(i as isize + o) as usize] > v[i]))
-        .collect();
-    let mut seen = vec![false; v.len()];
-    let mut out = vec![false; v.len()];
+    let mut higher: Vec<bool> = with_capacity(v.len());
+    higher.par_extend((0..v.len()).into_par_iter().map(|i| v[i] > floor && all.iter().any(|&o| v[(i as isize + o) as usize] > v[i])));
+    // Per voxel: 0 open, 1 in the current search, 2 on a plateau that is no
+    // maximum, 3 on a maximum. A search stops as soon as its plateau shows
+    // a higher neighbour or touches a plateau already found to be none: the
+    // wide low plateaus (a particle's one-voxel-deep shell can be a million
+    // voxels) are then never walked in full.
+    let mut state = filled_vec(v.len(), 0u8);
     let (mut plateau, mut stack) = (Vec::new(), Vec::new());
     grid.for_each(|i| {
-        if seen[i] || v[i] <= floor || higher[i] {
+        if state[i] != 0 || v[i] <= floor || higher[i] {
             return;
         }
         let val = v[i];
         plateau.clear();
         stack.clear();
         stack.push(i);
-        seen[i] = true;
+        state[i] = 1;
         let mut is_max = true;
-        while let Some(a) = stack.pop() {
+        'search: while let Some(a) = stack.pop() {
             plateau.push(a);
-            is_max &= !higher[a];
+            if higher[a] {
+                is_max = false;
+                break;
+            }
             for &o in &all {
                 let j = (a as isize + o) as usize;
-                if v[j] == val && !seen[j] {
-                    seen[j] = true;
-                    stack.push(j);
+                if v[j] == val {
+                    match state[j] {
+                        0 => {
+                            state[j] = 1;
+                            stack.push(j);
+                        }
+                        2 => {
+                            is_max = false;
+                            break 'search;
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
-        if is_max {
-            for &a in &plateau {
-                out[a] = true;
-            }
+        let mark = if is_max { 3 } else { 2 };
+        for &a in plateau.iter().chain(&stack) {
+            state[a] = mark;
         }
     });
-    grid.unpad(&out)
+    grid.unpad_map(&state, |&s| s == 3)
 }
 
 /// h-maxima of f over its domain f > 0: the regional maxima of the
@@ -156,10 +227,14 @@ pub fn h_maxima(f: ArrayView3<f32>, h: f32) -> Array3<bool> {
     // The domain is f > 0 (a distance map's mask); the background is left
     // out (−∞), which lets the sweeps skip it. Every component of the domain
     // keeps at least one maximum, however shallow its peak.
-    let f = f.mapv(|v| if v > 0.0 { v } else { f32::NEG_INFINITY });
-    let shifted = f.mapv(|v| v - h);
-    let rec = reconstruct_dilation(shifted.view(), f.view());
-    regional_maxima(rec.view(), f32::NEG_INFINITY)
+    // All in the padded layout: two volumes instead of a copy per step.
+    let g = Padded::new(f.dim());
+    let lim = g.pad_map(f, f32::NEG_INFINITY, |&v| if v > 0.0 { v } else { f32::NEG_INFINITY });
+    let mut r: Vec<f32> = chemomech_core::bigmem::with_capacity(lim.len());
+    r.par_extend(lim.par_iter().map(|&v| v - h));
+    reconstruct_padded(&g, &mut r, &lim);
+    drop(lim);
+    maxima_padded(&g, &r, f32::NEG_INFINITY)
 }
 
 #[cfg(test)]

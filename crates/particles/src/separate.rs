@@ -60,7 +60,7 @@ pub fn separate(solid: ArrayView3<bool>, p: &SeparateParams) -> (Array3<u32>, Se
         let peaks = h_maxima(dist.view(), p.h_um as f32);
         let (markers, nm) = label(peaks.view(), Connectivity::C26);
         rep.markers = nm;
-        let cost = dist.mapv(|d| -d);
+        let cost = chemomech_core::bigmem::map(dist.view(), |&d| -d);
         watershed(cost.view(), markers.view(), filled.view(), Connectivity::C26)
     } else {
         comp
@@ -104,7 +104,7 @@ pub fn separate(solid: ArrayView3<bool>, p: &SeparateParams) -> (Array3<u32>, Se
             (l as u32, v)
         })
         .collect();
-    let mut out = Array3::<u32>::zeros((nz, ny, nx));
+    let mut out = chemomech_core::bigmem::filled((nz, ny, nx), 0u32);
     for (l, vox) in parts {
         if vox.len() < min_vox {
             rep.dropped_small += 1;

@@ -11,10 +11,11 @@
 
 use crate::grid::Padded;
 use crate::label::Connectivity;
-use ndarray::{Array3, ArrayView3};
+use ndarray::{s, Array3, ArrayView3};
 use rayon::prelude::*;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 
 /// How many pops ahead the neighbourhood is prefetched.
 const PREFETCH: usize = 16;
@@ -28,23 +29,82 @@ fn prefetch<T>(v: &[T], i: usize) {
     }
 }
 
-/// Marks the free neighbours of voxel `i` as taken by label `l` and hands
-/// each (its level, its index) to `push`.
+/// Claims the free neighbours of voxel `i` for label `l` and hands each
+/// (its level, its index) to `push`.
 #[inline(always)]
-fn claim(offs: &[isize], lv: &mut [u32], lab: &mut [u32], i: u32, l: u32, mut push: impl FnMut(u32, u32)) {
+fn claim(offs: &[isize], st: &mut [u32], i: u32, l: u32, mut push: impl FnMut(u32, u32)) {
     for &o in offs {
         let j = (i as isize + o) as usize;
-        let lj = lv[j];
-        if lj != TAKEN {
-            lv[j] = TAKEN;
-            lab[j] = l;
-            push(lj, j as u32);
+        let s = st[j];
+        if s & TAKEN == 0 {
+            st[j] = TAKEN | l;
+            push(s, j as u32);
         }
     }
 }
 
-/// Level of a voxel that is not free (outside the mask, or queued).
-const TAKEN: u32 = u32::MAX;
+/// One word per voxel: the cost level of a free voxel (in the mask, not yet
+/// queued), or this bit and the label of a taken one (queued, a seed, or
+/// outside the mask with label 0). A neighbour is decided and claimed with
+/// one load and one store in one cache line.
+const TAKEN: u32 = 1 << 31;
+
+/// Up to this many distinct cost values, levels are found by hashing.
+const FEW: usize = 1 << 16;
+
+/// A hasher for f32 bits: one multiply, high half folded onto the low.
+#[derive(Default)]
+struct Fold(u64);
+
+impl std::hash::Hasher for Fold {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(b as u32 ^ (self.0 as u32));
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        let p = (v as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = p ^ (p >> 29);
+    }
+}
+
+/// The distinct values of `cost` in `mask`, in `total_cmp` order. Counted
+/// with a small hash set per chunk while they are few (a distance map's
+/// few hundred), else by sorting every value.
+fn distinct(cost: ArrayView3<f32>, mask: ArrayView3<bool>) -> Vec<f32> {
+    type Set = HashSet<u32, BuildHasherDefault<Fold>>;
+    let (c, m) = (cost.as_standard_layout(), mask.as_standard_layout());
+    let (c, m) = (c.as_slice().expect("standard layout"), m.as_slice().expect("standard layout"));
+    let few: Option<Set> = c
+        .par_chunks(1 << 16)
+        .zip(m.par_chunks(1 << 16))
+        .map(|(c, m)| {
+            let mut s = Set::default();
+            for (&v, &k) in c.iter().zip(m) {
+                if k {
+                    s.insert(v.to_bits());
+                    if s.len() > FEW {
+                        return None;
+                    }
+                }
+            }
+            Some(s)
+        })
+        .try_reduce(Set::default, |mut a, b| {
+            a.extend(b);
+            (a.len() <= FEW).then_some(a)
+        });
+    let mut vals: Vec<f32> = match few {
+        Some(s) => s.into_iter().map(f32::from_bits).collect(),
+        None => c.iter().zip(m).filter(|(_, k)| **k).map(|(v, _)| *v).collect(),
+    };
+    vals.par_sort_unstable_by(|a, b| a.total_cmp(b));
+    vals.dedup_by(|a, b| a.total_cmp(b).is_eq());
+    vals
+}
 
 /// Above this many distinct cost values the heap is used.
 const MAX_BUCKETS: usize = 1 << 20;
@@ -71,71 +131,101 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
     let g = Padded::new(cost.dim());
     let (back, fwd) = g.offsets(conn);
     let offs: Vec<isize> = back.into_iter().chain(fwd).collect();
-    let mut lab = g.pad(markers, 0u32);
+    assert!(markers.iter().all(|&l| l < TAKEN), "marker labels must be below 2³¹");
     // Cost levels: the rank of each voxel's cost among the distinct values
-    // in the mask. `lv` holds the level of every voxel still free (in the
-    // mask, not queued) and TAKEN otherwise, padding included: one load
-    // decides a neighbour.
-    let mut vals: Vec<f32> = cost.iter().zip(mask.iter()).filter(|(_, m)| **m).map(|(c, _)| *c).collect();
-    vals.par_sort_unstable_by(|a, b| a.total_cmp(b));
-    vals.dedup_by(|a, b| a.total_cmp(b).is_eq());
-    let level_of = |c: f32| vals.binary_search_by(|v| v.total_cmp(&c)).unwrap_or_else(|i| i) as u32;
-    let levels = ndarray::Zip::from(cost).and(mask).par_map_collect(|&c, &m| if m { level_of(c) } else { TAKEN });
-    let mut lv = g.pad(levels.view(), TAKEN);
-    drop(levels);
+    // in the mask, looked up by the value's bits where they are few (a
+    // distance map has a few hundred), else by binary search.
+    let vals = distinct(cost, mask);
+    let rank: Option<HashMap<u32, u32, BuildHasherDefault<Fold>>> = (vals.len() <= FEW).then(|| vals.iter().enumerate().map(|(k, v)| (v.to_bits(), k as u32)).collect());
+    let level_of = |c: f32| match rank.as_ref().and_then(|r| r.get(&c.to_bits())) {
+        Some(&k) => k,
+        None => vals.binary_search_by(|v| v.total_cmp(&c)).unwrap_or_else(|i| i) as u32,
+    };
+    // The state words, written straight into the padded layout.
+    let mut st = chemomech_core::bigmem::filled_vec(g.len(), TAKEN);
+    let (nx, ny) = (g.dim.2, g.dim.1);
+    let plane = g.at(1, 0, 0) - g.at(0, 0, 0);
+    st.par_chunks_mut(plane).enumerate().filter(|(pz, _)| *pz >= 1 && *pz <= g.dim.0).for_each(|(pz, p)| {
+        let z = pz - 1;
+        for y in 0..ny {
+            let o = g.at(z, y, 0) - pz * plane;
+            let (l, m, c) = (markers.slice(s![z, y, ..]), mask.slice(s![z, y, ..]), cost.slice(s![z, y, ..]));
+            ndarray::Zip::from(&mut p[o..o + nx]).and(l).and(m).and(c).for_each(|w, &l, &m, &c| {
+                *w = if l > 0 { TAKEN | l } else if m { level_of(c) } else { TAKEN };
+            });
+        }
+    });
     // Seeds in raster order, with the level of their own cost.
     let mut seeds = Vec::new();
     for ((z, y, x), &l) in markers.indexed_iter() {
         if l > 0 {
-            let i = g.at(z, y, x);
-            seeds.push((level_of(cost[[z, y, x]]), i as u32, l));
-            lv[i] = TAKEN;
+            seeds.push((level_of(cost[[z, y, x]]), g.at(z, y, x) as u32));
         }
     }
     if vals.len() <= MAX_BUCKETS && !force_heap {
-        // Entries carry their label, so popping reads no other array.
-        let mut buckets: Vec<Vec<(u32, u32)>> = vec![Vec::new(); vals.len() + 1];
-        for &(l, i, m) in &seeds {
-            buckets[(l as usize).min(vals.len())].push((i, m));
+        // Entries are voxel indices; a voxel's label is in its own word.
+        let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); vals.len() + 1];
+        for &(l, i) in &seeds {
+            buckets[(l as usize).min(vals.len())].push(i);
         }
         // The nine rows of a voxel's neighbourhood, by index offset from it.
         let rows: Vec<isize> = g.row_offsets();
         for cur in 0..buckets.len() {
             let mut k = 0;
             while k < buckets[cur].len() {
-                let (i, l) = buckets[cur][k];
+                let i = buckets[cur][k];
                 // Pops are scattered over the volume: fetch the
                 // neighbourhood a few pops ahead so the misses overlap.
-                if let Some(&(a, _)) = buckets[cur].get(k + PREFETCH) {
+                if let Some(&a) = buckets[cur].get(k + PREFETCH) {
                     for &o in &rows {
-                        prefetch(&lv, (a as isize + o) as usize);
+                        prefetch(&st, (a as isize + o) as usize);
                     }
                 }
                 k += 1;
-                claim(&offs, &mut lv, &mut lab, i, l, |lj, j| buckets[(lj as usize).max(cur)].push((j, l)));
+                let l = st[i as usize] & !TAKEN;
+                claim(&offs, &mut st, i, l, |lj, j| buckets[(lj as usize).max(cur)].push(j));
             }
             buckets[cur] = Vec::new();
         }
     } else {
         let mut heap = BinaryHeap::new();
         let mut order = 0u64;
-        for &(l, i, m) in &seeds {
-            heap.push(Reverse((l, order, i, m)));
+        for &(l, i) in &seeds {
+            heap.push(Reverse((l, order, i)));
             order += 1;
         }
-        while let Some(Reverse((cur, _, i, l))) = heap.pop() {
-            claim(&offs, &mut lv, &mut lab, i, l, |lj, j| {
-                heap.push(Reverse((lj.max(cur), order, j, l)));
+        while let Some(Reverse((cur, _, i))) = heap.pop() {
+            let l = st[i as usize] & !TAKEN;
+            claim(&offs, &mut st, i, l, |lj, j| {
+                heap.push(Reverse((lj.max(cur), order, j)));
                 order += 1;
             });
         }
     }
-    g.unpad(&lab)
+    st.par_iter_mut().for_each(|s| *s &= !TAKEN);
+    g.unpad(&st)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn distinct_values_by_hashing_and_by_sorting_agree() {
+        // 17 values (hashed) and ~100 000 (past FEW: sorted), half masked out.
+        let mut s = 3u64;
+        for modulus in [17u64, 1 << 40] {
+            let cost = Array3::from_shape_fn((60, 60, 80), |_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 20) % modulus) as f32 * 0.37 - 3.0
+            });
+            let mask = Array3::from_shape_fn(cost.dim(), |(z, y, x)| (z + y + x) % 2 == 0);
+            let mut want: Vec<f32> = cost.iter().zip(mask.iter()).filter(|(_, m)| **m).map(|(c, _)| *c).collect();
+            want.sort_by(|a, b| a.total_cmp(b));
+            want.dedup();
+            assert_eq!(distinct(cost.view(), mask.view()), want);
+            assert_eq!(want.len() > FEW, modulus > 17);
+        }
+    }
     #[test]
     fn buckets_and_heap_agree() {
         // Random costs with many ties: both queues must flood alike.

@@ -45,7 +45,7 @@ fn pore_tortuosity_matches_taufactor() {
     let e = electrode();
     let pore = e.mapv(|v| v == 0);
     let t0 = std::time::Instant::now();
-    let t = chemomech_stats::tortuosity::tortuosity(pore.view(), [1.0; 3], 0, 1e-7, 20_000).unwrap();
+    let t = chemomech_stats::tortuosity::tortuosity(pore.view(), [1.0; 3], 0, 1e-8, 20_000, 1e-4).unwrap();
     eprintln!("tau {:.6} (TauFactor {TAUFACTOR_TAU}), {} iterations, {:.1} s", t.tau, t.iterations, t0.elapsed().as_secs_f64());
     assert!(((t.tau - TAUFACTOR_TAU) / TAUFACTOR_TAU).abs() < 0.01, "{t:?}");
     assert!((t.volume_fraction - 0.44991738).abs() < 1e-7);

@@ -11,7 +11,7 @@ pub struct Args {
     pub op: String,
     /// Input volume (TIFF, Zarr, HDF5, npy).
     pub volume: PathBuf,
-    /// Output TIFF (u32 labels or f32 values).
+    /// Output TIFF: label → 16-bit labels up to 65 535 components, else 32-bit; watershed → 32-bit labels; edt, median → f32.
     #[arg(long)]
     pub out: PathBuf,
     /// Mask = voxels equal to this value (default: non-zero voxels).

@@ -7,7 +7,7 @@
 use super::segment::read_volume_or;
 use chemomech_core::{DynArray, Error, Progress, Provenance, Result};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_particles::label::{label, Connectivity};
+use chemomech_particles::label::{label, label_compact, CompactLabels, Connectivity};
 use chemomech_particles::{edt, morph::h_maxima, watershed::watershed};
 use chemomech_segment::filters::median;
 use ndarray::{Array3, ArrayView3};
@@ -62,10 +62,14 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         Op::Label(conn) => {
             let m = mask_of(v.data.view(), p.phase);
             let t = Instant::now();
-            let (lab, n) = label(m.view(), conn);
+            // 16-bit labels up to 65 535 components (as cc3d), which Fiji opens as integers.
+            let (lab, n) = label_compact(m.view(), conn);
             summary.insert("seconds_compute".into(), t.elapsed().as_secs_f64().into());
             summary.insert("n_components".into(), n.into());
-            DynArray::U32(lab.into_dyn())
+            match lab {
+                CompactLabels::U16(a) => DynArray::U16(a.into_dyn()),
+                CompactLabels::U32(a) => DynArray::U32(a.into_dyn()),
+            }
         }
         Op::Edt => {
             let m = mask_of(v.data.view(), p.phase);
@@ -95,7 +99,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
             let (markers, nm) = label(h_maxima(dist.view(), h_um as f32).view(), Connectivity::C26);
             let t_markers = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            let cost = dist.mapv(|d| -d);
+            let cost = chemomech_core::bigmem::map(dist.view(), |&d| -d);
             let lab = watershed(cost.view(), markers.view(), m.view(), Connectivity::C26);
             let t_flood = t.elapsed().as_secs_f64();
             summary.insert("seconds_edt".into(), t_edt.into());
