@@ -223,3 +223,25 @@ def test_holotomography_pipeline_sees_the_carbon_binder(tmp_path):
     assert rr > 0.5, rr
     assert det["auc_attached_above_detached"] > 0.8
     assert part["truth_match"]["matched_fraction"] > 0.88
+
+
+def test_pipeline_saves_a_trained_forest_in_its_stage_and_reuses_it(tmp_path):
+    """`save_model` names a file the stage writes (in RUN/segment/), not an
+    input that must exist; a later stage applies it through @segment/…."""
+    f = tmp_path / "rf.toml"
+    f.write_text(
+        '[[stage]]\nrun = "simulate"\npreset = "tiny"\nseed = 1\n\n'
+        '[[stage]]\nrun = "segment"\nvolume = "@simulate/truth/mu.tiff"\nmethod = "rf"\n'
+        'train = "@simulate/truth/annotations.tiff"\nsave_model = "model.json"\nout = "phases.tiff"\n\n'
+        '[[stage]]\nrun = "segment"\nname = "apply"\nvolume = "@simulate/truth/mu.tiff"\nmethod = "rf"\n'
+        'model = "@segment/model.json"\nout = "phases.tiff"\n'
+    )
+    out = tmp_path / "run"
+    run("run", f, "--out", out)
+    assert (out / "segment" / "model.json").is_file() and not (tmp_path / "model.json").exists()
+    a = tifffile.imread(out / "segment" / "phases.tiff")
+    b = tifffile.imread(out / "apply" / "phases.tiff")
+    assert np.array_equal(a, b)
+    # The vacuum pores (μ exactly 0) are classified, and as pore.
+    mu = tifffile.imread(out / "simulate" / "truth" / "mu.tiff")
+    assert (mu == 0).any() and (a[mu == 0] == 0).mean() > 0.99

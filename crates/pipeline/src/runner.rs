@@ -56,6 +56,9 @@ pub struct KeySpec {
     pub arity: Arity,
     /// The value is a path (resolved against the TOML file, must exist).
     pub path: bool,
+    /// The stage writes this file (`out`, `save_model`): the value is a
+    /// file name inside the stage's own directory, not an input.
+    pub output: bool,
     /// The stage cannot run without it.
     pub required: bool,
 }
@@ -243,8 +246,8 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
             if k == "out" && sk.output == Output::Dir {
                 return Err(at_line(file, l, format!("stage '{sname}': key 'out' is set by the runner (outputs go to RUN/{sname}/)")));
             }
-            if k == "out" && (!matches!(v, toml::Value::String(s) if !s.contains('/') && !s.is_empty() && !s.starts_with('.'))) {
-                return Err(at_line(file, l, format!("stage '{sname}': key 'out' must be a file name (no directories), e.g. \"volume.tiff\"")));
+            if spec.output && (!matches!(v, toml::Value::String(s) if !s.contains('/') && !s.is_empty() && !s.starts_with('.'))) {
+                return Err(at_line(file, l, format!("stage '{sname}': key '{k}' must be a file name (no directories; it is written into RUN/{sname}/), e.g. \"volume.tiff\"")));
             }
             let ok = match spec.arity {
                 Arity::Flag => matches!(v, toml::Value::Boolean(_)),
@@ -267,7 +270,7 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
                         if !stages.iter().any(|s| s.name == target) {
                             return Err(at_line(file, l, format!("stage '{sname}': key '{k}' refers to '@{target}', which is not a stage before this one")));
                         }
-                    } else if spec.path && k != "out" {
+                    } else if spec.path && !spec.output {
                         let p = base.join(&tok);
                         if !p.exists() {
                             return Err(at_line(file, l, format!("stage '{sname}': key '{k}': input '{}' does not exist", p.display())));
@@ -344,7 +347,7 @@ fn argv(st: &StageSpec, sk: &StageKind, base: &Path, dest: &Path) -> Vec<String>
         if spec.key == "out" {
             continue;
         }
-        let vals: Vec<String> = values(v).iter().map(|x| resolve(x, base, run, spec.path)).collect();
+        let vals: Vec<String> = if spec.output { values(v).iter().map(|x| dest.join(x).display().to_string()).collect() } else { values(v).iter().map(|x| resolve(x, base, run, spec.path)).collect() };
         match (&spec.long, spec.arity) {
             (None, _) => positional.extend(vals),
             (Some(l), Arity::Flag) => {
@@ -450,7 +453,7 @@ pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn 
                     if let Some(r) = tok.strip_prefix('@') {
                         let s = r.split('/').next().unwrap_or("");
                         upstream.insert(s.into(), json!(keys.get(s)));
-                    } else if k != "out" && (spec.path || base.join(&tok).exists()) {
+                    } else if !spec.output && (spec.path || base.join(&tok).exists()) {
                         inputs.insert(tok.clone(), json!(content_hash(&base.join(&tok))?));
                     }
                 }
@@ -524,10 +527,11 @@ mod tests {
 
     fn registry() -> Vec<StageKind> {
         let keys = vec![
-            KeySpec { key: "input".into(), long: None, arity: Arity::One, path: true, required: true },
-            KeySpec { key: "scale".into(), long: Some("scale".into()), arity: Arity::One, path: false, required: false },
-            KeySpec { key: "fast".into(), long: Some("fast".into()), arity: Arity::Flag, path: false, required: false },
-            KeySpec { key: "out".into(), long: Some("out".into()), arity: Arity::One, path: true, required: false },
+            KeySpec { key: "input".into(), long: None, arity: Arity::One, path: true, required: true, output: false },
+            KeySpec { key: "scale".into(), long: Some("scale".into()), arity: Arity::One, path: false, required: false, output: false },
+            KeySpec { key: "fast".into(), long: Some("fast".into()), arity: Arity::Flag, path: false, required: false, output: false },
+            KeySpec { key: "save_log".into(), long: Some("save-log".into()), arity: Arity::One, path: true, required: false, output: true },
+            KeySpec { key: "out".into(), long: Some("out".into()), arity: Arity::One, path: true, required: false, output: true },
         ];
         // A toy stage: copies its input, times --scale, into its output file.
         let exec: Exec = Box::new(|a: &[String], _p: &dyn Progress| {
@@ -537,6 +541,9 @@ mod tests {
             let out = &a[a.iter().position(|x| x == "--out").unwrap() + 1];
             let v: f64 = input.trim().parse::<f64>().unwrap() * scale;
             std::fs::write(out, format!("{v}")).unwrap();
+            if let Some(i) = a.iter().position(|x| x == "--save-log") {
+                std::fs::write(&a[i + 1], format!("scaled by {scale}")).unwrap();
+            }
             Ok(json!({"value": v}))
         });
         let check: Check = Box::new(|a: &[String]| match a.iter().position(|x| x == "--scale") {
@@ -578,6 +585,20 @@ mod tests {
     }
 
     #[test]
+    fn output_keys_name_files_in_the_stage_directory() {
+        // A `save_…` key is written by the stage, not read: it need not
+        // exist, and lands beside the stage's other outputs.
+        let d = tempfile::tempdir().unwrap();
+        let f = write(d.path(), "[[stage]]\nrun = \"scale\"\nname = \"a\"\ninput = \"in.txt\"\nscale = 3\nsave_log = \"log.txt\"\n");
+        let reg = registry();
+        let p = parse(&f, &reg).unwrap();
+        let run_dir = d.path().join("run");
+        run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |_, _| {}).unwrap();
+        assert_eq!(std::fs::read_to_string(run_dir.join("a/log.txt")).unwrap(), "scaled by 3");
+        assert!(!d.path().join("log.txt").exists());
+    }
+
+    #[test]
     fn bad_files_name_file_line_and_key() {
         let d = tempfile::tempdir().unwrap();
         let reg = registry();
@@ -589,6 +610,7 @@ mod tests {
             ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\n\nscale = \"abc\"\n", ":5:", "key 'scale': invalid value 'abc'"),
             ("[[stage]]\nrun = \"scale\"\ninput = \"@later/v.txt\"\n", ":3:", "not a stage before"),
             ("[[stage]]\nrun = \"scale\"\n", ":1:", "missing key 'input'"),
+            ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nsave_log = \"../log.txt\"\n", ":4:", "key 'save_log' must be a file name"),
             ("[[stage]\nrun = 1\n", ":1:", "invalid TOML"),
         ];
         for (toml, line, msg) in cases {

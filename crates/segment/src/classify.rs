@@ -115,6 +115,11 @@ pub fn train(vol: ArrayView3<f32>, labels: ArrayView3<u8>, spacing: [f64; 3], ba
     let picks: Vec<_> = picks.into_iter().step_by(step).collect();
     let feats = features(vol, &bank, spacing);
     let rows: Vec<Vec<f64>> = picks.iter().map(|&(z, y, x, _)| feats.iter().map(|f| f[[z, y, x]] as f64).collect()).collect();
+    // The forest cannot split on NaN (smartcore indexes out of bounds).
+    if let Some((r, k)) = rows.iter().enumerate().find_map(|(r, row)| row.iter().position(|v| !v.is_finite()).map(|k| (r, k))) {
+        let (z, y, x, _) = picks[r];
+        return Err(Error::data(format!("feature {k} is not finite at annotated voxel (z {z}, y {y}, x {x}): does the volume hold NaN or infinite values?")));
+    }
     let y: Vec<u32> = picks.iter().map(|p| classes.iter().position(|&c| c == p.3).expect("known") as u32).collect();
     let x = DenseMatrix::from_2d_vec(&rows).map_err(|e| Error::data(format!("training matrix: {e}")))?;
     let params = RandomForestClassifierParameters { n_trees: trees, seed, max_depth: Some(16), ..Default::default() };
@@ -193,5 +198,18 @@ mod tests {
         let pred = back.predict(vol.view()).unwrap();
         let acc = pred.iter().zip(truth.iter()).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64;
         assert!(acc > 0.95, "accuracy {acc}");
+    }
+    #[test]
+    fn flat_regions_train_and_nan_is_an_error() {
+        // Exact zeros (vacuum pores of a simulated μ volume) once gave the
+        // Hessian eigenvalues 0/0 = NaN, on which the forest panicked.
+        let vol = Array3::from_shape_fn((16, 16, 16), |(z, y, x)| if x < 8 { 0.0 } else { 5.0 + ((z * 7 + y * 13 + x * 17) % 5) as f32 });
+        let labels = Array3::from_shape_fn(vol.dim(), |(z, y, x)| if (z + y) % 4 == 0 && x % 3 == 0 { 1 + (x >= 8) as u8 } else { 0 });
+        let m = train(vol.view(), labels.view(), [1.0; 3], FeatureBank::for_voxel(1.0), 5, 1, 5000).unwrap();
+        assert_eq!(m.predict(vol.view()).unwrap()[[3, 3, 1]], 1);
+        let mut bad = vol.clone();
+        bad[[0, 0, 0]] = f32::NAN;
+        let e = train(bad.view(), labels.view(), [1.0; 3], FeatureBank::for_voxel(1.0), 5, 1, 5000).err().expect("NaN is refused").to_string();
+        assert!(e.contains("not finite"), "{e}");
     }
 }

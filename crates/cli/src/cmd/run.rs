@@ -56,6 +56,8 @@ fn kind<A: clap::Args + FromArgMatches + 'static>(name: &'static str, output: Ou
             },
             path: a.get_value_parser().type_id() == std::any::TypeId::of::<PathBuf>(),
             required: a.is_required_set(),
+            // Files the stage writes: --out and every --save-….
+            output: a.get_id() == "out" || a.get_id().as_str().starts_with("save_"),
         })
         .collect();
     let check: runner::Check = Box::new(move |argv: &[String]| {
