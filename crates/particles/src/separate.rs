@@ -9,7 +9,7 @@
 use crate::edt::edt;
 use crate::label::{label, renumber, Connectivity};
 use crate::morph::{close, fill_holes, h_maxima};
-use crate::watershed::watershed;
+use crate::watershed::watershed_from_peaks;
 use ndarray::{s, Array3, ArrayView3};
 use rayon::prelude::*;
 
@@ -60,8 +60,7 @@ pub fn separate(solid: ArrayView3<bool>, p: &SeparateParams) -> (Array3<u32>, Se
         let peaks = h_maxima(dist.view(), p.h_um as f32);
         let (markers, nm) = label(peaks.view(), Connectivity::C26);
         rep.markers = nm;
-        let cost = chemomech_core::bigmem::map(dist.view(), |&d| -d);
-        watershed(cost.view(), markers.view(), filled.view(), Connectivity::C26)
+        watershed_from_peaks(dist.view(), markers.view(), filled.view(), Connectivity::C26)
     } else {
         comp
     };

@@ -74,7 +74,8 @@ impl std::hash::Hasher for Fold {
 /// The distinct values of `cost` in `mask`, in `total_cmp` order. Counted
 /// with a small hash set per chunk while they are few (a distance map's
 /// few hundred), else by sorting every value.
-fn distinct(cost: ArrayView3<f32>, mask: ArrayView3<bool>) -> Vec<f32> {
+fn distinct(cost: ArrayView3<f32>, mask: ArrayView3<bool>, negate: bool) -> Vec<f32> {
+    let key = |c: f32| if negate { -c } else { c };
     type Set = HashSet<u32, BuildHasherDefault<Fold>>;
     let (c, m) = (cost.as_standard_layout(), mask.as_standard_layout());
     let (c, m) = (c.as_slice().expect("standard layout"), m.as_slice().expect("standard layout"));
@@ -85,7 +86,7 @@ fn distinct(cost: ArrayView3<f32>, mask: ArrayView3<bool>) -> Vec<f32> {
             let mut s = Set::default();
             for (&v, &k) in c.iter().zip(m) {
                 if k {
-                    s.insert(v.to_bits());
+                    s.insert(key(v).to_bits());
                     if s.len() > FEW {
                         return None;
                     }
@@ -99,7 +100,7 @@ fn distinct(cost: ArrayView3<f32>, mask: ArrayView3<bool>) -> Vec<f32> {
         });
     let mut vals: Vec<f32> = match few {
         Some(s) => s.into_iter().map(f32::from_bits).collect(),
-        None => c.iter().zip(m).filter(|(_, k)| **k).map(|(v, _)| *v).collect(),
+        None => c.iter().zip(m).filter(|(_, k)| **k).map(|(v, _)| key(*v)).collect(),
     };
     vals.par_sort_unstable_by(|a, b| a.total_cmp(b));
     vals.dedup_by(|a, b| a.total_cmp(b).is_eq());
@@ -124,18 +125,37 @@ const MAX_BUCKETS: usize = 1 << 20;
 /// assert_eq!(l.iter().cloned().collect::<Vec<_>>(), vec![1, 1, 1, 1, 2, 2, 2]);
 /// ```
 pub fn watershed(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>, conn: Connectivity) -> Array3<u32> {
-    flood(cost, markers, mask, conn, false)
+    flood(cost, markers, mask, conn, false, false)
 }
 
-fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>, conn: Connectivity, force_heap: bool) -> Array3<u32> {
+/// [`watershed`] by decreasing `height` (the same as flooding `-height`,
+/// without making that volume): on a distance map, particles grow from
+/// their centres outwards.
+///
+/// ```
+/// use chemomech_particles::{watershed::{watershed, watershed_from_peaks}, Connectivity};
+/// use ndarray::Array3;
+/// let d = Array3::from_shape_fn((1, 1, 7), |(_, _, x)| [3.0f32, 2.0, 1.0, 0.5, 1.0, 2.0, 3.0][x]);
+/// let mut markers = Array3::<u32>::zeros((1, 1, 7));
+/// markers[[0, 0, 0]] = 1;
+/// markers[[0, 0, 6]] = 2;
+/// let mask = Array3::from_elem((1, 1, 7), true);
+/// let a = watershed_from_peaks(d.view(), markers.view(), mask.view(), Connectivity::C6);
+/// assert_eq!(a, watershed(d.mapv(|v| -v).view(), markers.view(), mask.view(), Connectivity::C6));
+/// ```
+pub fn watershed_from_peaks(height: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>, conn: Connectivity) -> Array3<u32> {
+    flood(height, markers, mask, conn, true, false)
+}
+
+fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>, conn: Connectivity, negate: bool, force_heap: bool) -> Array3<u32> {
+    let key = |c: f32| if negate { -c } else { c };
     let g = Padded::new(cost.dim());
     let (back, fwd) = g.offsets(conn);
     let offs: Vec<isize> = back.into_iter().chain(fwd).collect();
-    assert!(markers.iter().all(|&l| l < TAKEN), "marker labels must be below 2³¹");
     // Cost levels: the rank of each voxel's cost among the distinct values
     // in the mask, looked up by the value's bits where they are few (a
     // distance map has a few hundred), else by binary search.
-    let vals = distinct(cost, mask);
+    let vals = distinct(cost, mask, negate);
     let rank: Option<HashMap<u32, u32, BuildHasherDefault<Fold>>> = (vals.len() <= FEW).then(|| vals.iter().enumerate().map(|(k, v)| (v.to_bits(), k as u32)).collect());
     let level_of = |c: f32| match rank.as_ref().and_then(|r| r.get(&c.to_bits())) {
         Some(&k) => k,
@@ -145,23 +165,34 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
     let mut st = chemomech_core::bigmem::filled_vec(g.len(), TAKEN);
     let (nx, ny) = (g.dim.2, g.dim.1);
     let plane = g.at(1, 0, 0) - g.at(0, 0, 0);
-    st.par_chunks_mut(plane).enumerate().filter(|(pz, _)| *pz >= 1 && *pz <= g.dim.0).for_each(|(pz, p)| {
-        let z = pz - 1;
-        for y in 0..ny {
-            let o = g.at(z, y, 0) - pz * plane;
-            let (l, m, c) = (markers.slice(s![z, y, ..]), mask.slice(s![z, y, ..]), cost.slice(s![z, y, ..]));
-            ndarray::Zip::from(&mut p[o..o + nx]).and(l).and(m).and(c).for_each(|w, &l, &m, &c| {
-                *w = if l > 0 { TAKEN | l } else if m { level_of(c) } else { TAKEN };
-            });
-        }
-    });
-    // Seeds in raster order, with the level of their own cost.
-    let mut seeds = Vec::new();
-    for ((z, y, x), &l) in markers.indexed_iter() {
-        if l > 0 {
-            seeds.push((level_of(cost[[z, y, x]]), g.at(z, y, x) as u32));
-        }
-    }
+    // Plane by plane, with each plane's seeds (level of their own cost,
+    // index) in raster order.
+    let seeds: Vec<Vec<(u32, u32)>> = st
+        .par_chunks_mut(plane)
+        .enumerate()
+        .filter(|(pz, _)| *pz >= 1 && *pz <= g.dim.0)
+        .map(|(pz, p)| {
+            let z = pz - 1;
+            let mut seeds = Vec::new();
+            for y in 0..ny {
+                let o = g.at(z, y, 0) - pz * plane;
+                let (l, m, c) = (markers.slice(s![z, y, ..]), mask.slice(s![z, y, ..]), cost.slice(s![z, y, ..]));
+                for (x, ((w, &l), (&m, &c))) in p[o..o + nx].iter_mut().zip(l).zip(m.iter().zip(c)).enumerate() {
+                    *w = if l > 0 {
+                        assert!(l < TAKEN, "marker labels must be below 2³¹");
+                        seeds.push((level_of(key(c)), (pz * plane + o + x) as u32));
+                        TAKEN | l
+                    } else if m {
+                        level_of(key(c))
+                    } else {
+                        TAKEN
+                    };
+                }
+            }
+            seeds
+        })
+        .collect();
+    let seeds: Vec<(u32, u32)> = seeds.into_iter().flatten().collect();
     if vals.len() <= MAX_BUCKETS && !force_heap {
         // Entries are voxel indices; a voxel's label is in its own word.
         let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); vals.len() + 1];
@@ -202,8 +233,7 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
             });
         }
     }
-    st.par_iter_mut().for_each(|s| *s &= !TAKEN);
-    g.unpad(&st)
+    g.unpad_map(&st, |&s| s & !TAKEN)
 }
 
 #[cfg(test)]
@@ -222,7 +252,10 @@ mod tests {
             let mut want: Vec<f32> = cost.iter().zip(mask.iter()).filter(|(_, m)| **m).map(|(c, _)| *c).collect();
             want.sort_by(|a, b| a.total_cmp(b));
             want.dedup();
-            assert_eq!(distinct(cost.view(), mask.view()), want);
+            assert_eq!(distinct(cost.view(), mask.view(), false), want);
+            let mut neg: Vec<f32> = want.iter().rev().map(|v| -v).collect();
+            neg.dedup();
+            assert_eq!(distinct(cost.view(), mask.view(), true), neg);
             assert_eq!(want.len() > FEW, modulus > 17);
         }
     }
@@ -242,8 +275,10 @@ mod tests {
             cost[at] = 0.0;
         }
         for conn in [Connectivity::C6, Connectivity::C26] {
-            let a = flood(cost.view(), markers.view(), mask.view(), conn, false);
-            let b = flood(cost.view(), markers.view(), mask.view(), conn, true);
+            let a = flood(cost.view(), markers.view(), mask.view(), conn, false, false);
+            let b = flood(cost.view(), markers.view(), mask.view(), conn, false, true);
+            let up = cost.mapv(|c| -c);
+            assert_eq!(flood(up.view(), markers.view(), mask.view(), conn, true, false), a);
             assert_eq!(a, b);
             assert!(a.iter().zip(mask.iter()).all(|(&l, &m)| (l > 0) <= m));
             let counts: Vec<usize> = (1..=4).map(|k| a.iter().filter(|&&l| l == k).count()).collect();

@@ -8,7 +8,7 @@ use super::segment::read_volume_or;
 use chemomech_core::{DynArray, Error, Progress, Provenance, Result};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
 use chemomech_particles::label::{label, label_compact, CompactLabels, Connectivity};
-use chemomech_particles::{edt, morph::h_maxima, watershed::watershed};
+use chemomech_particles::{edt, morph::h_maxima, watershed::watershed_from_peaks};
 use chemomech_segment::filters::median;
 use ndarray::{Array3, ArrayView3};
 use std::path::{Path, PathBuf};
@@ -99,8 +99,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
             let (markers, nm) = label(h_maxima(dist.view(), h_um as f32).view(), Connectivity::C26);
             let t_markers = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            let cost = chemomech_core::bigmem::map(dist.view(), |&d| -d);
-            let lab = watershed(cost.view(), markers.view(), m.view(), Connectivity::C26);
+            let lab = watershed_from_peaks(dist.view(), markers.view(), m.view(), Connectivity::C26);
             let t_flood = t.elapsed().as_secs_f64();
             summary.insert("seconds_edt".into(), t_edt.into());
             summary.insert("seconds_markers".into(), t_markers.into());
