@@ -168,6 +168,13 @@ impl Runs {
         Runs { runs, first }
     }
 
+    /// Row index of (z + dz, y + dy) when that row lies in planes `zmin..`
+    /// and inside the volume.
+    fn row_at(z: usize, y: usize, ny: usize, dz: isize, dy: isize, zmin: usize) -> Option<usize> {
+        let (zz, yy) = (z as isize + dz, y as isize + dy);
+        (zz >= zmin as isize && yy >= 0 && yy < ny as isize).then(|| zz as usize * ny + yy as usize)
+    }
+
     /// Joins each run of row (z, y), not yet joined to anything, with the
     /// touching runs of the earlier rows in `rows` (see [`label`]) that lie
     /// in planes `zmin..`; `parent` holds the union–find of runs `base..`.
@@ -185,11 +192,7 @@ impl Runs {
         let mut nb = [(0usize, 0usize, 0u32); 4];
         let mut k = 0;
         for &(dz, dy, reach) in rows {
-            let (zz, yy) = (z as isize + dz, y as isize + dy);
-            if zz < zmin as isize || yy < 0 || yy >= ny as isize {
-                continue;
-            }
-            let o = zz as usize * ny + yy as usize;
+            let Some(o) = Self::row_at(z, y, ny, dz, dy, zmin) else { continue };
             if self.first[o] < self.first[o + 1] {
                 nb[k] = (self.first[o], self.first[o + 1], reach);
                 k += 1;
@@ -239,11 +242,7 @@ impl Runs {
             return;
         }
         for &(dz, dy, reach) in rows {
-            let (zz, yy) = (z as isize + dz, y as isize + dy);
-            if zz < zmin as isize || yy < 0 || yy >= ny as isize {
-                continue;
-            }
-            let o = zz as usize * ny + yy as usize;
+            let Some(o) = Self::row_at(z, y, ny, dz, dy, zmin) else { continue };
             let (mut i, mut j, jend) = (i0, self.first[o], self.first[o + 1]);
             // Two sorted interval lists: advance whichever ends first.
             while i < i1 && j < jend {
@@ -349,7 +348,7 @@ fn paint<T: Copy + Send + Sync>(r: &Runs, lab: &[u32], dim: (usize, usize, usize
 /// Labels the `true` voxels of `mask`. Returns (labels, number of components).
 ///
 /// Written by hand (no kept crate labels 3-D volumes): the runs of each row
-/// are found eight voxels at a time, touching runs of neighbouring rows are
+/// are found 64 voxels at a time, touching runs of neighbouring rows are
 /// joined by union–find over runs (not voxels) in parallel slabs of planes
 /// that are then stitched, and rows are filled in parallel. A component's
 /// root is its first run, so components are numbered in raster order of

@@ -205,9 +205,11 @@ pub fn particle_metrics(
                         // marching cubes closes it on a zero-padded volume, so
                         // its surface and sphericity describe the piece seen.
                         let out = |z: isize, y: isize, x: isize| z < 0 || y < 0 || x < 0 || z as usize >= nz || y as usize >= ny || x as usize >= nx;
+                        let shell = z == 0 || y == 0 || x == 0 || z + 1 == nz || y + 1 == ny || x + 1 == nx;
                         for (k, &(dz, dy, dx)) in DIRECTIONS.iter().enumerate() {
                             let (z, y, x) = (z as isize, y as isize, x as isize);
-                            if l > 0 && out(z - dz, y - dy, x - dx) {
+                            // The step back out of the volume (only from the shell).
+                            if l > 0 && shell && out(z - dz, y - dy, x - dx) {
                                 acc[l].trans[k] += 1;
                             }
                             let (zz, yy, xx) = (z + dz, y + dy, x + dx);
@@ -393,12 +395,16 @@ mod tests {
         // Per direction (both signs): 2×0.04577789, 2×0.03698062, 2×0.03519563.
         assert!((w[0] - 0.0915558).abs() < 2e-3 && (w[3] - 0.0739612).abs() < 2e-3 && (w[9] - 0.0703913).abs() < 2e-3, "{w:?}");
     }
+    /// Metrics of the particle(s) in `lab`, all active phase, 1 µm voxels.
+    fn measure(lab: &Array3<u32>) -> Table {
+        let ph = lab.mapv(|l| if l > 0 { 2u8 } else { 0 });
+        particle_metrics(lab.view(), ph.view(), PhaseCodes::default(), [1.0; 3], DamageThresholds::default(), &[]).unwrap()
+    }
     #[test]
     fn ball_surface_volume_and_axes() {
         let r = 15.0;
         let lab = Array3::from_shape_fn((40, 40, 40), |(z, y, x)| (((z as f64 - 19.5).powi(2) + (y as f64 - 19.5).powi(2) + (x as f64 - 19.5).powi(2)) <= r * r) as u32);
-        let ph = lab.mapv(|l| if l > 0 { 2u8 } else { 0 });
-        let t = particle_metrics(lab.view(), ph.view(), PhaseCodes::default(), [1.0; 3], DamageThresholds::default(), &[]).unwrap();
+        let t = measure(&lab);
         let s = t.f64("surface_um2").unwrap()[0];
         let exact = 4.0 * std::f64::consts::PI * r * r;
         assert!(((s - exact) / exact).abs() < 0.02, "surface {s} vs {exact}");
@@ -415,8 +421,7 @@ mod tests {
         // sphericity 4^(2/3)/3 = 0.84 (it was 1.26 when the cut was left open).
         let r = 15.0;
         let lab = Array3::from_shape_fn((20, 40, 40), |(z, y, x)| (((z as f64 + 0.5).powi(2) + (y as f64 - 19.5).powi(2) + (x as f64 - 19.5).powi(2)) <= r * r) as u32);
-        let ph = lab.mapv(|l| if l > 0 { 2u8 } else { 0 });
-        let t = particle_metrics(lab.view(), ph.view(), PhaseCodes::default(), [1.0; 3], DamageThresholds::default(), &[]).unwrap();
+        let t = measure(&lab);
         let s = t.f64("surface_um2").unwrap()[0];
         let exact = 3.0 * std::f64::consts::PI * r * r;
         assert!(((s - exact) / exact).abs() < 0.03, "surface {s} vs {exact}");

@@ -15,7 +15,6 @@ use ndarray::{s, Array3, ArrayView3};
 use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::hash::BuildHasherDefault;
 
 /// How many pops ahead the neighbourhood is prefetched.
 const PREFETCH: usize = 16;
@@ -52,31 +51,15 @@ const TAKEN: u32 = 1 << 31;
 /// Up to this many distinct cost values, levels are found by hashing.
 const FEW: usize = 1 << 16;
 
-/// A hasher for f32 bits: one multiply, high half folded onto the low.
-#[derive(Default)]
-struct Fold(u64);
-
-impl std::hash::Hasher for Fold {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u32(b as u32 ^ (self.0 as u32));
-        }
-    }
-    fn write_u32(&mut self, v: u32) {
-        let p = (v as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = p ^ (p >> 29);
-    }
-}
+/// Fast fixed-seed hashing of f32 bits (foldhash, hashbrown's own).
+type Fold = foldhash::fast::FixedState;
 
 /// The distinct values of `cost` in `mask`, in `total_cmp` order. Counted
 /// with a small hash set per chunk while they are few (a distance map's
 /// few hundred), else by sorting every value.
 fn distinct(cost: ArrayView3<f32>, mask: ArrayView3<bool>, negate: bool) -> Vec<f32> {
     let key = |c: f32| if negate { -c } else { c };
-    type Set = HashSet<u32, BuildHasherDefault<Fold>>;
+    type Set = HashSet<u32, Fold>;
     let (c, m) = (cost.as_standard_layout(), mask.as_standard_layout());
     let (c, m) = (c.as_slice().expect("standard layout"), m.as_slice().expect("standard layout"));
     let few: Option<Set> = c
@@ -156,7 +139,7 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
     // in the mask, looked up by the value's bits where they are few (a
     // distance map has a few hundred), else by binary search.
     let vals = distinct(cost, mask, negate);
-    let rank: Option<HashMap<u32, u32, BuildHasherDefault<Fold>>> = (vals.len() <= FEW).then(|| vals.iter().enumerate().map(|(k, v)| (v.to_bits(), k as u32)).collect());
+    let rank: Option<HashMap<u32, u32, Fold>> = (vals.len() <= FEW).then(|| vals.iter().enumerate().map(|(k, v)| (v.to_bits(), k as u32)).collect());
     let level_of = |c: f32| match rank.as_ref().and_then(|r| r.get(&c.to_bits())) {
         Some(&k) => k,
         None => vals.binary_search_by(|v| v.total_cmp(&c)).unwrap_or_else(|i| i) as u32,
