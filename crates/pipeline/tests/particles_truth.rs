@@ -82,10 +82,12 @@ fn separation_on_true_phases() {
     eprintln!("class accuracy {}/{} = {:.3}; confusion {conf:?}", ok, matches.len(), ok as f64 / matches.len() as f64);
     eprintln!("crack fraction r = {:.3}; cbd contact r = {:.3}", corr(&xs, &ys), corr(&c1, &c2));
     if std::env::var("PRESET").is_err() && std::env::var("H").is_err() && std::env::var("CLOSE").is_err() {
-        // Default preset, seed 1, true phases (measured 2026-11-22): 93.4 %
-        // matched; every miss but three is a border fragment smaller than
-        // the smallest whole particle; 98.6 % of the rest matched.
-        assert!(mr.matched_fraction >= 0.92, "{mr:?}");
+        // Default preset, seed 1, true phases (measured 2026-11-22): 240
+        // particles for 242 true, 96.7 % matched (93.4 % and 232 before face
+        // seeds); the misses are three whole particles and caps of 6–87
+        // voxels; 98.6 % of those at least the smallest whole particle.
+        assert!(mr.matched_fraction >= 0.95, "{mr:?}");
+        assert!((mr.predicted_particles as f64 - mr.true_particles as f64).abs() <= 0.02 * mr.true_particles as f64, "{mr:?}");
         assert!(mbig as f64 / tbig.len() as f64 >= 0.97);
         assert!(ok as f64 / matches.len() as f64 >= 0.95);
         assert!(corr(&xs, &ys) >= 0.95 && corr(&c1, &c2) >= 0.95);

@@ -28,6 +28,10 @@ pub struct Args {
     /// Do not split touching particles (connected components only).
     #[arg(long)]
     pub no_split: bool,
+    /// Do not seed the caps that the volume's faces cut off particles
+    /// centred outside it (they then join a touching neighbour).
+    #[arg(long)]
+    pub no_face_seeds: bool,
     /// Cracks up to about twice this width (µm) are filled into their particle.
     #[arg(long)]
     pub crack_close_um: Option<f64>,
@@ -89,6 +93,7 @@ pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_j
         voxel_um: a.voxel_um,
         connectivity: a.connectivity.parse()?,
         split: !a.no_split,
+        face_seeds: !a.no_face_seeds,
         crack_close_um: a.crack_close_um,
         crack_level: a.crack_level,
         h_um: a.h_um,

@@ -23,6 +23,8 @@ pub struct Params {
     pub voxel_um: Option<f64>,
     pub connectivity: Connectivity,
     pub split: bool,
+    /// Seed the caps of particles cut by the volume's faces.
+    pub face_seeds: bool,
     /// Crack-closing radius and marker depth (µm); defaults scale with the voxel.
     pub crack_close_um: Option<f64>,
     pub h_um: Option<f64>,
@@ -107,6 +109,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let mut sp = SeparateParams::for_voxel(spacing);
     sp.connectivity = p.connectivity;
     sp.split = p.split;
+    sp.face_seeds = p.face_seeds;
     if let Some(c) = p.crack_close_um {
         sp.crack_close_um = c;
     }
