@@ -206,8 +206,9 @@ pub fn particle_metrics(
                         // its surface and sphericity describe the piece seen.
                         let out = |z: isize, y: isize, x: isize| z < 0 || y < 0 || x < 0 || z as usize >= nz || y as usize >= ny || x as usize >= nx;
                         let shell = z == 0 || y == 0 || x == 0 || z + 1 == nz || y + 1 == ny || x + 1 == nx;
+                        let (zi, yi, xi) = (z as isize, y as isize, x as isize);
                         for (k, &(dz, dy, dx)) in DIRECTIONS.iter().enumerate() {
-                            let (z, y, x) = (z as isize, y as isize, x as isize);
+                            let (z, y, x) = (zi, yi, xi);
                             // The step back out of the volume (only from the shell).
                             if l > 0 && shell && out(z - dz, y - dy, x - dx) {
                                 acc[l].trans[k] += 1;

@@ -230,7 +230,7 @@ pub fn h_maxima(f: ArrayView3<f32>, h: f32) -> Array3<bool> {
     // All in the padded layout: two volumes instead of a copy per step.
     let g = Padded::new(f.dim());
     let lim = g.pad_map(f, f32::NEG_INFINITY, |&v| if v > 0.0 { v } else { f32::NEG_INFINITY });
-    let mut r: Vec<f32> = chemomech_core::bigmem::with_capacity(lim.len());
+    let mut r: Vec<f32> = with_capacity(lim.len());
     r.par_extend(lim.par_iter().map(|&v| v - h));
     reconstruct_padded(&g, &mut r, &lim);
     drop(lim);

@@ -222,6 +222,8 @@ pub fn face_seeds(filled: ArrayView3<bool>, dist: ArrayView3<f32>, markers: &mut
             for (l, at2) in first.iter().enumerate() {
                 let Some((a, b)) = *at2 else { continue };
                 let c = to3(a, b);
+                // On a marker, or on a seed already added from another face
+                // (an edge of the volume), or inside a marker's ball.
                 let reached = markers[c] > 0
                     || balls.iter().any(|(m, r)| {
                         let q: f64 = (0..3).map(|k| ((m[k] as f64 - c[k] as f64) * scale[k]).powi(2)).sum();
