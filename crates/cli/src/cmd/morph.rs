@@ -32,6 +32,9 @@ pub struct Args {
     /// Dataset inside a container file.
     #[arg(long)]
     pub dataset: Option<String>,
+    /// Benchmarking: compute this many times in this process; `seconds_compute` is the fastest, `seconds_runs` lists all.
+    #[arg(long, default_value = "1")]
+    pub repeat: usize,
 }
 
 /// The stage's work without printing (what `chemomech run` calls).
@@ -43,7 +46,7 @@ pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_j
         "watershed" => Op::Watershed { h_um: a.h_um },
         o => return Err(Error::param(format!("morph: the operation must be label, edt, median or watershed, got '{o}'"))),
     };
-    run_stage(&Params { input: a.volume.clone(), dataset: a.dataset.clone(), voxel_um: a.voxel_um, op, phase: a.phase }, &a.out, progress)
+    run_stage(&Params { input: a.volume.clone(), dataset: a.dataset.clone(), voxel_um: a.voxel_um, op, phase: a.phase, repeat: a.repeat }, &a.out, progress)
 }
 
 pub fn run(a: &Args, ui: &Ui) -> Result<()> {

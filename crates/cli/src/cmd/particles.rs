@@ -32,6 +32,10 @@ pub struct Args {
     /// centred outside it (they then join a touching neighbour).
     #[arg(long)]
     pub no_face_seeds: bool,
+    /// Do not merge touching pieces whose union is at least as convex as
+    /// they are (the pieces of a cracked particle that the split cut apart).
+    #[arg(long)]
+    pub no_merge: bool,
     /// Cracks up to about twice this width (µm) are filled into their particle.
     #[arg(long)]
     pub crack_close_um: Option<f64>,
@@ -94,6 +98,7 @@ pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_j
         connectivity: a.connectivity.parse()?,
         split: !a.no_split,
         face_seeds: !a.no_face_seeds,
+        merge_convex: !a.no_merge,
         crack_close_um: a.crack_close_um,
         crack_level: a.crack_level,
         h_um: a.h_um,

@@ -25,6 +25,9 @@ pub struct Params {
     pub split: bool,
     /// Seed the caps of particles cut by the volume's faces.
     pub face_seeds: bool,
+    /// Merge touching pieces whose union is at least as convex as they are
+    /// (a cracked particle the watershed split).
+    pub merge_convex: bool,
     /// Crack-closing radius and marker depth (µm); defaults scale with the voxel.
     pub crack_close_um: Option<f64>,
     pub h_um: Option<f64>,
@@ -110,6 +113,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     sp.connectivity = p.connectivity;
     sp.split = p.split;
     sp.face_seeds = p.face_seeds;
+    sp.merge_convex = p.merge_convex;
     if let Some(c) = p.crack_close_um {
         sp.crack_close_um = c;
     }
