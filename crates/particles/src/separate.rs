@@ -576,6 +576,10 @@ mod tests {
         assert!(l > 0 && lab[[14, 20, 14]] == l && lab[[14, 14, 22]] == l && lab[[14, 14, 19]] == l);
         assert_eq!(lab[[14, 14, 10]], 0);
         assert!(lab[[14, 14, 40]] > 0 && lab[[14, 14, 40]] != lab[[14, 14, 55]]);
+        // Whatever the thread count, the same labels.
+        let with = |n: usize| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap().install(|| separate(solid.view(), &p).0);
+        assert_eq!(with(1), lab);
+        assert_eq!(with(3), lab);
         p.merge_convex = false;
         assert_eq!(separate(solid.view(), &p).1.particles, 6);
     }
