@@ -305,7 +305,9 @@ const MERGE_MIN_GAIN: f64 = 1.0;
 /// ```
 pub fn convex_merges(regions: ArrayView3<u32>, parts: &[Piece], spacing_um: [f64; 3]) -> Vec<Vec<u32>> {
     let dirs = hull_directions();
-    let n = regions.iter().cloned().max().unwrap_or(0) as usize;
+    // Labels of `regions` without a piece (none in `separate`) take no part.
+    let n = parts.iter().map(|p| p.0).max().unwrap_or(0) as usize;
+    let has = |ext: &[Option<Extent>], l: u32| ext.get(l as usize).is_some_and(|e| e.is_some());
     let mut ext: Vec<Option<Extent>> = vec![None; n + 1];
     let built: Vec<(u32, Extent)> = parts.par_iter().filter(|(_, v)| !v.is_empty()).map(|(l, v)| (*l, Extent::of(v, &dirs, spacing_um))).collect();
     for (l, e) in built {
@@ -317,10 +319,7 @@ pub fn convex_merges(regions: ArrayView3<u32>, parts: &[Piece], spacing_um: [f64
     let (nz, ny, nx) = regions.dim();
     let flat = regions.as_standard_layout();
     let v = flat.as_slice().expect("standard layout");
-    let fwd: Vec<(usize, isize, isize)> = (0..=1usize)
-        .flat_map(|dz| (-1..=1isize).flat_map(move |dy| (-1..=1isize).map(move |dx| (dz, dy, dx))))
-        .filter(|&(dz, dy, dx)| dz == 1 || dy > 0 || (dy == 0 && dx > 0))
-        .collect();
+    let fwd: Vec<(usize, isize, isize)> = Connectivity::C26.backward().iter().map(|&(dz, dy, dx)| ((-dz) as usize, -dy, -dx)).collect();
     // Later neighbours are at positive flat offsets.
     let delta: Vec<usize> = fwd.iter().map(|&(dz, dy, dx)| ((dz * ny) as isize * nx as isize + dy * nx as isize + dx) as usize).collect();
     let pairs: std::collections::BTreeSet<(u32, u32)> = (0..nz)
@@ -364,7 +363,7 @@ pub fn convex_merges(regions: ArrayView3<u32>, parts: &[Piece], spacing_um: [f64
             a
         });
     // Only pieces with an envelope take part.
-    let pairs: Vec<(u32, u32)> = pairs.into_iter().filter(|&(a, b)| ext[a as usize].is_some() && ext[b as usize].is_some()).collect();
+    let pairs: Vec<(u32, u32)> = pairs.into_iter().filter(|&(a, b)| has(&ext, a) && has(&ext, b)).collect();
     let gain = |ext: &[Option<Extent>], hull: &[usize], a: u32, b: u32| -> (f64, usize) {
         let (ea, eb) = (ext[a as usize].as_ref().unwrap(), ext[b as usize].as_ref().unwrap());
         let u = ea.union(eb);
@@ -407,7 +406,7 @@ pub fn convex_merges(regions: ArrayView3<u32>, parts: &[Piece], spacing_um: [f64
             scored.push(((a.min(o), a.max(o)), g, h));
         }
     }
-    group.into_iter().skip(1).filter(|g| !g.is_empty() && ext[g[0] as usize].is_some()).map(|mut g| {
+    group.into_iter().skip(1).filter(|g| !g.is_empty() && has(&ext, g[0])).map(|mut g| {
         g.sort_unstable();
         g
     }).collect()

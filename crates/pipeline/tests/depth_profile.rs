@@ -191,9 +191,10 @@ fn severe_fraction_by_depth_and_classes_from_the_reconstruction() {
 /// Detachment needs phase contrast: in δ the carbon-binder stands at about
 /// a third of the active material (in μ at 1/45), so the random forest,
 /// trained on 0.3 % of the voxels, finds it. Measured 2026-11-22 (seed 1,
-/// default / cycles_50): carbon-binder contact r 0.53 / 0.53 and detached
-/// AUC 0.90 / 0.84 (absorption: 0.19 / 0.14 and 0.63 / 0.59; true phases
-/// 0.98 / 0.96 and 0.98 / 0.99); classes 94.8 / 90.2 %, matched 95.5 / 92.8 %.
+/// default / cycles_50): carbon-binder contact r 0.59 / 0.53 and detached
+/// AUC 0.91 / 0.84 (absorption: 0.18 / 0.13 and 0.62 / 0.59; true phases
+/// 0.97 / 0.96 and 0.98 / 0.99); classes 94.4 / 90.4 %, matched 95.9 / 94.7 %
+/// (95.5 / 92.8 % before shallow markers and convex merges).
 /// (Before face seeds matched the caps cut off by the faces: r 0.62 / 0.59,
 /// matched 92.1 / 90.5 %; a cap's few surface voxels make its contact
 /// fraction noisy.)

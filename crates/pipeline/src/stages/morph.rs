@@ -104,6 +104,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
             DynArray::F32(d.into_dyn())
         }
         Op::Median(r) => {
+            if r == 0 || r > 10 {
+                return Err(Error::param(format!("median radius must be 1–10 voxels, got {r}")));
+            }
             let (m, times) = timed(p.repeat, || median(v.data.view(), r));
             summary.insert("seconds_compute".into(), best(&times).into());
             summary.insert("seconds_runs".into(), times.into());
@@ -114,14 +117,18 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
                 return Err(Error::param(format!("--h-um must be ≥ 0, got {h_um}")));
             }
             let m = mask_of(v.data.view(), p.phase);
+            // Each step's seconds, per run.
             let (mut t_edt, mut t_markers, mut t_flood) = (Vec::new(), Vec::new(), Vec::new());
             let ((lab, nm), times) = timed(p.repeat, || {
-                let (dist, t) = timed(1, || edt(m.view(), sp));
-                t_edt.extend(t);
-                let ((markers, nm), t) = timed(1, || label(h_maxima(dist.view(), h_um as f32).view(), Connectivity::C26));
-                t_markers.extend(t);
-                let (lab, t) = timed(1, || watershed_from_peaks(dist.view(), markers.view(), m.view(), Connectivity::C26));
-                t_flood.extend(t);
+                let t = Instant::now();
+                let dist = edt(m.view(), sp);
+                t_edt.push(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                let (markers, nm) = label(h_maxima(dist.view(), h_um as f32).view(), Connectivity::C26);
+                t_markers.push(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                let lab = watershed_from_peaks(dist.view(), markers.view(), m.view(), Connectivity::C26);
+                t_flood.push(t.elapsed().as_secs_f64());
                 (lab, nm)
             });
             summary.insert("seconds_edt".into(), best(&t_edt).into());
