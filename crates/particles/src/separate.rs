@@ -273,7 +273,7 @@ const MERGE_MIN_GAIN: f64 = 1.0;
 
 /// Which touching pieces (labels of `regions`, envelopes in `parts`) to
 /// merge: repeatedly the touching pair whose union gains the most
-/// convexity, while that gain is at least [`MERGE_MIN_GAIN`]. Returns the
+/// convexity, while that gain is at least 1 (`MERGE_MIN_GAIN`). Returns the
 /// groups, each as its labels (smallest first), singletons included.
 ///
 /// Why: a severely cracked particle (a third of its envelope crack) can

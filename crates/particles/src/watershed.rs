@@ -8,6 +8,13 @@
 //! first out — the same order as a binary heap on (cost, insertion order),
 //! at O(1) per voxel instead of O(log n). When the cost takes too many
 //! distinct values for buckets, a binary heap does the same work.
+//!
+//! Long stretches of one bucket (rounds of ≥ 8192 voxels: a
+//! distance map's shells near the surfaces, most of the volume) are claimed
+//! on all threads with the same result as one by one (`parallel_round`):
+//! the flood is memory-latency bound, and two cores overlap twice the
+//! misses. Real 256³ electrode, 2 cores: flood 0.55–0.65 → 0.36–0.47 s;
+//! its 512³ mirror: about 7 → 4.2 s (with the output unpadded in place).
 
 use crate::grid::Padded;
 use crate::label::Connectivity;
@@ -130,6 +137,79 @@ pub fn watershed_from_peaks(height: ArrayView3<f32>, markers: ArrayView3<u32>, m
     flood(height, markers, mask, conn, true, false)
 }
 
+/// Rounds at least this long are claimed in parallel.
+const PAR_ROUND: usize = 8192;
+/// A free voxel claimed in a parallel round: this bit, the claiming chunk
+/// (bits 21–29) and the voxel's level (bits 0–20; levels are at most
+/// [`MAX_BUCKETS`]).
+const CLAIMED: u32 = 1 << 30;
+const OWNER_SHIFT: u32 = 21;
+const LEVEL: u32 = (1 << OWNER_SHIFT) - 1;
+const MAX_CHUNKS: usize = 1 << (30 - OWNER_SHIFT);
+
+/// One round of the flood — entries `round`, all at the current level, in
+/// queue order — on all threads, with the sequential loop's result: each
+/// free neighbour goes to the first entry of the round next to it. The
+/// claims come back in `out`, chunk after chunk, as (level, index) in the
+/// order the sequential loop would have queued them (entry by entry,
+/// neighbour offset by offset); `out`'s buffers are reused from round to
+/// round (fresh memory costs page faults).
+///
+/// The round is cut into chunks. Each chunk claims in order, taking a
+/// voxel that is free or claimed by a later chunk (compare-and-swap, so the
+/// earliest chunk wins whatever the timing); then each chunk labels the
+/// voxels it still owns. The result does not depend on the thread count.
+fn parallel_round(round: &[u32], offs: &[isize], rows: &[isize], st: &mut [u32], out: &mut Vec<Vec<(u32, u32)>>) -> usize {
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    // SAFETY: AtomicU32 has u32's size and alignment, and `st` is borrowed
+    // mutably for as long as this shared atomic view lives.
+    let sa: &[AtomicU32] = unsafe { &*(st as *mut [u32] as *const [AtomicU32]) };
+    let size = round.len().div_ceil((4 * rayon::current_num_threads()).min(MAX_CHUNKS)).max(1);
+    let n = round.len().div_ceil(size);
+    out.resize_with(n.max(out.len()), Vec::new);
+    let out = &mut out[..n];
+    out.par_iter_mut().zip(round.par_chunks(size)).enumerate().for_each(|(c, (mine, entries))| {
+        let c = c as u32;
+        mine.clear();
+        for (k, &i) in entries.iter().enumerate() {
+            if let Some(&a) = entries.get(k + PREFETCH) {
+                for &o in rows {
+                    prefetch(sa, (a as isize + o) as usize);
+                }
+            }
+            let l = sa[i as usize].load(Relaxed) & !TAKEN;
+            for &o in offs {
+                let j = (i as isize + o) as usize;
+                let mut w = sa[j].load(Relaxed);
+                while w & TAKEN == 0 && (w & CLAIMED == 0 || (w & !CLAIMED) >> OWNER_SHIFT > c) {
+                    match sa[j].compare_exchange_weak(w, CLAIMED | c << OWNER_SHIFT | (w & LEVEL), Relaxed, Relaxed) {
+                        Ok(_) => {
+                            // Holds the label until the claim is settled.
+                            mine.push((l, j as u32));
+                            break;
+                        }
+                        Err(now) => w = now,
+                    }
+                }
+            }
+        }
+    });
+    // Every claim is settled (rayon's join orders the two passes).
+    out.par_iter_mut().enumerate().for_each(|(c, mine)| {
+        let owned = CLAIMED | (c as u32) << OWNER_SHIFT;
+        mine.retain_mut(|(l, j)| {
+            let w = sa[*j as usize].load(Relaxed);
+            let kept = w & !LEVEL == owned;
+            if kept {
+                sa[*j as usize].store(TAKEN | *l, Relaxed);
+                *l = w & LEVEL;
+            }
+            kept
+        });
+    });
+    n
+}
+
 fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>, conn: Connectivity, negate: bool, force_heap: bool) -> Array3<u32> {
     let key = |c: f32| if negate { -c } else { c };
     let g = Padded::new(cost.dim());
@@ -184,9 +264,22 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
         }
         // The nine rows of a voxel's neighbourhood, by index offset from it.
         let rows: Vec<isize> = g.row_offsets();
+        let par = rayon::current_num_threads() > 1;
+        let mut claims = Vec::new();
         for cur in 0..buckets.len() {
             let mut k = 0;
             while k < buckets[cur].len() {
+                let end = buckets[cur].len();
+                if par && end - k >= PAR_ROUND {
+                    // A round: the entries queued so far at this level.
+                    // What they claim is queued after them, in order.
+                    let n = parallel_round(&buckets[cur][k..end], &offs, &rows, &mut st, &mut claims);
+                    for &(lj, j) in claims[..n].iter().flatten() {
+                        buckets[(lj as usize).max(cur)].push(j);
+                    }
+                    k = end;
+                    continue;
+                }
                 let i = buckets[cur][k];
                 // Pops are scattered over the volume: fetch the
                 // neighbourhood a few pops ahead so the misses overlap.
@@ -216,7 +309,7 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
             });
         }
     }
-    g.unpad_map(&st, |&s| s & !TAKEN)
+    g.unpad_in_place(st, |s| s & !TAKEN)
 }
 
 #[cfg(test)]
@@ -241,6 +334,33 @@ mod tests {
             assert_eq!(distinct(cost.view(), mask.view(), true), neg);
             assert_eq!(want.len() > FEW, modulus > 17);
         }
+    }
+    #[test]
+    fn parallel_rounds_flood_as_the_sequential_loop() {
+        // Four plateaus of 24 × 120 × 120 voxels, a sixth of them masked
+        // out: markers race across each plateau in wavefronts (rounds) of
+        // thousands of voxels, where who comes first decides. Claimed in
+        // parallel (3 and 4 threads) and one by one.
+        let mut s = 11u64;
+        let cost = Array3::from_shape_fn((96, 120, 120), |(z, _, _)| (z / 24) as f32);
+        let mask = Array3::from_shape_fn(cost.dim(), |_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 40) % 6 != 0
+        });
+        let mut markers = Array3::<u32>::zeros(cost.dim());
+        for k in 0..40u32 {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            markers[[(s >> 20) as usize % 96, (s >> 30) as usize % 120, (s >> 40) as usize % 120]] = k + 1;
+        }
+        let run = |threads: usize, heap: bool| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| flood(cost.view(), markers.view(), mask.view(), Connectivity::C26, false, heap))
+        };
+        let one = run(1, false);
+        assert!(mask.iter().filter(|&&m| m).count() > 8 * PAR_ROUND);
+        assert_eq!(one, run(1, true));
+        assert_eq!(one, run(3, false));
+        assert_eq!(one, run(4, false));
     }
     #[test]
     fn buckets_and_heap_agree() {
