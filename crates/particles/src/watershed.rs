@@ -309,7 +309,9 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
             });
         }
     }
-    g.unpad_in_place(st, |s| s & !TAKEN)
+    // A voxel no marker reached (a part of the mask without markers) still
+    // holds its level: label 0.
+    g.unpad_in_place(st, |s| if s & TAKEN != 0 { s & !TAKEN } else { 0 })
 }
 
 #[cfg(test)]
@@ -361,6 +363,20 @@ mod tests {
         assert_eq!(one, run(1, true));
         assert_eq!(one, run(3, false));
         assert_eq!(one, run(4, false));
+    }
+    #[test]
+    fn mask_without_a_marker_stays_unlabelled() {
+        // Two bars; only the first has a marker. The second keeps label 0
+        // (it used to come out as its voxels' cost levels).
+        let cost = Array3::from_shape_fn((1, 3, 9), |(_, _, x)| x as f32);
+        let mask = Array3::from_shape_fn(cost.dim(), |(_, y, _)| y != 1);
+        let mut markers = Array3::<u32>::zeros(cost.dim());
+        markers[[0, 0, 0]] = 1;
+        for heap in [false, true] {
+            let l = flood(cost.view(), markers.view(), mask.view(), Connectivity::C6, false, heap);
+            assert!(l.slice(s![0, 0, ..]).iter().all(|&v| v == 1), "{l:?}");
+            assert!(l.slice(s![0, 1..3, ..]).iter().all(|&v| v == 0), "{l:?}");
+        }
     }
     #[test]
     fn buckets_and_heap_agree() {
