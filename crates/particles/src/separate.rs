@@ -474,28 +474,44 @@ const CAP_SHRINK_VOX: f64 = 0.5;
 /// assert_eq!(separate(m.view(), &p).1.particles, 1);
 /// ```
 pub fn face_seeds(solid: ArrayView3<bool>, filled: ArrayView3<bool>, dist: ArrayView3<f32>, markers: &mut Array3<u32>, nm: u32, p: &SeparateParams) -> u32 {
-    let closed = seeds_from_sections(filled, filled, dist, markers, nm, p, CAP_MIN_RADIUS_VOX);
-    closed + seeds_from_sections(solid, filled, dist, markers, nm + closed, p, RAW_CAP_MIN_RADIUS_VOX)
-}
-
-/// [`face_seeds`] from the 2-D peaks of `sections`' faces; markers up to
-/// `nm` (3-D ones and earlier seeds) count as reaching.
-fn seeds_from_sections<'a>(sections: ArrayView3<'a, bool>, filled: ArrayView3<'a, bool>, dist: ArrayView3<f32>, markers: &mut Array3<u32>, nm: u32, p: &SeparateParams, min_r: f64) -> u32 {
-    use ndarray::Axis;
-    let dim = filled.dim();
-    let n = [dim.0, dim.1, dim.2];
-    // Distances below in voxels of the finest spacing.
+    // Distances in voxels of the finest spacing.
     let unit = p.spacing_um.iter().cloned().fold(f64::INFINITY, f64::min);
-    let scale = p.spacing_um.map(|s| s / unit);
     // Every 3-D marker voxel with its inscribed-ball radius.
-    let balls: Vec<([usize; 3], f64)> = markers
-        .axis_iter(Axis(0))
+    let mut balls: Vec<([usize; 3], f64)> = markers
+        .axis_iter(ndarray::Axis(0))
         .into_par_iter()
         .enumerate()
         .flat_map_iter(|(z, plane)| {
             plane.indexed_iter().filter(|(_, m)| **m > 0 && **m <= nm).map(|((y, x), _)| ([z, y, x], dist[[z, y, x]] as f64 / unit)).collect::<Vec<_>>()
         })
         .collect();
+    let (closed, seeded) = seeds_from_sections(filled, filled, dist, markers, &balls, nm, p, CAP_MIN_RADIUS_VOX);
+    // The closed sections' seeds reach like markers in the second look.
+    balls.extend(seeded);
+    closed + seeds_from_sections(solid, filled, dist, markers, &balls, nm + closed, p, RAW_CAP_MIN_RADIUS_VOX).0
+}
+
+/// [`face_seeds`] from the 2-D peaks of `sections`' faces, given the
+/// reaching `balls` (voxel, radius in voxels of the finest spacing); new
+/// markers are labelled `nm + 1 …`. Returns how many, and their voxels
+/// as balls.
+#[allow(clippy::too_many_arguments)]
+fn seeds_from_sections<'a>(
+    sections: ArrayView3<'a, bool>,
+    filled: ArrayView3<'a, bool>,
+    dist: ArrayView3<f32>,
+    markers: &mut Array3<u32>,
+    balls: &[([usize; 3], f64)],
+    nm: u32,
+    p: &SeparateParams,
+    min_r: f64,
+) -> (u32, Vec<([usize; 3], f64)>) {
+    use ndarray::Axis;
+    let dim = filled.dim();
+    let n = [dim.0, dim.1, dim.2];
+    let unit = p.spacing_um.iter().cloned().fold(f64::INFINITY, f64::min);
+    let scale = p.spacing_um.map(|s| s / unit);
+    let mut seeded = Vec::new();
     let mut next = nm;
     for (axis, &len) in n.iter().enumerate() {
         if len < 3 {
@@ -553,11 +569,12 @@ fn seeds_from_sections<'a>(sections: ArrayView3<'a, bool>, filled: ArrayView3<'a
                 let c = to3(a, b);
                 if nl > 0 && markers[c] == 0 {
                     markers[c] = nl;
+                    seeded.push((c, dist[c] as f64 / unit));
                 }
             }
         }
     }
-    next - nm
+    (next - nm, seeded)
 }
 
 #[cfg(test)]

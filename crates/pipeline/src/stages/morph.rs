@@ -62,6 +62,12 @@ fn best(times: &[f64]) -> f64 {
     times.iter().cloned().fold(f64::INFINITY, f64::min)
 }
 
+/// `seconds_compute` (the fastest run) and `seconds_runs` (every run).
+fn record(summary: &mut serde_json::Map<String, serde_json::Value>, times: Vec<f64>) {
+    summary.insert("seconds_compute".into(), best(&times).into());
+    summary.insert("seconds_runs".into(), times.into());
+}
+
 fn mask_of(v: ArrayView3<f32>, phase: Option<f64>) -> Array3<bool> {
     match phase {
         Some(p) => v.mapv(|x| x as f64 == p),
@@ -88,8 +94,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
             let m = mask_of(v.data.view(), p.phase);
             // 16-bit labels up to 65 535 components (as cc3d), which Fiji opens as integers.
             let ((lab, n), times) = timed(p.repeat, || label_compact(m.view(), conn));
-            summary.insert("seconds_compute".into(), best(&times).into());
-            summary.insert("seconds_runs".into(), times.into());
+            record(&mut summary, times);
             summary.insert("n_components".into(), n.into());
             match lab {
                 CompactLabels::U16(a) => DynArray::U16(a.into_dyn()),
@@ -99,8 +104,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         Op::Edt => {
             let m = mask_of(v.data.view(), p.phase);
             let (d, times) = timed(p.repeat, || edt(m.view(), sp));
-            summary.insert("seconds_compute".into(), best(&times).into());
-            summary.insert("seconds_runs".into(), times.into());
+            record(&mut summary, times);
             DynArray::F32(d.into_dyn())
         }
         Op::Median(r) => {
@@ -108,8 +112,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
                 return Err(Error::param(format!("median radius must be 1–10 voxels, got {r}")));
             }
             let (m, times) = timed(p.repeat, || median(v.data.view(), r));
-            summary.insert("seconds_compute".into(), best(&times).into());
-            summary.insert("seconds_runs".into(), times.into());
+            record(&mut summary, times);
             DynArray::F32(m.into_dyn())
         }
         Op::Watershed { h_um } => {
@@ -134,8 +137,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
             summary.insert("seconds_edt".into(), best(&t_edt).into());
             summary.insert("seconds_markers".into(), best(&t_markers).into());
             summary.insert("seconds_flood".into(), best(&t_flood).into());
-            summary.insert("seconds_compute".into(), best(&times).into());
-            summary.insert("seconds_runs".into(), times.into());
+            record(&mut summary, times);
             summary.insert("n_regions".into(), nm.into());
             DynArray::U32(lab.into_dyn())
         }
