@@ -28,6 +28,7 @@ pub enum Stream {
     Flat = 11,
     Fill = 12,
     Annotations = 13,
+    Scribbles = 14,
 }
 
 /// The generator for (seed, stream, index).

@@ -132,7 +132,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
 }
 
 fn outputs(sim: &Simulation) -> Vec<&'static str> {
-    let mut v = vec!["truth/labels.tiff", "truth/phases.tiff", "truth/annotations.tiff", "truth/soc.tiff", "truth/particles.csv", "truth/particles.parquet", "truth/truth.json", "sim.toml"];
+    let mut v = vec!["truth/labels.tiff", "truth/phases.tiff", "truth/annotations.tiff", "truth/scribbles.tiff", "truth/soc.tiff", "truth/particles.csv", "truth/particles.parquet", "truth/truth.json", "sim.toml"];
     if sim.absorption.is_some() {
         v.extend(["tomo.h5", "truth/mu.tiff"]);
     }
@@ -156,6 +156,10 @@ fn write(sim: &Simulation, dir: &OutDir, prov: &Provenance) -> Result<()> {
     // Sparse training labels for `segment --method rf` (1 pore, 2 carbon-binder, 3 active).
     let notes = chemomech_sim::truth::sparse_annotations(el.phases.view(), chemomech_sim::truth::ANNOTATED_FRACTION, sim.config.seed);
     write_tiff(&dir.path("truth/annotations.tiff"), &dyn3(&notes), Some(&sp3), Some(prov), opt)?;
+    // The same as an annotator's brush strokes on a few planes (same codes).
+    use chemomech_sim::truth::{scribble_annotations, SCRIBBLE_LENGTH, SCRIBBLE_PLANES, SCRIBBLE_STROKES};
+    let strokes = scribble_annotations(el.phases.view(), SCRIBBLE_PLANES, SCRIBBLE_STROKES, SCRIBBLE_LENGTH, sim.config.seed);
+    write_tiff(&dir.path("truth/scribbles.tiff"), &dyn3(&strokes), Some(&sp3), Some(prov), opt)?;
     write_tiff(&dir.path("truth/soc.tiff"), &dyn3(&el.soc), Some(&sp3), Some(prov), opt)?;
     table::write_csv(&dir.path("truth/particles.csv"), &sim.truth, Some(prov))?;
     table::write_parquet(&dir.path("truth/particles.parquet"), &sim.truth, Some(prov))?;
