@@ -272,9 +272,9 @@ const CORRECTION_ROUNDS: u32 = 3;
 /// fits in a crack or along an edge, so the first forest leaves them
 /// unlearned; the corrections teach them. Measured 2026-11-22 (seed 1,
 /// default): the first strokes (0.15 % of the voxels) leave 13.4 % of the
-/// voxels in the wrong phase, and the particles measured on them show a
-/// fifth of the true severe fractions (0.07 against 0.38 at the separator),
-/// classes 84.8 %, matched 87.2 %, carbon-binder contact r 0.20. After
+/// voxels in the wrong phase, and the particles measured on them show half
+/// the true severe fractions (0.20 against 0.38 at the separator), classes
+/// 87.7 %, matched 90.9 %, carbon-binder contact r 0.15. After
 /// three rounds (0.27 % of the voxels; wrong 13.4 → 14.8 → 8.6 → 8.5 %):
 /// classes 94.5 %, matched 97.5 %, r 0.59, detached AUC 0.94, Spearman
 /// 1.0 — as good as 0.30 % spread evenly (test above).
