@@ -129,7 +129,7 @@ fn score(name: &str, source: Source) -> Scores {
                     break predicted;
                 }
                 round += 1;
-                let more = correction_strokes(el.phases.view(), predicted.view(), SCRIBBLE_PLANES, 3 * SCRIBBLE_STROKES, SCRIBBLE_LENGTH, cfg.seed, round);
+                let more = correction_strokes(el.phases.view(), predicted.view(), SCRIBBLE_PLANES, 3 * SCRIBBLE_STROKES, SCRIBBLE_LENGTH, cfg.seed, round).unwrap();
                 ndarray::Zip::from(&mut notes).and(&more).for_each(|n, &m| if m > 0 { *n = m });
             };
             eprintln!("{name} (holotomography): δ/β of the active material {db:.2}, voxel {v} µm, pixel {pixel_um} µm; voxels wrong after each training {voxel_errors:.3?}");

@@ -190,12 +190,12 @@ pub const SCRIBBLE_LENGTH: usize = 30;
 /// ```
 pub fn scribble_annotations(phases: ndarray::ArrayView3<u8>, planes: usize, strokes: usize, length: usize, seed: u64) -> ndarray::Array3<u8> {
     // In the interior of its phase, with a 3×3 brush.
-    let inside = |ph: ndarray::ArrayView2<u8>, y: usize, x: usize| -> bool {
-        let (ny, nx) = ph.dim();
-        let c = ph[[y, x]];
-        y > 0 && x > 0 && y + 1 < ny && x + 1 < nx && (y - 1..=y + 1).all(|yy| (x - 1..=x + 1).all(|xx| ph[[yy, xx]] == c))
+    let (_, ny, nx) = phases.dim();
+    let inside = |z: usize, y: usize, x: usize| {
+        let c = phases[[z, y, x]];
+        y > 0 && x > 0 && y + 1 < ny && x + 1 < nx && (y - 1..=y + 1).all(|yy| (x - 1..=x + 1).all(|xx| phases[[z, yy, xx]] == c))
     };
-    strokes_on_planes(phases, planes, strokes, length, seed, 0, 1, &|z, y, x| inside(phases.index_axis(Axis(0), z), y, x))
+    strokes_on_planes(phases, planes, strokes, length, seed, 0, 1, &inside)
 }
 
 /// The strokes an annotator adds after looking at a prediction, as in
@@ -211,13 +211,15 @@ pub fn scribble_annotations(phases: ndarray::ArrayView3<u8>, planes: usize, stro
 /// let truth = Array3::from_shape_fn((10, 20, 20), |(_, y, _)| if y < 10 { 0u8 } else { 2 });
 /// // The prediction puts the interface two rows too low.
 /// let predicted = Array3::from_shape_fn((10, 20, 20), |(_, y, _)| if y < 12 { 0u8 } else { 2 });
-/// let a = chemomech_sim::truth::correction_strokes(truth.view(), predicted.view(), 2, 3, 15, 7, 1);
+/// let a = chemomech_sim::truth::correction_strokes(truth.view(), predicted.view(), 2, 3, 15, 7, 1).unwrap();
 /// assert!(a.indexed_iter().all(|((_, y, _), &v)| v == 0 || (v == 3 && (10..12).contains(&y))));
 /// assert!(a.iter().any(|&v| v == 3));
 /// ```
-pub fn correction_strokes(phases: ndarray::ArrayView3<u8>, predicted: ndarray::ArrayView3<u8>, planes: usize, strokes: usize, length: usize, seed: u64, round: u32) -> ndarray::Array3<u8> {
-    assert_eq!(phases.dim(), predicted.dim(), "truth and prediction must have one shape");
-    strokes_on_planes(phases, planes, strokes, length, seed, round.max(1), 0, &|z, y, x| phases[[z, y, x]].min(2) != predicted[[z, y, x]].min(2))
+pub fn correction_strokes(phases: ndarray::ArrayView3<u8>, predicted: ndarray::ArrayView3<u8>, planes: usize, strokes: usize, length: usize, seed: u64, round: u32) -> Result<ndarray::Array3<u8>> {
+    if phases.dim() != predicted.dim() {
+        return Err(chemomech_core::Error::param(format!("prediction shape {:?} differs from the phases' {:?}", predicted.dim(), phases.dim())));
+    }
+    Ok(strokes_on_planes(phases, planes, strokes, length, seed, round.max(1), 0, &|z, y, x| phases[[z, y, x]].min(2) != predicted[[z, y, x]].min(2)))
 }
 
 /// Strokes on `planes` evenly spread z-planes: per phase and plane,
@@ -318,9 +320,10 @@ mod tests {
         }
         // Corrections paint only wrong voxels, with their true phase.
         let predicted = phases.mapv(|p| if p == 1 { 0 } else { p });
-        let c = correction_strokes(phases.view(), predicted.view(), 4, 3, 25, 5, 1);
+        let c = correction_strokes(phases.view(), predicted.view(), 4, 3, 25, 5, 1).unwrap();
         assert!(c.iter().any(|&v| v == 2));
         assert!(c.iter().zip(phases.iter()).all(|(&v, &p)| v == 0 || (v == 2 && p == 1)));
-        assert_ne!(c, correction_strokes(phases.view(), predicted.view(), 4, 3, 25, 5, 2));
+        assert_ne!(c, correction_strokes(phases.view(), predicted.view(), 4, 3, 25, 5, 2).unwrap());
+        assert!(correction_strokes(phases.view(), predicted.slice(ndarray::s![.., .., 1..]), 4, 3, 25, 5, 1).is_err());
     }
 }

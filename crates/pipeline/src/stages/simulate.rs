@@ -6,6 +6,7 @@ use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Tabl
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
 use chemomech_io::{hdf5io, table, Dataset};
 use chemomech_sim::references::Reference;
+use chemomech_sim::truth::{scribble_annotations, SCRIBBLE_LENGTH, SCRIBBLE_PLANES, SCRIBBLE_STROKES};
 use chemomech_sim::{config, SimConfig, Simulation};
 use std::path::{Path, PathBuf};
 
@@ -157,7 +158,6 @@ fn write(sim: &Simulation, dir: &OutDir, prov: &Provenance) -> Result<()> {
     let notes = chemomech_sim::truth::sparse_annotations(el.phases.view(), chemomech_sim::truth::ANNOTATED_FRACTION, sim.config.seed);
     write_tiff(&dir.path("truth/annotations.tiff"), &dyn3(&notes), Some(&sp3), Some(prov), opt)?;
     // The same as an annotator's brush strokes on a few planes (same codes).
-    use chemomech_sim::truth::{scribble_annotations, SCRIBBLE_LENGTH, SCRIBBLE_PLANES, SCRIBBLE_STROKES};
     let strokes = scribble_annotations(el.phases.view(), SCRIBBLE_PLANES, SCRIBBLE_STROKES, SCRIBBLE_LENGTH, sim.config.seed);
     write_tiff(&dir.path("truth/scribbles.tiff"), &dyn3(&strokes), Some(&sp3), Some(prov), opt)?;
     write_tiff(&dir.path("truth/soc.tiff"), &dyn3(&el.soc), Some(&sp3), Some(prov), opt)?;
