@@ -83,3 +83,10 @@ def test_morph_bad_input(tmp_path):
     assert not out.exists()
     p = run("morph", "sharpen", bad, "--out", out, ok=False)
     assert p.returncode == 1 and "label, edt, median or watershed" in p.stderr
+    # A median radius outside 1-10 voxels is refused before any output.
+    good = tmp_path / "grey.tiff"
+    tifffile.imwrite(good, np.zeros((4, 12, 14), np.float32), photometric="minisblack")
+    for radius in ("0", "11"):
+        p = run("morph", "median", good, "--radius", radius, "--out", out, ok=False)
+        assert p.returncode == 1 and f"median radius must be 1–10 voxels, got {radius}" in p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1 and not out.exists()

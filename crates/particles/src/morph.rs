@@ -3,7 +3,7 @@
 //! hole filling, and grey-level reconstruction for h-maxima.
 
 use crate::edt::edt;
-use chemomech_core::bigmem::{filled_vec, map, with_capacity};
+use chemomech_core::bigmem::{map, with_capacity};
 use crate::label::{label, Connectivity};
 use crate::grid::Padded;
 use ndarray::{Array3, ArrayView3, Zip};
@@ -171,31 +171,42 @@ fn fmin(a: f32, b: f32) -> f32 {
 
 /// Regional maxima of `g`: connected (26) plateaus of equal value with
 /// no higher neighbour, restricted to `g > floor`.
+///
+/// ```
+/// use chemomech_particles::morph::regional_maxima;
+/// // A plateau peak (x = 1, 2), a plateau on a slope (x = 4, 5), a peak at
+/// // x = 7, and one under the floor (x = 9).
+/// let vals = [1.0, 3.0, 3.0, 2.0, 2.5, 2.5, 2.6, 4.0, 0.0, 0.5, 0.0];
+/// let g = ndarray::Array3::from_shape_fn((1, 1, 11), |(_, _, x)| vals[x]);
+/// let m = regional_maxima(g.view(), 1.0);
+/// assert_eq!((0..11).filter(|&x| m[[0, 0, x]]).collect::<Vec<_>>(), vec![1, 2, 7]);
+/// ```
 pub fn regional_maxima(g: ArrayView3<f32>, floor: f32) -> Array3<bool> {
     let grid = Padded::new(g.dim());
     let v = grid.pad(g, f32::NEG_INFINITY);
-    maxima_padded(&grid, &v, floor)
+    let mut state: Vec<u8> = with_capacity(v.len());
+    // SAFETY: every element is written by maxima_padded before it is read.
+    unsafe { state.set_len(v.len()) };
+    maxima_padded(&grid, &v, floor, &mut state)
 }
 
-/// [`regional_maxima`] of a padded volume (−∞ in the padding).
-fn maxima_padded(grid: &Padded, v: &[f32], floor: f32) -> Array3<bool> {
+/// [`regional_maxima`] of a padded volume (−∞ in the padding); `state` is
+/// scratch of `v.len()` bytes, whatever it holds.
+fn maxima_padded(grid: &Padded, v: &[f32], floor: f32, state: &mut [u8]) -> Array3<bool> {
     let (back, fwd) = grid.offsets(Connectivity::C26);
     let all: Vec<isize> = back.into_iter().chain(fwd).collect();
-    // A voxel with a higher neighbour is no maximum, nor is its plateau:
-    // most voxels are settled by this test alone, in parallel. Only voxels
-    // above `floor` are tested, never the −∞ padding, so every neighbour
-    // index is inside the padded volume.
-    let mut higher: Vec<bool> = with_capacity(v.len());
-    higher.par_extend((0..v.len()).into_par_iter().map(|i| v[i] > floor && all.iter().any(|&o| v[(i as isize + o) as usize] > v[i])));
     // Per voxel: 0 open, 1 in the current search, 2 on a plateau that is no
-    // maximum, 3 on a maximum. A search stops as soon as its plateau shows
-    // a higher neighbour or touches a plateau already found to be none: the
+    // maximum, 3 on a maximum. A voxel with a higher neighbour is no
+    // maximum, nor is its plateau: most voxels are settled (2) by this test
+    // alone, in parallel. Only voxels above `floor` are tested, never the
+    // −∞ padding, so every neighbour index is inside the padded volume.
+    // A search stops as soon as its plateau touches a settled voxel: the
     // wide low plateaus (a particle's one-voxel-deep shell can be a million
     // voxels) are then never walked in full.
-    let mut state = filled_vec(v.len(), 0u8);
+    state.par_iter_mut().enumerate().for_each(|(i, s)| *s = if v[i] > floor && all.iter().any(|&o| v[(i as isize + o) as usize] > v[i]) { 2 } else { 0 });
     let (mut plateau, mut stack) = (Vec::new(), Vec::new());
     grid.for_each(|i| {
-        if state[i] != 0 || v[i] <= floor || higher[i] {
+        if state[i] != 0 || v[i] <= floor {
             return;
         }
         let val = v[i];
@@ -206,10 +217,6 @@ fn maxima_padded(grid: &Padded, v: &[f32], floor: f32) -> Array3<bool> {
         let mut is_max = true;
         'search: while let Some(a) = stack.pop() {
             plateau.push(a);
-            if higher[a] {
-                is_max = false;
-                break;
-            }
             for &o in &all {
                 let j = (a as isize + o) as usize;
                 if v[j] == val {
@@ -232,7 +239,7 @@ fn maxima_padded(grid: &Padded, v: &[f32], floor: f32) -> Array3<bool> {
             state[a] = mark;
         }
     });
-    grid.unpad_map(&state, |&s| s == 3)
+    grid.unpad_map(state, |&s| s == 3)
 }
 
 /// h-maxima of f over its domain f > 0: the regional maxima of the
@@ -245,12 +252,17 @@ pub fn h_maxima(f: ArrayView3<f32>, h: f32) -> Array3<bool> {
     // keeps at least one maximum, however shallow its peak.
     // All in the padded layout: two volumes instead of a copy per step.
     let g = Padded::new(f.dim());
-    let lim = g.pad_map(f, f32::NEG_INFINITY, |&v| if v > 0.0 { v } else { f32::NEG_INFINITY });
+    let mut lim = g.pad_map(f, f32::NEG_INFINITY, |&v| if v > 0.0 { v } else { f32::NEG_INFINITY });
     let mut r: Vec<f32> = with_capacity(lim.len());
     r.par_extend(lim.par_iter().map(|&v| v - h));
     reconstruct_padded(&g, &mut r, &lim);
-    drop(lim);
-    maxima_padded(&g, &r, f32::NEG_INFINITY)
+    // The maxima's search state lives in the limit's first quarter (its
+    // pages are resident; a fresh volume costs a page fault per page).
+    let n = lim.len();
+    // SAFETY: n bytes inside lim's 4n; u8 has no alignment or validity
+    // requirement, and lim is not used as f32 again.
+    let state = unsafe { std::slice::from_raw_parts_mut(lim.as_mut_ptr() as *mut u8, n) };
+    maxima_padded(&g, &r, f32::NEG_INFINITY, state)
 }
 
 #[cfg(test)]
