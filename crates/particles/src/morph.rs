@@ -3,7 +3,7 @@
 //! hole filling, and grey-level reconstruction for h-maxima.
 
 use crate::edt::edt;
-use chemomech_core::bigmem::{map, with_capacity};
+use chemomech_core::bigmem::{filled_vec, map, with_capacity};
 use crate::label::{label, Connectivity};
 use crate::grid::Padded;
 use ndarray::{Array3, ArrayView3, Zip};
@@ -184,10 +184,7 @@ fn fmin(a: f32, b: f32) -> f32 {
 pub fn regional_maxima(g: ArrayView3<f32>, floor: f32) -> Array3<bool> {
     let grid = Padded::new(g.dim());
     let v = grid.pad(g, f32::NEG_INFINITY);
-    let mut state: Vec<u8> = with_capacity(v.len());
-    // SAFETY: every element is written by maxima_padded before it is read.
-    unsafe { state.set_len(v.len()) };
-    maxima_padded(&grid, &v, floor, &mut state)
+    maxima_padded(&grid, &v, floor, &mut filled_vec(v.len(), 0u8))
 }
 
 /// [`regional_maxima`] of a padded volume (−∞ in the padding); `state` is
