@@ -35,6 +35,18 @@ fn prefetch<T>(v: &[T], i: usize) {
     }
 }
 
+/// Pops are scattered over the volume: fetch the neighbourhood (its rows
+/// at offsets `rows`) of the entry `PREFETCH` pops after entry `k`, so
+/// the misses overlap.
+#[inline(always)]
+fn prefetch_ahead<T>(st: &[T], entries: &[u32], k: usize, rows: &[isize]) {
+    if let Some(&a) = entries.get(k + PREFETCH) {
+        for &o in rows {
+            prefetch(st, (a as isize + o) as usize);
+        }
+    }
+}
+
 /// Claims the free neighbours of voxel `i` for label `l` and hands each
 /// (its level, its index) to `push`.
 #[inline(always)]
@@ -172,11 +184,7 @@ fn parallel_round(round: &[u32], offs: &[isize], rows: &[isize], st: &mut [u32],
         let c = c as u32;
         mine.clear();
         for (k, &i) in entries.iter().enumerate() {
-            if let Some(&a) = entries.get(k + PREFETCH) {
-                for &o in rows {
-                    prefetch(sa, (a as isize + o) as usize);
-                }
-            }
+            prefetch_ahead(sa, entries, k, rows);
             let l = sa[i as usize].load(Relaxed) & !TAKEN;
             for &o in offs {
                 let j = (i as isize + o) as usize;
@@ -281,13 +289,7 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
                     continue;
                 }
                 let i = buckets[cur][k];
-                // Pops are scattered over the volume: fetch the
-                // neighbourhood a few pops ahead so the misses overlap.
-                if let Some(&a) = buckets[cur].get(k + PREFETCH) {
-                    for &o in &rows {
-                        prefetch(&st, (a as isize + o) as usize);
-                    }
-                }
+                prefetch_ahead(&st, &buckets[cur], k, &rows);
                 k += 1;
                 let l = st[i as usize] & !TAKEN;
                 claim(&offs, &mut st, i, l, |lj, j| buckets[(lj as usize).max(cur)].push(j));

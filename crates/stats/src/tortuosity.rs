@@ -139,8 +139,7 @@ pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol:
     let in_order = |parts: Vec<(f64, f64)>| parts.into_iter().fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
     // out = A v; returns v·Av.
     let apply = |v: &[f64], out: &mut [f64]| -> f64 {
-        let parts = out
-            .par_chunks_mut(CHUNK)
+        out.par_chunks_mut(CHUNK)
             .enumerate()
             .map(|(c, o)| {
                 let mut acc = 0.0;
@@ -155,10 +154,11 @@ pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol:
                     *oi = s;
                     acc += v[i] * s;
                 }
-                (acc, 0.0)
+                acc
             })
-            .collect();
-        in_order(parts).0
+            .collect::<Vec<f64>>()
+            .iter()
+            .sum()
     };
     // (r·z, r·r) with z = r / diag.
     let norms = |r: &[f64]| -> (f64, f64) {
@@ -169,7 +169,7 @@ pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol:
     let mut r = vec![0.0; m];
     apply(&x, &mut r);
     r.par_iter_mut().zip(b.par_iter()).for_each(|(ri, bi)| *ri = bi - *ri);
-    let bnorm = in_order(b.par_chunks(CHUNK).map(|c| (c.iter().map(|v| v * v).sum::<f64>(), 0.0)).collect()).0.sqrt().max(1e-300);
+    let bnorm = b.par_chunks(CHUNK).map(|c| c.iter().map(|v| v * v).sum::<f64>()).collect::<Vec<f64>>().iter().sum::<f64>().sqrt().max(1e-300);
     let mut pv: Vec<f64> = r.par_iter().zip(diag.par_iter()).map(|(ri, d)| ri / d).collect();
     let (mut rz, rr) = norms(&r);
     let mut ap = vec![0.0; m];
