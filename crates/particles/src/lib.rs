@@ -11,6 +11,7 @@ pub mod label;
 pub mod metrics;
 pub mod morph;
 pub mod separate;
+pub mod spheres;
 pub mod watershed;
 
 pub use edt::edt;

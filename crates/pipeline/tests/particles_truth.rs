@@ -1,8 +1,8 @@
 //! Particle separation and metrics against the simulator's ground truth.
 //! For studies, the environment overrides the preset (PRESET), seed (SEED),
 //! marker depth and closing radius in voxels (H, CLOSE), and turns face
-//! seeds (NO_FACE_SEEDS) or convex merges (NO_MERGE) off; the assertions
-//! hold for the defaults only.
+//! seeds (NO_FACE_SEEDS), convex merges (NO_MERGE) or chunk reassignment
+//! (NO_REASSIGN) off; the assertions hold for the defaults only.
 
 use chemomech_core::NoProgress;
 use chemomech_particles::compare::match_labels;
@@ -25,6 +25,7 @@ fn separation_on_true_phases() {
     if let Ok(c) = std::env::var("CLOSE") { params.crack_close_um = c.parse::<f64>().unwrap() * v; }
     params.face_seeds = std::env::var("NO_FACE_SEEDS").is_err();
     params.merge_convex = std::env::var("NO_MERGE").is_err();
+    params.reassign_chunks = std::env::var("NO_REASSIGN").is_err();
     let t0 = std::time::Instant::now();
     let (lab, rep) = separate(solid.view(), &params);
     eprintln!("separate: {rep:?} in {:.2}s", t0.elapsed().as_secs_f64());
@@ -92,7 +93,7 @@ fn separation_on_true_phases() {
     eprintln!("≥ smallest particle ({vmin:.0} vox): true {}, predicted {}, matched {} ({:.3})", tbig.len(), pbig, mbig, mbig as f64 / tbig.len() as f64);
     eprintln!("class accuracy {}/{} = {:.3}; confusion {conf:?}", ok, matches.len(), ok as f64 / matches.len() as f64);
     eprintln!("crack fraction r = {:.3}; cbd contact r = {:.3}", corr(&xs, &ys), corr(&c1, &c2));
-    if ["PRESET", "H", "CLOSE", "SEED", "NO_FACE_SEEDS", "NO_MERGE"].iter().all(|k| std::env::var(k).is_err()) {
+    if ["PRESET", "H", "CLOSE", "SEED", "NO_FACE_SEEDS", "NO_MERGE", "NO_REASSIGN"].iter().all(|k| std::env::var(k).is_err()) {
         // Default preset, seed 1, true phases (measured 2026-11-22): 237
         // particles for 241 true of at least 8 voxels (242 in all), 97.9 %
         // matched (96.7 % and 240 before convex merges, 93.4 % and 232
@@ -104,4 +105,38 @@ fn separation_on_true_phases() {
         assert!(ok as f64 / matches.len() as f64 >= 0.95);
         assert!(corr(&xs, &ys) >= 0.95 && corr(&c1, &c2) >= 0.95);
     }
+}
+
+/// The bar on more than the seeds the other tests use: seven electrodes
+/// (default seeds 1–3, 50 cycles seeds 1–4), true phases, default
+/// separation. Each must match ≥ 95 % of its true particles one-to-one at
+/// IoU ≥ 0.5 and count within 2 % of the true particles of at least the
+/// smallest kept size. Measured 2026-11-23 (matched, count against truth):
+/// default 97.9 % −1.7 %, 98.4 % −0.4 %, 98.6 % −1.4 %; 50 cycles 97.7 %
+/// +0.4 %, 95.6 % +0.7 %, 96.3 % −1.7 %, 97.9 % −0.7 %. Without the chunk
+/// reassignment the 50-cycle seed 2 matched 93.4 %.
+#[test]
+fn separation_across_seeds() {
+    let runs = [("default", 1), ("default", 2), ("default", 3), ("cycles_50", 1), ("cycles_50", 2), ("cycles_50", 3), ("cycles_50", 4)];
+    let mut bad = Vec::new();
+    for (name, seed) in runs {
+        let mut cfg = preset(name).unwrap();
+        cfg.seed = seed;
+        cfg.tomography.enabled = false;
+        cfg.xanes.enabled = false;
+        let sim = simulate(&cfg, None, &NoProgress).unwrap();
+        let el = &sim.electrode;
+        let v = el.voxel_um;
+        let params = SeparateParams::for_voxel([v; 3]);
+        let (lab, rep) = separate(el.phases.mapv(|p| p == 2).view(), &params);
+        let (_, mr) = match_labels(el.labels.view(), lab.view(), 0.5);
+        let min_vox = (params.min_volume_um3 / (v * v * v)).ceil() as u64;
+        let true_kept = chemomech_particles::label::sizes(el.labels.view()).iter().skip(1).filter(|&&n| n >= min_vox).count() as f64;
+        let count = mr.predicted_particles as f64 / true_kept - 1.0;
+        eprintln!("{name} seed {seed}: matched {:.3}, count {:+.3} against {true_kept} true; reassigned {} chunks ({} voxels)", mr.matched_fraction, count, rep.reassigned_chunks, rep.reassigned_voxels);
+        if mr.matched_fraction < 0.95 || count.abs() > 0.02 {
+            bad.push(format!("{name} seed {seed}: matched {:.3}, count {count:+.3}", mr.matched_fraction));
+        }
+    }
+    assert!(bad.is_empty(), "{bad:?}");
 }

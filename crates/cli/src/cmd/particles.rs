@@ -36,6 +36,10 @@ pub struct Args {
     /// they are (the pieces of a cracked particle that the split cut apart).
     #[arg(long)]
     pub no_merge: bool,
+    /// Do not move chunks of shattered particles that a neighbour
+    /// swallowed back to the particle whose fitted sphere they lie in.
+    #[arg(long)]
+    pub no_reassign: bool,
     /// Cracks up to about twice this width (µm) are filled into their particle.
     #[arg(long)]
     pub crack_close_um: Option<f64>,
@@ -99,6 +103,7 @@ pub fn exec(a: &Args, progress: &dyn chemomech_core::Progress) -> Result<serde_j
         split: !a.no_split,
         face_seeds: !a.no_face_seeds,
         merge_convex: !a.no_merge,
+        reassign_chunks: !a.no_reassign,
         crack_close_um: a.crack_close_um,
         crack_level: a.crack_level,
         h_um: a.h_um,

@@ -28,6 +28,9 @@ pub struct Params {
     /// Merge touching pieces whose union is at least as convex as they are
     /// (a cracked particle the watershed split).
     pub merge_convex: bool,
+    /// Move chunks of shattered particles that a neighbour swallowed back
+    /// to the particle whose fitted sphere they lie in.
+    pub reassign_chunks: bool,
     /// Crack-closing radius and marker depth (µm); defaults scale with the voxel.
     pub crack_close_um: Option<f64>,
     pub h_um: Option<f64>,
@@ -114,6 +117,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     sp.split = p.split;
     sp.face_seeds = p.face_seeds;
     sp.merge_convex = p.merge_convex;
+    sp.reassign_chunks = p.reassign_chunks;
     if let Some(c) = p.crack_close_um {
         sp.crack_close_um = c;
     }
