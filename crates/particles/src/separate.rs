@@ -105,19 +105,8 @@ pub fn separate(solid: ArrayView3<bool>, p: &SeparateParams) -> (Array3<u32>, Se
     };
     // Per particle: its own closing, so cracks are filled but the crevices
     // shared with a neighbour (which the global closing bridged) are not.
-    let n = regions.iter().cloned().max().unwrap_or(0) as usize;
-    let mut bbox = vec![[usize::MAX, usize::MAX, usize::MAX, 0, 0, 0]; n + 1];
-    for ((z, y, x), &l) in regions.indexed_iter() {
-        if l > 0 {
-            let b = &mut bbox[l as usize];
-            b[0] = b[0].min(z);
-            b[1] = b[1].min(y);
-            b[2] = b[2].min(x);
-            b[3] = b[3].max(z);
-            b[4] = b[4].max(y);
-            b[5] = b[5].max(x);
-        }
-    }
+    let bbox = bounding_boxes(regions.view());
+    let n = bbox.len() - 1;
     let envelope = |ids: &[u32]| envelope_of(regions.view(), solid, ids, ids.iter().map(|&l| bbox[l as usize]).reduce(bbox_union).expect("one id at least"), p);
     let mut parts: Vec<Piece> =
         (1..=n).into_par_iter().filter(|&l| bbox[l][0] != usize::MAX).map(|l| (l as u32, envelope(&[l as u32]))).collect();
@@ -166,6 +155,26 @@ const REASSIGN_ROUNDS: usize = 2;
 
 /// A piece: its label and its envelope's voxels in raster order.
 pub type Piece = (u32, Vec<(usize, usize, usize)>);
+
+/// Each label's bounding box (z0, y0, x0, z1, y1, x1, inclusive), indexed
+/// by label up to the largest; labels absent from `labels` keep
+/// `usize::MAX` in z0.
+pub(crate) fn bounding_boxes(labels: ArrayView3<u32>) -> Vec<[usize; 6]> {
+    let n = labels.iter().cloned().max().unwrap_or(0) as usize;
+    let mut bbox = vec![[usize::MAX, usize::MAX, usize::MAX, 0, 0, 0]; n + 1];
+    for ((z, y, x), &l) in labels.indexed_iter() {
+        if l > 0 {
+            let b = &mut bbox[l as usize];
+            b[0] = b[0].min(z);
+            b[1] = b[1].min(y);
+            b[2] = b[2].min(x);
+            b[3] = b[3].max(z);
+            b[4] = b[4].max(y);
+            b[5] = b[5].max(x);
+        }
+    }
+    bbox
+}
 
 fn bbox_union(a: [usize; 6], b: [usize; 6]) -> [usize; 6] {
     [a[0].min(b[0]), a[1].min(b[1]), a[2].min(b[2]), a[3].max(b[3]), a[4].max(b[4]), a[5].max(b[5])]

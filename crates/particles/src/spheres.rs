@@ -40,12 +40,7 @@ const CONSENSUS_POINTS: usize = 1000;
 /// Least-squares refinements on the inliers.
 const REFINE: usize = 5;
 
-/// Least-squares sphere through `pts` (algebraic: |p|² = 2c·p + k, about
-/// the points' mean for conditioning); None if degenerate.
-fn algebraic(pts: &[[f64; 3]]) -> Option<([f64; 3], f64)> {
-    if pts.len() < 4 {
-        return None;
-    }
+fn mean(pts: &[[f64; 3]]) -> [f64; 3] {
     let n = pts.len() as f64;
     let mut m = [0.0; 3];
     for p in pts {
@@ -53,6 +48,16 @@ fn algebraic(pts: &[[f64; 3]]) -> Option<([f64; 3], f64)> {
             m[a] += p[a] / n;
         }
     }
+    m
+}
+
+/// Least-squares sphere through `pts` (algebraic: |p|² = 2c·p + k, about
+/// the points' mean for conditioning); None if degenerate.
+fn algebraic(pts: &[[f64; 3]]) -> Option<([f64; 3], f64)> {
+    if pts.len() < 4 {
+        return None;
+    }
+    let m = mean(pts);
     // Normal equations of rows (2x, 2y, 2z, 1) against |x|².
     let mut a = [[0.0f64; 5]; 4];
     for p in pts {
@@ -114,12 +119,7 @@ pub fn fit_sphere(pts: &[[f64; 3]], band_um: f64, min_radius_um: f64, seed: u64)
         return None;
     }
     let n = pts.len() as f64;
-    let mut m = [0.0; 3];
-    for p in pts {
-        for a in 0..3 {
-            m[a] += p[a] / n;
-        }
-    }
+    let m = mean(pts);
     let spread = pts.iter().map(|p| ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2) + (p[2] - m[2]).powi(2)).sqrt()).fold(0.0, f64::max);
     let step = pts.len().div_ceil(CONSENSUS_POINTS);
     let votes: Vec<[f64; 3]> = pts.iter().step_by(step).cloned().collect();
@@ -231,19 +231,8 @@ pub fn reassign_chunks(labels: &mut Array3<u32>, spacing_um: [f64; 3]) -> Reassi
     }
     let unit = spacing_um.iter().cloned().fold(f64::INFINITY, f64::min);
     let (nz, ny, nx) = labels.dim();
-    let n = labels.iter().cloned().max().unwrap_or(0) as usize;
-    let mut bbox = vec![[usize::MAX, usize::MAX, usize::MAX, 0, 0, 0]; n + 1];
-    for ((z, y, x), &l) in labels.indexed_iter() {
-        if l > 0 {
-            let b = &mut bbox[l as usize];
-            b[0] = b[0].min(z);
-            b[1] = b[1].min(y);
-            b[2] = b[2].min(x);
-            b[3] = b[3].max(z);
-            b[4] = b[4].max(y);
-            b[5] = b[5].max(x);
-        }
-    }
+    let bbox = crate::separate::bounding_boxes(labels.view());
+    let n = bbox.len() - 1;
     let lab = labels.view();
     let flat = lab.as_slice().expect("standard layout");
     let pos = |z: usize, y: usize, x: usize| [z as f64 * spacing_um[0], y as f64 * spacing_um[1], x as f64 * spacing_um[2]];
