@@ -135,16 +135,9 @@ pub fn separate(solid: ArrayView3<bool>, p: &SeparateParams) -> (Array3<u32>, Se
         }
     }
     if p.split && p.reassign_chunks {
-        // A second round uses the fits of the particles the first one
-        // completed.
-        for _ in 0..REASSIGN_ROUNDS {
-            let r = reassign_chunks(&mut out, p.spacing_um);
-            rep.reassigned_chunks += r.chunks;
-            rep.reassigned_voxels += r.voxels;
-            if r.chunks == 0 {
-                break;
-            }
-        }
+        let r = reassign_chunks(&mut out, p.spacing_um, REASSIGN_ROUNDS);
+        rep.reassigned_chunks = r.chunks;
+        rep.reassigned_voxels = r.voxels;
     }
     rep.particles = renumber(&mut out);
     (out, rep)

@@ -11,7 +11,8 @@
 //! Hand-written: a robust (RANSAC, then least squares) sphere fit over
 //! voxel surfaces is a few dozen lines, and no kept crate fits spheres.
 
-use ndarray::Array3;
+use crate::label::{label, Connectivity};
+use ndarray::{s, Array3, ArrayView3};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
@@ -27,9 +28,12 @@ pub struct Sphere {
 impl Sphere {
     /// Signed distance of `p` from the sphere (negative inside).
     pub fn distance(&self, p: [f64; 3]) -> f64 {
-        let d = [p[0] - self.centre_um[0], p[1] - self.centre_um[1], p[2] - self.centre_um[2]];
-        (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt() - self.radius_um
+        off_sphere(self.centre_um, self.radius_um, p)
     }
+}
+
+fn off_sphere(c: [f64; 3], r: f64, p: [f64; 3]) -> f64 {
+    ((p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2) + (p[2] - c[2]).powi(2)).sqrt() - r
 }
 
 /// RANSAC samples of four points: at most, and at least.
@@ -120,10 +124,10 @@ pub fn fit_sphere(pts: &[[f64; 3]], band_um: f64, min_radius_um: f64, seed: u64)
     }
     let n = pts.len() as f64;
     let m = mean(pts);
-    let spread = pts.iter().map(|p| ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2) + (p[2] - m[2]).powi(2)).sqrt()).fold(0.0, f64::max);
+    let spread = pts.iter().map(|&p| off_sphere(m, 0.0, p)).fold(0.0, f64::max);
     let step = pts.len().div_ceil(CONSENSUS_POINTS);
     let votes: Vec<[f64; 3]> = pts.iter().step_by(step).cloned().collect();
-    let agree = |c: [f64; 3], r: f64, set: &[[f64; 3]]| set.iter().filter(|p| (Sphere { centre_um: c, radius_um: r, inliers: 0.0 }.distance(**p)).abs() < band_um).count();
+    let agree = |c: [f64; 3], r: f64, set: &[[f64; 3]]| set.iter().filter(|p| off_sphere(c, r, **p).abs() < band_um).count();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut best: Option<(usize, [f64; 3], f64)> = None;
     // Adaptive RANSAC: stop once a sample of four inliers would have been
@@ -154,7 +158,7 @@ pub fn fit_sphere(pts: &[[f64; 3]], band_um: f64, min_radius_um: f64, seed: u64)
     }
     let (_, mut c, mut r) = best?;
     for _ in 0..REFINE {
-        let inl: Vec<[f64; 3]> = pts.iter().filter(|p| (Sphere { centre_um: c, radius_um: r, inliers: 0.0 }.distance(**p)).abs() < band_um).cloned().collect();
+        let inl: Vec<[f64; 3]> = pts.iter().filter(|p| off_sphere(c, r, **p).abs() < band_um).cloned().collect();
         if inl.len() < 10 {
             return None;
         }
@@ -187,14 +191,15 @@ const MIN_CHUNK: usize = 20;
 const MIN_SURFACE: usize = 30;
 const MIN_RADIUS_VOX: f64 = 2.0;
 
-/// One round: fits a sphere to each particle's outer surface (its voxels
+/// In up to `rounds` rounds (the next uses the fits of the particles the
+/// last one completed): fits a sphere to each particle's outer surface (its voxels
 /// with a face neighbour inside the volume that belongs to no particle),
 /// then moves each connected chunk (26-connectivity, at least 20 voxels)
 /// of a particle that lies more than 1.5 voxels outside that particle's
 /// sphere and less than 1 voxel outside the sphere of a particle it
 /// touches to that particle (the one most of its voxels lie deepest in).
-/// Fits and moves are decided on the labels as they came in, so the
-/// result does not depend on the thread count.
+/// Each round decides fits and moves on the labels as it found them, so
+/// the result does not depend on the thread count.
 ///
 /// Why spheres: on the 50-cycle simulated electrode at seed 2 (true
 /// phases), five swallowed chunks of 330–953 voxels lie a median 4.4–6.9
@@ -207,7 +212,7 @@ const MIN_RADIUS_VOX: f64 = 2.0;
 /// 97.9 / 98.0 / 98.2 % → 97.9 / 98.4 / 98.6 % and 97.3 / 93.4 / 96.0 /
 /// 97.2 % → 97.7 / 95.6 / 96.3 / 97.9 %, counts unchanged, no electrode
 /// lost a match. The real 256³ electrode (TauFactor's) has less round
-/// particles: 506 chunks (50 804 voxels) of 1 158 particles move, where the
+/// particles: 535 chunks (57 980 voxels) of 1 158 particles move, where the
 /// simulated ones move 8–33 per 250–300 particles.
 ///
 /// ```
@@ -220,163 +225,143 @@ const MIN_RADIUS_VOX: f64 = 2.0;
 ///     if ball(10.0, z, y, x) { if x >= 15 && y < 12 { 2u32 } else { 1 } } else if ball(26.0, z, y, x) { 2 } else { 0 }
 /// });
 /// let before = lab.iter().filter(|&&l| l == 1).count();
-/// let rep = reassign_chunks(&mut lab, [1.0; 3]);
+/// let rep = reassign_chunks(&mut lab, [1.0; 3], 2);
 /// assert_eq!(rep.chunks, 1);
 /// assert_eq!(lab.iter().filter(|&&l| l == 1).count() as u64, before as u64 + rep.voxels);
 /// assert_eq!(lab[[12, 8, 16]], 1);
 /// ```
-pub fn reassign_chunks(labels: &mut Array3<u32>, spacing_um: [f64; 3]) -> ReassignReport {
+pub fn reassign_chunks(labels: &mut Array3<u32>, spacing_um: [f64; 3], rounds: usize) -> ReassignReport {
     if !labels.is_standard_layout() {
         *labels = labels.as_standard_layout().into_owned();
     }
     let unit = spacing_um.iter().cloned().fold(f64::INFINITY, f64::min);
-    let (nz, ny, nx) = labels.dim();
-    let bbox = crate::separate::bounding_boxes(labels.view());
-    let n = bbox.len() - 1;
-    let lab = labels.view();
-    let flat = lab.as_slice().expect("standard layout");
-    let pos = |z: usize, y: usize, x: usize| [z as f64 * spacing_um[0], y as f64 * spacing_um[1], x as f64 * spacing_um[2]];
-    const FACES: [(isize, isize, isize); 6] = [(-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)];
-    let at = |z: usize, y: usize, x: usize, d: (isize, isize, isize)| -> Option<u32> {
-        let (zz, yy, xx) = (z as isize + d.0, y as isize + d.1, x as isize + d.2);
-        (zz >= 0 && yy >= 0 && xx >= 0 && (zz as usize) < nz && (yy as usize) < ny && (xx as usize) < nx).then(|| flat[(zz as usize * ny + yy as usize) * nx + xx as usize])
-    };
-    let live: Vec<usize> = (1..=n).filter(|&l| bbox[l][0] != usize::MAX).collect();
-    let fits: Vec<Option<Sphere>> = {
-        let found: Vec<(usize, Option<Sphere>)> = live
+    let mut rep = ReassignReport::default();
+    let mut fits: Vec<Option<Sphere>> = Vec::new();
+    // Particles that gave or took a chunk in the last round (None: all).
+    // Only they are refitted, and only they and their neighbours can move
+    // anything new: the others would repeat the last round's answer.
+    let mut dirty: Option<Vec<bool>> = None;
+    for _ in 0..rounds {
+        let bbox = crate::separate::bounding_boxes(labels.view());
+        let n = bbox.len() - 1;
+        fits.resize(n + 1, None);
+        let is_dirty = |l: usize| dirty.as_ref().is_none_or(|d| d[l]);
+        let live: Vec<usize> = (1..=n).filter(|&l| bbox[l][0] != usize::MAX).collect();
+        let refit: Vec<(usize, Option<Sphere>)> = live.par_iter().filter(|&&l| is_dirty(l)).map(|&l| (l, surface_sphere(labels.view(), l as u32, bbox[l], spacing_um, unit))).collect();
+        for (l, s) in refit {
+            fits[l] = s;
+        }
+        rep.fitted = fits.iter().filter(|f| f.is_some()).count() as u32;
+        let mut touching: Vec<Vec<u32>> = vec![Vec::new(); n + 1];
+        // In ascending order, so ties between spheres go to the smaller label.
+        for (a, b) in crate::separate::touching_pairs(labels.view()) {
+            touching[a as usize].push(b);
+            touching[b as usize].push(a);
+        }
+        let moves: Vec<(u32, u32, Vec<[usize; 3]>)> = live
             .par_iter()
-            .map(|&l| {
-                let b = bbox[l];
-                let mut pts = Vec::new();
-                for z in b[0]..=b[3] {
-                    for y in b[1]..=b[4] {
-                        let o = (z * ny + y) * nx;
-                        for (x, &v) in flat[o + b[2]..=o + b[5]].iter().enumerate() {
-                            let x = x + b[2];
-                            if v == l as u32 && FACES.iter().any(|&d| at(z, y, x, d) == Some(0)) {
-                                pts.push(pos(z, y, x));
-                            }
-                        }
-                    }
-                }
-                let fit = if pts.len() >= MIN_SURFACE { fit_sphere(&pts, BAND_VOX * unit, MIN_RADIUS_VOX * unit, l as u64) } else { None };
-                (l, fit)
+            .filter(|&&l| fits[l].is_some() && (is_dirty(l) || touching[l].iter().any(|&o| is_dirty(o as usize))))
+            .flat_map_iter(|&l| {
+                let near: Vec<(u32, Sphere)> = touching[l].iter().filter_map(|&o| fits[o as usize].map(|s| (o, s))).collect();
+                chunks_to_move(labels.view(), l as u32, bbox[l], fits[l].unwrap(), &near, spacing_um, unit).into_iter().map(move |(to, c)| (l as u32, to, c))
             })
             .collect();
-        let mut f = vec![None; n + 1];
-        for (l, s) in found {
-            f[l] = s;
+        if moves.is_empty() {
+            break;
         }
-        f
-    };
-    let mut touching: Vec<Vec<u32>> = vec![Vec::new(); n + 1];
-    // In ascending order, so ties between spheres go to the smaller label.
-    for (a, b) in crate::separate::touching_pairs(labels.view()) {
-        touching[a as usize].push(b);
-        touching[b as usize].push(a);
-    }
-    for t in &mut touching {
-        t.sort_unstable();
-    }
-    let mut rep = ReassignReport { fitted: fits.iter().filter(|f| f.is_some()).count() as u32, ..Default::default() };
-    // Per particle with a fit: the chunks to move, as (to, voxels).
-    let moves: Vec<Vec<(u32, Vec<[usize; 3]>)>> = live
-        .par_iter()
-        .filter(|&&l| fits[l].is_some())
-        .map(|&l| {
-            let own = fits[l].unwrap();
-            let b = bbox[l];
-            let (dz, dy, dx) = (b[3] - b[0] + 1, b[4] - b[1] + 1, b[5] - b[2] + 1);
-            // Touching particles with a fit (26-connectivity).
-            let near: Vec<u32> = touching[l].iter().cloned().filter(|&o| fits[o as usize].is_some()).collect();
-            if near.is_empty() {
-                return Vec::new();
+        let mut d = vec![false; n + 1];
+        for (from, to, chunk) in moves {
+            rep.chunks += 1;
+            rep.voxels += chunk.len() as u64;
+            d[from as usize] = true;
+            d[to as usize] = true;
+            for q in chunk {
+                labels[q] = to;
             }
-            // Candidate voxels: index into `near` + 1 of the sphere they lie deepest in.
-            let mut cand = vec![0u8; dz * dy * dx];
-            let li = |z: usize, y: usize, x: usize| ((z - b[0]) * dy + (y - b[1])) * dx + (x - b[2]);
-            let mut any = false;
-            for z in b[0]..=b[3] {
-                for y in b[1]..=b[4] {
-                    let o = (z * ny + y) * nx;
-                    for (x, &v) in flat[o + b[2]..=o + b[5]].iter().enumerate() {
-                        let x = x + b[2];
-                        if v != l as u32 {
-                            continue;
-                        }
-                        let p = pos(z, y, x);
-                        if own.distance(p) <= OUT_VOX * unit {
-                            continue;
-                        }
-                        let (k, d) = near.iter().enumerate().map(|(k, &o)| (k, fits[o as usize].unwrap().distance(p))).min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
-                        if d < IN_VOX * unit {
-                            cand[li(z, y, x)] = (k + 1).min(255) as u8;
-                            any = true;
-                        }
-                    }
-                }
-            }
-            if !any {
-                return Vec::new();
-            }
-            // Connected chunks of candidates; each goes whole to the particle
-            // most of its voxels chose, if it touches that particle.
-            let mut seen = vec![false; cand.len()];
-            let mut out = Vec::new();
-            for z in b[0]..=b[3] {
-                for y in b[1]..=b[4] {
-                    for x in b[2]..=b[5] {
-                        let i = li(z, y, x);
-                        if cand[i] == 0 || seen[i] {
-                            continue;
-                        }
-                        seen[i] = true;
-                        let mut stack = vec![[z, y, x]];
-                        let mut chunk = Vec::new();
-                        let mut votes = vec![0usize; near.len()];
-                        while let Some(q) = stack.pop() {
-                            votes[cand[li(q[0], q[1], q[2])] as usize - 1] += 1;
-                            chunk.push(q);
-                            for oz in -1..=1isize {
-                                for oy in -1..=1isize {
-                                    for ox in -1..=1isize {
-                                        let (zz, yy, xx) = (q[0] as isize + oz, q[1] as isize + oy, q[2] as isize + ox);
-                                        if zz < b[0] as isize || yy < b[1] as isize || xx < b[2] as isize || zz > b[3] as isize || yy > b[4] as isize || xx > b[5] as isize {
-                                            continue;
-                                        }
-                                        let j = li(zz as usize, yy as usize, xx as usize);
-                                        if cand[j] != 0 && !seen[j] {
-                                            seen[j] = true;
-                                            stack.push([zz as usize, yy as usize, xx as usize]);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        if chunk.len() < MIN_CHUNK {
-                            continue;
-                        }
-                        // Most votes; ties to the smaller label (`near` is sorted).
-                        let k = (0..near.len()).max_by(|&i, &j| votes[i].cmp(&votes[j]).then(j.cmp(&i))).unwrap();
-                        let to = near[k];
-                        let touches = chunk.iter().any(|q| {
-                            (-1..=1isize).any(|oz| (-1..=1isize).any(|oy| (-1..=1isize).any(|ox| at(q[0], q[1], q[2], (oz, oy, ox)) == Some(to))))
-                        });
-                        if touches {
-                            out.push((to, chunk));
-                        }
-                    }
-                }
-            }
-            out
-        })
-        .collect();
-    for (to, chunk) in moves.into_iter().flatten() {
-        rep.chunks += 1;
-        rep.voxels += chunk.len() as u64;
-        for q in chunk {
-            labels[q] = to;
         }
+        dirty = Some(d);
     }
     rep
+}
+
+/// The sphere fitted to particle `l`'s voxels (inside `b`) that have a
+/// face neighbour inside the volume belonging to no particle.
+fn surface_sphere(labels: ArrayView3<u32>, l: u32, b: [usize; 6], spacing_um: [f64; 3], unit: f64) -> Option<Sphere> {
+    let (nz, ny, nx) = labels.dim();
+    let flat = labels.as_slice().expect("standard layout");
+    let mut pts = Vec::new();
+    for z in b[0]..=b[3] {
+        for y in b[1]..=b[4] {
+            let o = (z * ny + y) * nx;
+            for (x, &v) in flat[o + b[2]..=o + b[5]].iter().enumerate() {
+                let x = x + b[2];
+                let open = |dz: isize, dy: isize, dx: isize| {
+                    let (zz, yy, xx) = (z as isize + dz, y as isize + dy, x as isize + dx);
+                    zz >= 0 && yy >= 0 && xx >= 0 && (zz as usize) < nz && (yy as usize) < ny && (xx as usize) < nx && flat[(zz as usize * ny + yy as usize) * nx + xx as usize] == 0
+                };
+                if v == l && (open(-1, 0, 0) || open(1, 0, 0) || open(0, -1, 0) || open(0, 1, 0) || open(0, 0, -1) || open(0, 0, 1)) {
+                    pts.push([z as f64 * spacing_um[0], y as f64 * spacing_um[1], x as f64 * spacing_um[2]]);
+                }
+            }
+        }
+    }
+    if pts.len() < MIN_SURFACE {
+        return None;
+    }
+    fit_sphere(&pts, BAND_VOX * unit, MIN_RADIUS_VOX * unit, l as u64)
+}
+
+/// The chunks of particle `l` (inside `b`, sphere `own`) to hand to a
+/// touching particle of `near` (label and sphere, labels ascending), as
+/// (receiving label, voxels).
+fn chunks_to_move(labels: ArrayView3<u32>, l: u32, b: [usize; 6], own: Sphere, near: &[(u32, Sphere)], spacing_um: [f64; 3], unit: f64) -> Vec<(u32, Vec<[usize; 3]>)> {
+    if near.is_empty() {
+        return Vec::new();
+    }
+    let dim = labels.dim();
+    let bl = labels.slice(s![b[0]..=b[3], b[1]..=b[4], b[2]..=b[5]]);
+    // Each voxel's candidate: the index in `near` of the sphere it lies
+    // deepest in, when that qualifies.
+    let choice = Array3::from_shape_fn(bl.dim(), |(z, y, x)| {
+        if bl[[z, y, x]] != l {
+            return None;
+        }
+        let p = [(z + b[0]) as f64 * spacing_um[0], (y + b[1]) as f64 * spacing_um[1], (x + b[2]) as f64 * spacing_um[2]];
+        if own.distance(p) <= OUT_VOX * unit {
+            return None;
+        }
+        let (k, d) = near.iter().enumerate().map(|(k, (_, s))| (k, s.distance(p))).min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+        (d < IN_VOX * unit).then_some(k)
+    });
+    if choice.iter().all(|c| c.is_none()) {
+        return Vec::new();
+    }
+    // Connected chunks; each goes whole to the particle most of its voxels
+    // chose (ties to the smaller label), if it touches that particle.
+    let (comp, nc) = label(choice.map(|c| c.is_some()).view(), Connectivity::C26);
+    let mut chunks: Vec<(Vec<usize>, Vec<[usize; 3]>)> = vec![(vec![0; near.len()], Vec::new()); nc as usize + 1];
+    for ((z, y, x), &c) in comp.indexed_iter() {
+        if c > 0 {
+            let ch = &mut chunks[c as usize];
+            ch.0[choice[[z, y, x]].unwrap()] += 1;
+            ch.1.push([z + b[0], y + b[1], x + b[2]]);
+        }
+    }
+    let around = Connectivity::C26.all();
+    chunks
+        .into_iter()
+        .skip(1)
+        .filter(|(_, vox)| vox.len() >= MIN_CHUNK)
+        .filter_map(|(votes, vox)| {
+            let k = (0..near.len()).max_by(|&i, &j| votes[i].cmp(&votes[j]).then(j.cmp(&i))).unwrap();
+            let to = near[k].0;
+            let touches = vox.iter().any(|q| {
+                around.iter().any(|&(dz, dy, dx)| {
+                    let (zz, yy, xx) = (q[0] as isize + dz, q[1] as isize + dy, q[2] as isize + dx);
+                    zz >= 0 && yy >= 0 && xx >= 0 && (zz as usize) < dim.0 && (yy as usize) < dim.1 && (xx as usize) < dim.2 && labels[[zz as usize, yy as usize, xx as usize]] == to
+                })
+            });
+            touches.then_some((to, vox))
+        })
+        .collect()
 }
