@@ -42,21 +42,21 @@ pub enum Command {
     /// Convert between formats (e.g. DXchange -> Zarr or TIFF, xrm -> TIFF).
     Convert(cmd::convert::Args),
     /// Simulate a cycled NMC electrode and its tomography/XANES measurements, with ground truth.
-    Simulate(cmd::simulate::Args),
+    Simulate(cmd::stages::SimulateArgs),
     /// Reconstruct projections into a volume (µ in 1/cm), streamed within a memory budget.
-    Reconstruct(cmd::reconstruct::Args),
+    Reconstruct(cmd::stages::ReconstructArgs),
     /// Segment a volume into pore / carbon-binder / active phases.
-    Segment(cmd::segment::Args),
+    Segment(cmd::stages::SegmentArgs),
     /// Label particles (envelopes incl. cracks) and measure them.
-    Particles(cmd::particles::Args),
+    Particles(cmd::stages::ParticlesArgs),
     /// One image-analysis primitive on a volume: label, edt, median, watershed.
-    Morph(cmd::morph::Args),
+    Morph(cmd::stages::MorphArgs),
     /// Electrode statistics from a particles directory.
-    Stats(cmd::stats::Args),
+    Stats(cmd::stages::StatsArgs),
     /// Per-pixel XANES chemical maps of an energy stack (2-D or 3-D), optionally per particle.
-    Xanes(cmd::xanes::Args),
+    Xanes(cmd::stages::XanesArgs),
     /// Self-contained HTML report from stage outputs (figures as SVG/PNG, data as CSV).
-    Report(cmd::report::Args),
+    Report(cmd::stages::ReportArgs),
     /// Bulk X-ray absorption spectra: normalize, lcf, pca (Larch-compatible).
     Xas(cmd::xas::Args),
 }
@@ -80,16 +80,16 @@ fn main() -> ExitCode {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
         Command::Demo(a) => cmd::run::demo(a, &ui),
         Command::Run(a) => cmd::run::run(a, &ui),
-        Command::Report(a) => cmd::report::run(a, &ui),
+        Command::Report(a) => cmd::stages::report(a, &ui),
         Command::Info(a) => cmd::info::run(a, &ui),
         Command::Convert(a) => cmd::convert::run(a, &ui),
-        Command::Simulate(a) => cmd::simulate::run(a, &ui),
-        Command::Reconstruct(a) => cmd::reconstruct::run(a, &ui),
-        Command::Segment(a) => cmd::segment::run(a, &ui),
-        Command::Particles(a) => cmd::particles::run(a, &ui),
-        Command::Morph(a) => cmd::morph::run(a, &ui),
-        Command::Stats(a) => cmd::stats::run(a, &ui),
-        Command::Xanes(a) => cmd::xanes::run(a, &ui),
+        Command::Simulate(a) => cmd::stages::simulate(a, &ui),
+        Command::Reconstruct(a) => cmd::stages::reconstruct(a, &ui),
+        Command::Segment(a) => cmd::stages::segment(a, &ui),
+        Command::Particles(a) => cmd::stages::particles(a, &ui),
+        Command::Morph(a) => cmd::stages::morph(a, &ui),
+        Command::Stats(a) => cmd::stages::stats(a, &ui),
+        Command::Xanes(a) => cmd::stages::xanes(a, &ui),
         Command::Xas(a) => cmd::xas::run(a, &ui),
     }));
     match result {

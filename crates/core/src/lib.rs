@@ -20,6 +20,7 @@ pub mod array;
 pub mod bigmem;
 pub mod error;
 pub mod math;
+pub mod nan;
 pub mod progress;
 pub mod provenance;
 pub mod table;

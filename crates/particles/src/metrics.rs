@@ -10,6 +10,7 @@
 //! thread count.
 
 use chemomech_core::{Column, Result, Table};
+use chemomech_imgproc::crofton::{crofton_weights, DIRECTIONS};
 use ndarray::{ArrayView3, ArrayViewMut3, Zip};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
@@ -43,7 +44,50 @@ impl Default for DamageThresholds {
     }
 }
 
+impl std::str::FromStr for PhaseCodes {
+    type Err = chemomech_core::Error;
+    /// `pore=0,cbd=85,active=170` (`carbon_binder` also names the binder).
+    fn from_str(s: &str) -> Result<Self> {
+        use chemomech_core::Error;
+        let mut c = PhaseCodes::default();
+        for kv in s.split(',') {
+            let (k, v) = kv.split_once('=').ok_or_else(|| Error::param(format!("phase codes: expected name=value, got '{kv}'")))?;
+            let v: u8 = v.trim().parse().map_err(|_| Error::param(format!("phase codes: '{v}' is not 0–255")))?;
+            match k.trim() {
+                "pore" => c.pore = v,
+                "cbd" | "carbon_binder" => c.cbd = v,
+                "active" => c.active = v,
+                o => return Err(Error::param(format!("phase codes: unknown phase '{o}'"))),
+            }
+        }
+        if c.pore == c.cbd || c.pore == c.active || c.cbd == c.active {
+            return Err(Error::param("phase codes must be three different values"));
+        }
+        Ok(c)
+    }
+}
+
+impl std::str::FromStr for DamageThresholds {
+    type Err = chemomech_core::Error;
+    /// `MILD,SEVERE`, with 0 < MILD < SEVERE < 1.
+    fn from_str(s: &str) -> Result<Self> {
+        use chemomech_core::Error;
+        let (m, v) = s.split_once(',').ok_or_else(|| Error::param("damage thresholds must be MILD,SEVERE"))?;
+        let t = DamageThresholds { mild: m.trim().parse().map_err(|_| Error::param("bad mild threshold"))?, severe: v.trim().parse().map_err(|_| Error::param("bad severe threshold"))? };
+        t.validate()?;
+        Ok(t)
+    }
+}
+
 impl DamageThresholds {
+    /// Checks 0 < mild < severe < 1.
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0 < self.mild && self.mild < self.severe && self.severe < 1.0) {
+            return Err(chemomech_core::Error::param("damage thresholds need 0 < MILD < SEVERE < 1"));
+        }
+        Ok(())
+    }
+    /// The damage class of a crack fraction.
     pub fn class(&self, cf: f64) -> &'static str {
         if cf >= self.severe {
             "severe"
@@ -53,44 +97,6 @@ impl DamageThresholds {
             "least"
         }
     }
-}
-
-/// The 13 undirected lattice directions.
-pub const DIRECTIONS: [(isize, isize, isize); 13] =
-    [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (1, -1, 0), (1, 0, 1), (1, 0, -1), (0, 1, 1), (0, 1, -1), (1, 1, 1), (1, 1, -1), (1, -1, 1), (1, -1, -1)];
-
-/// Solid-angle weights of the 13 directions for a lattice of `spacing`
-/// (each direction's share of the sphere of orientations closest to it,
-/// from a 200 000-point Fibonacci sphere; isotropic voxels give Legland et
-/// al.'s 0.0458 / 0.0370 / 0.0352 per direction sign).
-pub fn crofton_weights(spacing: [f64; 3]) -> [f64; 13] {
-    let dirs: Vec<[f64; 3]> = DIRECTIONS
-        .iter()
-        .map(|&(a, b, c)| {
-            let v = [a as f64 * spacing[0], b as f64 * spacing[1], c as f64 * spacing[2]];
-            let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-            [v[0] / n, v[1] / n, v[2] / n]
-        })
-        .collect();
-    let n = 200_000;
-    let golden = std::f64::consts::PI * (3.0 - 5f64.sqrt());
-    let mut counts = [0u64; 13];
-    for i in 0..n {
-        let y = 1.0 - 2.0 * (i as f64 + 0.5) / n as f64;
-        let r = (1.0 - y * y).sqrt();
-        let th = golden * i as f64;
-        let u = [r * th.cos(), y, r * th.sin()];
-        let (mut best, mut bi) = (-1.0, 0);
-        for (k, d) in dirs.iter().enumerate() {
-            let c = (u[0] * d[0] + u[1] * d[1] + u[2] * d[2]).abs();
-            if c > best {
-                best = c;
-                bi = k;
-            }
-        }
-        counts[bi] += 1;
-    }
-    counts.map(|c| c as f64 / n as f64)
 }
 
 #[derive(Clone, Default)]
@@ -388,14 +394,6 @@ pub use chemomech_core::math::sym3_eigenvalues as sym_eigenvalues;
 mod tests {
     use super::*;
     use ndarray::Array3;
-    #[test]
-    fn weights_match_legland() {
-        let w = crofton_weights([1.0; 3]);
-        let s: f64 = w.iter().sum();
-        assert!((s - 1.0).abs() < 1e-12);
-        // Per direction (both signs): 2×0.04577789, 2×0.03698062, 2×0.03519563.
-        assert!((w[0] - 0.0915558).abs() < 2e-3 && (w[3] - 0.0739612).abs() < 2e-3 && (w[9] - 0.0703913).abs() < 2e-3, "{w:?}");
-    }
     /// Metrics of the particle(s) in `lab`, all active phase, 1 µm voxels.
     fn measure(lab: &Array3<u32>) -> Table {
         let ph = lab.mapv(|l| if l > 0 { 2u8 } else { 0 });

@@ -11,11 +11,11 @@
 //! ([`reassign_chunks`]). Labels cover each particle's solid plus its
 //! internal cracks.
 
-use crate::edt::edt;
-use crate::label::{label, renumber, Connectivity};
-use crate::morph::{close, fill_holes, h_maxima};
+use chemomech_imgproc::edt::edt;
+use chemomech_imgproc::label::{label, renumber, Connectivity};
+use chemomech_imgproc::morph::{close, fill_holes, h_maxima};
 use crate::spheres::reassign_chunks;
-use crate::watershed::watershed_from_peaks;
+use chemomech_imgproc::watershed::watershed_from_peaks;
 use ndarray::{s, Array3, ArrayView3};
 use rayon::prelude::*;
 
@@ -491,7 +491,7 @@ const CAP_SHRINK_VOX: f64 = 0.5;
 ///
 /// ```
 /// use chemomech_particles::separate::{face_seeds, separate, SeparateParams};
-/// use chemomech_particles::{edt, label::label, morph::h_maxima, Connectivity};
+/// use chemomech_imgproc::{edt, label::label, morph::h_maxima, Connectivity};
 /// // A ball inside and, overlapping it, the cap of a ball centred 6 voxels
 /// // beyond the face x = 0 (3 voxels deep, 13 wide on the face).
 /// let ball = |c: [f64; 3], r: f64, p: [usize; 3]| (0..3).map(|a| (p[a] as f64 - c[a]).powi(2)).sum::<f64>() <= r * r;

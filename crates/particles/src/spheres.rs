@@ -11,7 +11,7 @@
 //! Hand-written: a robust (RANSAC, then least squares) sphere fit over
 //! voxel surfaces is a few dozen lines, and no kept crate fits spheres.
 
-use crate::label::{label, Connectivity};
+use chemomech_imgproc::label::{label, Connectivity};
 use ndarray::{s, Array3, ArrayView3};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;

@@ -5,4 +5,5 @@
 
 pub mod outdir;
 pub mod runner;
+pub mod stage;
 pub mod stages;

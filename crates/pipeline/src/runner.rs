@@ -26,8 +26,8 @@
 //! contents of its external inputs and the keys of the stages it reads). A stage is written
 //! into `RUN/.NAME.partial` and renamed into place only when complete, so a
 //! killed run resumes at the stage it was in. The registry of stage kinds
-//! comes from the caller (the CLI builds it from its subcommands), so that
-//! TOML keys and command-line options are one and the same.
+//! is [`crate::stage::registry`], built from the stages' typed parameters, so
+//! that TOML keys and command-line options are one and the same.
 
 use chemomech_core::provenance::{now_utc, sha256_hex, InputRecord};
 use chemomech_core::{Error, Progress, Result};
@@ -69,11 +69,21 @@ pub enum Output {
     /// A directory (`--out DIR` is the stage directory).
     Dir,
     /// One file in the stage directory (`--out DIR/NAME`), default name.
-    File(String),
+    File(&'static str),
+}
+
+/// What a stage run returns to the runner: its summary as JSON and one
+/// line for people.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub summary: serde_json::Value,
+    pub headline: String,
 }
 
 /// Runs a stage from its command-line arguments (program name first).
-pub type Exec = Box<dyn Fn(&[String], &dyn Progress) -> Result<serde_json::Value> + Send + Sync>;
+pub type Exec = Box<dyn Fn(&[String], &dyn Progress) -> Result<Finished> + Send + Sync>;
+/// One line for people from a stored summary (a cached stage).
+pub type Headline = Box<dyn Fn(&serde_json::Value) -> String + Send + Sync>;
 /// Checks arguments without running; `Err((option or "", message))`.
 pub type Check = Box<dyn Fn(&[String]) -> std::result::Result<(), (String, String)> + Send + Sync>;
 
@@ -84,6 +94,7 @@ pub struct StageKind {
     pub output: Output,
     pub exec: Exec,
     pub check: Check,
+    pub headline: Headline,
 }
 
 /// A stage as written in the pipeline file.
@@ -373,7 +384,7 @@ fn argv(st: &StageSpec, sk: &StageKind, base: &Path, dest: &Path) -> Vec<String>
             a.push(dest.display().to_string());
         }
         Output::File(default) => {
-            let name = st.options.iter().find(|o| o.0 == "out").and_then(|o| o.1.as_str().map(String::from)).unwrap_or(default.clone());
+            let name = st.options.iter().find(|o| o.0 == "out").and_then(|o| o.1.as_str().map(String::from)).unwrap_or(default.to_string());
             a.push("--out".into());
             a.push(dest.join(name).display().to_string());
         }
@@ -416,6 +427,9 @@ pub struct StageRecord {
     pub dir: PathBuf,
     pub command: Vec<String>,
     pub summary: serde_json::Value,
+    /// One line for people (not written to `run.json`).
+    #[serde(skip)]
+    pub headline: String,
 }
 
 /// Called as stages start and finish: `(stage, None)` before, `(stage, Some(record))` after.
@@ -466,12 +480,12 @@ pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn 
         let marker = dest.join("stage.json");
         let cached: Option<serde_json::Value> = std::fs::read(&marker).ok().and_then(|b| serde_json::from_slice(&b).ok()).filter(|v: &serde_json::Value| v["key"] == json!(key));
         let rec = if let Some(c) = cached {
-            StageRecord { name: st.name.clone(), run: st.kind.clone(), key, cached: true, seconds: c["seconds"].as_f64().unwrap_or(0.0), dir: dest.clone(), command: args.clone(), summary: c["summary"].clone() }
+            StageRecord { name: st.name.clone(), run: st.kind.clone(), key, cached: true, seconds: c["seconds"].as_f64().unwrap_or(0.0), dir: dest.clone(), command: args.clone(), headline: (sk.headline)(&c["summary"]), summary: c["summary"].clone() }
         } else {
             events(st, None);
             std::fs::create_dir_all(&partial).map_err(|e| Error::io(e).at(&partial))?;
             let t0 = std::time::Instant::now();
-            let summary = match (sk.exec)(&args, progress) {
+            let finished = match (sk.exec)(&args, progress) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&partial);
@@ -480,7 +494,7 @@ pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn 
             };
             let seconds = t0.elapsed().as_secs_f64();
             let shown: Vec<String> = args.iter().map(|a| a.replace(&*partial.to_string_lossy(), &*dest.to_string_lossy())).collect();
-            let rec = StageRecord { name: st.name.clone(), run: st.kind.clone(), key: key.clone(), cached: false, seconds, dir: dest.clone(), command: shown, summary };
+            let rec = StageRecord { name: st.name.clone(), run: st.kind.clone(), key: key.clone(), cached: false, seconds, dir: dest.clone(), command: shown, summary: finished.summary, headline: finished.headline };
             chemomech_io::atomic::write_json(&partial.join("stage.json"), &json!({"key": key, "key_inputs": key_doc, "seconds": seconds, "command": rec.command, "summary": rec.summary}))?;
             chemomech_io::atomic::commit(&partial, &dest)?;
             rec
@@ -544,13 +558,14 @@ mod tests {
             if let Some(i) = a.iter().position(|x| x == "--save-log") {
                 std::fs::write(&a[i + 1], format!("scaled by {scale}")).unwrap();
             }
-            Ok(json!({"value": v}))
+            Ok(Finished { summary: json!({"value": v}), headline: format!("value {v}") })
         });
         let check: Check = Box::new(|a: &[String]| match a.iter().position(|x| x == "--scale") {
             Some(i) if a[i + 1].parse::<f64>().is_err() => Err(("--scale <SCALE>".into(), format!("invalid value '{}': not a number", a[i + 1]))),
             _ => Ok(()),
         });
-        vec![StageKind { name: "scale".into(), keys, output: Output::File("v.txt".into()), exec, check }]
+        let headline: Headline = Box::new(|v: &serde_json::Value| format!("value {}", v["value"]));
+        vec![StageKind { name: "scale".into(), keys, output: Output::File("v.txt"), exec, check, headline }]
     }
 
     fn write(dir: &Path, toml: &str) -> PathBuf {

@@ -7,7 +7,7 @@
 
 use chemomech_core::{NoProgress, Table};
 use chemomech_particles::compare::match_labels;
-use chemomech_particles::label::sizes;
+use chemomech_imgproc::label::sizes;
 use chemomech_particles::metrics::{grey_crack_level, mark_grey_cracks, particle_metrics, DamageThresholds, PhaseCodes, CRACK_LEVEL};
 use chemomech_particles::separate::{separate, SeparateParams};
 use chemomech_pipeline::stages::particles::score_classes;

@@ -33,7 +33,7 @@ fn separation_on_true_phases() {
     eprintln!("{mr:?}");
     // Truth particles at least as large as the smallest kept one.
     let min_vox = (params.min_volume_um3 / (v * v * v)).ceil() as u64;
-    let true_kept = chemomech_particles::label::sizes(el.labels.view()).iter().skip(1).filter(|&&n| n >= min_vox).count();
+    let true_kept = chemomech_imgproc::label::sizes(el.labels.view()).iter().skip(1).filter(|&&n| n >= min_vox).count();
     eprintln!("true particles of at least {min_vox} voxels: {true_kept}");
     let m = particle_metrics(lab.view(), el.phases.view(), PhaseCodes::default(), [v; 3], DamageThresholds::default(), &[]).unwrap();
     // class accuracy on matched pairs
@@ -131,7 +131,7 @@ fn separation_across_seeds() {
         let (lab, rep) = separate(el.phases.mapv(|p| p == 2).view(), &params);
         let (_, mr) = match_labels(el.labels.view(), lab.view(), 0.5);
         let min_vox = (params.min_volume_um3 / (v * v * v)).ceil() as u64;
-        let true_kept = chemomech_particles::label::sizes(el.labels.view()).iter().skip(1).filter(|&&n| n >= min_vox).count() as f64;
+        let true_kept = chemomech_imgproc::label::sizes(el.labels.view()).iter().skip(1).filter(|&&n| n >= min_vox).count() as f64;
         let count = mr.predicted_particles as f64 / true_kept - 1.0;
         eprintln!("{name} seed {seed}: matched {:.3}, count {:+.3} against {true_kept} true; reassigned {} chunks ({} voxels)", mr.matched_fraction, count, rep.reassigned_chunks, rep.reassigned_voxels);
         if mr.matched_fraction < 0.95 || count.abs() > 0.02 {

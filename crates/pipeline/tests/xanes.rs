@@ -21,7 +21,13 @@ fn simulated_fxi_stack_to_maps_and_particle_chemistry() {
     let cfg = tmp.path().join("x.toml");
     std::fs::write(&cfg, "[tomography]\nenabled = false\n[xanes]\nslab_um = 16.0\nphotons = 50000.0\n").unwrap();
     simulate::run(&simulate::Params { config: Some(cfg), preset: "tiny".into(), seed: None }, &sim, &NoProgress).unwrap();
-    let mut p = xanes::Params::new(sim.join("xanes.h5"));
+    // `--input od` reads the counts as optical density even though the
+    // file holds reference frames; the default (auto) divides by them.
+    let od = xanes::run(&xanes::Params { stack: sim.join("xanes.h5"), input: xanes::InputKind::OpticalDensity, max_clusters: 0, ..Default::default() }.plan(), &tmp.path().join("od"), &NoProgress).unwrap();
+    assert_eq!(od.optical_density["from"], "optical density as given");
+    let auto = xanes::run(&xanes::Params { stack: sim.join("xanes.h5"), max_clusters: 0, ..Default::default() }.plan(), &tmp.path().join("auto"), &NoProgress).unwrap();
+    assert_eq!(auto.optical_density["from"], "counts with reference frames");
+    let mut p = xanes::Plan::new(sim.join("xanes.h5"));
     p.refs = vec![d.join("xas/ref_NiO.txt").display().to_string(), d.join("xas/ref_LiNiO2.txt").display().to_string()];
     p.labels = Some(sim.join("truth/xanes_labels.tiff"));
     let out = tmp.path().join("maps");
@@ -44,9 +50,9 @@ fn simulated_fxi_stack_to_maps_and_particle_chemistry() {
         }
     }
     let (mf, mt) = (a / n as f64, b / n as f64);
-    eprintln!("mean LiNiO2 fraction: maps {mf:.4}, truth {mt:.4} over {n} pixels; {} particles", s["particles"]["with_chemistry"]);
+    eprintln!("mean LiNiO2 fraction: maps {mf:.4}, truth {mt:.4} over {n} pixels; {} particles", s.particles.as_ref().unwrap().with_chemistry);
     assert!((mf - mt).abs() < 0.02);
-    assert!(s["particles"]["with_chemistry"].as_u64().unwrap() >= 5);
+    assert!(s.particles.as_ref().unwrap().with_chemistry >= 5);
     let m = read_f32(&out.join("mask.tiff"));
     assert_eq!(m.shape(), t.shape());
 }
@@ -67,12 +73,12 @@ fn four_d_stack_gives_per_voxel_maps() {
     chemomech_io::npy::write_npy(&sp, &DynArray::F32(od)).unwrap();
     let ef = tmp.path().join("energies.txt");
     std::fs::write(&ef, e.iter().map(|v| format!("{v}\n")).collect::<String>()).unwrap();
-    let mut p = xanes::Params::new(sp.clone());
+    let mut p = xanes::Plan::new(sp.clone());
     p.energies = Some(ef.clone());
     p.maps.clusters = None;
     let out = tmp.path().join("o");
     let s = xanes::run(&p, &out, &NoProgress).unwrap();
-    assert_eq!(s["pixel_shape"], serde_json::json!([4, 6, 6]));
+    assert_eq!(s.pixel_shape, [4, 6, 6]);
     let e0 = read_f32(&out.join("e0_half.tiff"));
     assert_eq!(e0.shape(), &[4, 6, 6]);
     for z in 0..4 {
@@ -81,7 +87,7 @@ fn four_d_stack_gives_per_voxel_maps() {
     assert!(e0[[0, 0, 0]].is_nan());
 
     // Bad inputs: one line each, nothing written.
-    let bad = |p: &xanes::Params, want: &str| {
+    let bad = |p: &xanes::Plan, want: &str| {
         let o = tmp.path().join("bad");
         let err = xanes::run(p, &o, &NoProgress).unwrap_err().to_string();
         assert!(err.contains(want), "{err}");
@@ -97,7 +103,7 @@ fn four_d_stack_gives_per_voxel_maps() {
     std::fs::write(&ef, e.iter().map(|v| format!("{v}\n")).collect::<String>()).unwrap();
     chemomech_io::npy::write_npy(&sp, &DynArray::F32(ArrayD::from_elem(IxDyn(&[70, 2, 3, 3]), f32::NAN))).unwrap();
     bad(&p, "NaN");
-    let mut q = xanes::Params::new(tmp.path().join("missing.h5"));
+    let mut q = xanes::Plan::new(tmp.path().join("missing.h5"));
     q.energies = Some(ef);
     bad(&q, "missing.h5");
 }

@@ -5,7 +5,7 @@
 //! forest (smartcore) trained on sparsely labelled voxels. Features are
 //! computed in z-slabs with a halo, so memory stays bounded.
 
-use crate::filters::{gaussian, gaussian_derivative};
+use chemomech_imgproc::filters::{gaussian, gaussian_derivative};
 use chemomech_core::{Error, Result};
 use ndarray::{s, Array3, ArrayView3};
 use rayon::prelude::*;

@@ -3,11 +3,11 @@
 //! with edge lengths, degree distribution and nearest-neighbour distances.
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::num::NonZeroUsize;
 
 /// The network.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Network {
     /// Node positions (z, y, x) µm and their particle ids.
     pub nodes: Vec<[f64; 3]>,
@@ -16,8 +16,11 @@ pub struct Network {
     pub edges: Vec<(usize, usize, f64)>,
     /// degree_histogram[d] = number of nodes with degree d.
     pub degree_histogram: Vec<usize>,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_degree: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_nearest_um: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_edge_um: f64,
 }
 

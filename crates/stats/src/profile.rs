@@ -4,21 +4,29 @@
 
 use crate::tests::{bootstrap_ci, mean};
 use chemomech_core::{Column, Result, Table};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One depth window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DepthWindow {
     pub z_from_um: f64,
     pub z_to_um: f64,
     pub particles: usize,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub fraction_least: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub fraction_mild: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub fraction_severe: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub severe_ci95: (f64, f64),
+    #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub mild_ci95: (f64, f64),
+    #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub least_ci95: (f64, f64),
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_crack_fraction: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub crack_fraction_ci95: (f64, f64),
     /// Mean of `extra` (e.g. SoC) when the table has it.
     pub mean_extra: Option<f64>,

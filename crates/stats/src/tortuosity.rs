@@ -7,25 +7,32 @@
 //! τ = ε · D / D_eff with ε the phase's volume fraction.
 
 use chemomech_core::{Error, Result};
-use chemomech_particles::label::{label, Connectivity};
+use chemomech_imgproc::label::{label, Connectivity};
 use ndarray::ArrayView3;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Result of a tortuosity computation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tortuosity {
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub tau: f64,
     /// Volume fraction of the phase.
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub volume_fraction: f64,
     /// Relative effective diffusivity D_eff/D.
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub effective_diffusivity: f64,
     /// Fraction of the phase that connects inlet to outlet.
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub percolating_fraction: f64,
     pub iterations: usize,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub relative_residual: f64,
     /// Flux in and flux out (their agreement checks convergence).
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub flux_in: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub flux_out: f64,
 }
 

@@ -5,10 +5,10 @@
 use crate::network::nearest_distances;
 use crate::tests::ks_2samp;
 use chemomech_core::{Result, Table};
-use chemomech_particles::metrics::{crofton_weights, DIRECTIONS};
+use chemomech_imgproc::crofton::{crofton_weights, DIRECTIONS};
 use ndarray::ArrayView3;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Volume fraction of each phase code present.
@@ -76,13 +76,17 @@ pub fn interface_areas(phases: ArrayView3<u8>, spacing: [f64; 3]) -> BTreeMap<(u
 /// Representativeness of a centred sub-volume (lateral fraction `f` of the
 /// extent along y and x, full depth): KS tests of particle volume, ESD and
 /// nearest-neighbour distance, sub-volume vs the whole.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RveTest {
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub lateral_fraction: f64,
     pub particles_inside: usize,
     /// (KS D, p-value) per quantity.
+    #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub volume: (f64, f64),
+    #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub esd: (f64, f64),
+    #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub nearest: (f64, f64),
     /// All p-values above 0.05.
     pub representative: bool,

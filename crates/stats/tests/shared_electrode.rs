@@ -5,7 +5,7 @@
 use chemomech_core::testdata::shared;
 use chemomech_core::DynArray;
 use chemomech_io::{open, Dataset};
-use chemomech_particles::{label, Connectivity};
+use chemomech_imgproc::{label, Connectivity};
 use chemomech_stats::volume::{phase_face_counts, volume_fractions};
 use ndarray::Ix3;
 

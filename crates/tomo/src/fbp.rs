@@ -13,9 +13,10 @@ use realfft::RealFftPlanner;
 use std::str::FromStr;
 
 /// Reconstruction filters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Filter {
+    #[default]
     Ramp,
     Shepp,
     Cosine,

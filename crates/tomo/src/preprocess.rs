@@ -472,6 +472,18 @@ pub enum Rings {
     FourierWavelet { level: usize, sigma: f64 },
 }
 
+impl Rings {
+    /// Vo et al.'s filters with their usual sizes: a 21-pixel sorting
+    /// window, then large stripes above SNR 3 in a 51-pixel window.
+    pub fn vo() -> Self {
+        Rings::Vo { size: 21, snr: 3.0, large_size: 51 }
+    }
+    /// Münch et al.'s Fourier–wavelet filter: 5 levels, σ = 2.
+    pub fn fourier_wavelet() -> Self {
+        Rings::FourierWavelet { level: 5, sigma: 2.0 }
+    }
+}
+
 /// Applies ring removal to all sinograms of line integrals `(angle, rows, cols)`.
 pub fn remove_rings(proj: &mut Array3<f32>, rings: Rings) {
     if rings == Rings::None {

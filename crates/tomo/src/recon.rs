@@ -11,7 +11,7 @@ use chemomech_core::{Error, ProjectionSet, Result};
 use ndarray::{Array2, Array3, ArrayView3};
 
 /// How the rotation centre is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum CenterSpec {
     /// Vo's Fourier method on the middle sinogram.
     Auto,

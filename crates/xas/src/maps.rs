@@ -1521,8 +1521,8 @@ pub fn remove_small_regions(mask: ArrayView2<bool>, min_px: usize) -> Array2<boo
         return mask.to_owned();
     }
     let m3 = mask.to_owned().insert_axis(ndarray::Axis(0));
-    let (lab, _) = chemomech_particles::label(m3.view(), chemomech_particles::label::Connectivity::C26);
-    let sizes = chemomech_particles::label::sizes(lab.view());
+    let (lab, _) = chemomech_imgproc::label(m3.view(), chemomech_imgproc::label::Connectivity::C26);
+    let sizes = chemomech_imgproc::label::sizes(lab.view());
     lab.index_axis(ndarray::Axis(0), 0).mapv(|l| l > 0 && sizes[l as usize] as usize >= min_px)
 }
 

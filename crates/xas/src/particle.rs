@@ -95,7 +95,7 @@ pub fn distance_to_surface(labels: ArrayView3<u32>, spacing: [f64; 3]) -> Array3
             a < 0 || b < 0 || c < 0 || a >= nz as isize || b >= ny as isize || c >= nx as isize || labels[[a as usize, b as usize, c as usize]] == l
         })
     });
-    let mut d = chemomech_particles::edt(inside.view(), spacing);
+    let mut d = chemomech_imgproc::edt(inside.view(), spacing);
     Zip::from(&mut d).and(&labels).for_each(|d, &l| {
         if l == 0 {
             *d = 0.0;
@@ -133,7 +133,7 @@ pub fn particle_chemistry(labels: ArrayView3<u32>, value: ArrayView3<f32>, spaci
     let w = Zip::from(&labels).and(&value).map_collect(|&l, &v| if l > 0 && v.is_finite() { 1.0f32 } else { 0.0 });
     let vw = Zip::from(&w).and(&value).map_collect(|&w, &v| if w > 0.0 { v } else { 0.0 });
     let flat_z = labels.dim().0 == 1;
-    let g = |a: &Array3<f32>, o: [usize; 3]| chemomech_segment::filters::gaussian_derivative(a.view(), p.gradient_sigma_um, spacing, o);
+    let g = |a: &Array3<f32>, o: [usize; 3]| chemomech_imgproc::filters::gaussian_derivative(a.view(), p.gradient_sigma_um, spacing, o);
     let (n0, d0) = (g(&vw, [0, 0, 0]), g(&w, [0, 0, 0]));
     let axes: Vec<usize> = if flat_z { vec![1, 2] } else { vec![0, 1, 2] };
     let grads: Vec<Array3<f32>> = axes

@@ -155,7 +155,7 @@ pub fn edge_features(frame: ArrayView2<f32>, sigma_px: f64) -> Array2<f64> {
     };
     let f = frame.mapv(|v| if v.is_finite() { v } else { med });
     let vol = f.insert_axis(Axis(0));
-    let g = chemomech_segment::filters::gradient_magnitude(vol.view(), sigma_px, [1.0; 3]).index_axis_move(Axis(0), 0);
+    let g = chemomech_imgproc::filters::gradient_magnitude(vol.view(), sigma_px, [1.0; 3]).index_axis_move(Axis(0), 0);
     let n = g.len() as f64;
     let mean = g.iter().map(|&v| v as f64).sum::<f64>() / n;
     let sd = (g.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-30);
@@ -215,7 +215,7 @@ pub fn register_stack(od: ArrayView3<f32>, energies: &[f64], p: &RegistrationPar
             .into_par_iter()
             .map(|e| {
                 let f = od.index_axis(Axis(0), e);
-                let g = chemomech_segment::filters::gradient_magnitude(f.mapv(|v| if v.is_finite() { v } else { 0.0 }).insert_axis(Axis(0)).view(), p.sigma_px, [1.0; 3]);
+                let g = chemomech_imgproc::filters::gradient_magnitude(f.mapv(|v| if v.is_finite() { v } else { 0.0 }).insert_axis(Axis(0)).view(), p.sigma_px, [1.0; 3]);
                 let n = g.len() as f64;
                 let mean = g.iter().map(|&v| v as f64).sum::<f64>() / n;
                 let var = g.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;

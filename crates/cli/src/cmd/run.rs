@@ -1,14 +1,15 @@
 //! `chemomech run PIPELINE.toml [--out DIR]` and `chemomech demo [--out DIR] [--preset small|medium]`.
 //!
-//! The stage kinds a pipeline can use are the subcommands themselves: the
-//! registry is built from their clap definitions, so a TOML key is exactly a
-//! command-line option (`window_um` = `--window-um`) and parses the same way.
+//! The stage kinds a pipeline can use are the stages of
+//! [`chemomech_pipeline::stage::registry`]: their typed parameters are the
+//! subcommands' options, so a TOML key is exactly a command-line option
+//! (`window_um` = `--window-um`) and parses the same way.
 
-use super::*;
 use crate::ui::Ui;
-use chemomech_core::{Error, Progress, Result};
-use chemomech_pipeline::runner::{self, Arity, KeySpec, Output, StageKind, StageRecord, StageSpec};
-use clap::FromArgMatches;
+use chemomech_core::{Error, Result};
+use chemomech_pipeline::runner::{self, StageKind, StageRecord, StageSpec};
+use chemomech_pipeline::stage::registry;
+use chemomech_pipeline::stages::report::Summary as ReportSummary;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -24,100 +25,33 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
+/// The electrodes the demo can simulate.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoPreset {
+    Small,
+    Medium,
+}
+
+impl DemoPreset {
+    fn name(self) -> &'static str {
+        match self {
+            DemoPreset::Small => "small",
+            DemoPreset::Medium => "medium",
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
     /// Output directory (run directory and report.html).
     #[arg(long, default_value = "chemomech-demo")]
     pub out: PathBuf,
-    /// Simulator preset: small (default, under a minute on 2 cores) or medium.
-    #[arg(long, default_value = "small")]
-    pub preset: String,
+    /// Simulator preset: small (under a minute on 2 cores) or medium.
+    #[arg(long, value_enum, default_value_t = DemoPreset::Small)]
+    pub preset: DemoPreset,
     /// Random seed of the simulated electrode.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-}
-
-fn clap_line(e: &clap::Error) -> String {
-    e.to_string().lines().next().unwrap_or("").trim_start_matches("error: ").to_string()
-}
-
-/// A stage kind from a subcommand's clap arguments and its `exec`.
-fn kind<A: clap::Args + FromArgMatches + 'static>(name: &'static str, output: Output, exec: fn(&A, &dyn Progress) -> Result<Value>) -> StageKind {
-    let cmd = move || A::augment_args(clap::Command::new(name)).disable_help_flag(true).disable_version_flag(true);
-    let keys = cmd()
-        .get_arguments()
-        .map(|a| KeySpec {
-            key: a.get_id().to_string(),
-            long: if a.is_positional() { None } else { a.get_long().map(String::from) },
-            arity: match a.get_action() {
-                clap::ArgAction::SetTrue => Arity::Flag,
-                clap::ArgAction::Append => Arity::Many,
-                _ => Arity::One,
-            },
-            path: a.get_value_parser().type_id() == std::any::TypeId::of::<PathBuf>(),
-            required: a.is_required_set(),
-            // Files the stage writes: --out and every --save-….
-            output: a.get_id() == "out" || a.get_id().as_str().starts_with("save_"),
-        })
-        .collect();
-    let check: runner::Check = Box::new(move |argv: &[String]| {
-        cmd().try_get_matches_from(argv).map(|_| ()).map_err(|e| {
-            let opt = match e.get(clap::error::ContextKind::InvalidArg) {
-                Some(clap::error::ContextValue::String(s)) => s.clone(),
-                _ => String::new(),
-            };
-            (opt, clap_line(&e))
-        })
-    });
-    let exec: runner::Exec = Box::new(move |argv: &[String], progress: &dyn Progress| {
-        let m = cmd().try_get_matches_from(argv).map_err(|e| Error::param(clap_line(&e)))?;
-        let a = A::from_arg_matches(&m).map_err(|e| Error::param(clap_line(&e)))?;
-        exec(&a, progress)
-    });
-    StageKind { name: name.into(), keys, output, exec, check }
-}
-
-/// Every stage a pipeline can run.
-pub fn registry() -> Vec<StageKind> {
-    vec![
-        kind::<simulate::Args>("simulate", Output::Dir, simulate::exec),
-        kind::<reconstruct::Args>("reconstruct", Output::File("volume.tiff".into()), reconstruct::exec),
-        kind::<segment::Args>("segment", Output::File("phases.tiff".into()), segment::exec),
-        kind::<morph::Args>("morph", Output::File("morph.tiff".into()), morph::exec),
-        kind::<particles::Args>("particles", Output::Dir, particles::exec),
-        kind::<stats::Args>("stats", Output::Dir, stats::exec),
-        kind::<xanes::Args>("xanes", Output::Dir, xanes::exec),
-        kind::<report::Args>("report", Output::Dir, report::exec),
-    ]
-}
-
-/// One line about a finished stage, from its summary.
-fn headline(rec: &StageRecord) -> String {
-    let s = &rec.summary;
-    let f = |v: &Value| v.as_f64().map(|x| format!("{x:.3}")).unwrap_or("?".into());
-    match rec.run.as_str() {
-        "simulate" => format!("{} particles, classes {}", s["particles"], s["class_counts"]),
-        "reconstruct" => format!("volume {} at centre {}", s["shape"], f(&s["center"])),
-        "segment" => format!("pore {}, carbon-binder {}, active {}", f(&s["volume_fractions"]["pore"]), f(&s["volume_fractions"]["carbon_binder"]), f(&s["volume_fractions"]["active"])),
-        "particles" => {
-            let mut t = format!("{} particles, classes {}", s["n_particles"], s["damage_classes"]);
-            if let Some(m) = s["truth_match"]["matched_fraction"].as_f64() {
-                t.push_str(&format!("; matched to truth {:.1} %", 100.0 * m));
-            }
-            let c = &s["truth_match"]["classes"];
-            if let Some(a) = c["class_accuracy"].as_f64() {
-                t.push_str(&format!(", classes {:.1} % right", 100.0 * a));
-            }
-            if let Some(r) = c["detachment"]["cbd_contact_correlation"].as_f64() {
-                t.push_str(&format!(", carbon-binder contact r {r:.2}"));
-            }
-            t
-        }
-        "stats" => format!("{} depth windows; pore tortuosity {}", s["depth_profile"].as_array().map(|a| a.len()).unwrap_or(0), f(&s["pore_tortuosity_z"]["tau"])),
-        "xanes" => format!("{} frames; mean SoC {}", s["frames"], f(&s["maps"]["mean_soc"])),
-        "report" => format!("{} figures", s["figures"].as_array().map(|a| a.len()).unwrap_or(0)),
-        _ => String::new(),
-    }
 }
 
 /// Runs a parsed pipeline with per-stage progress and one line per stage.
@@ -126,8 +60,8 @@ fn execute(p: &runner::Pipeline, reg: &[StageKind], run_dir: &Path, ui: &Ui) -> 
     let mut events = |st: &StageSpec, rec: Option<&StageRecord>| match rec {
         None if ui.verbose > 0 => ui.info(format!("▸ {} ({})", st.name, st.kind)),
         None => {}
-        Some(r) if r.cached => ui.info(format!("= {:<12} cached ({:.1} s when run): {}", r.name, r.seconds, headline(r))),
-        Some(r) => ui.info(format!("✓ {:<12} {:>6.1} s  {}", r.name, r.seconds, headline(r))),
+        Some(r) if r.cached => ui.info(format!("= {:<12} cached ({:.1} s when run): {}", r.name, r.seconds, r.headline)),
+        Some(r) => ui.info(format!("✓ {:<12} {:>6.1} s  {}", r.name, r.seconds, r.headline)),
     };
     runner::run(p, reg, run_dir, &bar, &mut events)
 }
@@ -146,11 +80,9 @@ pub fn run(a: &Args, ui: &Ui) -> Result<()> {
 }
 
 /// The demo's pipeline text for a preset.
-pub fn demo_toml(preset: &str, seed: u64) -> Result<String> {
+pub fn demo_toml(preset: DemoPreset, seed: u64) -> Result<String> {
+    let preset = preset.name();
     let cfg = chemomech_sim::config::preset(preset)?;
-    if !matches!(preset, "small" | "medium") {
-        return Err(Error::param(format!("--preset must be small or medium, got '{preset}'")));
-    }
     let size = (cfg.electrode.lateral_um / cfg.electrode.voxel_um).round() as usize;
     let close = 2.5 * cfg.electrode.voxel_um;
     Ok(DEMO_TOML.replace("{preset}", preset).replace("{size}", &size.to_string()).replace("{seed}", &seed.to_string()).replace("{crack_close_um}", &format!("{close:.3}")))
@@ -158,7 +90,7 @@ pub fn demo_toml(preset: &str, seed: u64) -> Result<String> {
 
 pub fn demo(a: &DemoArgs, ui: &Ui) -> Result<()> {
     let t0 = std::time::Instant::now();
-    let text = demo_toml(&a.preset, a.seed)?;
+    let text = demo_toml(a.preset, a.seed)?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(e).at(&a.out))?;
     let file = a.out.join("pipeline.toml");
     chemomech_io::atomic::write_bytes(&file, text.as_bytes())?;
@@ -174,10 +106,12 @@ pub fn demo(a: &DemoArgs, ui: &Ui) -> Result<()> {
     out["report"] = serde_json::json!(top);
     out["seconds"] = serde_json::json!(secs);
     ui.result(&out, || {
-        let mut t = format!("demo ({}) in {secs:.1} s → {}\n", a.preset, top.display());
-        let truth = v["stages"].as_array().and_then(|s| s.iter().find(|r| r["run"] == "report")).map(|r| r["summary"]["truth"].clone()).unwrap_or_default();
-        if let Some(m) = truth["particles"]["matched_fraction"].as_f64() {
-            t.push_str(&format!("  ground truth: {:.1} % of particles matched, damage classes {:.1} % right, SoC RMSE {:.3}\n", 100.0 * m, 100.0 * truth["particles"]["classes"]["class_accuracy"].as_f64().unwrap_or(f64::NAN), truth["soc_rmse"].as_f64().unwrap_or(f64::NAN)));
+        let mut t = format!("demo ({}) in {secs:.1} s → {}\n", a.preset.name(), top.display());
+        let report: Option<ReportSummary> = v["stages"].as_array().and_then(|s| s.iter().find(|r| r["run"] == "report")).and_then(|r| serde_json::from_value(r["summary"].clone()).ok());
+        if let Some(tm) = report.as_ref().and_then(|r| r.truth.particles.as_ref()) {
+            let classes = tm.classes.as_ref().map(|c| c.class_accuracy).unwrap_or(f64::NAN);
+            let soc = report.as_ref().and_then(|r| r.truth.soc.as_ref()).map(|s| s.soc_rmse).unwrap_or(f64::NAN);
+            t.push_str(&format!("  ground truth: {:.1} % of particles matched, damage classes {:.1} % right, SoC RMSE {soc:.3}\n", 100.0 * tm.matched_fraction, 100.0 * classes));
         }
         t.push_str(&format!("  re-run (cached stages are skipped): chemomech run {}\n", file.display()));
         t

@@ -7,15 +7,15 @@
 use super::segment::read_volume_or;
 use chemomech_core::{DynArray, Error, Progress, Provenance, Result};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_particles::label::{label, label_compact, CompactLabels, Connectivity};
-use chemomech_particles::{edt, morph::h_maxima, watershed::watershed_from_peaks};
-use chemomech_segment::filters::median;
+use chemomech_imgproc::label::{label, label_compact, CompactLabels, Connectivity};
+use chemomech_imgproc::{edt, morph::h_maxima, watershed::watershed_from_peaks};
+use chemomech_imgproc::filters::median;
 use ndarray::{Array3, ArrayView3};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// One primitive.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// Connected components of the mask → u32 labels (cc3d's numbering).
     Label(Connectivity),
@@ -27,21 +27,131 @@ pub enum Op {
     Watershed { h_um: f64 },
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// The primitive, as the user names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpName {
+    /// Connected components → 16-bit labels up to 65 535 components, else 32-bit.
+    #[default]
+    Label,
+    /// Distance map (µm) → f32.
+    Edt,
+    /// Median filter → f32.
+    Median,
+    /// Distance-map watershed → 32-bit labels.
+    Watershed,
+}
+
+/// What `morph` does: one primitive on a whole volume.
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
-    pub input: PathBuf,
-    pub dataset: Option<String>,
-    pub voxel_um: Option<f64>,
-    pub op: Op,
-    /// The mask is the voxels equal to this value; default: the non-zero voxels.
+    /// The primitive.
+    #[arg(value_enum)]
+    pub op: OpName,
+    /// Input volume (TIFF, Zarr, HDF5, npy).
+    pub volume: PathBuf,
+    /// Mask = voxels equal to this value (default: non-zero voxels).
+    #[arg(long)]
     pub phase: Option<f64>,
-    /// Runs the computation this many times in the one process and reports
-    /// the fastest (`seconds_compute`) and every run (`seconds_runs`), as
-    /// the Python peers are timed in `bench/`: repeated calls in one process
-    /// reuse memory the process already holds, where a fresh process's
-    /// first touch of a large output is at the mercy of the (virtual)
-    /// machine's page allocation (0.23–0.88 s for the same 512³ labelling).
+    /// Voxel size in µm (default: the file's, else 1).
+    #[arg(long)]
+    pub voxel_um: Option<f64>,
+    /// 6, 18 or 26 (label).
+    #[arg(long, default_value = "26")]
+    pub connectivity: Connectivity,
+    /// Median over a (2r+1)³ cube (median).
+    #[arg(long, default_value_t = 1)]
+    pub radius: usize,
+    /// Minimum depth (µm) of a distance-map peak to seed a region (watershed).
+    #[arg(long, default_value_t = 1.0)]
+    pub h_um: f64,
+    /// Dataset inside a container file.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Benchmarking: compute this many times in this process; `seconds_compute` is the fastest, `seconds_runs` lists all.
+    ///
+    /// Repeated calls in one process reuse memory the process already
+    /// holds, as the Python peers are timed in `bench/`, where a fresh
+    /// process's first touch of a large output is at the mercy of the
+    /// (virtual) machine's page allocation.
+    #[arg(long, default_value_t = 1)]
     pub repeat: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self { op: OpName::Label, volume: PathBuf::new(), phase: None, voxel_um: None, connectivity: Connectivity::C26, radius: 1, h_um: 1.0, dataset: None, repeat: 1 }
+    }
+}
+
+impl Params {
+    /// The primitive with its settings.
+    pub fn op(&self) -> Op {
+        match self.op {
+            OpName::Label => Op::Label(self.connectivity),
+            OpName::Edt => Op::Edt,
+            OpName::Median => Op::Median(self.radius),
+            OpName::Watershed => Op::Watershed { h_um: self.h_um },
+        }
+    }
+}
+
+/// What `morph` reports.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub stage: String,
+    pub op: Op,
+    /// The volume written.
+    pub output: String,
+    pub shape: Vec<usize>,
+    /// Voxel size (z, y, x) in µm.
+    pub voxel_um: [f64; 3],
+    pub seconds: f64,
+    pub provenance: serde_json::Value,
+    /// The fastest run's seconds, and every run's.
+    pub seconds_compute: f64,
+    pub seconds_runs: Vec<f64>,
+    /// Watershed: the fastest run's seconds per step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_edt: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_markers: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_flood: Option<f64>,
+    /// Label: components found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_components: Option<u64>,
+    /// Watershed: regions (markers) found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_regions: Option<u64>,
+}
+
+/// The `morph` stage.
+pub struct Morph;
+
+impl crate::stage::Stage for Morph {
+    const NAME: &'static str = "morph";
+    const OUTPUT: crate::runner::Output = crate::runner::Output::File("morph.tiff");
+    type Params = Params;
+    type Summary = Summary;
+    fn run(params: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+        run(params, out, progress)
+    }
+    fn headline(s: &Summary) -> String {
+        let op = serde_json::to_value(s.op).ok().and_then(|v| v.as_str().map(String::from).or_else(|| v.as_object().and_then(|o| o.keys().next().cloned()))).unwrap_or_default();
+        format!("{} → {} in {:.2} s", op.to_lowercase(), s.output, s.seconds_compute)
+    }
+}
+
+/// Step timings of one primitive.
+#[derive(Default)]
+struct Timings {
+    compute: Vec<f64>,
+    edt: Vec<f64>,
+    markers: Vec<f64>,
+    flood: Vec<f64>,
+    count: Option<(bool, u64)>,
 }
 
 /// Runs `f` `n` times (at least once); its last result and each run's seconds.
@@ -62,12 +172,6 @@ fn best(times: &[f64]) -> f64 {
     times.iter().cloned().fold(f64::INFINITY, f64::min)
 }
 
-/// `seconds_compute` (the fastest run) and `seconds_runs` (every run).
-fn record(summary: &mut serde_json::Map<String, serde_json::Value>, times: Vec<f64>) {
-    summary.insert("seconds_compute".into(), best(&times).into());
-    summary.insert("seconds_runs".into(), times.into());
-}
-
 fn mask_of(v: ArrayView3<f32>, phase: Option<f64>) -> Array3<bool> {
     match phase {
         Some(p) => v.mapv(|x| x as f64 == p),
@@ -75,27 +179,29 @@ fn mask_of(v: ArrayView3<f32>, phase: Option<f64>) -> Array3<bool> {
     }
 }
 
-pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
-    chemomech_io::atomic::ensure_not_input(out, &[&p.input])?;
+/// Runs the primitive on `p.volume` into the TIFF `out`. See [`Params`].
+pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+    chemomech_io::atomic::ensure_not_input(out, &[&p.volume])?;
     let mut prov = Provenance::start("morph", serde_json::to_value(p)?);
-    prov.add_input(&p.input)?;
+    prov.add_input(&p.volume)?;
     // Files without a voxel size are taken as 1 µm voxels: label and median
     // do not use it, and distances are then in voxels.
-    let v = read_volume_or(&p.input, p.dataset.clone(), p.voxel_um, Some(1.0))?;
+    let v = read_volume_or(&p.volume, p.dataset.clone(), p.voxel_um, Some(1.0))?;
     if v.data.is_empty() {
-        return Err(Error::shape("the volume is empty").at(&p.input));
+        return Err(Error::shape("the volume is empty").at(&p.volume));
     }
     let sp = v.voxel_um;
     progress.start("morph", 1);
     let t0 = Instant::now();
-    let mut summary = serde_json::Map::new();
-    let result = match p.op {
+    let mut tm = Timings::default();
+    let op = p.op();
+    let result = match op {
         Op::Label(conn) => {
             let m = mask_of(v.data.view(), p.phase);
             // 16-bit labels up to 65 535 components (as cc3d), which Fiji opens as integers.
             let ((lab, n), times) = timed(p.repeat, || label_compact(m.view(), conn));
-            record(&mut summary, times);
-            summary.insert("n_components".into(), n.into());
+            tm.compute = times;
+            tm.count = Some((true, n as u64));
             match lab {
                 CompactLabels::U16(a) => DynArray::U16(a.into_dyn()),
                 CompactLabels::U32(a) => DynArray::U32(a.into_dyn()),
@@ -104,7 +210,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         Op::Edt => {
             let m = mask_of(v.data.view(), p.phase);
             let (d, times) = timed(p.repeat, || edt(m.view(), sp));
-            record(&mut summary, times);
+            tm.compute = times;
             DynArray::F32(d.into_dyn())
         }
         Op::Median(r) => {
@@ -112,7 +218,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
                 return Err(Error::param(format!("median radius must be 1–10 voxels, got {r}")));
             }
             let (m, times) = timed(p.repeat, || median(v.data.view(), r));
-            record(&mut summary, times);
+            tm.compute = times;
             DynArray::F32(m.into_dyn())
         }
         Op::Watershed { h_um } => {
@@ -134,26 +240,29 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
                 t_flood.push(t.elapsed().as_secs_f64());
                 (lab, nm)
             });
-            summary.insert("seconds_edt".into(), best(&t_edt).into());
-            summary.insert("seconds_markers".into(), best(&t_markers).into());
-            summary.insert("seconds_flood".into(), best(&t_flood).into());
-            record(&mut summary, times);
-            summary.insert("n_regions".into(), nm.into());
+            tm = Timings { compute: times, edt: t_edt, markers: t_markers, flood: t_flood, count: Some((false, nm as u64)) };
             DynArray::U32(lab.into_dyn())
         }
     };
     progress.finish();
     prov.finish();
     write_tiff(out, &result, Some(&sp), Some(&prov), TiffOptions::default())?;
-    let mut s = serde_json::json!({
-        "stage": "morph",
-        "op": p.op,
-        "output": out.display().to_string(),
-        "shape": v.data.shape(),
-        "voxel_um": sp,
-        "seconds": t0.elapsed().as_secs_f64(),
-        "provenance": prov.to_json(),
-    });
-    s.as_object_mut().unwrap().extend(summary);
-    Ok(s)
+    let step = |t: &[f64]| (!t.is_empty()).then(|| best(t));
+    let count = |want: bool| tm.count.filter(|c| c.0 == want).map(|c| c.1);
+    Ok(Summary {
+        stage: "morph".into(),
+        op,
+        output: out.display().to_string(),
+        shape: v.data.shape().to_vec(),
+        voxel_um: sp,
+        seconds: t0.elapsed().as_secs_f64(),
+        provenance: prov.to_json(),
+        seconds_compute: best(&tm.compute),
+        seconds_edt: step(&tm.edt),
+        seconds_markers: step(&tm.markers),
+        seconds_flood: step(&tm.flood),
+        n_components: count(true),
+        n_regions: count(false),
+        seconds_runs: tm.compute,
+    })
 }

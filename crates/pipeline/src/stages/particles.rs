@@ -7,42 +7,169 @@ use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Tabl
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
 use chemomech_io::{open, table, Dataset};
 use chemomech_particles::compare::match_labels;
-use chemomech_particles::label::Connectivity;
+use chemomech_imgproc::label::Connectivity;
+use crate::stage::ClassCounts;
 use chemomech_particles::metrics::{grey_crack_level, mark_grey_cracks, particle_metrics, DamageThresholds, PhaseCodes, CRACK_LEVEL};
 use chemomech_particles::separate::{separate, SeparateParams};
 use ndarray::{Array3, Ix3};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// An extra volume averaged per particle: `NAME=PATH` (e.g. `soc=soc.tiff`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Extra {
+    /// Column name prefix in the particle table.
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for Extra {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let (k, v) = s.split_once('=').ok_or_else(|| Error::param(format!("an extra volume must be NAME=PATH, got '{s}'")))?;
+        Ok(Extra { name: k.trim().to_string(), path: PathBuf::from(v.trim()) })
+    }
+}
+
+/// What `particles` does: phases (or a grey volume, segmented first) →
+/// labelled particle envelopes and their metrics.
+#[derive(Debug, Clone, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
-    /// A grey-level volume (segmented at ISO-50 % levels) …
+    /// Grey-level volume: segmented with multi-Otsu when no --phases is given; with --phases, its grey levels find thin cracks inside particles.
     pub volume: Option<PathBuf>,
-    /// … or a phase volume.
+    /// Phase volume instead of a grey volume.
+    #[arg(long)]
     pub phases: Option<PathBuf>,
-    pub codes: PhaseCodes,
+    /// Codes of the phases in --phases, e.g. pore=0,cbd=85,active=170.
+    #[arg(long = "phase-values", default_value = "pore=0,cbd=1,active=2")]
+    pub phase_values: PhaseCodes,
+    /// Voxel size in µm (required when the file states none).
+    #[arg(long)]
     pub voxel_um: Option<f64>,
+    /// 6, 18 or 26.
+    #[arg(long, default_value = "26")]
     pub connectivity: Connectivity,
-    pub split: bool,
-    /// Seed the caps of particles cut by the volume's faces.
-    pub face_seeds: bool,
-    /// Merge touching pieces whose union is at least as convex as they are
-    /// (a cracked particle the watershed split).
-    pub merge_convex: bool,
-    /// Move chunks of shattered particles that a neighbour swallowed back
-    /// to the particle whose fitted sphere they lie in.
-    pub reassign_chunks: bool,
-    /// Crack-closing radius and marker depth (µm); defaults scale with the voxel.
+    /// Do not split touching particles (connected components only).
+    #[arg(long)]
+    pub no_split: bool,
+    /// Do not seed the caps that the volume's faces cut off particles
+    /// centred outside it (they then join a touching neighbour).
+    #[arg(long)]
+    pub no_face_seeds: bool,
+    /// Do not merge touching pieces whose union is at least as convex as
+    /// they are (the pieces of a cracked particle that the split cut apart).
+    #[arg(long)]
+    pub no_merge: bool,
+    /// Do not move chunks of shattered particles that a neighbour
+    /// swallowed back to the particle whose fitted sphere they lie in.
+    #[arg(long)]
+    pub no_reassign: bool,
+    /// Cracks up to about twice this width (µm) are filled into their particle (default: scales with the voxel).
+    #[arg(long)]
     pub crack_close_um: Option<f64>,
+    /// Minimum depth (µm) of a distance-map peak to seed a particle (default: scales with the voxel).
+    #[arg(long)]
     pub h_um: Option<f64>,
-    /// With a grey volume: a voxel inside an envelope is crack below this
-    /// fraction of the way from the pore to the active median (default
-    /// [`CRACK_LEVEL`](chemomech_particles::metrics::CRACK_LEVEL)).
+    /// With a grey VOLUME: voxels inside a particle darker than this fraction
+    /// of the way from the pore to the active grey median are cracks
+    /// (default [`CRACK_LEVEL`](chemomech_particles::metrics::CRACK_LEVEL)).
+    #[arg(long)]
     pub crack_level: Option<f64>,
-    pub thresholds: DamageThresholds,
-    /// Extra volumes to average per particle: (column name, path).
-    pub extra: Vec<(String, PathBuf)>,
-    /// Ground-truth labels to score against (simulated input).
+    /// Crack-fraction thresholds least<MILD≤mild<SEVERE≤severe.
+    #[arg(long, default_value = "0.03,0.15")]
+    pub damage_thresholds: DamageThresholds,
+    /// Extra volume averaged per particle, NAME=PATH (repeatable), e.g. soc=soc.tiff.
+    #[arg(long = "extra")]
+    pub extra: Vec<Extra>,
+    /// Ground-truth labels (simulated data) to score against.
+    #[arg(long)]
     pub truth: Option<PathBuf>,
+}
+
+/// How separation went (see [`SeparateReport`](chemomech_particles::separate::SeparateReport)).
+pub type Separation = serde_json::Value;
+
+/// What `particles` reports.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub stage: String,
+    pub n_particles: u64,
+    pub separation: Separation,
+    /// Voxel size (z, y, x) in µm.
+    pub voxel_um: [f64; 3],
+    pub shape: Vec<usize>,
+    /// Extent of the volume (z, y, x) in µm.
+    pub extent_um: [f64; 3],
+    pub damage_classes: ClassCounts,
+    pub thresholds: DamageThresholds,
+    /// How cracks were told from solid.
+    pub crack_detection: serde_json::Value,
+    /// Scores against ground-truth labels, when given.
+    pub truth_match: Option<TruthMatch>,
+    /// Files written, relative to the output directory.
+    pub outputs: Vec<String>,
+    pub seconds: f64,
+    pub seconds_separate: f64,
+    pub seconds_metrics: f64,
+    pub provenance: serde_json::Value,
+}
+
+/// Particles matched one-to-one against ground-truth labels (IoU ≥ 0.5),
+/// and with the simulator's truth table, the damage classes.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TruthMatch {
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub matched_fraction: f64,
+    /// The rest of the match report ([`MatchReport`](chemomech_particles::compare::MatchReport)).
+    #[serde(flatten)]
+    pub report: serde_json::Map<String, serde_json::Value>,
+    /// Damage classes of matched particles against the truth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<ClassScore>,
+}
+
+/// Damage classes and crack fractions of matched particles against the truth.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ClassScore {
+    pub matched: u64,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub class_accuracy: f64,
+    pub confusion_rows_truth_cols_measured: serde_json::Value,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub crack_fraction_correlation: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub crack_fraction_mean_truth: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub crack_fraction_mean_measured: f64,
+    /// Carbon-binder contact against the truth ([`score_detachment`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detachment: Option<serde_json::Value>,
+}
+
+/// The `particles` stage.
+pub struct Particles;
+
+impl crate::stage::Stage for Particles {
+    const NAME: &'static str = "particles";
+    const OUTPUT: crate::runner::Output = crate::runner::Output::Dir;
+    type Params = Params;
+    type Summary = Summary;
+    fn run(params: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+        run(params, out, progress)
+    }
+    fn headline(s: &Summary) -> String {
+        let mut t = format!("{} particles, classes {}", s.n_particles, s.damage_classes);
+        if let Some(m) = &s.truth_match {
+            t.push_str(&format!("; matched to truth {:.1} %", 100.0 * m.matched_fraction));
+            if let Some(c) = &m.classes {
+                t.push_str(&format!(", classes {:.1} % right", 100.0 * c.class_accuracy));
+                if let Some(r) = c.detachment.as_ref().and_then(|d| d["cbd_contact_correlation"].as_f64()) {
+                    t.push_str(&format!(", carbon-binder contact r {r:.2}"));
+                }
+            }
+        }
+        t
+    }
 }
 
 fn read_u8_volume(path: &Path, what: &str) -> Result<(Array3<u8>, Option<[f64; 3]>)> {
@@ -71,9 +198,11 @@ fn read_labels(path: &Path) -> Result<Array3<u32>> {
     }
 }
 
-pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
+/// Runs the stage into the directory `out`. See [`Params`].
+pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let t0 = std::time::Instant::now();
-    let input = p.phases.as_ref().or(p.volume.as_ref()).ok_or_else(|| Error::param("give a grey volume or --phases"))?;
+    let input = p.phases.as_ref().or(p.volume.as_ref()).ok_or_else(|| Error::param("give a grey VOLUME, --phases PHASES, or both (grey levels then find the cracks)"))?;
+    p.damage_thresholds.validate()?;
     chemomech_io::atomic::ensure_not_input(out, &[input])?;
     if let Some(l) = p.crack_level {
         if !(l > 0.0 && l < 1.0) {
@@ -87,7 +216,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let (mut phases, spacing) = match (&p.phases, &p.volume) {
         (Some(ph), _) => {
             let (a, sp) = read_u8_volume(ph, "phase")?;
-            let c = p.codes;
+            let c = p.phase_values;
             let known = |v: u8| v == c.pore || v == c.cbd || v == c.active;
             if let Some(bad) = a.iter().find(|&&v| !known(v)) {
                 return Err(Error::data(format!("value {bad} is none of the phase codes pore={}, cbd={}, active={}", c.pore, c.cbd, c.active)).at(ph));
@@ -114,10 +243,10 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     }
     let mut sp = SeparateParams::for_voxel(spacing);
     sp.connectivity = p.connectivity;
-    sp.split = p.split;
-    sp.face_seeds = p.face_seeds;
-    sp.merge_convex = p.merge_convex;
-    sp.reassign_chunks = p.reassign_chunks;
+    sp.split = !p.no_split;
+    sp.face_seeds = !p.no_face_seeds;
+    sp.merge_convex = !p.no_merge;
+    sp.reassign_chunks = !p.no_reassign;
     if let Some(c) = p.crack_close_um {
         sp.crack_close_um = c;
     }
@@ -148,7 +277,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let extras: Vec<(String, Array3<f32>)> = p
         .extra
         .iter()
-        .map(|(name, path)| -> Result<(String, Array3<f32>)> {
+        .map(|Extra { name, path }| -> Result<(String, Array3<f32>)> {
             let v = read_volume(path, None, Some(spacing[0]))?;
             if v.data.dim() != phases.dim() {
                 return Err(Error::shape(format!("{:?} does not match the phases {:?}", v.data.dim(), phases.dim())).at(path));
@@ -158,7 +287,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         .collect::<Result<_>>()?;
     let ev: Vec<(&str, ndarray::ArrayView3<f32>)> = extras.iter().map(|(n, a)| (n.as_str(), a.view())).collect();
     let t_met = std::time::Instant::now();
-    let t = particle_metrics(labels.view(), phases.view(), PhaseCodes::default(), spacing, p.thresholds, &ev)?;
+    let t = particle_metrics(labels.view(), phases.view(), PhaseCodes::default(), spacing, p.damage_thresholds, &ev)?;
     let seconds_metrics = t_met.elapsed().as_secs_f64();
     progress.inc(1);
     let mut truth_table: Option<Table> = None;
@@ -198,31 +327,31 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     progress.inc(1);
     progress.finish();
     let shape = phases.shape().to_vec();
-    let summary = serde_json::json!({
-        "stage": "particles",
-        "n_particles": t.rows(),
-        "separation": rep,
-        "voxel_um": spacing,
-        "shape": shape,
-        "extent_um": [shape[0] as f64 * spacing[0], shape[1] as f64 * spacing[1], shape[2] as f64 * spacing[2]],
-        "damage_classes": class_counts(&t)?,
-        "thresholds": p.thresholds,
-        "crack_detection": crack_rule,
-        "truth_match": truth,
-        "outputs": outputs,
-        "seconds": t0.elapsed().as_secs_f64(),
-        "seconds_separate": seconds_separate,
-        "seconds_metrics": seconds_metrics,
-        "provenance": prov.to_json(),
-    });
-    dir.commit(&summary)?;
+    let summary = Summary {
+        stage: "particles".into(),
+        n_particles: t.rows() as u64,
+        separation: serde_json::to_value(&rep)?,
+        voxel_um: spacing,
+        extent_um: [shape[0] as f64 * spacing[0], shape[1] as f64 * spacing[1], shape[2] as f64 * spacing[2]],
+        shape,
+        damage_classes: class_counts(&t)?,
+        thresholds: p.damage_thresholds,
+        crack_detection: crack_rule,
+        truth_match: truth.map(serde_json::from_value).transpose()?,
+        outputs: outputs.into_iter().map(String::from).collect(),
+        seconds: t0.elapsed().as_secs_f64(),
+        seconds_separate,
+        seconds_metrics,
+        provenance: prov.to_json(),
+    };
+    dir.commit(&serde_json::to_value(&summary)?)?;
     Ok(summary)
 }
 
-fn class_counts(t: &Table) -> Result<serde_json::Value> {
+fn class_counts(t: &Table) -> Result<ClassCounts> {
     let c = t.str("damage_class")?;
-    let n = |k: &str| c.iter().filter(|x| *x == k).count();
-    Ok(serde_json::json!({"least": n("least"), "mild": n("mild"), "severe": n("severe")}))
+    let n = |k: &str| c.iter().filter(|x| *x == k).count() as u64;
+    Ok(ClassCounts { least: n("least"), mild: n("mild"), severe: n("severe") })
 }
 
 /// Damage classes and crack fractions of matched particles against the

@@ -4,7 +4,10 @@
 use chemomech_core::{Error, Progress, ProjectionSet, Provenance, Result};
 use chemomech_io::{open_with, Dataset, OpenOptions};
 use chemomech_tomo::center::{check_center, find_center_180, find_center_vo};
-use chemomech_tomo::recon::{preprocess, reconstruct, CenterSpec, PreReport, ReconParams};
+use chemomech_tomo::fbp::Filter;
+use chemomech_tomo::phase::Paganin;
+use chemomech_tomo::preprocess::{Combine, Rings};
+use chemomech_tomo::recon::{preprocess, reconstruct, Algorithm, CenterSpec, PreReport, ReconParams};
 use ndarray::{s, Axis};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -14,13 +17,22 @@ use std::path::{Path, PathBuf};
 pub struct HoloParams {
     /// δ/β of the (homogeneous-object) CTF.
     pub delta_beta: f64,
+    /// Tikhonov regularisation at low and high spatial frequencies.
     pub alpha_low: f64,
     pub alpha_high: f64,
 }
 
-/// What to reconstruct and how.
+impl HoloParams {
+    /// The CTF retrieval for `delta_beta` with the default regularisation
+    /// (α 1e-6 at low and 1e-4 at high frequencies).
+    pub fn new(delta_beta: f64) -> Self {
+        Self { delta_beta, alpha_low: 1e-6, alpha_high: 1e-4 }
+    }
+}
+
+/// What to reconstruct and how, resolved from [`Params`].
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Params {
+pub struct Plan {
     /// Projections, or for holotomography a folder of one DXchange file per distance.
     pub input: PathBuf,
     /// Multi-distance CTF retrieval (input is a folder of distances).
@@ -31,6 +43,247 @@ pub struct Params {
     pub slices: Option<Range<usize>>,
     /// Memory budget in GB for data in flight; default 4 GB.
     pub memory_gb: Option<f64>,
+}
+
+/// Ring removal, as the user names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RingsName {
+    #[default]
+    None,
+    /// Vo 2018: sorting-based filter and large-stripe removal.
+    Vo,
+    /// Münch 2009: Fourier–wavelet.
+    Fw,
+}
+
+/// Combination of flat (and dark) frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlatsName {
+    #[default]
+    Mean,
+    Median,
+}
+
+/// Phase retrieval, as the user names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhaseName {
+    /// Absorption contrast only.
+    #[default]
+    None,
+    /// Single-distance Paganin filter.
+    Paganin,
+    /// Multi-distance CTF (holotomography: the input is a folder of one file per distance).
+    Ctf,
+}
+
+/// The rotation centre: `auto` (Vo's method), `180` (0°/180° registration) or a value in detector pixels.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Center(pub CenterSpec);
+
+impl Default for Center {
+    fn default() -> Self {
+        Center(CenterSpec::Auto)
+    }
+}
+
+impl std::str::FromStr for Center {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(Center(match s {
+            "auto" | "vo" => CenterSpec::Auto,
+            "180" | "opposite" => CenterSpec::Opposite,
+            v => CenterSpec::Value(v.parse().map_err(|_| Error::param(format!("the centre must be auto, 180 or a number, got '{v}'")))?),
+        }))
+    }
+}
+
+/// Detector rows `A:B` (either end may be left out).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rows {
+    pub start: usize,
+    /// Exclusive end; `None`: the last row.
+    pub end: Option<usize>,
+}
+
+impl std::str::FromStr for Rows {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let (a, b) = s.split_once(':').ok_or_else(|| Error::param(format!("slices must look like A:B, got '{s}'")))?;
+        let start = if a.is_empty() { 0 } else { a.parse().map_err(|_| Error::param(format!("bad slice start '{a}'")))? };
+        let end = if b.is_empty() { None } else { Some(b.parse().map_err(|_| Error::param(format!("bad slice end '{b}'")))?) };
+        Ok(Rows { start, end })
+    }
+}
+
+/// What `reconstruct` does: projections (DXchange, NXtomo, FXI, txrm,
+/// Zarr) → a volume in 1/cm, streamed slab by slab within a memory budget.
+#[derive(Debug, Clone, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Params {
+    /// Projections with flats and darks (DXchange/NXtomo/FXI HDF5, txrm, Zarr).
+    pub input: PathBuf,
+    /// Rotation centre: auto (Vo's method), 180 (0°/180° registration), or a value in detector pixels.
+    #[arg(long, default_value = "auto")]
+    pub center: Center,
+    /// Filter: ramp, shepp, cosine, hamming, hann.
+    #[arg(long, default_value = "ramp")]
+    pub filter: Filter,
+    /// Algorithm: fbp (filtered back-projection) or fourier (direct
+    /// Fourier gridding, faster; same filters and scale).
+    #[arg(long, default_value = "fbp")]
+    pub algorithm: Algorithm,
+    /// Ring removal: none, vo (Vo 2018 sorting + large stripes), fw (Münch 2009 Fourier–wavelet).
+    #[arg(long, value_enum, default_value_t = RingsName::None)]
+    pub rings: RingsName,
+    /// Zinger removal threshold on transmission (e.g. 0.1); off when absent.
+    #[arg(long)]
+    pub zinger: Option<f32>,
+    /// Combine flats by mean or median.
+    #[arg(long, value_enum, default_value_t = FlatsName::Mean)]
+    pub flats: FlatsName,
+    /// Phase retrieval: none, paganin (single distance), or ctf (multi-distance holotomography: INPUT is a folder of one file per distance).
+    #[arg(long, value_enum, default_value_t = PhaseName::None)]
+    pub phase: PhaseName,
+    /// δ/β for phase retrieval.
+    #[arg(long)]
+    pub delta_beta: Option<f64>,
+    /// Photon energy in keV (phase retrieval).
+    #[arg(long)]
+    pub energy_kev: Option<f64>,
+    /// Propagation distance(s) in metres (phase retrieval), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub distance_m: Vec<f64>,
+    /// Pixel size in µm (phase retrieval; overrides the file's).
+    #[arg(long)]
+    pub pixel_um: Option<f64>,
+    /// Slices (detector rows) A:B to reconstruct.
+    #[arg(long)]
+    pub slices: Option<Rows>,
+    /// Memory budget in GB for data in flight (default 4).
+    #[arg(long)]
+    pub memory_gb: Option<f64>,
+    /// Output slice width in pixels (default: detector width).
+    #[arg(long)]
+    pub size: Option<usize>,
+}
+
+impl Params {
+    /// The reconstruction these parameters ask for, checked.
+    ///
+    /// # Errors
+    /// Phase retrieval without the settings it needs, or with invalid ones.
+    pub fn plan(&self) -> Result<Plan> {
+        let rings = match self.rings {
+            RingsName::None => Rings::None,
+            RingsName::Vo => Rings::vo(),
+            RingsName::Fw => Rings::fourier_wavelet(),
+        };
+        let flats = match self.flats {
+            FlatsName::Mean => Combine::Mean,
+            FlatsName::Median => Combine::Median,
+        };
+        let holo = match self.phase {
+            PhaseName::Ctf => {
+                let d = self.delta_beta.ok_or_else(|| Error::param("--phase ctf needs --delta-beta"))?;
+                if !(d > 0.0 && d.is_finite()) {
+                    return Err(Error::param("--delta-beta must be positive"));
+                }
+                Some(HoloParams::new(d))
+            }
+            _ => None,
+        };
+        let paganin = match self.phase {
+            PhaseName::Paganin => {
+                let need = |v: Option<f64>, n: &str| v.ok_or_else(|| Error::param(format!("--phase paganin needs {n}")));
+                let p = Paganin { energy_kev: need(self.energy_kev, "--energy-kev")?, distance_m: need(self.distance_m.first().copied(), "--distance-m")?, pixel_um: need(self.pixel_um, "--pixel-um")?, delta_beta: need(self.delta_beta, "--delta-beta")? };
+                p.validate()?;
+                Some(p)
+            }
+            _ => None,
+        };
+        let recon = ReconParams { algorithm: self.algorithm, filter: self.filter, rings, zinger: self.zinger, flats, paganin, size: self.size };
+        let slices = self.slices.as_ref().map(|r| r.start..r.end.unwrap_or(usize::MAX));
+        Ok(Plan { input: self.input.clone(), holo, center: self.center.0, recon, slices, memory_gb: self.memory_gb })
+    }
+}
+
+/// What `reconstruct` reports.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub stage: String,
+    /// `holotomography (multi-distance CTF)` for phase volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// The volume written.
+    pub output: String,
+    /// Rotation centre in detector pixels, and how it was found.
+    pub center: f64,
+    pub center_method: String,
+    pub shape: [usize; 3],
+    pub units: String,
+    pub pixel_um: Option<f64>,
+    pub angles: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distances_m: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance_shifts_px: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub magnification_zoom: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slabs: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_per_slab: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_budget_gb: Option<f64>,
+    pub peak_rss_mb: Option<f64>,
+    pub seconds: f64,
+    /// FBP / gridding alone, without reading, preprocessing and writing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_reconstruction: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<Algorithm>,
+    /// What normalisation saw and did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocessing: Option<serde_json::Value>,
+    pub provenance: serde_json::Value,
+}
+
+/// The `reconstruct` stage.
+pub struct Reconstruct;
+
+impl crate::stage::Stage for Reconstruct {
+    const NAME: &'static str = "reconstruct";
+    const OUTPUT: crate::runner::Output = crate::runner::Output::File("volume.tiff");
+    type Params = Params;
+    type Summary = Summary;
+    fn run(params: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+        run(params, out, progress)
+    }
+    fn headline(s: &Summary) -> String {
+        let shape = s.shape.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("x");
+        format!("volume {shape} ({}) at centre {:.2} ({})", s.units, s.center, s.center_method)
+    }
+}
+
+/// Runs the reconstruction of `p.input` into `out` (.tiff, .zarr or .h5).
+pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+    let mut plan = p.plan()?;
+    if let Some(r) = &mut plan.slices {
+        if r.end == usize::MAX {
+            if plan.holo.is_some() {
+                let f = holo_files(&plan.input)?;
+                r.end = f[0].1.dims().1;
+            } else {
+                let info = chemomech_io::info(&plan.input)?;
+                r.end = info["rows"].as_u64().map(|v| v as usize).unwrap_or(r.start + 1);
+            }
+        }
+    }
+    run_plan(&plan, out, progress)
 }
 
 /// Peak resident memory of this process in MB (10⁶ bytes; Linux), if known.
@@ -80,8 +333,8 @@ fn slab(input: &Path, lazy: bool, full: Option<&ProjectionSet>, rows: Range<usiz
     Ok(q)
 }
 
-/// Runs the reconstruction into `out` (.tiff, .zarr or .h5). Returns the JSON summary.
-pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
+/// Runs a resolved reconstruction into `out` (.tiff, .zarr or .h5).
+pub fn run_plan(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     if let Some(h) = &p.holo {
         return run_holo(p, h, out, progress);
     }
@@ -156,26 +409,29 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     progress.finish();
     prov.finish();
     writer.finish()?;
-    Ok(serde_json::json!({
-        "stage": "reconstruct",
-        "output": out.display().to_string(),
-        "center": center,
-        "center_method": method,
-        "shape": [rows.len(), n, n],
-        "units": units,
-        "pixel_um": pixel_um,
-        "angles": na,
-        "slabs": chunks,
-        "rows_per_slab": chunk,
-        "memory_budget_gb": budget / 1e9,
-        "peak_rss_mb": peak_rss_mb(),
-        "seconds": t0.elapsed().as_secs_f64(),
-        // FBP / gridding alone, without reading, preprocessing and writing.
-        "seconds_reconstruction": t_rec,
-        "algorithm": p.recon.algorithm,
-        "preprocessing": report,
-        "provenance": prov.to_json(),
-    }))
+    Ok(Summary {
+        stage: "reconstruct".into(),
+        mode: None,
+        output: out.display().to_string(),
+        center,
+        center_method: method.into(),
+        shape: [rows.len(), n, n],
+        units: units.into(),
+        pixel_um,
+        angles: na,
+        distances_m: None,
+        distance_shifts_px: None,
+        magnification_zoom: None,
+        slabs: Some(chunks),
+        rows_per_slab: Some(chunk),
+        memory_budget_gb: Some(budget / 1e9),
+        peak_rss_mb: peak_rss_mb(),
+        seconds: t0.elapsed().as_secs_f64(),
+        seconds_reconstruction: Some(t_rec),
+        algorithm: Some(p.recon.algorithm),
+        preprocessing: Some(serde_json::to_value(&report)?),
+        provenance: prov.to_json(),
+    })
 }
 
 /// The per-distance files of a holotomography scan: every `.h5` in the folder
@@ -210,7 +466,7 @@ pub fn holo_files(dir: &Path) -> Result<Vec<(PathBuf, ProjectionSet)>> {
     Ok(v)
 }
 
-fn run_holo(p: &Params, h: &HoloParams, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
+fn run_holo(p: &Plan, h: &HoloParams, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     use chemomech_tomo::phase::Ctf;
     chemomech_io::atomic::ensure_not_input(out, &[&p.input])?;
     chemomech_io::output_format(out)?;
@@ -267,21 +523,27 @@ fn run_holo(p: &Params, h: &HoloParams, out: &Path, progress: &dyn Progress) -> 
     progress.inc(1);
     progress.finish();
     prov.finish();
-    Ok(serde_json::json!({
-        "stage": "reconstruct",
-        "mode": "holotomography (multi-distance CTF)",
-        "output": out.display().to_string(),
-        "center": center,
-        "center_method": method,
-        "shape": [rows.len(), n, n],
-        "units": "delta (refractive index decrement)",
-        "pixel_um": ctf.pixel_um,
-        "angles": na,
-        "distances_m": ctf.distances_m,
-        "distance_shifts_px": rep.shifts_px,
-        "magnification_zoom": rep.zoom,
-        "peak_rss_mb": peak_rss_mb(),
-        "seconds": t0.elapsed().as_secs_f64(),
-        "provenance": prov.to_json(),
-    }))
+    Ok(Summary {
+        stage: "reconstruct".into(),
+        mode: Some("holotomography (multi-distance CTF)".into()),
+        output: out.display().to_string(),
+        center,
+        center_method: method.into(),
+        shape: [rows.len(), n, n],
+        units: "delta (refractive index decrement)".into(),
+        pixel_um: Some(ctf.pixel_um),
+        angles: na,
+        distances_m: Some(ctf.distances_m.clone()),
+        distance_shifts_px: Some(serde_json::to_value(&rep.shifts_px)?),
+        magnification_zoom: Some(serde_json::to_value(&rep.zoom)?),
+        slabs: None,
+        rows_per_slab: None,
+        memory_budget_gb: None,
+        peak_rss_mb: peak_rss_mb(),
+        seconds: t0.elapsed().as_secs_f64(),
+        seconds_reconstruction: None,
+        algorithm: None,
+        preprocessing: None,
+        provenance: prov.to_json(),
+    })
 }

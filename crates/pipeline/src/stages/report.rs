@@ -11,25 +11,106 @@ use chemomech_report::charts::{self, Series, View, CLASS_COLORS, PALETTE};
 use chemomech_report::raster::{self, viridis};
 use chemomech_report::{escape, render, table_html, Body, Figure, Report, Section};
 use ndarray::{Array2, Array3, ArrayD, Axis, Ix2, Ix3};
-use serde_json::{json, Value};
+use serde_json::Value;
+use super::particles::{Summary as ParticlesSummary, TruthMatch};
+use super::stats::Summary as StatsSummary;
+use super::xanes::Summary as XanesSummary;
+use chemomech_stats::profile::DepthWindow;
 use std::path::{Path, PathBuf};
 
-/// Inputs of the report (all optional; the report shows what it is given).
-#[derive(Debug, Clone, Default, serde::Serialize)]
+/// What `report` shows: the outputs of the other stages (all optional;
+/// the report shows what it is given).
+#[derive(Debug, Clone, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
+    /// Report title.
+    #[arg(long, default_value = "")]
     pub title: String,
-    /// Reconstructed (grey) volume.
+    /// Reconstructed volume (orthogonal slices; damage classes on a slice).
+    #[arg(long)]
     pub volume: Option<PathBuf>,
-    /// `particles` output directories, one per sample.
+    /// Output directory of `chemomech particles` (repeat for several samples: radar chart).
+    #[arg(long)]
     pub particles: Vec<PathBuf>,
-    /// `stats` output directories, in the same order.
+    /// Output directory of `chemomech stats`, one per --particles, same order.
+    #[arg(long)]
     pub stats: Vec<PathBuf>,
-    /// Sample names (default: the directory names).
-    pub samples: Vec<String>,
-    /// `xanes` output directory.
+    /// Sample names, one per --particles (default: the directory names).
+    #[arg(long)]
+    pub sample: Vec<String>,
+    /// Output directory of `chemomech xanes`.
+    #[arg(long)]
     pub xanes: Option<PathBuf>,
-    /// `simulate` output directory (ground truth).
+    /// Output directory of `chemomech simulate` (ground-truth panel).
+    #[arg(long)]
     pub truth: Option<PathBuf>,
+}
+
+/// One figure of the report.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FigureEntry {
+    pub id: String,
+    pub section: String,
+    /// Its data, relative to the report.
+    pub csv: Option<String>,
+}
+
+/// What `report` reports.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub stage: String,
+    /// The HTML file, relative to the output directory.
+    pub report: String,
+    pub figures: Vec<FigureEntry>,
+    /// The ground-truth scores shown (simulated input).
+    pub truth: TruthScores,
+    /// Files written, relative to the output directory.
+    pub outputs: Vec<String>,
+    pub seconds: f64,
+    pub provenance: Value,
+}
+
+/// Scores against the simulator's ground truth, when the report was given it.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct TruthScores {
+    /// The first sample's particles against the true labels.
+    pub particles: Option<TruthMatch>,
+    /// Per-pixel SoC of the XANES maps against the true SoC.
+    #[serde(flatten)]
+    pub soc: Option<SocScore>,
+}
+
+/// Per-pixel SoC error of the XANES maps.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SocScore {
+    pub soc_rmse: f64,
+    pub soc_bias: f64,
+    pub soc_pixels: usize,
+}
+
+/// Per-class accessors of a depth window, in the order least, mild, severe.
+const CLASS_FRACTION: [fn(&DepthWindow) -> f64; 3] = [|w| w.fraction_least, |w| w.fraction_mild, |w| w.fraction_severe];
+const CLASS_CI95: [fn(&DepthWindow) -> (f64, f64); 3] = [|w| w.least_ci95, |w| w.mild_ci95, |w| w.severe_ci95];
+
+/// A stage's JSON output, typed.
+fn read_typed<T: serde::de::DeserializeOwned>(p: &Path) -> Result<T> {
+    serde_json::from_value(read_json(p)?).map_err(|e| Error::data(format!("unexpected summary: {e}")).at(p))
+}
+
+/// The `report` stage.
+pub struct ReportStage;
+
+impl crate::stage::Stage for ReportStage {
+    const NAME: &'static str = "report";
+    const OUTPUT: crate::runner::Output = crate::runner::Output::Dir;
+    type Params = Params;
+    type Summary = Summary;
+    fn run(params: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+        run(params, out, progress)
+    }
+    fn headline(s: &Summary) -> String {
+        format!("{} figures", s.figures.len())
+    }
 }
 
 fn read_json(p: &Path) -> Result<Value> {
@@ -95,7 +176,7 @@ fn class_index(s: &str) -> Option<usize> {
 }
 
 /// Runs the report stage into the directory `out` (`report.html`, `figures/*.csv`).
-pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
+pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let t0 = std::time::Instant::now();
     if p.particles.is_empty() && p.volume.is_none() && p.xanes.is_none() {
         return Err(Error::param("nothing to report: give a volume, particles directories or a xanes directory"));
@@ -118,17 +199,17 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
 
     // Samples: particles tables, summaries and statistics.
     let names: Vec<String> = (0..p.particles.len())
-        .map(|i| p.samples.get(i).cloned().unwrap_or_else(|| p.particles[i].file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or(format!("sample {}", i + 1))))
+        .map(|i| p.sample.get(i).cloned().unwrap_or_else(|| p.particles[i].file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or(format!("sample {}", i + 1))))
         .collect();
-    let mut samples: Vec<(Table, Value, Option<Value>)> = Vec::new();
+    let mut samples: Vec<(Table, ParticlesSummary, Option<StatsSummary>)> = Vec::new();
     for (i, pd) in p.particles.iter().enumerate() {
         let (t, s) = super::stats::read_particles_dir(pd)?;
         prov.add_input(&pd.join("particles.csv"))?;
-        provenance_items.push((format!("particles ({})", names[i]), s["provenance"].clone()));
+        provenance_items.push((format!("particles ({})", names[i]), s.provenance.clone()));
         let st = match p.stats.get(i) {
             Some(sd) => {
-                let v = read_json(&sd.join("stats.json"))?;
-                provenance_items.push((format!("stats ({})", names[i]), v["provenance"].clone()));
+                let v: StatsSummary = read_typed(&sd.join("stats.json"))?;
+                provenance_items.push((format!("stats ({})", names[i]), v.provenance.clone()));
                 Some(v)
             }
             None => None,
@@ -186,26 +267,26 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
 
     // Damage versus depth, layers, samples.
     if let Some((_, _, Some(st))) = samples.first() {
-        let prof = st["depth_profile"].as_array().cloned().unwrap_or_default();
-        let cats: Vec<String> = prof.iter().map(|w| format!("{:.0}–{:.0}", w["z_from_um"].as_f64().unwrap_or(0.0), w["z_to_um"].as_f64().unwrap_or(0.0))).collect();
-        let get = |k: &str| prof.iter().map(|w| w[k].as_f64().unwrap_or(f64::NAN)).collect::<Vec<f64>>();
-        let ci = |k: &str| prof.iter().map(|w| (w[k][0].as_f64().unwrap_or(f64::NAN), w[k][1].as_f64().unwrap_or(f64::NAN))).collect::<Vec<_>>();
+        let prof = &st.depth_profile;
+        let cats: Vec<String> = prof.iter().map(|w| format!("{:.0}–{:.0}", w.z_from_um, w.z_to_um)).collect();
+        let get = |f: fn(&DepthWindow) -> f64| prof.iter().map(f).collect::<Vec<f64>>();
+        let ci = |f: fn(&DepthWindow) -> (f64, f64)| prof.iter().map(f).collect::<Vec<_>>();
         let series: Vec<Series> = ["least", "mild", "severe"]
             .iter()
             .enumerate()
             .map(|(k, c)| {
-                let f = get(&format!("fraction_{c}"));
-                let b = ci(&format!("{c}_ci95"));
+                let f = get(CLASS_FRACTION[k]);
+                let b = ci(CLASS_CI95[k]);
                 Series { name: c.to_string(), color: CLASS_COLORS[k], ci: Some(b.iter().zip(&f).map(|(b, f)| (b.0 - f, b.1 - f)).collect()), values: f }
             })
             .collect();
         let mut pt = Table::default();
-        pt.push("z_from_um", Column::F64(get("z_from_um")), Some("µm"))?;
-        pt.push("z_to_um", Column::F64(get("z_to_um")), Some("µm"))?;
-        pt.push("particles", Column::F64(get("particles")), None)?;
-        for c in ["least", "mild", "severe"] {
-            pt.push(&format!("fraction_{c}"), Column::F64(get(&format!("fraction_{c}"))), None)?;
-            let b = ci(&format!("{c}_ci95"));
+        pt.push("z_from_um", Column::F64(get(|w| w.z_from_um)), Some("µm"))?;
+        pt.push("z_to_um", Column::F64(get(|w| w.z_to_um)), Some("µm"))?;
+        pt.push("particles", Column::F64(get(|w| w.particles as f64)), None)?;
+        for (k, c) in ["least", "mild", "severe"].iter().enumerate() {
+            pt.push(&format!("fraction_{c}"), Column::F64(get(CLASS_FRACTION[k])), None)?;
+            let b = ci(CLASS_CI95[k]);
             pt.push(&format!("{c}_ci95_lo"), Column::F64(b.iter().map(|x| x.0).collect()), None)?;
             pt.push(&format!("{c}_ci95_hi"), Column::F64(b.iter().map(|x| x.1).collect()), None)?;
         }
@@ -215,9 +296,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
             .csv(csv)];
         // Pies of the top (separator) and bottom (current collector) layers.
         if prof.len() >= 2 {
-            let layer = |w: &Value| -> Vec<(String, f64, plotters::style::RGBColor)> {
-                let n = w["particles"].as_f64().unwrap_or(0.0);
-                ["least", "mild", "severe"].iter().enumerate().map(|(k, c)| (c.to_string(), (w[format!("fraction_{c}")].as_f64().unwrap_or(0.0) * n).round(), CLASS_COLORS[k])).collect()
+            let layer = |w: &DepthWindow| -> Vec<(String, f64, plotters::style::RGBColor)> {
+                let n = w.particles as f64;
+                ["least", "mild", "severe"].iter().enumerate().map(|(k, c)| (c.to_string(), (CLASS_FRACTION[k](w) * n).round(), CLASS_COLORS[k])).collect()
             };
             let (top, bottom) = (layer(&prof[0]), layer(&prof[prof.len() - 1]));
             let mut lt = Table::default();
@@ -239,7 +320,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
                     v.iter().sum::<f64>() / v.len().max(1) as f64
                 };
                 let sev = t.str("damage_class").map(|c| c.iter().filter(|x| *x == "severe").count() as f64 / c.len().max(1) as f64).unwrap_or(f64::NAN);
-                let tau = st.as_ref().and_then(|s| s["pore_tortuosity_z"]["tau"].as_f64()).unwrap_or(f64::NAN);
+                let tau = st.as_ref().and_then(|s| s.pore_tortuosity_z.as_ref()).map(|t| t.tau).unwrap_or(f64::NAN);
                 rows.push((names[i].clone(), vec![mean("crack_fraction"), sev, mean("esd_um"), mean("sphericity"), mean("pore_contact_fraction"), tau]));
             }
             let mut rt = Table::default();
@@ -254,14 +335,13 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
         sections.push(Section { id: "depth".into(), title: "Damage through the electrode".into(), intro: "z = 0 is the separator, z = thickness the current collector.".into(), figures: figs });
 
         // Network of severely damaged particles.
-        let net = &st["severe_network"];
-        let nodes: Vec<[f64; 3]> = net["node_positions_um"].as_array().map(|a| a.iter().map(|p| [0, 1, 2].map(|k| p[k].as_f64().unwrap_or(0.0))).collect()).unwrap_or_default();
-        let edges: Vec<(usize, usize)> = net["edge_list"].as_array().map(|a| a.iter().map(|e| (e[0].as_u64().unwrap_or(0) as usize, e[1].as_u64().unwrap_or(0) as usize)).collect()).unwrap_or_default();
-        let ext: Vec<f64> = samples[0].1["extent_um"].as_array().map(|a| a.iter().filter_map(|v| v.as_f64()).collect()).unwrap_or_default();
-        if ext.len() == 3 {
-            let extent = [ext[0], ext[1], ext[2]];
+        let net = &st.severe_network;
+        let nodes: Vec<[f64; 3]> = net.node_positions_um.clone();
+        let edges: Vec<(usize, usize)> = net.edge_list.iter().map(|e| (e.0, e.1)).collect();
+        {
+            let extent = samples[0].1.extent_um;
             let mut nt = Table::default();
-            nt.push("particle_id", Column::U64(net["node_ids"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default()), None)?;
+            nt.push("particle_id", Column::U64(net.node_ids.clone()), None)?;
             nt.push("z_um", Column::F64(nodes.iter().map(|n| n[0]).collect()), Some("µm"))?;
             nt.push("y_um", Column::F64(nodes.iter().map(|n| n[1]).collect()), Some("µm"))?;
             nt.push("x_um", Column::F64(nodes.iter().map(|n| n[2]).collect()), Some("µm"))?;
@@ -269,9 +349,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
             let cap = format!(
                 "{} severely damaged particles, each joined to its {} nearest severe neighbours ({} edges; mean nearest-neighbour distance {} µm). Colour: depth (purple at the separator, yellow at the current collector). Edges: severe_network_edges.csv of the stats stage.",
                 nodes.len(),
-                net["k"],
+                net.k,
                 edges.len(),
-                charts::fmt(net["mean_nearest_um"].as_f64().unwrap_or(f64::NAN))
+                charts::fmt(net.mean_nearest_um)
             );
             sections.push(Section {
                 id: "network".into(),
@@ -304,19 +384,21 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
                 .csv(csv),
         ];
         sections.push(Section { id: "particles".into(), title: "Particles".into(), intro: String::new(), figures: figs });
-        let cc = &s["damage_classes"];
+        let cc = &s.damage_classes;
         summary_rows.push(vec!["particles".into(), format!("{}", t.rows())]);
-        summary_rows.push(vec!["damage classes (least / mild / severe)".into(), format!("{} / {} / {}", cc["least"], cc["mild"], cc["severe"])]);
+        summary_rows.push(vec!["damage classes (least / mild / severe)".into(), format!("{} / {} / {}", cc.least, cc.mild, cc.severe)]);
         let mean = |v: Vec<f64>| v.iter().filter(|x| x.is_finite()).sum::<f64>() / v.iter().filter(|x| x.is_finite()).count().max(1) as f64;
         summary_rows.push(vec!["mean ESD (µm)".into(), charts::fmt(mean(hist("esd_um")))]);
         summary_rows.push(vec!["mean crack fraction".into(), charts::fmt(mean(hist("crack_fraction")))]);
-        summary_rows.push(vec!["voxel size (µm)".into(), format!("{}", s["voxel_um"][0])]);
+        summary_rows.push(vec!["voxel size (µm)".into(), format!("{}", s.voxel_um[0])]);
         if let Some(st) = st {
-            for (k, v) in st["volume_fractions"].as_object().into_iter().flatten() {
-                summary_rows.push(vec![format!("volume fraction, {k}"), charts::fmt(v.as_f64().unwrap_or(f64::NAN))]);
+            for k in ["pore", "carbon_binder", "active"] {
+                if let Some(v) = st.volume_fractions.get(k) {
+                    summary_rows.push(vec![format!("volume fraction, {k}"), charts::fmt(*v)]);
+                }
             }
-            if let Some(tau) = st["pore_tortuosity_z"]["tau"].as_f64() {
-                summary_rows.push(vec!["pore tortuosity factor (through thickness)".into(), charts::fmt(tau)]);
+            if let Some(t) = &st.pore_tortuosity_z {
+                summary_rows.push(vec!["pore tortuosity factor (through thickness)".into(), charts::fmt(t.tau)]);
             }
         }
     }
@@ -326,8 +408,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
     let mut xanes_mask: Option<Array2<bool>> = None;
     let mut xanes_fraction: Option<Array2<f32>> = None;
     if let Some(xd) = &p.xanes {
-        let xs = read_marker(xd)?;
-        provenance_items.push(("xanes".into(), xs["provenance"].clone()));
+        let xs: XanesSummary = read_typed(&xd.join(MARKER))?;
+        provenance_items.push(("xanes".into(), xs.provenance.clone()));
         prov.add_input(&xd.join("e0_half.tiff"))?;
         let e0 = f32_2(&xd.join("e0_half.tiff"))?;
         let mask = f32_2(&xd.join("mask.tiff"))?.mapv(|v| v > 0.0);
@@ -338,7 +420,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
         let f = (480 / e0.ncols().max(e0.nrows())).max(1);
         let img = raster::upscale(&img, f);
         let csv = data(&dir, "e0_map", &map_table(&e0)?, &prov, &mut written)?;
-        let px = xs["pixel_um"].as_f64();
+        let px = xs.pixel_um;
         let mut figs = vec![Figure::new(
             "soc-map",
             "Edge energy (SoC) map with cracks outlined",
@@ -391,7 +473,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
                 figs.push(Figure::new("hist-soc", "State of charge per particle", svg(charts::histogram("Mean SoC per particle", &v, 20, "SoC", PALETTE[2]))?).csv(csv));
             }
         }
-        let m = &xs["maps"];
+        let m = &xs.maps;
         summary_rows.push(vec!["XANES pixels with Ni signal".into(), format!("{}", m["pixels_masked"])]);
         summary_rows.push(vec!["median E0 (eV)".into(), charts::fmt(m["median_e0_half_ev"].as_f64().unwrap_or(f64::NAN))]);
         summary_rows.push(vec!["mean SoC (XANES)".into(), charts::fmt(m["mean_soc"].as_f64().unwrap_or(f64::NAN))]);
@@ -401,27 +483,25 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
     progress.inc(1);
 
     // Ground truth.
-    let mut truth_json = Value::Null;
+    let mut truth_json = TruthScores::default();
     if let Some(td) = &p.truth {
         let mut rows: Vec<Vec<String>> = Vec::new();
         let mut figs = Vec::new();
         if let Some((_, s, _)) = samples.first() {
-            let tm = &s["truth_match"];
-            if !tm.is_null() {
-                rows.push(vec!["particles (true / found)".into(), format!("{} / {}", tm["true_particles"], tm["predicted_particles"])]);
-                rows.push(vec!["matching rate (IoU ≥ 0.5)".into(), format!("{:.1} %", 100.0 * tm["matched_fraction"].as_f64().unwrap_or(f64::NAN))]);
-                rows.push(vec!["mean IoU of matched".into(), charts::fmt(tm["mean_iou"].as_f64().unwrap_or(f64::NAN))]);
-                let c = &tm["classes"];
-                if !c.is_null() {
-                    rows.push(vec!["damage-class accuracy".into(), format!("{:.1} %", 100.0 * c["class_accuracy"].as_f64().unwrap_or(f64::NAN))]);
-                    rows.push(vec!["crack-fraction correlation".into(), charts::fmt(c["crack_fraction_correlation"].as_f64().unwrap_or(f64::NAN))]);
-                    rows.push(vec!["mean crack fraction (true / measured)".into(), format!("{} / {}", charts::fmt(c["crack_fraction_mean_truth"].as_f64().unwrap_or(f64::NAN)), charts::fmt(c["crack_fraction_mean_measured"].as_f64().unwrap_or(f64::NAN)))]);
-                    let conf = &c["confusion_rows_truth_cols_measured"]["counts"];
+            if let Some(tm) = &s.truth_match {
+                rows.push(vec!["particles (true / found)".into(), format!("{} / {}", tm.report["true_particles"], tm.report["predicted_particles"])]);
+                rows.push(vec!["matching rate (IoU ≥ 0.5)".into(), format!("{:.1} %", 100.0 * tm.matched_fraction)]);
+                rows.push(vec!["mean IoU of matched".into(), charts::fmt(tm.report["mean_iou"].as_f64().unwrap_or(f64::NAN))]);
+                if let Some(c) = &tm.classes {
+                    rows.push(vec!["damage-class accuracy".into(), format!("{:.1} %", 100.0 * c.class_accuracy)]);
+                    rows.push(vec!["crack-fraction correlation".into(), charts::fmt(c.crack_fraction_correlation)]);
+                    rows.push(vec!["mean crack fraction (true / measured)".into(), format!("{} / {}", charts::fmt(c.crack_fraction_mean_truth), charts::fmt(c.crack_fraction_mean_measured))]);
+                    let conf = &c.confusion_rows_truth_cols_measured["counts"];
                     let names3 = ["least", "mild", "severe"];
                     let ct: Vec<Vec<String>> = (0..3).map(|i| std::iter::once(format!("true {}", names3[i])).chain((0..3).map(|j| format!("{}", conf[i][j]))).collect()).collect();
                     figs.push(Figure::new("confusion", "Damage classes: truth (rows) × measured (columns)", Body::Html(table_html(&["", "least", "mild", "severe"], &ct))));
                 }
-                truth_json = tm.clone();
+                truth_json.particles = Some(tm.clone());
             }
             let mt = p.particles[0].join("truth_matches.csv");
             if mt.is_file() {
@@ -442,7 +522,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
                     let rmse = (d.iter().map(|x| x * x).sum::<f64>() / n).sqrt();
                     let bias = d.iter().sum::<f64>() / n;
                     rows.push(vec!["SoC error per pixel (RMSE / mean)".into(), format!("{} / {:+.3}", charts::fmt(rmse), bias)]);
-                    truth_json = json!({"particles": truth_json, "soc_rmse": rmse, "soc_bias": bias, "soc_pixels": d.len()});
+                    truth_json.soc = Some(SocScore { soc_rmse: rmse, soc_bias: bias, soc_pixels: d.len() });
                 }
             }
         }
@@ -479,16 +559,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Value> {
     let report = Report { title, subtitle: format!("chemomech {} — {} — {} figures", env!("CARGO_PKG_VERSION"), chemomech_core::provenance::now_utc(), nfig), sections };
     chemomech_io::atomic::write_bytes(&dir.path("report.html"), render(&report).as_bytes())?;
     progress.finish();
-    let figures: Vec<Value> = report.sections.iter().flat_map(|s| s.figures.iter().map(|f| json!({"id": f.id, "section": s.id, "csv": f.csv}))).collect();
-    let summary = json!({
-        "stage": "report",
-        "report": "report.html",
-        "figures": figures,
-        "truth": truth_json,
-        "outputs": written,
-        "seconds": t0.elapsed().as_secs_f64(),
-        "provenance": prov.to_json(),
-    });
-    dir.commit(&summary)?;
+    let figures = report.sections.iter().flat_map(|s| s.figures.iter().map(|f| FigureEntry { id: f.id.clone(), section: s.id.clone(), csv: f.csv.clone() })).collect();
+    let summary = Summary { stage: "report".into(), report: "report.html".into(), figures, truth: truth_json, outputs: written, seconds: t0.elapsed().as_secs_f64(), provenance: prov.to_json() };
+    dir.commit(&serde_json::to_value(&summary)?)?;
     Ok(summary)
 }

@@ -4,13 +4,16 @@ use chemomech_core::{DynArray, Error, Progress, Provenance, Result, Volume};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
 use chemomech_io::{open_with, Dataset, OpenOptions};
 use chemomech_segment::classify::{train, FeatureBank, VoxelClassifier};
-use chemomech_segment::{filters, iso50_3, multi_otsu};
+use chemomech_imgproc::filters;
+use chemomech_segment::{iso50_3, multi_otsu};
 use ndarray::Array3;
+use crate::stage::PhaseFractions;
 use std::path::{Path, PathBuf};
 
 /// Denoising before thresholding.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Denoise {
+    #[default]
     None,
     /// Gaussian σ in µm.
     Gaussian(f64),
@@ -21,7 +24,7 @@ pub enum Denoise {
 }
 
 /// How phases are assigned.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Method {
     /// Otsu: two phases (pore, active).
     Otsu,
@@ -36,14 +39,111 @@ pub enum Method {
     Forest { train: Option<PathBuf>, model: Option<PathBuf>, save_model: Option<PathBuf> },
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+impl std::str::FromStr for Denoise {
+    type Err = Error;
+    /// `none`, `gaussian:SIGMA_UM`, `median:R`, `bilateral:SIGMA_UM:RANGE_FRACTION`.
+    fn from_str(s: &str) -> Result<Self> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let num = |i: usize| -> Result<f64> { parts.get(i).and_then(|v| v.parse().ok()).ok_or_else(|| Error::param(format!("bad denoising '{s}'"))) };
+        Ok(match parts[0] {
+            "none" => Denoise::None,
+            "gaussian" => Denoise::Gaussian(num(1)?),
+            "median" => Denoise::Median(num(1)? as usize),
+            "bilateral" => Denoise::Bilateral(num(1)?, num(2)?),
+            o => return Err(Error::param(format!("denoising must be none, gaussian:S, median:R or bilateral:S:R, got '{o}'"))),
+        })
+    }
+}
+
+/// How phases are assigned, as the user names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodName {
+    /// 3 phases at half-way grey levels between class medians (right extent of blurred particles).
+    #[default]
+    Iso50,
+    /// 3 phases, variance split.
+    #[value(alias = "multi-otsu")]
+    Multiotsu,
+    /// 2 phases (pore, active).
+    Otsu,
+    /// Random forest on an ilastik-style feature bank (needs --train or --model).
+    #[value(alias = "forest")]
+    Rf,
+}
+
+/// What `segment` does: a grey-level volume → phases (0 pore, 1 carbon-binder, 2 active).
+#[derive(Debug, Clone, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
-    pub input: PathBuf,
-    pub dataset: Option<String>,
-    /// Voxel size (µm) when the file does not state it (or to override).
+    /// Grey-level volume (TIFF, Zarr, HDF5, npy).
+    pub volume: PathBuf,
+    /// Voxel size in µm (required when the file states none).
+    #[arg(long)]
     pub voxel_um: Option<f64>,
-    pub method: Method,
+    /// Segmentation method.
+    #[arg(long, value_enum, default_value_t = MethodName::Iso50)]
+    pub method: MethodName,
+    /// Sparse training labels for rf (0 unlabelled, 1 pore, 2 carbon-binder, 3 active).
+    #[arg(long)]
+    pub train: Option<PathBuf>,
+    /// A trained rf model to apply.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Save the trained rf model here (JSON).
+    #[arg(long)]
+    pub save_model: Option<PathBuf>,
+    /// Denoising: none, gaussian:SIGMA_UM, median:R, bilateral:SIGMA_UM:RANGE_FRACTION.
+    #[arg(long, default_value = "none")]
     pub denoise: Denoise,
+    /// Dataset inside a container file.
+    #[arg(long)]
+    pub dataset: Option<String>,
+}
+
+impl Params {
+    /// The method with its files.
+    pub fn method(&self) -> Method {
+        match self.method {
+            MethodName::Otsu => Method::Otsu,
+            MethodName::Multiotsu => Method::MultiOtsu,
+            MethodName::Iso50 => Method::Iso50,
+            MethodName::Rf => Method::Forest { train: self.train.clone(), model: self.model.clone(), save_model: self.save_model.clone() },
+        }
+    }
+}
+
+/// What `segment` reports.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub stage: String,
+    /// The phase volume written.
+    pub output: String,
+    pub shape: Vec<usize>,
+    /// Voxel size (z, y, x) in µm.
+    pub voxel_um: [f64; 3],
+    pub volume_fractions: PhaseFractions,
+    /// The method's details (thresholds, or the forest's classes).
+    pub method: serde_json::Value,
+    pub seconds: f64,
+    pub provenance: serde_json::Value,
+}
+
+/// The `segment` stage.
+pub struct Segment;
+
+impl crate::stage::Stage for Segment {
+    const NAME: &'static str = "segment";
+    const OUTPUT: crate::runner::Output = crate::runner::Output::File("phases.tiff");
+    type Params = Params;
+    type Summary = Summary;
+    fn run(params: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+        run(params, out, progress)
+    }
+    fn headline(s: &Summary) -> String {
+        let f = &s.volume_fractions;
+        format!("pore {:.3}, carbon-binder {:.3}, active {:.3}", f.pore, f.carbon_binder, f.active)
+    }
 }
 
 /// Reads a volume as `f32` with its voxel size.
@@ -127,27 +227,33 @@ pub fn segment_volume(v: &Volume<f32>, method: &Method, denoise: Denoise) -> Res
     Ok((phases, info))
 }
 
-pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
-    chemomech_io::atomic::ensure_not_input(out, &[&p.input])?;
+/// Segments `p.volume` into the phase volume `out` (TIFF). See [`Params`].
+pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+    chemomech_io::atomic::ensure_not_input(out, &[&p.volume])?;
+    if let Some(v) = p.voxel_um {
+        if !(v > 0.0 && v.is_finite()) {
+            return Err(Error::param("--voxel-um must be positive"));
+        }
+    }
     let t0 = std::time::Instant::now();
     let mut prov = Provenance::start("segment", serde_json::to_value(p)?);
-    prov.add_input(&p.input)?;
+    prov.add_input(&p.volume)?;
     progress.start("segmenting", 1);
-    let v = read_volume(&p.input, p.dataset.clone(), p.voxel_um)?;
-    let (phases, info) = segment_volume(&v, &p.method, p.denoise)?;
+    let v = read_volume(&p.volume, p.dataset.clone(), p.voxel_um)?;
+    let (phases, info) = segment_volume(&v, &p.method(), p.denoise)?;
     progress.finish();
     prov.finish();
     write_tiff(out, &DynArray::U8(phases.clone().into_dyn()), Some(&v.voxel_um), Some(&prov), TiffOptions::default())?;
     let n = phases.len() as f64;
     let frac = |c: u8| phases.iter().filter(|&&x| x == c).count() as f64 / n;
-    Ok(serde_json::json!({
-        "stage": "segment",
-        "output": out.display().to_string(),
-        "shape": phases.shape(),
-        "voxel_um": v.voxel_um,
-        "volume_fractions": {"pore": frac(0), "carbon_binder": frac(1), "active": frac(2)},
-        "method": info,
-        "seconds": t0.elapsed().as_secs_f64(),
-        "provenance": prov.to_json(),
-    }))
+    Ok(Summary {
+        stage: "segment".into(),
+        output: out.display().to_string(),
+        shape: phases.shape().to_vec(),
+        voxel_um: v.voxel_um,
+        volume_fractions: PhaseFractions { pore: frac(0), carbon_binder: frac(1), active: frac(2) },
+        method: info,
+        seconds: t0.elapsed().as_secs_f64(),
+        provenance: prov.to_json(),
+    })
 }

@@ -8,21 +8,66 @@ use chemomech_io::{hdf5io, table, Dataset};
 use chemomech_sim::references::Reference;
 use chemomech_sim::truth::{scribble_annotations, SCRIBBLE_LENGTH, SCRIBBLE_PLANES, SCRIBBLE_STROKES};
 use chemomech_sim::{config, SimConfig, Simulation};
+use crate::stage::{ClassCounts, PhaseFractions};
 use std::path::{Path, PathBuf};
 
 /// What to simulate.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
-    /// A TOML configuration (its values override the preset).
+    /// Simulator configuration (TOML); its values override the preset.
+    #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Presets, comma-separated (`small`, `medium`, `large`, `tiny`, `cycles_50`, `holo`).
+    /// Preset(s), comma-separated: small (default), medium, large, tiny; cycles_50; holo.
+    #[arg(long, default_value = "small")]
     pub preset: String,
+    /// Random seed (same seed, same arrays, whatever the thread count).
+    #[arg(long)]
     pub seed: Option<u64>,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self { config: None, preset: "small".into(), seed: None }
+    }
+}
+
+/// What `simulate` reports: the simulator's own summary of the truth
+/// (`truth`: depth profile, configuration echo, …) with the stage's fields.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Particles in the simulated electrode.
+    pub particles: u64,
+    pub volume_fractions: PhaseFractions,
+    pub class_counts: ClassCounts,
+    /// The rest of the simulator's summary.
+    #[serde(flatten)]
+    pub truth: serde_json::Map<String, serde_json::Value>,
+    pub seconds: f64,
+    /// Files written, relative to the output directory.
+    pub outputs: Vec<String>,
+    pub provenance: serde_json::Value,
+}
+
+/// The `simulate` stage.
+pub struct Simulate;
+
+impl crate::stage::Stage for Simulate {
+    const NAME: &'static str = "simulate";
+    const OUTPUT: crate::runner::Output = crate::runner::Output::Dir;
+    type Params = Params;
+    type Summary = Summary;
+    fn run(params: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+        run(params, out, progress)
+    }
+    fn headline(s: &Summary) -> String {
+        format!("{} particles, classes {}; volume fractions pore {:.3}, carbon-binder {:.3}, active {:.3}", s.particles, s.class_counts, s.volume_fractions.pore, s.volume_fractions.carbon_binder, s.volume_fractions.active)
+    }
 }
 
 /// Builds the configuration from preset, file and seed.
 pub fn resolve_config(p: &Params) -> Result<SimConfig> {
-    let mut cfg = config::preset(if p.preset.is_empty() { "small" } else { &p.preset })?;
+    let mut cfg = config::preset(if p.preset.trim().is_empty() { "small" } else { &p.preset })?;
     if let Some(path) = &p.config {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(e).at(path))?;
         // Layer the file over the preset: merge TOML tables key by key.
@@ -91,8 +136,8 @@ fn dyn2<T: chemomech_core::array::Element>(a: &ndarray::Array2<T>) -> DynArray {
     T::wrap(a.clone().into_dyn())
 }
 
-/// Runs the simulation and writes `out`. Returns the JSON summary.
-pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
+/// Runs the simulation and writes `out`. Returns the summary.
+pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let cfg = resolve_config(p)?;
     let (refs, ref_paths) = load_references(&cfg)?;
     let mut prov = Provenance::start("simulate", serde_json::json!({"params": p, "config": cfg}));
@@ -120,15 +165,20 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
             chemomech_io::atomic::write_bytes(&dir.path(&format!("references/{}.txt", r.name)), txt.as_bytes())?;
         }
     }
-    let mut summary = sim.summary.clone();
-    if let Some(o) = summary.as_object_mut() {
-        o.remove("config");
-        o.insert("stage".into(), "simulate".into());
-        o.insert("seconds".into(), secs.into());
-        o.insert("outputs".into(), serde_json::json!(outputs(&sim)));
-        o.insert("provenance".into(), prov.to_json());
-    }
-    dir.commit(&summary)?;
+    let mut truth = sim.summary.as_object().cloned().unwrap_or_default();
+    truth.remove("config");
+    truth.insert("stage".into(), "simulate".into());
+    let take = |truth: &mut serde_json::Map<String, serde_json::Value>, k: &str| truth.remove(k).ok_or_else(|| Error::data(format!("the simulator's summary lacks '{k}'")));
+    let summary = Summary {
+        particles: serde_json::from_value(take(&mut truth, "particles")?)?,
+        volume_fractions: serde_json::from_value(take(&mut truth, "volume_fractions")?)?,
+        class_counts: serde_json::from_value(take(&mut truth, "class_counts")?)?,
+        truth,
+        seconds: secs,
+        outputs: outputs(&sim).into_iter().map(String::from).collect(),
+        provenance: prov.to_json(),
+    };
+    dir.commit(&serde_json::to_value(&summary)?)?;
     Ok(summary)
 }
 

@@ -6,61 +6,143 @@ use chemomech_stats::network::knn_network;
 use chemomech_stats::profile::{depth_profile, lateral_map, profile_table};
 use chemomech_stats::tortuosity::tortuosity;
 use chemomech_stats::volume::{interface_areas, rve_scan, volume_fractions};
+use crate::stages::particles::Summary as ParticlesSummary;
+use chemomech_stats::profile::DepthWindow;
+use chemomech_stats::tortuosity::Tortuosity;
+use chemomech_stats::volume::RveTest;
 use ndarray::Ix3;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// Tortuosity stops when the fluxes in and out agree to 1e-4 (τ then within
 /// ~1e-4 of its converged value on the real 256³ electrode; TauFactor stops
 /// at 1e-2 between layers).
 const TAU_FLUX_TOL: f64 = 1e-4;
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// What `stats` computes from a `particles` output directory.
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
+    /// Output directory of `chemomech particles`.
+    pub dir: PathBuf,
+    /// Depth window (µm) from separator to current collector.
+    #[arg(long, default_value_t = 10.0)]
     pub window_um: f64,
     /// k of the nearest-neighbour network of severely damaged particles.
+    #[arg(long, default_value_t = 3)]
     pub k: usize,
-    /// Column averaged per depth window (when present), e.g. `mean_soc`.
+    /// Column averaged per depth window, when the table has it.
+    #[arg(long, default_value = "mean_soc")]
     pub extra: Option<String>,
+    /// Bootstrap resamples of the depth profile's confidence intervals.
+    #[arg(long, default_value_t = 1000)]
     pub bootstrap: usize,
+    /// Seed of the bootstrap (same seed, same intervals).
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Compute the pore tortuosity (can take a while on large volumes).
-    pub tortuosity: bool,
+    /// Skip the pore tortuosity (it can take a while on large volumes).
+    #[arg(long)]
+    pub no_tortuosity: bool,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Self { window_um: 10.0, k: 3, extra: Some("mean_soc".into()), bootstrap: 1000, seed: 1, tortuosity: true }
+        Self { dir: PathBuf::new(), window_um: 10.0, k: 3, extra: Some("mean_soc".into()), bootstrap: 1000, seed: 1, no_tortuosity: false }
+    }
+}
+
+/// Damage per lateral (y, x) bin.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LateralMap {
+    pub bins: usize,
+    #[serde(deserialize_with = "chemomech_core::nan::matrix")]
+    pub severe_fraction: Vec<Vec<f64>>,
+    #[serde(deserialize_with = "chemomech_core::nan::matrix")]
+    pub mean_crack_fraction: Vec<Vec<f64>>,
+    pub counts: Vec<Vec<usize>>,
+}
+
+/// The k-nearest-neighbour network of severely damaged particles.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SevereNetwork {
+    pub k: usize,
+    pub nodes: usize,
+    pub edges: usize,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub mean_degree: f64,
+    pub degree_histogram: Vec<usize>,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub mean_nearest_um: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub mean_edge_um: f64,
+    /// Node positions (z, y, x) in µm.
+    pub node_positions_um: Vec<[f64; 3]>,
+    pub node_ids: Vec<u64>,
+    /// Edges as (node a, node b, length µm).
+    pub edge_list: Vec<(usize, usize, f64)>,
+}
+
+/// What `stats` reports.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub stage: String,
+    pub particles: u64,
+    pub window_um: f64,
+    pub depth_profile: Vec<DepthWindow>,
+    pub lateral_map: LateralMap,
+    pub severe_network: SevereNetwork,
+    pub rve: Vec<RveTest>,
+    pub volume_fractions: BTreeMap<String, f64>,
+    pub interface_areas_um2: BTreeMap<String, f64>,
+    pub specific_interface_area_per_um: BTreeMap<String, f64>,
+    pub pore_tortuosity_z: Option<Tortuosity>,
+    pub seconds_tortuosity: f64,
+    pub seconds: f64,
+    pub provenance: serde_json::Value,
+}
+
+/// The `stats` stage.
+pub struct Stats;
+
+impl crate::stage::Stage for Stats {
+    const NAME: &'static str = "stats";
+    const OUTPUT: crate::runner::Output = crate::runner::Output::Dir;
+    type Params = Params;
+    type Summary = Summary;
+    fn run(params: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+        run(params, Some(out), progress)
+    }
+    fn headline(s: &Summary) -> String {
+        let tau = s.pore_tortuosity_z.as_ref().map(|t| format!("{:.3}", t.tau)).unwrap_or("not computed".into());
+        format!("{} depth windows; pore tortuosity {tau}", s.depth_profile.len())
     }
 }
 
 /// Reads a particles directory's table and summary.
-pub fn read_particles_dir(dir: &Path) -> Result<(Table, serde_json::Value)> {
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join(crate::outdir::MARKER)).map_err(|e| Error::io(e).at(dir.join(crate::outdir::MARKER)))?)
-        .map_err(|e| Error::data(format!("summary: {e}")).at(dir))?;
-    if summary["stage"] != "particles" {
+pub fn read_particles_dir(dir: &Path) -> Result<(Table, ParticlesSummary)> {
+    let marker = dir.join(crate::outdir::MARKER);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&marker).map_err(|e| Error::io(e).at(&marker))?).map_err(|e| Error::data(format!("summary: {e}")).at(dir))?;
+    if v["stage"] != "particles" {
         return Err(Error::data("not the output directory of `chemomech particles`").at(dir));
     }
+    let summary: ParticlesSummary = serde_json::from_value(v).map_err(|e| Error::data(format!("the particles summary: {e}")).at(&marker))?;
     let pq = dir.join("particles.parquet");
     let t = if pq.is_file() { table::read_parquet(&pq)? } else { table::read_csv(&dir.join("particles.csv"))? };
     Ok((t, summary))
 }
 
-/// Statistics of the particles directory `dir`, written into `out` (a new
+/// Statistics of the particles directory `p.dir`, written into `out` (a new
 /// directory, written as a whole) or, without `out`, beside the particles.
-pub fn run(dir: &Path, p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<serde_json::Value> {
+pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Summary> {
     let t0 = std::time::Instant::now();
+    let dir = p.dir.as_path();
     if !(p.window_um > 0.0) || p.k == 0 {
         return Err(Error::param("--window-um must be positive and k at least 1"));
     }
     let (t, summary) = read_particles_dir(dir)?;
     let mut prov = Provenance::start("stats", serde_json::to_value(p)?);
     prov.add_input(&dir.join("particles.csv"))?;
-    let ext: Vec<f64> = summary["extent_um"].as_array().map(|a| a.iter().filter_map(|v| v.as_f64()).collect()).unwrap_or_default();
-    let sp: Vec<f64> = summary["voxel_um"].as_array().map(|a| a.iter().filter_map(|v| v.as_f64()).collect()).unwrap_or_default();
-    if ext.len() != 3 || sp.len() != 3 {
-        return Err(Error::data("the particles summary lacks extent_um/voxel_um").at(dir));
-    }
-    let spacing = [sp[0], sp[1], sp[2]];
+    let (ext, spacing) = (summary.extent_um, summary.voxel_um);
     progress.start("statistics", 5);
     let prof = depth_profile(&t, ext[0], p.window_um, p.extra.as_deref(), p.bootstrap, p.seed)?;
     progress.inc(1);
@@ -83,7 +165,7 @@ pub fn run(dir: &Path, p: &Params, out: Option<&Path>, progress: &dyn Progress) 
     let vol_um3: f64 = ext.iter().product();
     progress.inc(1);
     let t_tau = std::time::Instant::now();
-    let tau = if p.tortuosity {
+    let tau = if !p.no_tortuosity {
         let pore = phases.mapv(|v| v == 0);
         Some(tortuosity(pore.view(), spacing, 0, 1e-8, 20_000, TAU_FLUX_TOL)?)
     } else {
@@ -113,31 +195,37 @@ pub fn run(dir: &Path, p: &Params, out: Option<&Path>, progress: &dyn Progress) 
         2 => "active",
         _ => "other",
     };
-    let s = serde_json::json!({
-        "stage": "stats",
-        "particles": t.rows(),
-        "window_um": p.window_um,
-        "depth_profile": prof,
-        "lateral_map": {"bins": 6, "severe_fraction": sev_map, "mean_crack_fraction": crack_map, "counts": count_map},
-        "severe_network": {
-            "k": p.k, "nodes": net.nodes.len(), "edges": net.edges.len(),
-            "mean_degree": net.mean_degree, "degree_histogram": net.degree_histogram,
-            "mean_nearest_um": net.mean_nearest_um, "mean_edge_um": net.mean_edge_um,
-            "node_positions_um": net.nodes, "node_ids": net.ids,
-            "edge_list": net.edges.iter().map(|e| serde_json::json!([e.0, e.1, e.2])).collect::<Vec<_>>(),
+    let s = Summary {
+        stage: "stats".into(),
+        particles: t.rows() as u64,
+        window_um: p.window_um,
+        depth_profile: prof,
+        lateral_map: LateralMap { bins: 6, severe_fraction: sev_map, mean_crack_fraction: crack_map, counts: count_map },
+        severe_network: SevereNetwork {
+            k: p.k,
+            nodes: net.nodes.len(),
+            edges: net.edges.len(),
+            mean_degree: net.mean_degree,
+            degree_histogram: net.degree_histogram,
+            mean_nearest_um: net.mean_nearest_um,
+            mean_edge_um: net.mean_edge_um,
+            node_positions_um: net.nodes,
+            node_ids: net.ids,
+            edge_list: net.edges,
         },
-        "rve": rve,
-        "volume_fractions": vf.iter().map(|(k, v)| (name(*k).to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-        "interface_areas_um2": areas.iter().map(|((a, b), v)| (format!("{}-{}", name(*a), name(*b)), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-        "specific_interface_area_per_um": areas.iter().map(|((a, b), v)| (format!("{}-{}", name(*a), name(*b)), serde_json::json!(v / vol_um3))).collect::<serde_json::Map<_, _>>(),
-        "pore_tortuosity_z": tau,
-        "seconds_tortuosity": seconds_tortuosity,
-        "seconds": t0.elapsed().as_secs_f64(),
-        "provenance": prov.to_json(),
-    });
-    chemomech_io::atomic::write_json(&dest("stats.json"), &s)?;
+        rve,
+        volume_fractions: vf.iter().map(|(k, v)| (name(*k).to_string(), *v)).collect(),
+        interface_areas_um2: areas.iter().map(|((a, b), v)| (format!("{}-{}", name(*a), name(*b)), *v)).collect(),
+        specific_interface_area_per_um: areas.iter().map(|((a, b), v)| (format!("{}-{}", name(*a), name(*b)), v / vol_um3)).collect(),
+        pore_tortuosity_z: tau,
+        seconds_tortuosity,
+        seconds: t0.elapsed().as_secs_f64(),
+        provenance: prov.to_json(),
+    };
+    let s_json = serde_json::to_value(&s)?;
+    chemomech_io::atomic::write_json(&dest("stats.json"), &s_json)?;
     if let Some(d) = outdir {
-        d.commit(&s)?;
+        d.commit(&s_json)?;
     }
     progress.finish();
     Ok(s)

@@ -13,18 +13,221 @@ use chemomech_xas::stack::{apply_registration, optical_density, register_stack, 
 use ndarray::{Array3, ArrayD, Axis, Ix3};
 use std::path::{Path, PathBuf};
 
-/// What the input values are when the file carries no reference frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What the stack's values are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputKind {
-    /// Counts with reference (flat) frames in the file, else optical density.
+    /// Counts with reference (flat) frames when the file has them, else optical density.
+    #[default]
     Auto,
+    /// Optical density (−ln of transmission), even when the file also holds reference frames.
+    #[value(name = "od")]
     OpticalDensity,
+    /// Transmission (I/I₀): optical density is −ln of it.
     Transmission,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// Frame registration, as the user names it: `reference` (to the
+/// best-contrast frame), `reference:N` (to frame N), `chained` or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Register(pub RegistrationMode);
+
+impl Default for Register {
+    fn default() -> Self {
+        Register(RegistrationMode::Reference(None))
+    }
+}
+
+impl std::str::FromStr for Register {
+    type Err = Error;
+    fn from_str(r: &str) -> Result<Self> {
+        Ok(Register(match r {
+            "reference" => RegistrationMode::Reference(None),
+            "chained" => RegistrationMode::Chained,
+            "none" => RegistrationMode::None,
+            r => match r.strip_prefix("reference:").and_then(|n| n.parse().ok()) {
+                Some(n) => RegistrationMode::Reference(Some(n)),
+                None => return Err(Error::param(format!("registration must be reference, reference:N, chained or none, got '{r}'"))),
+            },
+        }))
+    }
+}
+
+/// Two calibration energies `E_SOC0,E_SOC1` (eV at SoC 0 and 1).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SocEdge {
+    pub e_soc0: f64,
+    pub e_soc1: f64,
+}
+
+impl std::str::FromStr for SocEdge {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let v: Vec<f64> = s.split(',').map(|x| x.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().map_err(|_| Error::param(format!("the SoC edge calibration must be E_SOC0,E_SOC1 in eV, got '{s}'")))?;
+        match v[..] {
+            [e_soc0, e_soc1] => Ok(SocEdge { e_soc0, e_soc1 }),
+            _ => Err(Error::param("the SoC edge calibration must be E_SOC0,E_SOC1")),
+        }
+    }
+}
+
+/// What `xanes` does: an energy stack → per-pixel chemical maps,
+/// optionally per particle.
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
+    /// Energy stack: FXI HDF5, multi-page TIFF (with --energies), a folder of TIFF or xrm frames, or a 4-D array of per-energy volumes.
+    pub stack: PathBuf,
+    /// Reference spectra, comma-separated (XDI, text, or Athena PATH:GROUP); one fraction map each.
+    #[arg(long, value_delimiter = ',')]
+    pub refs: Vec<String>,
+    /// Energy of each frame (text, one per line; eV or keV).
+    #[arg(long)]
+    pub energies: Option<PathBuf>,
+    /// Dataset inside an HDF5 or Zarr container.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// What the stack's values are: auto (counts with the file's reference frames, else optical density), od, or transmission.
+    #[arg(long, value_enum, default_value_t = InputKind::Auto)]
+    pub input: InputKind,
+    /// Particle labels on the same pixel grid: per-particle SoC, core–shell profile and valence-gradient angles.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Registration: reference (to the best-contrast frame), reference:N, chained, none. 3-D stacks are not registered.
+    #[arg(long, default_value = "reference")]
+    pub register: Register,
+    /// Mask pixels whose edge jump exceeds K times their pre-edge noise.
+    #[arg(long, default_value_t = 5.0)]
+    pub mask_sigma: f64,
+    /// SoC from the edge energy instead of LCF: E_SOC0,E_SOC1 (eV at SoC 0 and 1).
+    #[arg(long)]
+    pub soc_edge: Option<SocEdge>,
+    /// Largest number of spectral clusters tried (0: no clustering).
+    #[arg(long, default_value_t = 6)]
+    pub max_clusters: usize,
+    /// Fit a common energy shift of the references within ± this (eV).
+    #[arg(long, default_value_t = 0.0)]
+    pub max_shift_ev: f64,
+    /// Also write the aligned optical-density stack.
+    #[arg(long)]
+    pub save_stack: bool,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            stack: PathBuf::new(),
+            refs: Vec::new(),
+            energies: None,
+            dataset: None,
+            input: InputKind::Auto,
+            labels: None,
+            register: Register::default(),
+            mask_sigma: 5.0,
+            soc_edge: None,
+            max_clusters: 6,
+            max_shift_ev: 0.0,
+            save_stack: false,
+        }
+    }
+}
+
+impl Params {
+    /// The maps these parameters ask for.
+    pub fn plan(&self) -> Plan {
+        let mut p = Plan::new(self.stack.clone());
+        p.refs = self.refs.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        p.energies = self.energies.clone();
+        p.dataset = self.dataset.clone();
+        p.input = self.input;
+        p.labels = self.labels.clone();
+        p.save_stack = self.save_stack;
+        p.registration.mode = self.register.0;
+        p.maps = map_params(self.max_clusters >= 2, self.max_clusters.max(2));
+        p.maps.mask_sigma = self.mask_sigma;
+        p.maps.lcf.max_shift_ev = self.max_shift_ev;
+        if let Some(s) = self.soc_edge {
+            p.maps.soc = SocScale::EdgeEnergy { e_soc0: s.e_soc0, e_soc1: s.e_soc1 };
+        }
+        p
+    }
+}
+
+/// Registration of the frames.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RegistrationSummary {
+    pub mode: RegistrationMode,
+    pub reference_frame: usize,
+    pub reference_energy_ev: f64,
+    pub max_shift_px: f64,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub min_quality: f64,
+    pub flagged_energies_ev: Vec<f64>,
+}
+
+/// Per-particle chemistry, with `--labels`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ParticlesChemistry {
+    pub labels: PathBuf,
+    pub particles: usize,
+    pub with_chemistry: usize,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub mean_of_particle_means: f64,
+    pub gradient_angle_histogram_10deg: Vec<u64>,
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
+    pub gradient_angle_mean_cos: f64,
+    pub units: String,
+}
+
+/// What `xanes` reports.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub stage: String,
+    pub stack: PathBuf,
+    pub frames: usize,
+    pub energies_ev: Vec<f64>,
+    pub pixel_um: Option<f64>,
+    pub pixel_shape: Vec<usize>,
+    /// How optical density was obtained.
+    pub optical_density: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<RegistrationSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_maps: Option<f64>,
+    /// The maps' summary ([`MapSummary`](chemomech_xas::maps::MapSummary) and
+    /// `soc_source`), or the two-energy edge jump's.
+    pub maps: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub particles: Option<ParticlesChemistry>,
+    /// Files written, relative to the output directory.
+    pub outputs: Vec<String>,
+    pub seconds: f64,
+    pub seconds_load: f64,
+    pub provenance: serde_json::Value,
+}
+
+/// The `xanes` stage.
+pub struct Xanes;
+
+impl crate::stage::Stage for Xanes {
+    const NAME: &'static str = "xanes";
+    const OUTPUT: crate::runner::Output = crate::runner::Output::Dir;
+    type Params = Params;
+    type Summary = Summary;
+    fn run(params: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
+        run(&params.plan(), out, progress)
+    }
+    fn headline(s: &Summary) -> String {
+        let soc = s.maps["mean_soc"].as_f64().map(|v| format!("{v:.3}")).unwrap_or("?".into());
+        format!("{} frames; mean SoC {soc}", s.frames)
+    }
+}
+
+/// A resolved XANES run (what [`Params::plan`] builds; tests and library
+/// callers may set the finer settings directly).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
     pub stack: PathBuf,
     /// Energies (eV or keV), one per frame, when the stack does not carry them.
     pub energies: Option<PathBuf>,
@@ -42,7 +245,8 @@ pub struct Params {
     pub save_stack: bool,
 }
 
-impl Params {
+impl Plan {
+    /// The defaults for `stack`.
     pub fn new(stack: PathBuf) -> Self {
         Self {
             stack,
@@ -85,7 +289,7 @@ fn safe(name: &str) -> String {
 }
 
 /// The stack as (energies, pixels…) optical density, with its pixel size.
-fn load_od(p: &Params, prov: &mut Provenance) -> Result<(ArrayD<f32>, Vec<f64>, Option<f64>, serde_json::Value)> {
+fn load_od(p: &Plan, prov: &mut Provenance) -> Result<(ArrayD<f32>, Vec<f64>, Option<f64>, serde_json::Value)> {
     let path = &p.stack;
     let listed = match &p.energies {
         Some(f) => {
@@ -133,7 +337,7 @@ fn load_od(p: &Params, prov: &mut Provenance) -> Result<(ArrayD<f32>, Vec<f64>, 
             let bad = raw.iter().filter(|&&v| !(v > 0.0)).count();
             (raw.mapv(|v| if v > 0.0 { -v.ln() } else { f32::NAN }), serde_json::json!({"from": "transmission", "invalid_pixels": bad}))
         }
-        _ => (raw, serde_json::json!({"from": "optical density as given"})),
+        (_, InputKind::OpticalDensity | InputKind::Auto) => (raw, serde_json::json!({"from": "optical density as given"})),
     };
     Ok((od, energies, pixel, how))
 }
@@ -145,7 +349,8 @@ fn save_map(dir: &OutDir, name: &str, a: &ArrayD<f32>, sp: Option<&[f64]>, prov:
     Ok(())
 }
 
-pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json::Value> {
+/// Runs a resolved XANES analysis into the directory `out`.
+pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let t0 = std::time::Instant::now();
     chemomech_io::atomic::ensure_not_input(out, &[&p.stack])?;
     let mut prov = Provenance::start("xanes", serde_json::to_value(p)?);
@@ -183,15 +388,23 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     let sp = spacing.as_deref();
     let dir = OutDir::create(out)?;
     let mut written = Vec::new();
-    let mut summary = serde_json::json!({
-        "stage": "xanes",
-        "stack": p.stack,
-        "frames": ne,
-        "energies_ev": energies,
-        "pixel_um": pixel,
-        "pixel_shape": pix_shape,
-        "optical_density": od_info,
-    });
+    let mut summary = Summary {
+        stage: "xanes".into(),
+        stack: p.stack.clone(),
+        frames: ne,
+        energies_ev: energies.clone(),
+        pixel_um: pixel,
+        pixel_shape: pix_shape.clone(),
+        optical_density: od_info,
+        registration: None,
+        seconds_maps: None,
+        maps: serde_json::Value::Null,
+        particles: None,
+        outputs: Vec::new(),
+        seconds: 0.0,
+        seconds_load: t_load,
+        provenance: serde_json::Value::Null,
+    };
     if let Some(reg) = &reg {
         let t = Table::from_columns(vec![
             ("frame", Column::U64(reg.frames.iter().map(|f| f.index as u64).collect()), None),
@@ -205,11 +418,13 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         table::write_csv(&dir.path("registration.csv"), &t, Some(&prov))?;
         written.push("registration.csv".into());
         let flagged: Vec<f64> = reg.frames.iter().filter(|f| f.flagged).map(|f| f.energy_ev).collect();
-        summary["registration"] = serde_json::json!({
-            "mode": reg.mode, "reference_frame": reg.reference, "reference_energy_ev": energies[reg.reference],
-            "max_shift_px": reg.frames.iter().map(|f| f.dy.hypot(f.dx)).fold(0.0, f64::max),
-            "min_quality": reg.frames.iter().map(|f| f.quality_after).fold(f64::INFINITY, f64::min),
-            "flagged_energies_ev": flagged,
+        summary.registration = Some(RegistrationSummary {
+            mode: reg.mode,
+            reference_frame: reg.reference,
+            reference_energy_ev: energies[reg.reference],
+            max_shift_px: reg.frames.iter().map(|f| f.dy.hypot(f.dx)).fold(0.0, f64::max),
+            min_quality: reg.frames.iter().map(|f| f.quality_after).fold(f64::INFINITY, f64::min),
+            flagged_energies_ev: flagged,
         });
     }
     if p.save_stack {
@@ -229,7 +444,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         write_tiff(&dir.path("mask.tiff"), &DynArray::U8(mask.mapv(|b| b as u8).into_dyn()), sp, Some(&prov), TiffOptions::default())?;
         written.push("mask.tiff".into());
         let n = mask.iter().filter(|&&b| b).count();
-        summary["maps"] = serde_json::json!({
+        summary.maps = serde_json::json!({
             "method": "two-energy edge jump (fewer than 8 energies: no normalisation)",
             "below_ev": energies[0], "above_ev": energies[ne - 1],
             "noise_sigma_od": sigma, "mask_sigma": p.maps.mask_sigma,
@@ -239,7 +454,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
     } else {
         let tm = std::time::Instant::now();
         let m = xanes_maps(aligned.view(), &energies, &refs, &p.maps, progress).map_err(|e| e.at(&p.stack))?;
-        summary["seconds_maps"] = serde_json::json!(tm.elapsed().as_secs_f64());
+        summary.seconds_maps = Some(tm.elapsed().as_secs_f64());
         save_map(&dir, "edge_jump.tiff", &m.edge_jump, sp, &prov, &mut written)?;
         save_map(&dir, "pre_edge_sigma.tiff", &m.pre_edge_sigma, sp, &prov, &mut written)?;
         write_tiff(&dir.path("mask.tiff"), &DynArray::U8(m.mask.clone()), sp, Some(&prov), TiffOptions::default())?;
@@ -272,8 +487,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         table::write_csv(&dir.path("spectra.csv"), &Table::from_columns(cols)?, Some(&prov))?;
         written.push("spectra.csv".into());
         soc_map = m.soc.clone().or_else(|| Some(m.e0_half.clone()));
-        summary["maps"] = serde_json::to_value(&m.summary)?;
-        summary["maps"]["soc_source"] = serde_json::json!(match (&p.maps.soc, refs.is_empty()) {
+        summary.maps = serde_json::to_value(&m.summary)?;
+        summary.maps["soc_source"] = serde_json::json!(match (&p.maps.soc, refs.is_empty()) {
             (SocScale::Fractions(_), false) => "LCF fractions",
             (SocScale::EdgeEnergy { .. }, _) => "edge energy (E0 at half height), calibrated",
             _ => "none (no references): particle statistics use E0 at half height",
@@ -326,22 +541,21 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<serde_json
         table::write_csv(&dir.path("core_shell.csv"), &prof, Some(&prov))?;
         written.extend(["particle_chemistry.csv".to_string(), "core_shell.csv".to_string()]);
         let with: Vec<&chemomech_xas::particle::ParticleChem> = ps.iter().filter(|q| q.mean.is_finite()).collect();
-        summary["particles"] = serde_json::json!({
-            "labels": lp,
-            "particles": ps.len(),
-            "with_chemistry": with.len(),
-            "mean_of_particle_means": if with.is_empty() { f64::NAN } else { with.iter().map(|q| q.mean).sum::<f64>() / with.len() as f64 },
-            "gradient_angle_histogram_10deg": pc.angle_histogram,
-            "gradient_angle_mean_cos": pc.angle_mean_cos,
-            "units": if pixel.is_some() { "µm" } else { "pixels (the stack states no pixel size)" },
+        summary.particles = Some(ParticlesChemistry {
+            labels: lp.clone(),
+            particles: ps.len(),
+            with_chemistry: with.len(),
+            mean_of_particle_means: if with.is_empty() { f64::NAN } else { with.iter().map(|q| q.mean).sum::<f64>() / with.len() as f64 },
+            gradient_angle_histogram_10deg: pc.angle_histogram.iter().map(|&c| c as u64).collect(),
+            gradient_angle_mean_cos: pc.angle_mean_cos,
+            units: if pixel.is_some() { "µm" } else { "pixels (the stack states no pixel size)" }.into(),
         });
     }
     prov.finish();
-    summary["outputs"] = serde_json::json!(written);
-    summary["seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
-    summary["seconds_load"] = serde_json::json!(t_load);
-    summary["provenance"] = prov.to_json();
-    dir.commit(&summary)?;
+    summary.outputs = written;
+    summary.seconds = t0.elapsed().as_secs_f64();
+    summary.provenance = prov.to_json();
+    dir.commit(&serde_json::to_value(&summary)?)?;
     Ok(summary)
 }
 

@@ -12,11 +12,31 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Connectivity {
     /// Faces.
+    #[serde(rename = "6")]
     C6,
     /// Faces and edges.
+    #[serde(rename = "18")]
     C18,
     /// Faces, edges and corners.
+    #[serde(rename = "26")]
     C26,
+}
+
+impl Default for Connectivity {
+    /// 26: the connectivity of particles in chemomech (and cc3d's default).
+    fn default() -> Self {
+        Connectivity::C26
+    }
+}
+
+impl std::fmt::Display for Connectivity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Connectivity::C6 => "6",
+            Connectivity::C18 => "18",
+            Connectivity::C26 => "26",
+        })
+    }
 }
 
 impl FromStr for Connectivity {
@@ -355,7 +375,7 @@ fn paint<T: Copy + Send + Sync>(r: &Runs, lab: &[u32], dim: (usize, usize, usize
 /// their first voxel, as cc3d numbers them, whatever the thread count.
 ///
 /// ```
-/// use chemomech_particles::{label, Connectivity};
+/// use chemomech_imgproc::{label, Connectivity};
 /// let mut m = ndarray::Array3::from_elem((3, 3, 3), false);
 /// m[[0, 0, 0]] = true;
 /// m[[1, 1, 1]] = true;
@@ -384,7 +404,7 @@ pub enum CompactLabels {
 /// TIFFs as integer labels where they turn 32-bit ones into floats.
 ///
 /// ```
-/// use chemomech_particles::label::{label_compact, CompactLabels, Connectivity};
+/// use chemomech_imgproc::label::{label_compact, CompactLabels, Connectivity};
 /// let m = ndarray::Array3::from_shape_fn((2, 2, 5), |(_, _, x)| x != 2);
 /// let (l, n) = label_compact(m.view(), Connectivity::C6);
 /// assert_eq!(n, 2);

@@ -72,7 +72,7 @@ pub fn gaussian_derivative(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64; 3
 ///
 /// ```
 /// let v = ndarray::Array3::<f32>::from_elem((5, 6, 7), 2.0);
-/// let g = chemomech_segment::filters::gaussian(v.view(), 1.0, [1.0; 3]);
+/// let g = chemomech_imgproc::filters::gaussian(v.view(), 1.0, [1.0; 3]);
 /// assert!((g[[2, 3, 3]] - 2.0).abs() < 1e-5);
 /// ```
 pub fn gaussian(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64; 3]) -> Array3<f32> {
@@ -194,7 +194,7 @@ median_row_dispatch!(median_row_any, 0);
 /// ```
 /// let mut v = ndarray::Array3::<f32>::zeros((3, 3, 3));
 /// v[[1, 1, 1]] = 9.0; // a lone spike is removed
-/// assert_eq!(chemomech_segment::filters::median(v.view(), 1)[[1, 1, 1]], 0.0);
+/// assert_eq!(chemomech_imgproc::filters::median(v.view(), 1)[[1, 1, 1]], 0.0);
 /// ```
 pub fn median(vol: ArrayView3<f32>, r: usize) -> Array3<f32> {
     let (nz, ny, nx) = vol.dim();

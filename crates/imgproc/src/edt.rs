@@ -157,7 +157,7 @@ fn squared(mask: ArrayView3<bool>, spacing: [f64; 3]) -> Array3<f32> {
 /// ```
 /// let mut m = ndarray::Array3::from_elem((1, 1, 7), true);
 /// m[[0, 0, 0]] = false;
-/// let d = chemomech_particles::edt(m.view(), [1.0, 1.0, 0.5]);
+/// let d = chemomech_imgproc::edt(m.view(), [1.0, 1.0, 0.5]);
 /// assert_eq!(d[[0, 0, 4]], 2.0);
 /// ```
 pub fn edt(mask: ArrayView3<bool>, spacing: [f64; 3]) -> Array3<f32> {

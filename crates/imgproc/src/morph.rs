@@ -173,7 +173,7 @@ fn fmin(a: f32, b: f32) -> f32 {
 /// no higher neighbour, restricted to `g > floor`.
 ///
 /// ```
-/// use chemomech_particles::morph::regional_maxima;
+/// use chemomech_imgproc::morph::regional_maxima;
 /// // A plateau peak (x = 1, 2), a plateau on a slope (x = 4, 5), a peak at
 /// // x = 7, and one under the floor (x = 9).
 /// let vals = [1.0, 3.0, 3.0, 2.0, 2.5, 2.5, 2.6, 4.0, 0.0, 0.5, 0.0];

@@ -115,7 +115,7 @@ const MAX_BUCKETS: usize = 1 << 20;
 /// Floods `markers` (labels > 0) over `mask` by increasing `cost`.
 ///
 /// ```
-/// use chemomech_particles::{watershed::watershed, Connectivity};
+/// use chemomech_imgproc::{watershed::watershed, Connectivity};
 /// use ndarray::Array3;
 /// // A valley between two markers: each side goes to its nearer marker.
 /// let cost = Array3::from_shape_fn((1, 1, 7), |(_, _, x)| [0.0f32, 1.0, 2.0, 3.0, 2.0, 1.0, 0.0][x]);
@@ -135,7 +135,7 @@ pub fn watershed(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayVie
 /// their centres outwards.
 ///
 /// ```
-/// use chemomech_particles::{watershed::{watershed, watershed_from_peaks}, Connectivity};
+/// use chemomech_imgproc::{watershed::{watershed, watershed_from_peaks}, Connectivity};
 /// use ndarray::Array3;
 /// let d = Array3::from_shape_fn((1, 1, 7), |(_, _, x)| [3.0f32, 2.0, 1.0, 0.5, 1.0, 2.0, 3.0][x]);
 /// let mut markers = Array3::<u32>::zeros((1, 1, 7));
