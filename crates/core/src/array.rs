@@ -115,7 +115,11 @@ macro_rules! dyn_dispatch {
 pub trait Element: Copy + Send + Sync + 'static {
     const DTYPE: DType;
     fn to_f64(self) -> f64;
+    /// The nearest value of this type (Rust's saturating `as` cast).
+    fn from_f64(v: f64) -> Self;
     fn wrap(a: ArrayD<Self>) -> DynArray;
+    /// The typed array inside `a`, or `a` back when it holds another type.
+    fn unwrap(a: DynArray) -> std::result::Result<ArrayD<Self>, DynArray>;
 }
 
 macro_rules! element {
@@ -126,8 +130,18 @@ macro_rules! element {
             fn to_f64(self) -> f64 {
                 self as f64
             }
+            #[inline]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
             fn wrap(a: ArrayD<Self>) -> DynArray {
                 DynArray::$v(a)
+            }
+            fn unwrap(a: DynArray) -> std::result::Result<ArrayD<Self>, DynArray> {
+                match a {
+                    DynArray::$v(x) => Ok(x),
+                    other => Err(other),
+                }
             }
         }
     };
@@ -189,6 +203,14 @@ impl DynArray {
         match self {
             DynArray::F32(a) => a,
             other => other.to_f32(),
+        }
+    }
+    /// Converts into element type `T`: no copy when it already is `T`,
+    /// else each value cast through `f64` (saturating, as Rust's `as`).
+    pub fn into_typed<T: Element>(self) -> ArrayD<T> {
+        match T::unwrap(self) {
+            Ok(a) => a,
+            Err(other) => dyn_dispatch!(other, a => a.mapv(|v| T::from_f64(v.to_f64()))),
         }
     }
     /// A copy as `f64`.

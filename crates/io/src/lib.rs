@@ -21,6 +21,7 @@ pub mod names;
 pub mod npy;
 pub mod prj;
 pub mod raw;
+pub mod read;
 pub mod stream;
 pub mod table;
 pub mod text;

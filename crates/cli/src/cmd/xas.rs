@@ -2,11 +2,10 @@
 
 use crate::ui::Ui;
 use chemomech_core::{Error, Result};
-use chemomech_io::{open_with, Dataset, OpenOptions};
 use chemomech_pipeline::stages::xanes::read_reference;
 use chemomech_xas::lcf::{lcf, lcf_all_combinations, LcfOptions, Reference};
 use chemomech_xas::{pre_edge, PreEdgeParams};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -100,14 +99,8 @@ pub struct PcaArgs {
     pub files: Vec<PathBuf>,
 }
 
-fn read_spectrum(path: &PathBuf, group: Option<&str>) -> Result<(Vec<f64>, Vec<f64>)> {
-    match open_with(path, &OpenOptions { dataset: group.map(String::from), ..Default::default() })? {
-        Dataset::Spectrum(s) => {
-            let mu = s.mu.ok_or_else(|| Error::data("spectrum has no μ column").at(path))?;
-            Ok((s.energy_ev, mu))
-        }
-        other => Err(Error::data(format!("expected a spectrum, found a {}", other.kind())).at(path)),
-    }
+fn read_spectrum(path: &Path, group: Option<&str>) -> Result<(Vec<f64>, Vec<f64>)> {
+    chemomech_io::read::read_mu(path, group.map(String::from))
 }
 
 pub fn run(a: &Args, ui: &Ui) -> Result<()> {

@@ -5,13 +5,13 @@ use super::segment::{read_volume, segment_volume, Denoise, Method};
 use crate::outdir::OutDir;
 use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_io::{open, table, Dataset};
+use chemomech_io::table;
 use chemomech_particles::compare::match_labels;
 use chemomech_imgproc::label::Connectivity;
 use crate::stage::ClassCounts;
 use chemomech_particles::metrics::{grey_crack_level, mark_grey_cracks, particle_metrics, DamageThresholds, PhaseCodes, CRACK_LEVEL};
 use chemomech_particles::separate::{separate, SeparateParams};
-use ndarray::{Array3, Ix3};
+use ndarray::Array3;
 use std::path::{Path, PathBuf};
 
 /// An extra volume averaged per particle: `NAME=PATH` (e.g. `soc=soc.tiff`).
@@ -172,32 +172,6 @@ impl crate::stage::Stage for Particles {
     }
 }
 
-fn read_u8_volume(path: &Path, what: &str) -> Result<(Array3<u8>, Option<[f64; 3]>)> {
-    match open(path)? {
-        Dataset::Raster(r) => {
-            let sp = r.spacing_um.as_ref().map(|_| r.voxel3());
-            let a = match r.data {
-                DynArray::U8(a) => a,
-                other => other.to_f32().mapv(|x| x as u8),
-            };
-            Ok((a.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(path))?, sp))
-        }
-        other => Err(Error::data(format!("expected a {what} volume, found a {}", other.kind())).at(path)),
-    }
-}
-
-fn read_labels(path: &Path) -> Result<Array3<u32>> {
-    match open(path)? {
-        Dataset::Raster(r) => Ok(match r.data {
-            DynArray::U32(a) => a,
-            other => other.to_f64().mapv(|x| x as u32),
-        }
-        .into_dimensionality::<Ix3>()
-        .map_err(|e| Error::from(e).at(path))?),
-        other => Err(Error::data(format!("expected a label volume, found a {}", other.kind())).at(path)),
-    }
-}
-
 /// Runs the stage into the directory `out`. See [`Params`].
 pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let t0 = std::time::Instant::now();
@@ -215,7 +189,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     // Phases in the canonical codes 0/1/2.
     let (mut phases, spacing) = match (&p.phases, &p.volume) {
         (Some(ph), _) => {
-            let (a, sp) = read_u8_volume(ph, "phase")?;
+            let (a, sp) = chemomech_io::read::read_volume::<u8>(ph, None)?;
             let c = p.phase_values;
             let known = |v: u8| v == c.pore || v == c.cbd || v == c.active;
             if let Some(bad) = a.iter().find(|&&v| !known(v)) {
@@ -294,7 +268,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let truth = match &p.truth {
         Some(tp) => {
             prov.add_input(tp)?;
-            let tl = read_labels(tp)?;
+            let tl = chemomech_io::read::read_labels(tp)?;
             if tl.dim() != labels.dim() {
                 return Err(Error::shape(format!("truth labels {:?} do not match {:?}", tl.dim(), labels.dim())).at(tp));
             }

@@ -6,7 +6,7 @@
 
 use crate::outdir::{OutDir, MARKER};
 use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
-use chemomech_io::{table, Dataset};
+use chemomech_io::table;
 use chemomech_report::charts::{self, Series, View, CLASS_COLORS, PALETTE};
 use chemomech_report::raster::{self, viridis};
 use chemomech_report::{escape, render, table_html, Body, Figure, Report, Section};
@@ -122,10 +122,7 @@ fn read_marker(dir: &Path) -> Result<Value> {
 }
 
 fn read_array(p: &Path) -> Result<DynArray> {
-    match chemomech_io::open(p)? {
-        Dataset::Raster(r) => Ok(r.data),
-        other => Err(Error::data(format!("expected an image or volume, found a {}", other.kind())).at(p)),
-    }
+    Ok(chemomech_io::read::read_raster(p, None)?.data)
 }
 
 fn f32_3(p: &Path) -> Result<Array3<f32>> {
@@ -139,10 +136,7 @@ fn f32_2(p: &Path) -> Result<Array2<f32>> {
 }
 
 fn u32_3(p: &Path) -> Result<Array3<u32>> {
-    match read_array(p)? {
-        DynArray::U32(a) => a.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(p)),
-        other => Ok(other.to_f32().mapv(|v| v as u32).into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(p))?),
-    }
+    chemomech_io::read::read_labels(p)
 }
 
 fn csv_f(t: &Table, c: &str) -> Vec<f64> {

@@ -2,7 +2,6 @@
 
 use chemomech_core::{DynArray, Error, Progress, Provenance, Result, Volume};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_io::{open_with, Dataset, OpenOptions};
 use chemomech_segment::classify::{train, FeatureBank, VoxelClassifier};
 use chemomech_imgproc::filters;
 use chemomech_segment::{iso50_3, multi_otsu};
@@ -154,21 +153,17 @@ pub fn read_volume(path: &Path, dataset: Option<String>, voxel_um: Option<f64>) 
 /// [`read_volume`], taking `unstated` µm voxels (when given) for a file
 /// that states no voxel size instead of refusing it.
 pub fn read_volume_or(path: &Path, dataset: Option<String>, voxel_um: Option<f64>, unstated: Option<f64>) -> Result<Volume<f32>> {
-    match open_with(path, &OpenOptions { dataset, ..Default::default() })? {
-        Dataset::Raster(r) => {
-            let mut v = r.to_volume_f32().map_err(|e| e.at(path))?;
-            match (voxel_um, r.spacing_um.is_some(), unstated) {
-                (Some(s), _, _) | (None, false, Some(s)) => v.voxel_um = [s; 3],
-                (None, false, None) => return Err(Error::param("the file states no voxel size; give --voxel-um").at(path)),
-                (None, true, _) => {}
-            }
-            if v.voxel_um.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
-                return Err(Error::param("voxel size must be positive").at(path));
-            }
-            Ok(v)
-        }
-        other => Err(Error::data(format!("expected a volume, found a {}", other.kind())).at(path)),
+    let r = chemomech_io::read::read_raster(path, dataset)?;
+    let mut v = r.to_volume_f32().map_err(|e| e.at(path))?;
+    match (voxel_um, r.spacing_um.is_some(), unstated) {
+        (Some(s), _, _) | (None, false, Some(s)) => v.voxel_um = [s; 3],
+        (None, false, None) => return Err(Error::param("the file states no voxel size; give --voxel-um").at(path)),
+        (None, true, _) => {}
     }
+    if v.voxel_um.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
+        return Err(Error::param("voxel size must be positive").at(path));
+    }
+    Ok(v)
 }
 
 /// Segments a volume in memory (the library entry point of this stage).
@@ -208,10 +203,7 @@ pub fn segment_volume(v: &Volume<f32>, method: &Method, denoise: Denoise) -> Res
             let clf = match (tr, model) {
                 (_, Some(m)) => VoxelClassifier::from_json(&std::fs::read_to_string(m).map_err(|e| Error::io(e).at(m))?).map_err(|e| e.at(m))?,
                 (Some(t), None) => {
-                    let lab = match chemomech_io::open(t)? {
-                        Dataset::Raster(r) => r.data.to_f32().mapv(|x| x as u8).into_dimensionality::<ndarray::Ix3>().map_err(|e| chemomech_core::Error::from(e).at(t))?,
-                        other => return Err(Error::data(format!("expected a label volume, found a {}", other.kind())).at(t)),
-                    };
+                    let lab = chemomech_io::read::read_volume::<u8>(t, None)?.0;
                     train(data.view(), lab.view(), sp, FeatureBank::for_voxel(sp[0]), 50, 1, 20_000).map_err(|e| e.at(t))?
                 }
                 (None, None) => return Err(Error::param("--method rf needs --train LABELS.tiff or --model MODEL.json")),

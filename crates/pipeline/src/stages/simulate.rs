@@ -4,7 +4,7 @@
 use crate::outdir::OutDir;
 use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_io::{hdf5io, table, Dataset};
+use chemomech_io::{hdf5io, table};
 use chemomech_sim::references::Reference;
 use chemomech_sim::truth::{scribble_annotations, SCRIBBLE_LENGTH, SCRIBBLE_PLANES, SCRIBBLE_STROKES};
 use chemomech_sim::{config, SimConfig, Simulation};
@@ -104,13 +104,8 @@ fn merge(base: toml::Value, over: toml::Value) -> toml::Value {
 /// the shared data folder, else the built-in models.
 pub fn load_references(cfg: &SimConfig) -> Result<(Option<(Reference, Reference)>, Vec<PathBuf>)> {
     let read = |p: &Path, name: &str| -> Result<Reference> {
-        match chemomech_io::open(p)? {
-            Dataset::Spectrum(s) => {
-                let mu = s.mu.ok_or_else(|| Error::data("no μ column").at(p))?;
-                Reference::new(name, s.energy_ev, mu).map_err(|e| e.at(p))
-            }
-            other => Err(Error::data(format!("expected a spectrum, found a {}", other.kind())).at(p)),
-        }
+        let (energy_ev, mu) = chemomech_io::read::read_mu(p, None)?;
+        Reference::new(name, energy_ev, mu).map_err(|e| e.at(p))
     };
     let (a, b) = (&cfg.xanes.reference_ni2, &cfg.xanes.reference_ni3);
     if !a.is_empty() || !b.is_empty() {

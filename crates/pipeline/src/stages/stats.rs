@@ -1,7 +1,7 @@
 //! `stats`: electrode statistics from a `particles` output directory.
 
 use chemomech_core::{Column, Error, Progress, Provenance, Result, Table};
-use chemomech_io::{table, Dataset};
+use chemomech_io::table;
 use chemomech_stats::network::knn_network;
 use chemomech_stats::profile::{depth_profile, lateral_map, profile_table};
 use chemomech_stats::tortuosity::tortuosity;
@@ -10,7 +10,6 @@ use crate::stages::particles::Summary as ParticlesSummary;
 use chemomech_stats::profile::DepthWindow;
 use chemomech_stats::tortuosity::Tortuosity;
 use chemomech_stats::volume::RveTest;
-use ndarray::Ix3;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -156,10 +155,7 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
     progress.inc(1);
     let rve = rve_scan(&t, ext[1], ext[2], &[0.25, 0.5, 0.75])?;
     // Phase-level quantities from the phases saved by `particles`.
-    let phases = match chemomech_io::open(&dir.join("phases.tiff"))? {
-        Dataset::Raster(r) => r.data.to_f32().mapv(|v| v as u8).into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(dir))?,
-        _ => return Err(Error::data("phases.tiff is not a volume").at(dir)),
-    };
+    let phases = chemomech_io::read::read_volume::<u8>(&dir.join("phases.tiff"), None)?.0;
     let vf = volume_fractions(phases.view());
     let areas = interface_areas(phases.view(), spacing);
     let vol_um3: f64 = ext.iter().product();

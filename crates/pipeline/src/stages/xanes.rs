@@ -6,7 +6,7 @@
 use crate::outdir::OutDir;
 use chemomech_core::{Column, DynArray, Error, InputRecord, Progress, Provenance, Result, Table};
 use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_io::{open_with, table, Dataset, OpenOptions};
+use chemomech_io::{table, OpenOptions};
 use chemomech_xas::maps::{two_energy_jump, xanes_maps, ClusterParams, MapParams, RefSpectrum, SocScale};
 use chemomech_xas::particle::{particle_chemistry, ParticleChemParams};
 use chemomech_xas::stack::{apply_registration, optical_density, register_stack, RegistrationMode, RegistrationParams};
@@ -272,15 +272,11 @@ pub fn read_reference(spec: &str) -> Result<(RefSpectrum, PathBuf)> {
     } else {
         (PathBuf::from(spec), None)
     };
-    let ds = open_with(&path, &OpenOptions { dataset: group.clone(), ..Default::default() })?;
-    let Dataset::Spectrum(s) = ds else {
-        return Err(Error::data(format!("expected a spectrum, found a {}", ds.kind())).at(&path));
-    };
-    let mu = s.mu.ok_or_else(|| Error::data("spectrum has no μ column").at(&path))?;
-    chemomech_core::types::check_increasing(&s.energy_ev, "reference energies").map_err(|e| e.at(&path))?;
+    let (energy_ev, mu) = chemomech_io::read::read_mu(&path, group.clone())?;
+    chemomech_core::types::check_increasing(&energy_ev, "reference energies").map_err(|e| e.at(&path))?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "reference".into());
     let name = group.unwrap_or_else(|| stem.strip_prefix("ref_").or_else(|| stem.strip_prefix("ref-")).unwrap_or(&stem).to_string());
-    Ok((RefSpectrum { name, energy_ev: s.energy_ev, mu }, path))
+    Ok((RefSpectrum { name, energy_ev, mu }, path))
 }
 
 /// A file-name-safe version of a reference name.
@@ -298,15 +294,8 @@ fn load_od(p: &Plan, prov: &mut Provenance) -> Result<(ArrayD<f32>, Vec<f64>, Op
         }
         None => None,
     };
-    let ds = open_with(path, &OpenOptions { dataset: p.dataset.clone(), energies: listed.clone(), ..Default::default() })?;
-    let (data, flats, darks, mut energies, pixel) = match ds {
-        Dataset::Energy(st) => (st.data, st.flats, st.darks, st.energies_ev, st.pixel_um),
-        Dataset::Raster(r) => {
-            let px = r.spacing_um.as_ref().and_then(|s| s.last().copied());
-            (r.data, None, None, Vec::new(), px)
-        }
-        other => return Err(Error::data(format!("expected an energy stack, found a {}", other.kind())).at(path)),
-    };
+    let st = chemomech_io::read::read_energy_stack(path, &OpenOptions { dataset: p.dataset.clone(), energies: listed.clone(), ..Default::default() })?;
+    let (data, flats, darks, mut energies, pixel) = (st.data, st.flats, st.darks, st.energies_ev, st.pixel_um);
     if let Some(l) = listed {
         energies = l;
     }
@@ -496,15 +485,7 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     }
     if let Some(lp) = &p.labels {
         prov.add_input(lp)?;
-        let lab = match chemomech_io::open(lp)? {
-            Dataset::Raster(r) => r.data.to_f64().mapv(|v| v as u32),
-            other => return Err(Error::data(format!("expected a label image, found a {}", other.kind())).at(lp)),
-        };
-        let lab3: Array3<u32> = match lab.ndim() {
-            2 => lab.insert_axis(Axis(0)).into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(lp))?,
-            3 => lab.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(lp))?,
-            n => return Err(Error::shape(format!("labels must be 2-D or 3-D, got {n}-D")).at(lp)),
-        };
+        let lab3: Array3<u32> = chemomech_io::read::read_labels(lp)?;
         let Some(val) = soc_map.as_ref() else {
             return Err(Error::data("per-particle chemistry needs a normalised map (at least 8 energies)").at(lp));
         };
