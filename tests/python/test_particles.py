@@ -81,8 +81,9 @@ def test_morph_bad_input(tmp_path):
     p = run("morph", "label", bad, "--out", out, ok=False)
     assert p.returncode == 1 and "bad.tiff" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not out.exists()
+    # An unknown operation is a usage error (exit 2) that lists the operations.
     p = run("morph", "sharpen", bad, "--out", out, ok=False)
-    assert p.returncode == 1 and "label, edt, median or watershed" in p.stderr
+    assert p.returncode == 2 and "possible values: label, edt, median, watershed" in p.stderr
     # A median radius outside 1-10 voxels is refused before any output.
     good = tmp_path / "grey.tiff"
     tifffile.imwrite(good, np.zeros((4, 12, 14), np.float32), photometric="minisblack")

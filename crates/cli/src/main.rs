@@ -28,11 +28,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+enum Command {
     /// Simulate an electrode, measure it, analyse it end to end and write report.html (the main job).
     Demo(cmd::run::DemoArgs),
     /// Run a pipeline of stages from a TOML file; unchanged stages are skipped, interrupted runs resume.

@@ -9,14 +9,23 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
+    /// Unsigned 8-bit integers (`uint8`).
     U8,
+    /// Unsigned 16-bit integers (`uint16`).
     U16,
+    /// Signed 16-bit integers (`int16`).
     I16,
+    /// Unsigned 32-bit integers (`uint32`).
     U32,
+    /// Signed 32-bit integers (`int32`).
     I32,
+    /// Unsigned 64-bit integers (`uint64`).
     U64,
+    /// Signed 64-bit integers (`int64`).
     I64,
+    /// 32-bit floats (`float32`).
     F32,
+    /// 64-bit floats (`float64`).
     F64,
 }
 
@@ -82,14 +91,23 @@ impl std::fmt::Display for DType {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum DynArray {
+    /// An array of `u8`.
     U8(ArrayD<u8>),
+    /// An array of `u16`.
     U16(ArrayD<u16>),
+    /// An array of `i16`.
     I16(ArrayD<i16>),
+    /// An array of `u32`.
     U32(ArrayD<u32>),
+    /// An array of `i32`.
     I32(ArrayD<i32>),
+    /// An array of `u64`.
     U64(ArrayD<u64>),
+    /// An array of `i64`.
     I64(ArrayD<i64>),
+    /// An array of `f32`.
     F32(ArrayD<f32>),
+    /// An array of `f64`.
     F64(ArrayD<f64>),
 }
 
@@ -113,10 +131,13 @@ macro_rules! dyn_dispatch {
 
 /// Element types that can live in a [`DynArray`].
 pub trait Element: Copy + Send + Sync + 'static {
+    /// The [`DType`] of this element type.
     const DTYPE: DType;
+    /// The value as f64 (an `as` cast).
     fn to_f64(self) -> f64;
     /// The nearest value of this type (Rust's saturating `as` cast).
     fn from_f64(v: f64) -> Self;
+    /// Wraps a typed array in the matching [`DynArray`] variant.
     fn wrap(a: ArrayD<Self>) -> DynArray;
     /// The typed array inside `a`, or `a` back when it holds another type.
     fn unwrap(a: DynArray) -> std::result::Result<ArrayD<Self>, DynArray>;

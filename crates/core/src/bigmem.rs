@@ -1,15 +1,11 @@
 //! Large arrays without the page-fault toll.
 //!
 //! The first write to a fresh 64 MB volume faults 16 384 times, each fault
-//! zeroing one 4 KiB page: on this project's 2-core VMs that was 32 ms,
-//! longer than labelling the volume. Advising transparent huge pages
-//! (2 MiB) on the buffer, as NumPy does for its large arrays, makes it
-//! 32 faults (6 ms for 64 MB). Where the kernel has no huge pages to give,
-//! or the platform is not Linux, the advice is a no-op and only speed
-//! changes. Measured (2 cores, `morph label` on one thread, 12 runs): 256³
-//! median 36 ms with the advice, 47 ms without; at 512³ the kernel
-//! sometimes compacts memory to find huge pages (its default `defrag =
-//! madvise`), 0.25–1.07 s against 0.30–0.62 s. As with NumPy's
+//! zeroing one 4 KiB page, which can take longer than labelling the volume.
+//! Advising transparent huge pages (2 MiB) on the buffer, as NumPy does for
+//! its large arrays, makes it 32 faults. Where the kernel has no huge pages
+//! to give, or the platform is not Linux, the advice is a no-op and only
+//! speed changes (measurements: `bench/README.md`). As with NumPy's
 //! `NUMPY_MADVISE_HUGEPAGE=0`, `CHEMOMECH_MADVISE_HUGEPAGE=0` in the
 //! environment turns the advice off.
 

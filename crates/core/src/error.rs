@@ -22,8 +22,11 @@ pub enum ErrorKind {
 /// chemomech's error: one line of text, the kind, and the file it concerns.
 #[derive(Debug, Clone)]
 pub struct Error {
+    /// What kind of failure this is.
     pub kind: ErrorKind,
+    /// The file the error concerns, if any.
     pub path: Option<PathBuf>,
+    /// The problem, as one line of text.
     pub message: String,
 }
 

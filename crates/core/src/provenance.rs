@@ -11,8 +11,11 @@ use std::time::SystemTime;
 /// An input file and its SHA-256 checksum.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputRecord {
+    /// The file or directory path as given.
     pub path: String,
+    /// Total size in bytes (summed over all files for a directory).
     pub bytes: u64,
+    /// SHA-256 checksum as lower-case hex.
     pub sha256: String,
 }
 
@@ -88,15 +91,21 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
+    /// The tool name (`chemomech`).
     pub tool: String,
+    /// chemomech's version.
     pub version: String,
     /// The stage or subcommand.
     pub stage: String,
     /// The full command line, when run from the CLI.
     pub command: Vec<String>,
+    /// The stage's parameters as JSON.
     pub parameters: serde_json::Value,
+    /// The input files with their checksums.
     pub inputs: Vec<InputRecord>,
+    /// Start time, RFC 3339 UTC.
     pub started_utc: String,
+    /// End time, RFC 3339 UTC, once finished.
     pub finished_utc: Option<String>,
 }
 

@@ -7,10 +7,15 @@ use serde::{Deserialize, Serialize};
 /// One typed column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Column {
+    /// Floating-point values.
     F64(Vec<f64>),
+    /// Signed integers.
     I64(Vec<i64>),
+    /// Unsigned integers.
     U64(Vec<u64>),
+    /// Booleans.
     Bool(Vec<bool>),
+    /// Text.
     Str(Vec<String>),
 }
 
@@ -69,8 +74,11 @@ impl Column {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Table {
+    /// Column names, in order.
     pub names: Vec<String>,
+    /// The columns, in the order of `names`.
     pub columns: Vec<Column>,
+    /// Unit of each column, when it has one.
     pub units: Vec<Option<String>>,
 }
 
@@ -91,15 +99,14 @@ impl Table {
     }
     /// Appends a column; its length must match the others.
     pub fn push(&mut self, name: &str, col: Column, unit: Option<&str>) -> Result<()> {
-        if let Some(first) = self.columns.first() {
-            if first.len() != col.len() {
+        if let Some(first) = self.columns.first()
+            && first.len() != col.len() {
                 return Err(Error::shape(format!(
                     "column '{name}' has {} rows, table has {}",
                     col.len(),
                     first.len()
                 )));
             }
-        }
         if self.names.iter().any(|n| n == name) {
             return Err(Error::param(format!("duplicate column '{name}'")));
         }

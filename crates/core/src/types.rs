@@ -18,9 +18,11 @@ pub type Metadata = BTreeMap<String, serde_json::Value>;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Volume<T> {
+    /// Voxel values `(z, y, x)`.
     pub data: Array3<T>,
     /// Voxel size along (z, y, x) in µm.
     pub voxel_um: [f64; 3],
+    /// Free metadata.
     pub meta: Metadata,
 }
 
@@ -43,9 +45,11 @@ impl<T> Volume<T> {
 /// A 2-D image `(row, column)` with its pixel size in micrometres.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image<T> {
+    /// Pixel values `(row, column)`.
     pub data: Array2<T>,
     /// Pixel size along (row, column) in µm.
     pub pixel_um: [f64; 2],
+    /// Free metadata.
     pub meta: Metadata,
 }
 
@@ -60,9 +64,11 @@ impl<T> Image<T> {
 /// spacing of its axes when known (µm). The I/O layer's neutral currency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Raster {
+    /// The array, in the file's element type.
     pub data: DynArray,
     /// Spacing per axis in µm, when the file states it.
     pub spacing_um: Option<Vec<f64>>,
+    /// Free metadata (e.g. file attributes).
     pub meta: Metadata,
 }
 
@@ -114,6 +120,7 @@ pub struct ProjectionSet {
     pub energy_ev: Option<f64>,
     /// Sample-to-detector propagation distance(s) in metres (phase contrast).
     pub distance_m: Option<f64>,
+    /// Free metadata.
     pub meta: Metadata,
 }
 
@@ -143,7 +150,7 @@ impl ProjectionSet {
         if s.len() != 3 {
             return Err(Error::shape(format!("projections must be 3-D (angle, row, column), found shape {s:?}")));
         }
-        if s.iter().any(|&n| n == 0) {
+        if s.contains(&0) {
             return Err(Error::shape(format!("projections are empty (shape {s:?})")));
         }
         if self.angles_deg.len() != s[0] {
@@ -167,11 +174,10 @@ impl ProjectionSet {
                 }
             }
         }
-        if let (Some(p), Some(f)) = (&self.flat_positions, &self.flats) {
-            if p.len() != f.shape()[0] {
+        if let (Some(p), Some(f)) = (&self.flat_positions, &self.flats)
+            && p.len() != f.shape()[0] {
                 return Err(Error::shape(format!("{} flat positions for {} flats", p.len(), f.shape()[0])));
             }
-        }
         Ok(())
     }
 }
@@ -180,14 +186,17 @@ impl ProjectionSet {
 /// `(energy, z, y, x)` for 3-D, with references (flats) and darks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnergyStack {
+    /// Frames `(energy, row, column)` or `(energy, z, y, x)` in the file's element type.
     pub data: DynArray,
     /// Reference (flat) images: one per energy `(energy, row, column)` or a set to average.
     pub flats: Option<DynArray>,
+    /// Dark images with the frames' spatial shape.
     pub darks: Option<DynArray>,
     /// Photon energy of each frame in eV.
     pub energies_ev: Vec<f64>,
     /// Pixel size in µm.
     pub pixel_um: Option<f64>,
+    /// Free metadata.
     pub meta: Metadata,
 }
 
@@ -202,7 +211,7 @@ impl EnergyStack {
         if !(s.len() == 3 || s.len() == 4) {
             return Err(Error::shape(format!("energy stack must be (energy, row, column) or (energy, z, y, x), found shape {s:?}")));
         }
-        if s.iter().any(|&n| n == 0) {
+        if s.contains(&0) {
             return Err(Error::shape(format!("energy stack is empty (shape {s:?})")));
         }
         if self.energies_ev.len() != s[0] {
@@ -240,8 +249,11 @@ pub fn check_increasing(v: &[f64], what: &str) -> Result<()> {
 /// One column of a spectrum file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpectrumColumn {
+    /// Column name as in the file.
     pub name: String,
+    /// Unit of the column, when known.
     pub unit: Option<String>,
+    /// The column's values.
     pub values: Vec<f64>,
 }
 
@@ -249,11 +261,13 @@ pub struct SpectrumColumn {
 /// file's header fields and comments kept in `meta`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spectrum {
+    /// Energy of each point in eV.
     pub energy_ev: Vec<f64>,
     /// Absorption coefficient μ(E) (transmission or fluorescence), when known.
     pub mu: Option<Vec<f64>>,
     /// All data columns, energy included, as in the file.
     pub columns: Vec<SpectrumColumn>,
+    /// The file's header fields and comments.
     pub meta: Metadata,
 }
 

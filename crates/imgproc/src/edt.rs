@@ -182,7 +182,7 @@ mod tests {
         }
     }
     fn check(dim: (usize, usize, usize), sp: [f64; 3]) {
-        let m = Array3::from_shape_fn(dim, |(z, y, x)| !((z * 3 + y * 5 + x * 7) % 11 == 0));
+        let m = Array3::from_shape_fn(dim, |(z, y, x)| (z * 3 + y * 5 + x * 7) % 11 != 0);
         let d = edt(m.view(), sp);
         for ((z, y, x), &v) in d.indexed_iter() {
             let mut best = f64::INFINITY;

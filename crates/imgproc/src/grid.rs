@@ -15,10 +15,12 @@ pub(crate) struct Padded {
 }
 
 impl Padded {
+    /// Padding geometry of a volume of unpadded shape `dim` (z, y, x).
     pub fn new(dim: (usize, usize, usize)) -> Self {
         let sy = dim.2 + 2;
         Padded { dim, sy, sz: sy * (dim.1 + 2) }
     }
+    /// Voxels in the padded volume.
     pub fn len(&self) -> usize {
         self.sz * (self.dim.0 + 2)
     }

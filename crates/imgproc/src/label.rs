@@ -396,6 +396,7 @@ pub fn label(mask: ArrayView3<bool>, conn: Connectivity) -> (Array3<u32>, u32) {
 pub enum CompactLabels {
     /// Up to 65 535 components.
     U16(Array3<u16>),
+    /// More than 65 535 components.
     U32(Array3<u32>),
 }
 

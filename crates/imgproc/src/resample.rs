@@ -60,23 +60,6 @@ pub fn rescale_area(img: ArrayView2<f64>, out_shape: (usize, usize), factor: f64
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn conserves_mean_and_inverts() {
-        let img = Array2::from_shape_fn((20, 30), |(r, c)| (r as f64 * 0.3).sin() + (c as f64 * 0.2).cos());
-        let same = rescale_area(img.view(), (20, 30), 1.0, (0.0, 0.0), 0.0);
-        for (a, b) in img.iter().zip(same.iter()) {
-            assert!((a - b).abs() < 1e-12);
-        }
-        let half = rescale_area(img.view(), (10, 15), 2.0, (0.0, 0.0), 0.0);
-        assert!((half.mean().unwrap() - img.mean().unwrap()).abs() < 1e-12);
-        let shifted = rescale_area(img.view(), (20, 30), 1.0, (0.0, 1.0), 0.0);
-        assert!((shifted[[5, 6]] - img[[5, 5]]).abs() < 1e-12);
-    }
-}
-
 /// Keys cubic convolution kernel (a = −½).
 #[inline]
 pub fn keys(x: f64) -> f64 {
@@ -128,4 +111,21 @@ pub fn zoom_cubic(img: ArrayView2<f64>, out_shape: (usize, usize), factor: f64, 
         }
         s
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn conserves_mean_and_inverts() {
+        let img = Array2::from_shape_fn((20, 30), |(r, c)| (r as f64 * 0.3).sin() + (c as f64 * 0.2).cos());
+        let same = rescale_area(img.view(), (20, 30), 1.0, (0.0, 0.0), 0.0);
+        for (a, b) in img.iter().zip(same.iter()) {
+            assert!((a - b).abs() < 1e-12);
+        }
+        let half = rescale_area(img.view(), (10, 15), 2.0, (0.0, 0.0), 0.0);
+        assert!((half.mean().unwrap() - img.mean().unwrap()).abs() < 1e-12);
+        let shifted = rescale_area(img.view(), (20, 30), 1.0, (0.0, 1.0), 0.0);
+        assert!((shifted[[5, 6]] - img[[5, 5]]).abs() < 1e-12);
+    }
 }

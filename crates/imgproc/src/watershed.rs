@@ -13,8 +13,7 @@
 //! distance map's shells near the surfaces, most of the volume) are claimed
 //! on all threads with the same result as one by one (`parallel_round`):
 //! the flood is memory-latency bound, and two cores overlap twice the
-//! misses. Real 256³ electrode, 2 cores: flood 0.55–0.65 → 0.36–0.47 s;
-//! its 512³ mirror: about 7 → 4.2 s (with the output unpadded in place).
+//! misses (measurements: `bench/README.md`).
 
 use crate::grid::Padded;
 use crate::label::Connectivity;
@@ -349,7 +348,7 @@ mod tests {
         let cost = Array3::from_shape_fn((96, 120, 120), |(z, _, _)| (z / 24) as f32);
         let mask = Array3::from_shape_fn(cost.dim(), |_| {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (s >> 40) % 6 != 0
+            !(s >> 40).is_multiple_of(6)
         });
         let mut markers = Array3::<u32>::zeros(cost.dim());
         for k in 0..40u32 {

@@ -29,11 +29,10 @@ pub fn write_via_temp<F>(target: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&Path) -> Result<()>,
 {
-    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(e).at(parent))?;
         }
-    }
     let tmp = temp_sibling(target);
     let result = write(&tmp);
     match result {

@@ -19,6 +19,8 @@ pub enum Format {
     Xdi,
     /// Athena project (`.prj`, gzipped or plain).
     Athena,
+    /// FEFF path file (`feffNNNN.dat`).
+    Feff,
     /// Plain column text (spectra, energy lists, CSV).
     Text,
     /// NumPy `.npy`.
@@ -42,6 +44,7 @@ impl Format {
             Format::Tiff => "TIFF",
             Format::Xdi => "XDI",
             Format::Athena => "Athena project",
+            Format::Feff => "FEFF path",
             Format::Text => "column text",
             Format::Npy => "NumPy npy",
             Format::Parquet => "Parquet",
@@ -115,6 +118,9 @@ pub fn detect(path: &Path) -> Result<Format> {
     let first = text.trim_start_matches('\u{feff}').trim_start();
     if first.starts_with("# XDI/") || first.starts_with("#XDI/") {
         return Ok(Format::Xdi);
+    }
+    if crate::feff::is_feff_path(first) {
+        return Ok(Format::Feff);
     }
     let printable = head.iter().filter(|&&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80).count();
     if printable == head.len() {

@@ -150,11 +150,10 @@ fn read_series(dir: &Path, files: &[PathBuf], energies: Option<&[f64]>, load: im
     if samples.by_energy.is_empty() {
         return Err(Error::data("folder holds only reference/dark images").at(dir));
     }
-    if let Some(list) = energies {
-        if list.len() != sample_index && sources.contains_key("energy list") {
+    if let Some(list) = energies
+        && list.len() != sample_index && sources.contains_key("energy list") {
             return Err(Error::shape(format!("energy list has {} values for {} sample images", list.len(), sample_index)).at(dir));
         }
-    }
     let (es, data) = samples.mean_stack(shape)?;
     let flats = if refs.by_energy.is_empty() {
         None

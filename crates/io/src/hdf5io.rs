@@ -279,11 +279,10 @@ fn read_dxchange_file(f: &h5::File, rows: Option<Range<usize>>) -> Result<Projec
         .iter()
         .find_map(|n| quantity(f, n, "keV", units::energy_to_ev));
     let distance_m = quantity(f, "/measurement/instrument/detector/distance", "m", units::length_to_m);
-    if let Some(d) = opt_dataset(f, "/measurement/instrument/detector/distances") {
-        if let Ok(v) = read_f64s(&d) {
+    if let Some(d) = opt_dataset(f, "/measurement/instrument/detector/distances")
+        && let Ok(v) = read_f64s(&d) {
             meta.insert("distances_m".into(), v.into());
         }
-    }
     let flat_positions = opt_dataset(f, "/exchange/data_white_positions").and_then(|d| read_f64s(&d).ok());
     if let Some(rows) = &rows {
         meta.insert("rows".into(), serde_json::json!([rows.start, rows.end]));
@@ -374,11 +373,10 @@ fn read_fxi_xanes_file(f: &h5::File) -> Result<EnergyStack> {
         if let Some(d) = opt_dataset(f, n) {
             if let Ok(s) = read_string(&d) {
                 meta.insert(n.to_ascii_lowercase(), s.into());
-            } else if let Ok(v) = read_f64s(&d) {
-                if let Some(x) = v.first() {
+            } else if let Ok(v) = read_f64s(&d)
+                && let Some(x) = v.first() {
                     meta.insert(n.to_ascii_lowercase(), (*x).into());
                 }
-            }
         }
     }
     let pixel_um = pixel_size_fxi(f);
@@ -444,12 +442,11 @@ pub fn read_dataset(path: &Path, name: &str) -> Result<Raster> {
         let data = read_array(&ds)?;
         let mut r = Raster::new(data);
         for key in ["voxel_size_um", "pixel_size_um", "spacing_um"] {
-            if let Ok(a) = ds.attr(key) {
-                if let Ok(v) = a.read_raw::<f64>() {
+            if let Ok(a) = ds.attr(key)
+                && let Ok(v) = a.read_raw::<f64>() {
                     r.spacing_um = Some(v);
                     break;
                 }
-            }
         }
         if let Some(p) = string_attr(&ds, "provenance").and_then(|s| serde_json::from_str(&s).ok()) {
             r.meta.insert("provenance".into(), p);

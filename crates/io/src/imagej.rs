@@ -144,7 +144,7 @@ impl ImageJWriter {
 
     /// Appends raw little-endian pixels of whole pages.
     pub fn write_pages(&mut self, bytes: &[u8]) -> Result<()> {
-        if bytes.len() as u64 % self.page_bytes != 0 {
+        if !(bytes.len() as u64).is_multiple_of(self.page_bytes) {
             return Err(Error::shape("TIFF pages must be written whole"));
         }
         let n = (bytes.len() as u64 / self.page_bytes) as usize;
@@ -192,6 +192,7 @@ pub fn le_bytes<T: Copy + ToLe>(v: &[T]) -> Vec<u8> {
 
 /// Elements that can be written little-endian.
 pub trait ToLe {
+    /// Appends the value's little-endian bytes to `out`.
     fn extend_le(&self, out: &mut Vec<u8>);
 }
 

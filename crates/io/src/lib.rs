@@ -13,6 +13,7 @@
 
 pub mod atomic;
 pub mod detect;
+pub mod feff;
 pub mod folder;
 #[cfg(feature = "hdf5")]
 pub mod hdf5io;
@@ -93,7 +94,8 @@ pub fn open_with(path: &Path, o: &OpenOptions) -> Result<Dataset> {
         Format::Hdf5 => Err(Error::param("this chemomech was built without HDF5 support").at(path)),
         Format::Xradia => open_xrm(path),
         Format::Tiff => tiffio::read_tiff(path).map(Dataset::Raster),
-        Format::Xdi => xdi::read_xdi(path).map(Dataset::Spectrum),
+        Format::Xdi => xdi::read_xdi_dataset(path),
+        Format::Feff => feff::read_feff_path(path).map(|p| Dataset::Table(p.table)),
         Format::Athena => prj::read_athena_spectrum(path, o.dataset.as_deref()).map(Dataset::Spectrum),
         Format::Text => {
             let unit = o.energy_unit.unwrap_or(text::EnergyUnit::Auto);
@@ -377,9 +379,12 @@ fn info_hdf5(path: &Path) -> Result<serde_json::Value> {
 /// Which part of a dataset to write when the format holds one array only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Part {
+    /// The projections or frames.
     #[default]
     Data,
+    /// The flat fields (references).
     Flats,
+    /// The dark fields.
     Darks,
 }
 
@@ -388,6 +393,7 @@ pub enum Part {
 pub struct SaveOptions {
     /// For single-array formats (TIFF, npy): which array of projections/stacks.
     pub part: Part,
+    /// How TIFFs are written.
     pub tiff: tiffio::TiffOptions,
 }
 

@@ -40,13 +40,11 @@ pub fn energy_from_name(name: &str) -> Option<f64> {
         while j > 0 && (b[j - 1].is_ascii_digit() || b[j - 1] == b'.') {
             j -= 1;
         }
-        if j < end {
-            if let Ok(v) = name[j..end].trim_matches('.').parse::<f64>() {
-                if v > 0.0 {
+        if j < end
+            && let Ok(v) = name[j..end].trim_matches('.').parse::<f64>()
+                && v > 0.0 {
                     found = Some(chemomech_core::units::round_sig(v * scale, 12));
                 }
-            }
-        }
         i += unit_len;
     }
     found

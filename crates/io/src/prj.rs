@@ -18,8 +18,11 @@ pub struct AthenaGroup {
     pub key: String,
     /// The label shown in Athena (falls back to the key).
     pub label: String,
+    /// Energies in eV (Athena's `@x`).
     pub energy_ev: Vec<f64>,
+    /// μ(E) (Athena's `@y`).
     pub mu: Vec<f64>,
+    /// Incident intensity I0 (`@i0`), when stored with one value per energy.
     pub i0: Option<Vec<f64>>,
     /// Everything in `@args`, as strings.
     pub args: Vec<(String, String)>,
@@ -119,15 +122,14 @@ fn perl_list(body: &str) -> Vec<String> {
                 if chars.peek() == Some(&'x') {
                     // \x{e4}
                     let rest: String = chars.clone().take(10).collect();
-                    if let (Some(o), Some(cl)) = (rest.find('{'), rest.find('}')) {
-                        if let Some(ch) = u32::from_str_radix(&rest[o + 1..cl], 16).ok().and_then(char::from_u32) {
+                    if let (Some(o), Some(cl)) = (rest.find('{'), rest.find('}'))
+                        && let Some(ch) = u32::from_str_radix(&rest[o + 1..cl], 16).ok().and_then(char::from_u32) {
                             cur.push(ch);
                             for _ in 0..=cl {
                                 chars.next();
                             }
                             continue;
                         }
-                    }
                 }
                 if let Some(n) = chars.next() {
                     cur.push(n);
@@ -216,11 +218,10 @@ fn finish(mut g: AthenaGroup) -> Result<AthenaGroup> {
     if g.energy_ev.is_empty() || g.energy_ev.len() != g.mu.len() {
         return Err(Error::data(format!("group '{}': {} energies for {} μ values", g.label, g.energy_ev.len(), g.mu.len())));
     }
-    if let Some(i0) = &g.i0 {
-        if i0.len() != g.energy_ev.len() {
+    if let Some(i0) = &g.i0
+        && i0.len() != g.energy_ev.len() {
             g.i0 = None;
         }
-    }
     Ok(g)
 }
 

@@ -44,6 +44,7 @@ pub struct TiffStream {
 }
 
 impl TiffStream {
+    /// Starts an ImageJ TIFF of `f32` pages for a volume of `shape` (z, y, x) with voxel size `spacing_um` (µm).
     pub fn create(path: &Path, shape: [usize; 3], spacing_um: Option<[f64; 3]>, prov: Option<&Provenance>) -> Result<Self> {
         let mut desc = format!("ImageJ=1.11a\nimages={}\nslices={}\n", shape[0], shape[0]);
         if let Some(s) = spacing_um {
@@ -83,6 +84,7 @@ pub struct ZarrStream {
 
 #[cfg(feature = "zarr")]
 impl ZarrStream {
+    /// Starts an OME-Zarr volume of `shape` (z, y, x) with voxel size `spacing_um` (µm) and `units` in its attributes.
     pub fn create(path: &Path, shape: [usize; 3], spacing_um: Option<[f64; 3]>, prov: Option<&Provenance>, units: &str) -> Result<Self> {
         use std::sync::Arc;
         use zarrs::array::{codec::ZstdCodec, ArrayBuilder};
@@ -158,6 +160,7 @@ pub struct H5Stream {
 
 #[cfg(feature = "hdf5")]
 impl H5Stream {
+    /// Starts an HDF5 file whose `data` dataset holds a volume of `shape` (z, y, x), with voxel size `spacing_um` (µm) and `units` as attributes.
     pub fn create(path: &Path, shape: [usize; 3], spacing_um: Option<[f64; 3]>, prov: Option<&Provenance>, units: &str) -> Result<Self> {
         let herr = |e: hdf5_metno::Error| Error::data(format!("HDF5: {}", e.to_string().lines().next().unwrap_or(""))).at(path);
         let tmp = crate::atomic::temp_sibling(path);

@@ -11,9 +11,11 @@ use std::path::Path;
 /// Columns of numbers with optional names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnText {
+    /// Column names from a non-numeric first line (empty when none or when their count differs).
     pub names: Vec<String>,
     /// `data[col][row]`.
     pub data: Vec<Vec<f64>>,
+    /// Comment lines, without their comment character.
     pub comments: Vec<String>,
 }
 
@@ -78,7 +80,9 @@ fn truncate(s: &str, n: usize) -> String {
 pub enum EnergyUnit {
     /// Decide from the values (below 200 means keV).
     Auto,
+    /// Electronvolts.
     Ev,
+    /// Kiloelectronvolts.
     Kev,
 }
 
@@ -132,22 +136,6 @@ pub fn read_number_list(path: &Path) -> Result<Vec<f64>> {
     Ok(ct.data.into_iter().next().unwrap_or_default())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn detects_kev_and_headers() {
-        let s = text_to_spectrum(parse_columns("# ref\nenergy,mu\n8.2,0.1\n8.3,0.5\n").unwrap(), EnergyUnit::Auto).unwrap();
-        assert_eq!(s.energy_ev, vec![8200.0, 8300.0]);
-        assert_eq!(s.meta["energy_unit_in_file"], "keV");
-        assert_eq!(s.columns[1].name, "mu");
-        let s = text_to_spectrum(parse_columns("8250 1\n8260 2\n").unwrap(), EnergyUnit::Auto).unwrap();
-        assert_eq!(s.energy_ev[1], 8260.0);
-        assert!(parse_columns("1 2\n3\n").is_err());
-        assert!(parse_columns("# only\n").is_err());
-    }
-}
-
 /// Reads a list of energies (the first column of a text file; keV when all
 /// values are below 200), in eV.
 ///
@@ -167,4 +155,20 @@ pub fn read_energy_list(path: &Path) -> Result<Vec<f64>> {
     let kev = e.iter().cloned().fold(f64::NEG_INFINITY, f64::max) < 200.0;
     // Rounded to µeV so that 8.333 keV is 8333 eV exactly.
     Ok(e.iter().map(|&v| if kev { (v * 1e3 * 1e6).round() / 1e6 } else { v }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn detects_kev_and_headers() {
+        let s = text_to_spectrum(parse_columns("# ref\nenergy,mu\n8.2,0.1\n8.3,0.5\n").unwrap(), EnergyUnit::Auto).unwrap();
+        assert_eq!(s.energy_ev, vec![8200.0, 8300.0]);
+        assert_eq!(s.meta["energy_unit_in_file"], "keV");
+        assert_eq!(s.columns[1].name, "mu");
+        let s = text_to_spectrum(parse_columns("8250 1\n8260 2\n").unwrap(), EnergyUnit::Auto).unwrap();
+        assert_eq!(s.energy_ev[1], 8260.0);
+        assert!(parse_columns("1 2\n3\n").is_err());
+        assert!(parse_columns("# only\n").is_err());
+    }
 }

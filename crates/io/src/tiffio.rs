@@ -28,6 +28,7 @@ pub enum TiffCompression {
 /// How to write a TIFF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TiffOptions {
+    /// Compression of the pixel data.
     pub compression: TiffCompression,
     /// Force BigTIFF on or off; `None` chooses BigTIFF above 3.9 GB.
     pub bigtiff: Option<bool>,
@@ -36,14 +37,21 @@ pub struct TiffOptions {
 /// What a TIFF header says, without reading the pixels.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TiffInfo {
+    /// Number of pages.
     pub pages: usize,
+    /// Page height in pixels.
     pub height: usize,
+    /// Page width in pixels.
     pub width: usize,
+    /// Element type of the pixels.
     pub dtype: DType,
+    /// True for BigTIFF.
     pub bigtiff: bool,
+    /// The ImageDescription tag, when present.
     pub description: Option<String>,
     /// Spacing per axis (pages, rows, columns) in µm, when stated.
     pub spacing_um: Option<Vec<f64>>,
+    /// True when the description is an ImageJ one.
     pub imagej: bool,
 }
 
@@ -100,12 +108,11 @@ pub fn tiff_info(path: &Path) -> Result<TiffInfo> {
     let ij = description.as_deref().and_then(parse_imagej);
     let imagej = ij.is_some();
     let mut spacing = None;
-    if let Some(j) = description.as_deref().filter(|d| d.trim_start().starts_with('{')).and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()) {
-        if let Some(v) = j["spacing_um"].as_array() {
+    if let Some(j) = description.as_deref().filter(|d| d.trim_start().starts_with('{')).and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        && let Some(v) = j["spacing_um"].as_array() {
             let v: Vec<f64> = v.iter().filter_map(|x| x.as_f64()).collect();
             spacing = Some(if v.len() == 2 { vec![v[0], v[0], v[1]] } else { v });
         }
-    }
     if let Some(ij) = &ij {
         let unit = ij.unit.as_deref().unwrap_or("pixel");
         if let Ok(f) = chemomech_core::units::um_per(unit) {
@@ -117,11 +124,10 @@ pub fn tiff_info(path: &Path) -> Result<TiffInfo> {
             }
         }
         // ImageJ stores stacks over 4 GB as one IFD followed by contiguous pages.
-        if let Some(n) = ij.images {
-            if n > pages && pages == 1 {
+        if let Some(n) = ij.images
+            && n > pages && pages == 1 {
                 pages = n;
             }
-        }
     }
     Ok(TiffInfo { pages, height: h as usize, width: w as usize, dtype, bigtiff, description, spacing_um: spacing, imagej })
 }
@@ -194,11 +200,10 @@ pub fn read_tiff(path: &Path) -> Result<Raster> {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(p) {
                 meta.insert("provenance".into(), v);
             }
-        } else if let Ok(j) = serde_json::from_str::<serde_json::Value>(desc) {
-            if let Some(p) = j.get("chemomech") {
+        } else if let Ok(j) = serde_json::from_str::<serde_json::Value>(desc)
+            && let Some(p) = j.get("chemomech") {
                 meta.insert("provenance".into(), p.clone());
             }
-        }
     }
     let spacing = info.spacing_um.map(|s| if info.pages == 1 { s[1..].to_vec() } else { s });
     Ok(Raster { data, spacing_um: spacing, meta })

@@ -161,6 +161,39 @@ fn parse_field(body: &str) -> Option<(&str, &str, &str)> {
     (ok(ns) && ok(tag)).then(|| (ns, tag, value.trim()))
 }
 
+/// Reads an XDI file: μ(E) data as a [`Spectrum`]; data against
+/// photoelectron wavenumber k (χ(k), first column in inverse Å) as a table
+/// of its columns with their units, since it is no μ(E) spectrum.
+pub fn read_xdi_dataset(path: &Path) -> Result<crate::Dataset> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(e).at(path))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| Error::data("XDI file is not valid UTF-8 text").at(path))?;
+    let x = parse_xdi(text).map_err(|e| e.at(path))?;
+    let first_unit = x.field("column", "1").map(|v| v.split_whitespace().skip(1).collect::<Vec<_>>().join(" ").to_ascii_lowercase()).unwrap_or_default();
+    if first_unit.starts_with("inverse") || first_unit.starts_with("1/") || first_unit.contains("^-1") {
+        return xdi_to_table(&x).map(crate::Dataset::Table).map_err(|e| e.at(path));
+    }
+    xdi_to_spectrum(x).map(crate::Dataset::Spectrum).map_err(|e| e.at(path))
+}
+
+/// The columns of a parsed XDI file as a table (units from the `Column.N` fields).
+fn xdi_to_table(x: &XdiFile) -> Result<chemomech_core::Table> {
+    let mut t = chemomech_core::Table::default();
+    for (c, values) in x.data.iter().enumerate() {
+        let (name, unit) = match x.field("column", &(c + 1).to_string()) {
+            Some(v) => {
+                let mut it = v.split_whitespace();
+                let name = it.next().unwrap_or("").to_string();
+                let unit = it.collect::<Vec<_>>().join(" ");
+                (name, (!unit.is_empty()).then_some(unit))
+            }
+            None => (x.column_labels.get(c).cloned().unwrap_or_else(|| format!("col{}", c + 1)), None),
+        };
+        let unit = unit.map(|u| if u.eq_ignore_ascii_case("inverse angstrom") { "1/Å".to_string() } else { u });
+        t.push(&name, chemomech_core::Column::F64(values.clone()), unit.as_deref())?;
+    }
+    Ok(t)
+}
+
 /// Reads an XDI file into a [`Spectrum`] (energies in eV, μ chosen from the columns).
 pub fn read_xdi(path: &Path) -> Result<Spectrum> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(e).at(path))?;

@@ -26,9 +26,13 @@ pub struct XrmFile {
     pub images: Option<DynArray>,
     /// The reference image `(1, height, width)`, when the file carries one.
     pub reference: Option<DynArray>,
+    /// Number of images read (those actually present in the file).
     pub n_images: usize,
+    /// Image width in pixels.
     pub width: usize,
+    /// Image height in pixels.
     pub height: usize,
+    /// Element type of the pixels.
     pub dtype: DType,
     /// Photon energy per image in eV (empty when unknown).
     pub energies_ev: Vec<f64>,
@@ -40,6 +44,7 @@ pub struct XrmFile {
     pub pixel_um: Option<f64>,
     /// Exposure per image in seconds.
     pub exposure_s: Vec<f64>,
+    /// Further header fields (binning, magnification, dates, motors, ...) and warnings.
     pub meta: Metadata,
 }
 

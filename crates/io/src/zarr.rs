@@ -45,15 +45,19 @@ fn chunk_shape(shape: &[usize], dtype: DType) -> Vec<u64> {
 
 /// One array to put into a store.
 pub struct ZarrArray<'a> {
+    /// Path of the array in the store.
     pub name: &'a str,
+    /// The array's data.
     pub data: &'a DynArray,
+    /// Attributes stored with the array.
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Names of the dimensions, when given.
     pub dimension_names: Option<Vec<&'a str>>,
 }
 
 fn put_array(st: &Store, a: &ZarrArray) -> Result<()> {
     let shape: Vec<u64> = a.data.shape().iter().map(|&n| n as u64).collect();
-    if shape.iter().any(|&n| n == 0) {
+    if shape.contains(&0) {
         return Err(Error::shape(format!("array {} is empty (shape {:?})", a.name, shape)));
     }
     let chunks = chunk_shape(a.data.shape(), a.data.dtype());

@@ -123,3 +123,19 @@ fn taufactor_electrode_tiff() {
     assert!((frac(85) - 0.401).abs() < 0.001);
     assert!((frac(170) - 0.150).abs() < 0.001);
 }
+
+#[test]
+fn exafs_files_are_tables_not_spectra() {
+    // FEFF 8.5L Ni–O path of NiO (shared/data/README.md): N = 6, reff = 2.0842 Å.
+    let p = chemomech_io::feff::read_feff_path(&shared("exafs/NiO_feff0001.dat")).unwrap();
+    assert_eq!((p.nleg, p.degeneracy, p.reff_angstrom), (2, 6.0, 2.0842));
+    assert_eq!(p.table.names, ["k", "real_2phc", "mag_feff", "phase_feff", "red_factor", "lambda", "real_p"]);
+    assert_eq!(p.table.f64("k").unwrap()[1], 0.1);
+    let Dataset::Table(t) = open(&shared("exafs/NiO_feff0002.dat")).unwrap() else { panic!() };
+    assert_eq!(t.names[0], "k");
+    // χ(k) from Athena (k in inverse Å): a table, never read as μ(E).
+    let Dataset::Table(c) = open(&shared("exafs/NiO.chik")).unwrap() else { panic!("NiO.chik is not a table") };
+    assert_eq!(c.names[..2], ["k", "chi"]);
+    let e = chemomech_io::read::read_spectrum(&shared("exafs/NiO.chik"), None).unwrap_err().to_string();
+    assert!(e.contains("expected a spectrum, found a table"), "{e}");
+}

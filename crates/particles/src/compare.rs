@@ -10,19 +10,25 @@ pub type Match = (u32, u32, f64);
 /// Matching summary.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MatchReport {
+    /// Labelled particles in the truth.
     pub true_particles: usize,
+    /// Labelled particles in the prediction.
     pub predicted_particles: usize,
     /// Pairs matched one-to-one with IoU ≥ the threshold.
     pub matched: usize,
     /// matched / true particles.
     pub matched_fraction: f64,
+    /// Mean IoU of the matched pairs (0 when none).
     pub mean_iou: f64,
+    /// IoU threshold the matching used.
     pub iou_threshold: f64,
     /// True particles that touch no face of the volume (whole particles, as
     /// in a guard-frame count), and how many of them were matched: the
     /// fragments cut by the faces are the hardest to seed.
     pub true_interior: usize,
+    /// Interior true particles that were matched.
     pub matched_interior: usize,
+    /// matched_interior / true_interior (0 when there are no interior particles).
     pub matched_fraction_interior: f64,
 }
 

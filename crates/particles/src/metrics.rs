@@ -18,8 +18,11 @@ use std::collections::BTreeSet;
 /// Phase codes of the phase volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PhaseCodes {
+    /// Code of the pore phase.
     pub pore: u8,
+    /// Code of the carbon-binder phase.
     pub cbd: u8,
+    /// Code of the active-material phase.
     pub active: u8,
 }
 
@@ -126,8 +129,11 @@ pub const CRACK_LEVEL: f64 = 0.55;
 /// value of the pore phase to that of the active phase.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct GreyCrackLevel {
+    /// Median grey value of the pore phase.
     pub pore_median: f64,
+    /// Median grey value of the active phase.
     pub active_median: f64,
+    /// Grey threshold below which a voxel counts as crack.
     pub threshold: f64,
 }
 

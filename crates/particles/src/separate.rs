@@ -22,6 +22,7 @@ use rayon::prelude::*;
 /// Separation settings (lengths in µm).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SeparateParams {
+    /// Voxel spacing (z, y, x) in µm.
     pub spacing_um: [f64; 3],
     /// Closing radius: cracks up to about twice this wide are filled.
     pub crack_close_um: f64,
@@ -29,6 +30,7 @@ pub struct SeparateParams {
     pub h_um: f64,
     /// Split touching particles (watershed); else connected components.
     pub split: bool,
+    /// Connectivity of the connected components of the filled solid.
     pub connectivity: Connectivity,
     /// Particles smaller than this (µm³) are dropped.
     pub min_volume_um3: f64,
@@ -70,7 +72,9 @@ impl SeparateParams {
 /// What separation did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SeparateReport {
+    /// Connected components of the filled solid before splitting.
     pub components_before_split: u32,
+    /// Watershed markers from the h-maxima of the distance map.
     pub markers: u32,
     /// Extra markers for the caps of particles cut by a face (see
     /// [`face_seeds`]).
@@ -80,8 +84,11 @@ pub struct SeparateReport {
     /// Chunks moved to the particle whose sphere they lie in, and their
     /// voxels ([`reassign_chunks`]).
     pub reassigned_chunks: u32,
+    /// Voxels of the reassigned chunks.
     pub reassigned_voxels: u64,
+    /// Particles in the final labels.
     pub particles: u32,
+    /// Particles dropped as smaller than `min_volume_um3`.
     pub dropped_small: u32,
 }
 

@@ -19,7 +19,9 @@ use rayon::prelude::*;
 /// A sphere fitted to a particle's outer surface (µm).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Sphere {
+    /// Centre (z, y, x) in µm.
     pub centre_um: [f64; 3],
+    /// Radius in µm.
     pub radius_um: f64,
     /// Fraction of the surface points within the fit's band.
     pub inliers: f64,
@@ -176,7 +178,9 @@ pub fn fit_sphere(pts: &[[f64; 3]], band_um: f64, min_radius_um: f64, seed: u64)
 pub struct ReassignReport {
     /// Particles with a sphere fit.
     pub fitted: u32,
+    /// Chunks moved to another particle.
     pub chunks: u32,
+    /// Voxels of the moved chunks.
     pub voxels: u64,
 }
 
@@ -207,13 +211,8 @@ const MIN_RADIUS_VOX: f64 = 2.0;
 /// their own particle's, while the swallowing particle's own voxels lie a
 /// median 1.4–1.7 voxels inside its sphere. Ellipsoids fitted the same way
 /// stretch over the chunk and swallow it too. A secondary particle is a
-/// sphere give or take its ellipticity, which the band absorbs. Seven
-/// electrodes (default seeds 1–3, 50 cycles seeds 1–4): one-to-one matches
-/// 97.9 / 98.0 / 98.2 % → 97.9 / 98.4 / 98.6 % and 97.3 / 93.4 / 96.0 /
-/// 97.2 % → 97.7 / 95.6 / 96.3 / 97.9 %, counts unchanged, no electrode
-/// lost a match. The real 256³ electrode (TauFactor's) has less round
-/// particles: 535 chunks (57 980 voxels) of 1 158 particles move, where the
-/// simulated ones move 8–33 per 250–300 particles.
+/// sphere give or take its ellipticity, which the band absorbs. What it
+/// changes on simulated and real electrodes: `bench/README.md`.
 ///
 /// ```
 /// use chemomech_particles::spheres::reassign_chunks;

@@ -9,7 +9,9 @@ pub const MARKER: &str = "chemomech.json";
 
 /// A directory being written; `commit` moves it into place.
 pub struct OutDir {
+    /// The temporary sibling directory being written.
     pub tmp: PathBuf,
+    /// The destination the directory replaces on commit.
     pub target: PathBuf,
 }
 

@@ -53,6 +53,7 @@ pub struct KeySpec {
     pub key: String,
     /// The long option (`window-um`), or `None` for a positional argument.
     pub long: Option<String>,
+    /// How the option takes values.
     pub arity: Arity,
     /// The value is a path (resolved against the TOML file, must exist).
     pub path: bool,
@@ -76,7 +77,9 @@ pub enum Output {
 /// line for people.
 #[derive(Debug, Clone)]
 pub struct Finished {
+    /// The stage's summary as JSON.
     pub summary: serde_json::Value,
+    /// One line for people about the run.
     pub headline: String,
 }
 
@@ -89,11 +92,17 @@ pub type Check = Box<dyn Fn(&[String]) -> std::result::Result<(), (String, Strin
 
 /// A kind of stage the runner can call.
 pub struct StageKind {
+    /// The stage's name: `run = "NAME"` in a pipeline.
     pub name: String,
+    /// The stage's options (TOML keys).
     pub keys: Vec<KeySpec>,
+    /// What the stage writes.
     pub output: Output,
+    /// Runs the stage from its command-line arguments.
     pub exec: Exec,
+    /// Checks the stage's arguments without running it.
     pub check: Check,
+    /// One line for people from a stored summary.
     pub headline: Headline,
 }
 
@@ -102,6 +111,7 @@ pub struct StageKind {
 pub struct StageSpec {
     /// Unique name (default: the kind); its directory under the run.
     pub name: String,
+    /// The stage kind it runs (its `run` key).
     pub kind: String,
     /// Line of its `[[stage]]` header.
     pub line: usize,
@@ -112,11 +122,15 @@ pub struct StageSpec {
 /// A parsed and checked pipeline.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
+    /// The pipeline file.
     pub file: PathBuf,
+    /// The pipeline's name (`[pipeline] name`, default: the file stem).
     pub name: String,
     /// Run directory from `[pipeline] out` (relative to the file).
     pub out: Option<PathBuf>,
+    /// SHA-256 of the file's text.
     pub sha256: String,
+    /// The stages, in the order they run.
     pub stages: Vec<StageSpec>,
 }
 
@@ -419,13 +433,21 @@ fn content_hash(p: &Path) -> Result<String> {
 /// What happened to one stage.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StageRecord {
+    /// The stage's name (its directory under the run).
     pub name: String,
+    /// The stage kind that ran.
     pub run: String,
+    /// The cache key: SHA-256 of the tool version and build, the stage's options, its inputs' contents and the keys of the stages it reads.
     pub key: String,
+    /// Whether the stage was skipped and its earlier output kept.
     pub cached: bool,
+    /// Run time in seconds (of the earlier run when cached).
     pub seconds: f64,
+    /// The stage's output directory.
     pub dir: PathBuf,
+    /// The stage's command line.
     pub command: Vec<String>,
+    /// The stage's summary as JSON.
     pub summary: serde_json::Value,
     /// One line for people (not written to `run.json`).
     #[serde(skip)]
@@ -493,7 +515,7 @@ pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn 
                 }
             };
             let seconds = t0.elapsed().as_secs_f64();
-            let shown: Vec<String> = args.iter().map(|a| a.replace(&*partial.to_string_lossy(), &*dest.to_string_lossy())).collect();
+            let shown: Vec<String> = args.iter().map(|a| a.replace(&*partial.to_string_lossy(), &dest.to_string_lossy())).collect();
             let rec = StageRecord { name: st.name.clone(), run: st.kind.clone(), key: key.clone(), cached: false, seconds, dir: dest.clone(), command: shown, summary: finished.summary, headline: finished.headline };
             chemomech_io::atomic::write_json(&partial.join("stage.json"), &json!({"key": key, "key_inputs": key_doc, "seconds": seconds, "command": rec.command, "summary": rec.summary}))?;
             chemomech_io::atomic::commit(&partial, &dest)?;

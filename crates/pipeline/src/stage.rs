@@ -39,16 +39,22 @@ pub trait Stage {
 /// Volume fractions of the three phases.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct PhaseFractions {
+    /// Volume fraction of pore.
     pub pore: f64,
+    /// Volume fraction of carbon-binder.
     pub carbon_binder: f64,
+    /// Volume fraction of active material.
     pub active: f64,
 }
 
 /// Particles per damage class.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClassCounts {
+    /// Particles in the least damaged class.
     pub least: u64,
+    /// Particles in the mildly damaged class.
     pub mild: u64,
+    /// Particles in the severely damaged class.
     pub severe: u64,
 }
 

@@ -71,7 +71,7 @@ fn separation_on_true_phases() {
     let tb = sim.truth.get("touches_border").unwrap().clone();
     let matched_t: std::collections::HashSet<u32> = matches.iter().map(|m| m.0).collect();
     let mut un: Vec<(u64, f64)> = tid.iter().enumerate().filter(|(_, id)| !matched_t.contains(&(**id as u32))).map(|(i, _)| (tv[i] as u64, tb.value_f64(i))).collect();
-    un.sort_by(|a, b| a.0.cmp(&b.0));
+    un.sort_by_key(|a| a.0);
     eprintln!("unmatched truth (voxels, border): {:?}", un);
     // Which predicted particle holds most of each unmatched truth particle?
     let mut best: std::collections::HashMap<u32, std::collections::HashMap<u32, u64>> = Default::default();

@@ -8,6 +8,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Colours of the damage classes (least, mild, severe) and a categorical palette.
 pub const CLASS_COLORS: [RGBColor; 3] = [RGBColor(44, 160, 44), RGBColor(255, 127, 14), RGBColor(214, 39, 40)];
+/// A categorical palette of eight colours (the first eight of matplotlib's tab10).
 pub const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -42,8 +43,11 @@ where
 
 /// A series of a bar or line chart.
 pub struct Series {
+    /// Legend label.
     pub name: String,
+    /// Colour of the bars or line.
     pub color: RGBColor,
+    /// One value per category or point.
     pub values: Vec<f64>,
     /// 95 % interval of each value (drawn as an error bar).
     pub ci: Option<Vec<(f64, f64)>>,
@@ -305,8 +309,8 @@ pub fn colorbar(label: &str, lo: f64, hi: f64, cmap: fn(f64) -> [u8; 3]) -> Resu
         let n = 120;
         for i in 0..n {
             let c = cmap(i as f64 / (n - 1) as f64);
-            let x = 20 + i * 320 / n as i32;
-            root.draw(&Rectangle::new([(x, 6), (x + 320 / n as i32 + 1, 24)], RGBColor(c[0], c[1], c[2]).filled())).map_err(err)?;
+            let x = 20 + i * 320 / n;
+            root.draw(&Rectangle::new([(x, 6), (x + 320 / n + 1, 24)], RGBColor(c[0], c[1], c[2]).filled())).map_err(err)?;
         }
         root.draw(&Text::new(fmt(lo), (14, 28), (FONT, 12).into_font())).map_err(err)?;
         root.draw(&Text::new(fmt(hi), (318, 28), (FONT, 12).into_font())).map_err(err)?;

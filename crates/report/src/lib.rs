@@ -21,9 +21,19 @@ pub mod raster;
 /// What a figure shows.
 #[derive(Debug, Clone)]
 pub enum Body {
+    /// An SVG chart, as SVG text.
     Svg(String),
     /// A PNG data URI shown at `width` CSS pixels, with a caption bar (SVG) below.
-    Image { uri: String, width: usize, alt: String, colorbar: Option<String> },
+    Image {
+        /// The PNG as a `data:` URI.
+        uri: String,
+        /// Display width in CSS pixels.
+        width: usize,
+        /// Alternative text.
+        alt: String,
+        /// Caption bar (SVG text) shown below the image, if any.
+        colorbar: Option<String>,
+    },
     /// Ready-made HTML (tables).
     Html(String),
 }
@@ -31,27 +41,36 @@ pub enum Body {
 /// One figure with its caption and the CSV of its data (relative link).
 #[derive(Debug, Clone)]
 pub struct Figure {
+    /// Identifier, used in the HTML `id` and `data-figure` attributes.
     pub id: String,
+    /// Heading shown above the figure.
     pub title: String,
+    /// Caption text (HTML-escaped); empty for none.
     pub caption: String,
+    /// What the figure shows.
     pub body: Body,
+    /// Relative link to the CSV of the figure's data.
     pub csv: Option<String>,
     /// Spans the whole row.
     pub wide: bool,
 }
 
 impl Figure {
+    /// A figure with no caption, CSV link or full-row span.
     pub fn new(id: &str, title: &str, body: Body) -> Self {
         Self { id: id.into(), title: title.into(), caption: String::new(), body, csv: None, wide: false }
     }
+    /// Sets the caption.
     pub fn caption(mut self, c: impl Into<String>) -> Self {
         self.caption = c.into();
         self
     }
+    /// Sets the relative link to the figure's CSV.
     pub fn csv(mut self, rel: impl Into<String>) -> Self {
         self.csv = Some(rel.into());
         self
     }
+    /// Makes the figure span the whole row.
     pub fn wide(mut self) -> Self {
         self.wide = true;
         self
@@ -61,18 +80,24 @@ impl Figure {
 /// A titled group of figures.
 #[derive(Debug, Clone)]
 pub struct Section {
+    /// Identifier, used as the HTML anchor.
     pub id: String,
+    /// Heading of the section.
     pub title: String,
     /// Short text (HTML-escaped) above the figures.
     pub intro: String,
+    /// The figures, in order.
     pub figures: Vec<Figure>,
 }
 
 /// The whole report.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// Title of the page and its header.
     pub title: String,
+    /// Subtitle shown in the header.
     pub subtitle: String,
+    /// The sections, in order.
     pub sections: Vec<Section>,
 }
 

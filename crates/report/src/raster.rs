@@ -7,8 +7,11 @@ use ndarray::{Array2, ArrayView2};
 /// An 8-bit RGB image.
 #[derive(Debug, Clone)]
 pub struct Rgb {
+    /// Width in pixels.
     pub width: usize,
+    /// Height in pixels.
     pub height: usize,
+    /// Pixels row by row, three bytes (R, G, B) each.
     pub data: Vec<u8>,
 }
 

@@ -29,6 +29,7 @@ impl FeatureBank {
     pub fn len(&self) -> usize {
         1 + 10 * self.sigmas_um.len()
     }
+    /// Always false: the bank holds at least the raw value.
     pub fn is_empty(&self) -> bool {
         false
     }
@@ -91,7 +92,9 @@ pub fn features(vol: ArrayView3<f32>, bank: &FeatureBank, spacing: [f64; 3]) -> 
 /// A trained classifier with its feature settings (serialisable).
 #[derive(Serialize, Deserialize)]
 pub struct VoxelClassifier {
+    /// Feature-bank settings the classifier was trained with.
     pub bank: FeatureBank,
+    /// Voxel spacing (z, y, x) in µm the classifier was trained with.
     pub spacing_um: [f64; 3],
     /// Label values (as in the training labels) per class index.
     pub classes: Vec<u8>,

@@ -15,8 +15,11 @@ use rayon::prelude::*;
 /// The three phases' materials.
 #[derive(Debug, Clone)]
 pub struct Materials {
+    /// The active material (configured formula and density).
     pub active: Material,
+    /// The carbon-binder (carbon black and PVDF).
     pub cbd: Material,
+    /// The pore filling: electrolyte, or vacuum for a dry electrode.
     pub pore: Material,
 }
 
@@ -52,6 +55,7 @@ pub fn mu_volume(el: &Electrode, mu: [f64; 3]) -> Array3<f32> {
 
 /// Simulated absorption scan and its truth.
 pub struct AbsorptionScan {
+    /// Projections `(angle, row, column)` with flats, darks, angles (degrees), pixel size (µm) and energy (eV).
     pub projections: ProjectionSet,
     /// μ (1/cm) of pore, carbon-binder, active at the scan energy.
     pub phase_mu: [f64; 3],

@@ -10,11 +10,17 @@ use serde::{Deserialize, Serialize};
 pub struct SimConfig {
     /// Random seed: the same seed gives the same arrays, whatever the thread count.
     pub seed: u64,
+    /// The composite cathode.
     pub electrode: ElectrodeConfig,
+    /// Cracking and detachment.
     pub damage: DamageConfig,
+    /// State-of-charge field and Ni valence.
     pub chemistry: ChemistryConfig,
+    /// Absorption tomography.
     pub tomography: TomographyConfig,
+    /// Phase contrast (holotomography).
     pub phase_contrast: PhaseContrastConfig,
+    /// TXM-XANES across the Ni K-edge.
     pub xanes: XanesConfig,
 }
 
@@ -26,12 +32,15 @@ pub struct ElectrodeConfig {
     pub thickness_um: f64,
     /// Lateral extent along y and x.
     pub lateral_um: f64,
+    /// Voxel edge length.
     pub voxel_um: f64,
     /// Median equivalent-sphere diameter of secondary particles.
     pub median_esd_um: f64,
     /// σ of ln(ESD) of the log-normal size distribution.
     pub esd_log_sigma: f64,
+    /// Smallest equivalent-sphere diameter of secondary particles.
     pub min_esd_um: f64,
+    /// Largest equivalent-sphere diameter of secondary particles.
     pub max_esd_um: f64,
     /// Target active-material volume fraction.
     pub active_fraction: f64,
@@ -49,9 +58,11 @@ pub struct ElectrodeConfig {
     pub supersample: usize,
     /// Active material formula and density (g/cm³).
     pub active_formula: String,
+    /// Active material density (g/cm³).
     pub active_density: f64,
     /// Carbon-binder: carbon black mass fraction (rest PVDF) and density (g/cm³, incl. nano-porosity).
     pub cbd_carbon_mass_fraction: f64,
+    /// Carbon-binder density (g/cm³, incl. nano-porosity).
     pub cbd_density: f64,
     /// Pore filling: "vacuum" (dry electrode) or "electrolyte" (LiPF6 in EC/DMC).
     pub pore_fill: String,
@@ -65,6 +76,7 @@ pub struct DamageConfig {
     pub profile: String,
     /// Crack-fraction thresholds: least < mild_threshold ≤ mild < severe_threshold ≤ severe.
     pub mild_threshold: f64,
+    /// Crack fraction from which a particle is severely damaged.
     pub severe_threshold: f64,
     /// Wide-open crack width range (µm).
     pub wide_crack_um: [f64; 2],
@@ -86,6 +98,7 @@ pub struct DamageConfig {
 pub struct ChemistryConfig {
     /// SoC at the separator and at the current collector (fast charge: higher near the separator).
     pub soc_separator: f64,
+    /// SoC at the current collector.
     pub soc_collector: f64,
     /// Shape of the depth profile: soc(z) = sep + (col − sep)·(z/L)^exponent.
     pub depth_exponent: f64,
@@ -93,6 +106,7 @@ pub struct ChemistryConfig {
     pub shell_delta: f64,
     /// Oxidised crack surfaces: extra SoC decaying with distance from a crack.
     pub crack_delta: f64,
+    /// Decay length of the crack-surface SoC excess (µm).
     pub crack_decay_um: f64,
     /// Particle-to-particle SoC scatter (σ).
     pub particle_sigma: f64,
@@ -100,6 +114,7 @@ pub struct ChemistryConfig {
     /// mixture; above 3, Ni⁴⁺ is modelled as LiNiO2 shifted up in energy by
     /// the NiO→LiNiO2 edge shift (no Ni⁴⁺ standard is at hand).
     pub valence_soc0: f64,
+    /// Ni valence at SoC 1.
     pub valence_soc1: f64,
 }
 
@@ -107,13 +122,17 @@ pub struct ChemistryConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TomographyConfig {
+    /// Whether to simulate the absorption scan.
     pub enabled: bool,
+    /// Photon energy in keV.
     pub energy_kev: f64,
     /// Projections over 180°.
     pub angles: usize,
     /// Mean photons per pixel in the flat field (Poisson noise); 0 = noise-free.
     pub photons: f64,
+    /// Number of flat-field frames.
     pub flats: usize,
+    /// Number of dark-field frames.
     pub darks: usize,
     /// Mean dark counts.
     pub dark_counts: f64,
@@ -125,8 +144,11 @@ pub struct TomographyConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PhaseContrastConfig {
+    /// Whether to simulate the holotomography scans.
     pub enabled: bool,
+    /// Photon energy in keV.
     pub energy_kev: f64,
+    /// Projections over 180°.
     pub angles: usize,
     /// Focus-to-detector distance (m) of the cone beam.
     pub focus_to_detector_m: f64,
@@ -134,6 +156,7 @@ pub struct PhaseContrastConfig {
     pub distances_m: Vec<f64>,
     /// Random lateral misalignment between distances (pixels, σ).
     pub misalignment_px: f64,
+    /// Mean photons per pixel in the flat field (Poisson noise); 0 = noise-free.
     pub photons: f64,
 }
 
@@ -141,19 +164,24 @@ pub struct PhaseContrastConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct XanesConfig {
+    /// Whether to simulate the XANES stack.
     pub enabled: bool,
     /// Thickness of the slab imaged in projection, centred in x (µm); the image is (z, y).
     pub slab_um: f64,
     /// Energies (eV); empty = the default grid (10 eV steps pre/post-edge, 1 eV at the edge).
     pub energies_ev: Vec<f64>,
+    /// Mean photons per pixel in the reference (flat) images (Poisson noise); 0 = noise-free.
     pub photons: f64,
     /// Random sub-pixel sample drift between energies (pixels, σ).
     pub drift_px: f64,
+    /// Relative amplitude of the smooth reference-image pattern.
     pub flat_variation: f64,
+    /// Mean dark counts.
     pub dark_counts: f64,
     /// NiO and LiNiO2 reference spectra (text, energy + normalised μ). Empty:
     /// the real ones in ../shared/data/xas when found, else built-in models.
     pub reference_ni2: String,
+    /// LiNiO2 (Ni³⁺) reference spectrum file; empty as for `reference_ni2`.
     pub reference_ni3: String,
 }
 

@@ -24,6 +24,9 @@ pub fn poisson(lambda: f64, g: &mut impl Rng) -> f64 {
 /// slowly changing with `t` (frame index / energy).
 pub fn flat_pattern(shape: (usize, usize), amp: f64, seed: u64, t: f64) -> Array2<f64> {
     let mut g = rng(seed, Stream::Flat, 0);
+    // The phase range stays 0..6.28 (not TAU): simulated flats, and every
+    // seeded result downstream, are kept as they were.
+    #[allow(clippy::approx_constant)]
     let modes: Vec<(f64, f64, f64, f64)> = (0..4).map(|_| (g.random_range(0.3..1.5), g.random_range(0.3..1.5), g.random_range(0.0..6.28), g.random_range(-1.0..1.0))).collect();
     let (h, w) = shape;
     Array2::from_shape_fn(shape, |(r, c)| {

@@ -46,8 +46,11 @@ fn perpendicular(n: V3, r: &mut impl Rng) -> V3 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DamageClass {
+    /// Crack fraction below the mild threshold.
     Least,
+    /// Crack fraction from the mild up to the severe threshold.
     Mild,
+    /// Crack fraction at or above the severe threshold.
     Severe,
 }
 
@@ -62,6 +65,7 @@ impl DamageClass {
             DamageClass::Least
         }
     }
+    /// Lower-case name (`least`, `mild`, `severe`).
     pub fn name(self) -> &'static str {
         match self {
             DamageClass::Least => "least",
@@ -74,9 +78,11 @@ impl DamageClass {
 /// A planar intergranular crack: a slab through the particle.
 #[derive(Debug, Clone, Serialize)]
 pub struct Crack {
+    /// Unit normal of the crack plane in (z, y, x).
     pub normal: V3,
     /// Plane offset from the particle centre along the normal (µm).
     pub offset_um: f64,
+    /// Half the crack width (µm).
     pub half_width_um: f64,
     /// In-plane direction of the sector the crack covers (radial cracks) or
     /// leaves intact (a ligament that keeps a fully cracked particle whole).
@@ -113,13 +119,16 @@ impl Crack {
 /// Where a detached particle has lost its carbon-binder.
 #[derive(Debug, Clone, Serialize)]
 pub struct Gap {
+    /// Unit vector (z, y, x) towards the centre of the cap where the gap opens.
     pub direction: V3,
+    /// cos of the cap's half-angle about `direction`.
     pub cos_cap: f64,
 }
 
 /// One secondary particle.
 #[derive(Debug, Clone, Serialize)]
 pub struct Particle {
+    /// Particle id (from 1; 0 marks no particle in the labels).
     pub id: u32,
     /// Centre (z, y, x) in µm from the volume origin (z = 0 at the separator).
     pub center_um: V3,
@@ -131,10 +140,15 @@ pub struct Particle {
     pub axes: V3,
     /// Roughness modes: (direction, frequency, phase, amplitude).
     pub roughness: Vec<(V3, f64, f64, f64)>,
+    /// Intergranular cracks.
     pub cracks: Vec<Crack>,
+    /// Damage class drawn from the depth profile.
     pub target_class: DamageClass,
+    /// Voxel crack fraction aimed for, drawn within the target class.
     pub target_crack_fraction: f64,
+    /// Detachment gap from the carbon-binder, for detached particles.
     pub gap: Option<Gap>,
+    /// Particle-to-particle SoC offset (normal, σ = `particle_sigma`).
     pub soc_offset: f64,
 }
 
@@ -230,7 +244,9 @@ impl Particle {
 pub struct Electrode {
     /// (z, y, x) voxels.
     pub shape: (usize, usize, usize),
+    /// Voxel edge length (µm).
     pub voxel_um: f64,
+    /// The secondary particles.
     pub particles: Vec<Particle>,
     /// Particle id per voxel (envelope incl. cracks), 0 = none.
     pub labels: Array3<u32>,
@@ -240,6 +256,7 @@ pub struct Electrode {
     pub soc: Array3<f32>,
     /// Volume fractions of active material and carbon-binder per voxel (partial volumes).
     pub frac_active: Array3<f32>,
+    /// Carbon-binder volume fraction per voxel.
     pub frac_cbd: Array3<f32>,
 }
 
@@ -726,14 +743,13 @@ fn point_info(x: V3, ps: &[Particle], grid: &Grid, noise: &Noise, cfg: &SimConfi
             } else {
                 score += 0.45 * noise.at(x);
             }
-            if i1 != usize::MAX {
-                if let Some(gap) = &ps[i1].gap {
+            if i1 != usize::MAX
+                && let Some(gap) = &ps[i1].gap {
                     let dd = unit(sub(x, ps[i1].center_um));
                     if d1 < cfg.damage.gap_um && dot(dd, gap.direction) >= gap.cos_cap {
                         score = f64::INFINITY;
                     }
                 }
-            }
             PointInfo { owner: None, q: f64::INFINITY, in_crack: false, crack_dist: f64::INFINITY, cbd_score: score, surface_dist: d1 }
         }
     }

@@ -28,6 +28,7 @@ pub struct Distance {
     pub effective_m: f64,
     /// Focus-to-sample distance (m) and magnification of the cone beam.
     pub focus_to_sample_m: f64,
+    /// Cone-beam magnification (focus-to-detector over focus-to-sample distance).
     pub magnification: f64,
     /// Pixel size at the sample (µm).
     pub pixel_um: f64,
@@ -37,7 +38,9 @@ pub struct Distance {
 
 /// The holotomography scan and its truth.
 pub struct HoloScan {
+    /// The recorded projections, one set per distance.
     pub scans: Vec<ProjectionSet>,
+    /// The geometry of each recording distance.
     pub distances: Vec<Distance>,
     /// True phase k∫δ dl (rad) on the first distance's pixel grid: (angle, row, col).
     pub phase_rad: Array3<f32>,
@@ -47,6 +50,7 @@ pub struct HoloScan {
     pub delta_beta: [(f64, f64); 3],
 }
 
+/// Simulates the holograms of the electrode at every configured distance.
 pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<HoloScan> {
     let pc = &cfg.phase_contrast;
     let e_ev = pc.energy_kev * 1e3;

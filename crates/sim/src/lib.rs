@@ -28,12 +28,17 @@ use serde_json::json;
 
 /// Everything one simulation produces.
 pub struct Simulation {
+    /// The configuration used.
     pub config: SimConfig,
+    /// The generated electrode and its ground-truth volumes.
     pub electrode: Electrode,
     /// One row per particle (see [`truth::particle_table`]).
     pub truth: Table,
+    /// The absorption scan, when enabled.
     pub absorption: Option<absorption::AbsorptionScan>,
+    /// The holotomography scans, when enabled.
     pub holo: Option<holo::HoloScan>,
+    /// The XANES stack, when enabled.
     pub xanes: Option<xanes::XanesScan>,
     /// Names of the reference spectra used.
     pub references: (String, String),

@@ -12,8 +12,11 @@ use chemomech_core::{Error, Result};
 /// A normalised reference spectrum (pre-edge 0, post-edge 1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reference {
+    /// Name of the spectrum (file or model).
     pub name: String,
+    /// Energies in eV, strictly increasing.
     pub energy_ev: Vec<f64>,
+    /// Normalised μ at each energy.
     pub mu: Vec<f64>,
 }
 
@@ -83,13 +86,16 @@ impl Reference {
 /// The end members and how a valence mixes them.
 #[derive(Debug, Clone)]
 pub struct NiSpectra {
+    /// The Ni²⁺ (NiO) end member.
     pub ni2: Reference,
+    /// The Ni³⁺ (LiNiO2) end member.
     pub ni3: Reference,
     /// NiO→LiNiO2 edge shift, also used to model Ni⁴⁺ (eV).
     pub shift_ev: f64,
 }
 
 impl NiSpectra {
+    /// The end members, with the edge shift taken between their half-height energies.
     pub fn new(ni2: Reference, ni3: Reference) -> Self {
         let shift_ev = ni3.half_height_energy() - ni2.half_height_energy();
         Self { ni2, ni3, shift_ev }

@@ -15,19 +15,33 @@ fn mix(mut z: u64) -> u64 {
 /// Named streams, so adding draws to one never shifts another.
 #[derive(Clone, Copy)]
 pub enum Stream {
+    /// Particle sizes.
     Sizes = 1,
+    /// Particle positions.
     Positions = 2,
+    /// Particle shapes (axes, orientation, roughness).
     Shape = 3,
+    /// Damage classes and cracks.
     Damage = 4,
+    /// Per-particle SoC offsets.
     Chemistry = 5,
+    /// The smooth random carbon-binder field.
     CbdField = 6,
+    /// Absorption tomography counting noise.
     TomoNoise = 7,
+    /// Holotomography noise and misalignment.
     PhaseNoise = 8,
+    /// XANES counting noise.
     XanesNoise = 9,
+    /// XANES sample drift.
     Drift = 10,
+    /// Flat-field patterns.
     Flat = 11,
+    /// Monte Carlo estimates of the packing fill fraction.
     Fill = 12,
+    /// Sparse voxel annotations.
     Annotations = 13,
+    /// Scribble (brush stroke) annotations.
     Scribbles = 14,
 }
 

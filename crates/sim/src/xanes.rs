@@ -20,11 +20,13 @@ use rayon::prelude::*;
 
 /// The XANES stack and its truth, on the undrifted (z, y) grid.
 pub struct XanesScan {
+    /// Transmission images `(energy, z, y)` in counts, with references, darks and energies (eV).
     pub stack: EnergyStack,
     /// Ni-weighted LiNiO2 fraction per pixel (NaN without active material).
     pub fraction_ni3: Array2<f32>,
     /// Ni-weighted mean valence and SoC per pixel.
     pub valence: Array2<f32>,
+    /// Ni-weighted mean SoC per pixel.
     pub soc: Array2<f32>,
     /// Active-material thickness along the beam (µm).
     pub active_thickness_um: Array2<f32>,

@@ -85,9 +85,11 @@ pub fn k_edge(sym: &str) -> Option<f64> {
 /// A material: element mass fractions and a density.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Material {
+    /// Name of the material.
     pub name: String,
     /// (element, mass fraction); fractions sum to 1.
     pub mass_fractions: Vec<(String, f64)>,
+    /// Density in g/cm³.
     pub density_g_cm3: f64,
 }
 

@@ -11,15 +11,19 @@ use std::num::NonZeroUsize;
 pub struct Network {
     /// Node positions (z, y, x) µm and their particle ids.
     pub nodes: Vec<[f64; 3]>,
+    /// Particle id of every node.
     pub ids: Vec<u64>,
     /// Undirected edges (node index a < b) with length in µm.
     pub edges: Vec<(usize, usize, f64)>,
     /// degree_histogram[d] = number of nodes with degree d.
     pub degree_histogram: Vec<usize>,
+    /// Mean node degree (0 without nodes).
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_degree: f64,
+    /// Mean distance from a node to its nearest neighbour (µm).
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_nearest_um: f64,
+    /// Mean edge length (µm).
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_edge_um: f64,
 }

@@ -9,23 +9,34 @@ use serde::{Deserialize, Serialize};
 /// One depth window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DepthWindow {
+    /// Start of the window along z (µm from the separator).
     pub z_from_um: f64,
+    /// End of the window along z (µm from the separator).
     pub z_to_um: f64,
+    /// Particles whose centroid falls in the window.
     pub particles: usize,
+    /// Fraction of the window's particles in the "least" damage class.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub fraction_least: f64,
+    /// Fraction of the window's particles in the "mild" damage class.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub fraction_mild: f64,
+    /// Fraction of the window's particles in the "severe" damage class.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub fraction_severe: f64,
+    /// Bootstrap 95 % confidence interval of `fraction_severe`.
     #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub severe_ci95: (f64, f64),
+    /// Bootstrap 95 % confidence interval of `fraction_mild`.
     #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub mild_ci95: (f64, f64),
+    /// Bootstrap 95 % confidence interval of `fraction_least`.
     #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub least_ci95: (f64, f64),
+    /// Mean crack fraction of the window's particles.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_crack_fraction: f64,
+    /// Bootstrap 95 % confidence interval of `mean_crack_fraction`.
     #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub crack_fraction_ci95: (f64, f64),
     /// Mean of `extra` (e.g. SoC) when the table has it.

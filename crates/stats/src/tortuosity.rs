@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Result of a tortuosity computation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tortuosity {
+    /// Tortuosity factor τ = ε / (D_eff/D) (infinite when the phase does not percolate).
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub tau: f64,
     /// Volume fraction of the phase.
@@ -26,12 +27,15 @@ pub struct Tortuosity {
     /// Fraction of the phase that connects inlet to outlet.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub percolating_fraction: f64,
+    /// Conjugate-gradient iterations run.
     pub iterations: usize,
+    /// Final residual norm relative to the right-hand side.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub relative_residual: f64,
     /// Flux in and flux out (their agreement checks convergence).
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub flux_in: f64,
+    /// Flux through the outlet face.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub flux_out: f64,
 }
@@ -41,9 +45,9 @@ pub struct Tortuosity {
 /// Stops at `max_iter` iterations, when the residual falls to `rtol` of
 /// the right-hand side, or, with `flux_tol` > 0, when the flux in and the
 /// flux out agree within `flux_tol` (relative) and their mean changed by no
-/// more than that over the last 10 iterations. On the real 256³ electrode
-/// `flux_tol` = 1e-4 stops after ~1200 iterations with τ within 1e-4 of
-/// its converged value, where `rtol` = 1e-8 takes ~1750.
+/// more than that over the last 10 iterations (on real electrodes
+/// `flux_tol` = 1e-4 stops well before `rtol` = 1e-8 with τ within 1e-4 of
+/// its converged value: `bench/README.md`).
 ///
 /// ```
 /// // Straight pores: τ = 1.

@@ -78,14 +78,18 @@ pub fn interface_areas(phases: ArrayView3<u8>, spacing: [f64; 3]) -> BTreeMap<(u
 /// nearest-neighbour distance, sub-volume vs the whole.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RveTest {
+    /// Lateral fraction `f` of the sub-volume along y and x.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub lateral_fraction: f64,
+    /// Particles whose centroid lies in the sub-volume.
     pub particles_inside: usize,
     /// (KS D, p-value) per quantity.
     #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub volume: (f64, f64),
+    /// (KS D, p-value) for the equivalent spherical diameter.
     #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub esd: (f64, f64),
+    /// (KS D, p-value) for the nearest-neighbour distance.
     #[serde(deserialize_with = "chemomech_core::nan::pair")]
     pub nearest: (f64, f64),
     /// All p-values above 0.05.

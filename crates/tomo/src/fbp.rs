@@ -16,11 +16,16 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Filter {
+    /// The plain ramp |f| (Ram-Lak).
     #[default]
     Ramp,
+    /// Ramp times sinc (Shepp–Logan).
     Shepp,
+    /// Ramp times cos(π f), f in cycles per pixel.
     Cosine,
+    /// Ramp times the Hamming window 0.54 + 0.46 cos(2π f).
     Hamming,
+    /// Ramp times the Hann window 0.5 + 0.5 cos(2π f).
     Hann,
 }
 

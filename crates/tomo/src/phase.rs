@@ -12,13 +12,18 @@ use rayon::prelude::*;
 /// Paganin parameters.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Paganin {
+    /// Photon energy in keV.
     pub energy_kev: f64,
+    /// Sample-to-detector propagation distance in metres.
     pub distance_m: f64,
+    /// Pixel size in µm.
     pub pixel_um: f64,
+    /// Ratio δ/β of the material (dimensionless).
     pub delta_beta: f64,
 }
 
 impl Paganin {
+    /// Checks that all parameters are positive, finite and in plausible ranges (keV, m, µm).
     pub fn validate(&self) -> Result<()> {
         let ok = |v: f64| v.is_finite() && v > 0.0;
         if !(ok(self.energy_kev) && ok(self.distance_m) && ok(self.pixel_um) && ok(self.delta_beta)) {
@@ -77,14 +82,17 @@ pub fn paganin(t: &mut Array3<f32>, p: &Paganin) -> Result<()> {
 /// which keeps the absorption (zero-frequency) term exact for thick samples.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ctf {
+    /// Photon energy in keV.
     pub energy_kev: f64,
     /// Effective propagation distances (m), magnification already accounted for.
     pub distances_m: Vec<f64>,
     /// Pixel size of the common (reference) grid, µm.
     pub pixel_um: f64,
+    /// Ratio δ/β of the homogeneous object (dimensionless).
     pub delta_beta: f64,
     /// Regularisation at low and high spatial frequencies.
     pub alpha_low: f64,
+    /// Regularisation at high spatial frequencies.
     pub alpha_high: f64,
     /// Pixel size of each distance's recording relative to the common grid
     /// (cone-beam magnification): its detector transfer function (box
@@ -99,6 +107,7 @@ impl Ctf {
     pub fn lambda_m(&self) -> f64 {
         12.398419843320026e-10 / self.energy_kev
     }
+    /// Checks energy, distances, pixel size, δ/β and regularisation (positive distances, non-negative regularisation).
     pub fn validate(&self) -> Result<()> {
         Paganin { energy_kev: self.energy_kev, distance_m: self.distances_m.first().copied().unwrap_or(0.0), pixel_um: self.pixel_um, delta_beta: self.delta_beta }.validate()?;
         if self.distances_m.is_empty() || self.distances_m.iter().any(|d| !(d.is_finite() && *d > 0.0)) {

@@ -14,8 +14,10 @@ use realfft::RealFftPlanner;
 /// How several flat (or dark) frames are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub enum Combine {
+    /// Pixel-wise mean.
     #[default]
     Mean,
+    /// Pixel-wise median.
     Median,
 }
 
@@ -103,7 +105,9 @@ pub fn normalize(
 /// What the guarded logarithm found.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct LogReport {
+    /// Non-positive transmission values found.
     pub non_positive: usize,
+    /// Non-finite (NaN or infinite) transmission values found.
     pub non_finite: usize,
     /// Values repaired by interpolation from valid neighbours along the row.
     pub repaired: usize,
@@ -465,11 +469,24 @@ fn damp_along_angles(band: &mut Array2<f64>, sigma: f64) {
 /// Which ring removal to apply to every sinogram.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub enum Rings {
+    /// No ring removal.
     None,
     /// Vo et al.: sorting-based filter (window) then large-stripe removal (snr, window).
-    Vo { size: usize, snr: f32, large_size: usize },
+    Vo {
+        /// Sorting-filter window across the detector (pixels).
+        size: usize,
+        /// Large-stripe threshold, in noise levels.
+        snr: f32,
+        /// Large-stripe median-smoothing window across the detector (pixels).
+        large_size: usize,
+    },
     /// Münch et al.: Fourier–wavelet (levels, σ).
-    FourierWavelet { level: usize, sigma: f64 },
+    FourierWavelet {
+        /// Wavelet (db5) decomposition levels.
+        level: usize,
+        /// Width σ of the Gaussian damping in angular frequency.
+        sigma: f64,
+    },
 }
 
 impl Rings {
@@ -569,7 +586,7 @@ mod tests {
 
     /// (mean-over-angles error on the stripe columns, worst such error elsewhere)
     fn stripe_errors(s: &Array2<f32>, clean: &Array2<f32>, cols: &[usize]) -> (f32, f32) {
-        let err: Vec<f32> = (0..s.ncols()).map(|c| ((s.column(c).to_owned() - &clean.column(c)).mean().unwrap()).abs()).collect();
+        let err: Vec<f32> = (0..s.ncols()).map(|c| ((s.column(c).to_owned() - clean.column(c)).mean().unwrap()).abs()).collect();
         let on: f32 = cols.iter().map(|&c| err[c]).sum();
         let off = (0..s.ncols()).filter(|c| !cols.iter().any(|k| k.abs_diff(*c) <= 1)).map(|c| err[c]).fold(0.0, f32::max);
         (on, off)

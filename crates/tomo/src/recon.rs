@@ -57,12 +57,17 @@ impl Algorithm {
 /// Every choice of the reconstruction.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReconParams {
+    /// Reconstruction algorithm.
     pub algorithm: Algorithm,
+    /// Reconstruction filter.
     pub filter: Filter,
+    /// Ring removal applied to every sinogram.
     pub rings: Rings,
     /// Zinger threshold on transmission (TomoPy's `dif`), or none.
     pub zinger: Option<f32>,
+    /// How several flat (and dark) frames are combined.
     pub flats: Combine,
+    /// Paganin phase retrieval before −log, or none.
     pub paganin: Option<Paganin>,
     /// Output slice width (default: the detector width).
     pub size: Option<usize>,
@@ -77,12 +82,16 @@ impl Default for ReconParams {
 /// What preprocessing did.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct PreReport {
+    /// What flat/dark normalisation saw and did.
     pub normalize: NormalizeReport,
+    /// Number of zingers replaced.
     pub zingers: usize,
+    /// What the guarded −log found and repaired.
     pub log: LogReport,
 }
 
 impl PreReport {
+    /// Adds another slab's report to this one (counts summed, flat groups the larger).
     pub fn add(&mut self, o: &PreReport) {
         self.normalize.flat_groups = self.normalize.flat_groups.max(o.normalize.flat_groups);
         self.normalize.dead_pixels += o.normalize.dead_pixels;

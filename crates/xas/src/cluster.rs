@@ -22,16 +22,19 @@ const CHUNK: usize = 4096;
 /// A principal component analysis of `n` spectra of `m` points.
 #[derive(Debug, Clone, Serialize)]
 pub struct Pca {
+    /// Mean spectrum (one value per point), subtracted before projecting on the components.
     pub mean: Vec<f64>,
     /// Eigenvalues of the covariance, decreasing.
     pub eigenvalues: Vec<f64>,
     /// Components (rows), unit length, in the order of `eigenvalues`.
     pub components: Vec<Vec<f64>>,
+    /// Fraction of the total variance explained by each component, in the order of `eigenvalues`.
     pub explained_variance_ratio: Vec<f64>,
     /// Malinowski's indicator function IND(k), k = 1 … m−1.
     pub ind: Vec<f64>,
     /// The k minimising IND: the number of significant components.
     pub suggested_components: usize,
+    /// Number of spectra analysed.
     pub n_spectra: usize,
 }
 
@@ -129,11 +132,15 @@ pub fn pca(rows: &[Vec<f64>]) -> Result<Pca> {
 /// A k-means clustering.
 #[derive(Debug, Clone, Serialize)]
 pub struct KMeans {
+    /// Number of clusters.
     pub k: usize,
+    /// Cluster centres, one per cluster.
     pub centres: Vec<Vec<f64>>,
     /// Cluster of every point, 0-based.
     pub labels: Vec<usize>,
+    /// Sum of squared distances from the points to their assigned centres.
     pub inertia: f64,
+    /// Lloyd iterations run.
     pub iterations: usize,
 }
 

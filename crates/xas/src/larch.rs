@@ -19,36 +19,60 @@ const MAX_NNORM: usize = 5;
 /// Parameters of [`pre_edge`]; `None` picks Larch's default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PreEdgeParams {
+    /// Edge energy E0 (eV); `None`, or a value outside the data, finds it with [`find_e0`].
     pub e0: Option<f64>,
+    /// Edge step; `None` takes the post-edge minus the pre-edge curve at E0.
     pub step: Option<f64>,
+    /// Start of the pre-edge fit range, relative to E0 (eV).
     pub pre1: Option<f64>,
+    /// End of the pre-edge fit range, relative to E0 (eV).
     pub pre2: Option<f64>,
+    /// Start of the post-edge normalisation range, relative to E0 (eV).
     pub norm1: Option<f64>,
+    /// End of the post-edge normalisation range, relative to E0 (eV).
     pub norm2: Option<f64>,
+    /// Degree of the post-edge polynomial (at most 5).
     pub nnorm: Option<usize>,
+    /// Energy exponent of the pre-edge fit: the line is fitted to μ·E^nvict (Larch's `nvict`).
     pub nvict: i32,
 }
 
 /// The result of [`pre_edge`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PreEdge {
+    /// Edge energy E0 used (eV), taken at the nearest data energy.
     pub e0: f64,
+    /// Edge step used for the normalisation.
     pub edge_step: f64,
+    /// Start of the pre-edge fit range used, relative to E0 (eV).
     pub pre1: f64,
+    /// End of the pre-edge fit range used, relative to E0 (eV).
     pub pre2: f64,
+    /// Start of the post-edge normalisation range used, relative to E0 (eV).
     pub norm1: f64,
+    /// End of the post-edge normalisation range used, relative to E0 (eV).
     pub norm2: f64,
+    /// Degree of the post-edge polynomial (Larch's `nnorm`).
     pub nnorm: usize,
+    /// Energy exponent of the pre-edge fit (Larch's `nvict`).
     pub nvict: i32,
+    /// Slope of the pre-edge line fitted to μ·E^nvict.
     pub pre_slope: f64,
+    /// Intercept of the pre-edge line fitted to μ·E^nvict.
     pub pre_offset: f64,
     /// Post-edge polynomial coefficients (increasing powers).
     pub norm_coefs: Vec<f64>,
+    /// Energies (eV): sorted, non-finite points dropped, duplicates separated.
     pub energy: Vec<f64>,
+    /// Normalised μ: (μ − pre-edge curve) / edge step.
     pub norm: Vec<f64>,
+    /// Flattened normalised μ: above E0, the post-edge curvature is removed.
     pub flat: Vec<f64>,
+    /// Pre-edge curve at every energy.
     pub pre_edge: Vec<f64>,
+    /// Post-edge curve (pre-edge curve plus the post-edge polynomial) at every energy.
     pub post_edge: Vec<f64>,
+    /// Derivative of normalised μ with respect to energy (per eV).
     pub dmude: Vec<f64>,
 }
 
@@ -241,7 +265,7 @@ pub fn find_e0(energy: &[f64], mu: &[f64]) -> f64 {
         istop = n.saturating_sub(3);
     }
     // Python's min(1.0, nan) is 1.0: an undefined step counts as 1 eV.
-    let clip = |v: f64| if v.is_nan() { 1.0 } else { v.min(1.0).max(0.01) };
+    let clip = |v: f64| if v.is_nan() { 1.0 } else { v.clamp(0.01, 1.0) };
     let estep = 0.5 * (clip(estep1) + clip(e1 / 25000.0));
     if istop <= istart + 4 {
         return e1;

@@ -12,12 +12,15 @@ use serde::Serialize;
 /// Fitting options.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LcfOptions {
+    /// Constrain the weights to sum to exactly one.
     pub sum_to_one: bool,
+    /// Constrain the weights to be non-negative.
     pub nonnegative: bool,
     /// Fit a common energy shift of the references within ± this (eV); 0 = none.
     pub max_shift_ev: f64,
     /// Fit window (absolute energies, eV).
     pub emin: Option<f64>,
+    /// Upper end of the fit window (absolute energy, eV); `None` for no limit.
     pub emax: Option<f64>,
 }
 
@@ -30,28 +33,45 @@ impl Default for LcfOptions {
 /// A fit.
 #[derive(Debug, Clone, Serialize)]
 pub struct LcfResult {
+    /// Reference names, in the order given.
     pub names: Vec<String>,
+    /// Fitted weight of each reference.
     pub weights: Vec<f64>,
+    /// Standard error of each weight.
     pub std_errors: Vec<f64>,
+    /// Sum of the weights.
     pub sum_weights: f64,
+    /// Fitted common energy shift of the references (eV); 0 when no shift is fitted.
     pub shift_ev: f64,
+    /// R-factor: sum of squared residuals over the sum of squared data.
     pub r_factor: f64,
+    /// χ²: sum of squared residuals.
     pub chi2: f64,
+    /// χ² divided by the degrees of freedom (points minus free parameters, at least 1).
     pub reduced_chi2: f64,
+    /// Data points in the fit window.
     pub n_points: usize,
+    /// Free parameters: the active weights, less one under sum-to-one, plus one when a shift is fitted.
     pub n_free: usize,
+    /// Energies of the fitted points (eV).
     pub energy: Vec<f64>,
+    /// Data at those energies.
     pub data: Vec<f64>,
+    /// Fitted curve at those energies.
     pub fit: Vec<f64>,
 }
 
 /// A reference spectrum: name, energies (increasing), values.
 pub struct Reference<'a> {
+    /// Reference name.
     pub name: &'a str,
+    /// Energies (eV, increasing).
     pub energy: &'a [f64],
+    /// Values at those energies.
     pub mu: &'a [f64],
 }
 
+/// Linear interpolation of `y(x)` at `v` (`x` increasing), clamped to the end values outside the range.
 pub fn interp_at(x: &[f64], y: &[f64], v: f64) -> f64 {
     let n = x.len();
     if v <= x[0] {

@@ -76,6 +76,7 @@ pub fn polyfit(x: &[f64], y: &[f64], deg: usize) -> Option<Vec<f64>> {
     Some(c)
 }
 
+/// Dot product of two vectors.
 #[inline]
 pub fn dotv(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

@@ -32,7 +32,12 @@ pub enum SocScale {
     Fractions(Option<Vec<f64>>),
     /// From the half-height edge energy, linearly between two calibration
     /// energies (eV) measured at SoC 0 and 1.
-    EdgeEnergy { e_soc0: f64, e_soc1: f64 },
+    EdgeEnergy {
+        /// Half-height edge energy at SoC 0 (eV).
+        e_soc0: f64,
+        /// Half-height edge energy at SoC 1 (eV).
+        e_soc1: f64,
+    },
     /// No SoC map.
     None,
 }
@@ -49,6 +54,7 @@ pub struct ClusterParams {
     pub sample: usize,
     /// Points used for the silhouette.
     pub silhouette_sample: usize,
+    /// Seed of the sampling and of k-means.
     pub seed: u64,
 }
 
@@ -81,9 +87,11 @@ pub struct MapParams {
     pub lcf_on_flat: bool,
     /// Normalise the references like the pixels (when they span the stack's energies).
     pub normalize_references: bool,
+    /// Linear-combination fitting options.
     pub lcf: LcfOptions,
     /// Passes of [1,2,1]/4 smoothing of normalised μ before edge energies and white line.
     pub smooth_passes: usize,
+    /// How the state-of-charge map is derived.
     pub soc: SocScale,
     /// `None`: no clustering.
     pub clusters: Option<ClusterParams>,
@@ -119,8 +127,11 @@ impl Default for MapParams {
 /// A named reference spectrum (energy eV, normalised μ).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefSpectrum {
+    /// Reference name.
     pub name: String,
+    /// Energies (eV, increasing).
     pub energy_ev: Vec<f64>,
+    /// μ at those energies.
     pub mu: Vec<f64>,
 }
 
@@ -128,28 +139,42 @@ pub struct RefSpectrum {
 /// field of view) and a summary.
 #[derive(Debug, Clone)]
 pub struct XanesMaps {
+    /// Edge jump of every pixel (optical density).
     pub edge_jump: ArrayD<f32>,
+    /// Noise σ of every pixel: RMS residual of its pre-edge line (optical density).
     pub pre_edge_sigma: ArrayD<f32>,
+    /// 1 where the pixel passes the edge-jump mask, else 0.
     pub mask: ArrayD<u8>,
+    /// Edge energy at half height of smoothed normalised μ (eV).
     pub e0_half: ArrayD<f32>,
+    /// Edge energy at the maximum derivative of smoothed normalised μ, refined by a parabola (eV).
     pub e0_derivative: ArrayD<f32>,
+    /// White-line energy (eV).
     pub white_line_energy: ArrayD<f32>,
+    /// White-line height (normalised μ).
     pub white_line_height: ArrayD<f32>,
     /// Per reference: (name, fraction, standard error).
     pub fractions: Vec<(String, ArrayD<f32>, ArrayD<f32>)>,
+    /// R-factor of the pixel's linear-combination fit.
     pub r_factor: ArrayD<f32>,
+    /// Reduced χ² of the pixel's linear-combination fit.
     pub reduced_chi2: ArrayD<f32>,
+    /// State-of-charge map (`None` when [`SocScale::None`] or no references).
     pub soc: Option<ArrayD<f32>>,
     /// Cluster per pixel (1 … k, ordered by edge energy; 0 outside the mask).
     pub cluster: Option<ArrayD<u8>>,
+    /// What the maps were made with, and their bulk values.
     pub summary: MapSummary,
 }
 
 /// Mean spectrum and count of one cluster.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterSpectrum {
+    /// Cluster number (1 … k, as in the cluster map).
     pub cluster: u8,
+    /// Masked pixels assigned to the cluster (with a finite spectrum).
     pub pixels: usize,
+    /// Half-height edge energy of the mean spectrum (eV; NaN when not found in the edge window).
     pub e0_half_ev: f64,
     /// Mean normalised μ at every energy.
     pub norm: Vec<f64>,
@@ -158,34 +183,61 @@ pub struct ClusterSpectrum {
 /// What the maps were made with, and what they say in bulk.
 #[derive(Debug, Clone, Serialize)]
 pub struct MapSummary {
+    /// Energies of the stack (eV).
     pub energies_ev: Vec<f64>,
+    /// Reference E0: Larch's E0 of the mean spectrum (eV).
     pub e0_ref_ev: f64,
+    /// Start of the pre-edge window, relative to the reference E0 (eV).
     pub pre1: f64,
+    /// End of the pre-edge window, relative to the reference E0 (eV).
     pub pre2: f64,
+    /// Start of the post-edge window, relative to the reference E0 (eV).
     pub norm1: f64,
+    /// End of the post-edge window, relative to the reference E0 (eV).
     pub norm2: f64,
+    /// Degree of the post-edge polynomial.
     pub nnorm: usize,
+    /// Energies in the pre-edge fit.
     pub pre_edge_points: usize,
+    /// Energies in the post-edge fit.
     pub post_edge_points: usize,
+    /// Pixels in the map.
     pub pixels: usize,
+    /// Pixels in the field of view (finite edge jump).
     pub pixels_in_fov: usize,
+    /// Pixels in the mask.
     pub pixels_masked: usize,
+    /// Mean edge jump over the mask (optical density).
     pub mean_edge_jump: f64,
+    /// Median half-height edge energy over the mask (eV).
     pub median_e0_half_ev: f64,
+    /// Names of the references, in order.
     pub reference_names: Vec<String>,
+    /// Energies in the linear-combination fit window.
     pub lcf_points: usize,
+    /// Common energy shift of the references, fitted on the mean spectrum (eV; 0 when not fitted).
     pub lcf_shift_ev: f64,
+    /// Mean fraction of each reference over the mask.
     pub mean_fractions: Vec<f64>,
+    /// Mean R-factor over the mask.
     pub mean_r_factor: f64,
+    /// Mean state of charge over the mask (`None` without a SoC map).
     pub mean_soc: Option<f64>,
     /// Larch normalisation of the mean spectrum of masked pixels.
     pub mean_spectrum_norm: Vec<f64>,
+    /// PCA eigenvalues of the sampled pixel spectra (empty without clustering).
     pub pca_eigenvalues: Vec<f64>,
+    /// Fraction of the variance explained by each principal component.
     pub pca_explained: Vec<f64>,
+    /// Malinowski's indicator function IND(k).
     pub pca_ind: Vec<f64>,
+    /// Number of components IND suggests.
     pub pca_suggested_components: usize,
+    /// Principal components used for clustering.
     pub cluster_components: usize,
+    /// Mean silhouette of every k tried, as (k, silhouette).
     pub silhouettes: Vec<(usize, f64)>,
+    /// Mean spectrum of every cluster, ordered by edge energy.
     pub clusters: Vec<ClusterSpectrum>,
 }
 
@@ -1187,21 +1239,18 @@ fn check_params(p: &MapParams, refs: &[RefSpectrum]) -> Result<()> {
             return bad(format!("reference '{}' contains NaN", r.name));
         }
     }
-    if let SocScale::Fractions(Some(s)) = &p.soc {
-        if s.len() != refs.len() {
+    if let SocScale::Fractions(Some(s)) = &p.soc
+        && s.len() != refs.len() {
             return bad(format!("{} SoC values for {} references", s.len(), refs.len()));
         }
-    }
-    if let SocScale::EdgeEnergy { e_soc0, e_soc1 } = p.soc {
-        if !(e_soc0.is_finite() && e_soc1.is_finite() && e_soc0 != e_soc1) {
+    if let SocScale::EdgeEnergy { e_soc0, e_soc1 } = p.soc
+        && !(e_soc0.is_finite() && e_soc1.is_finite() && e_soc0 != e_soc1) {
             return bad("edge-energy SoC calibration needs two different energies".into());
         }
-    }
-    if let Some(c) = &p.clusters {
-        if c.max_k < 2 || c.max_k > 20 || c.sample < 10 {
+    if let Some(c) = &p.clusters
+        && (c.max_k < 2 || c.max_k > 20 || c.sample < 10) {
             return bad("clusters: max_k must be 2–20 and sample ≥ 10".into());
         }
-    }
     Ok(())
 }
 
@@ -1394,8 +1443,8 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
     // 3. PCA and clusters of normalised μ in the LCF (or edge) window.
     let mut summary_pca: (Vec<f64>, Vec<f64>, Vec<f64>, usize, usize, Vec<(usize, f64)>, Vec<ClusterSpectrum>) = (vec![], vec![], vec![], 0, 0, vec![], vec![]);
     let mut cluster_map = None;
-    if let Some(cp) = &p.clusters {
-        if masked_idx.len() >= 10 {
+    if let Some(cp) = &p.clusters
+        && masked_idx.len() >= 10 {
             let win: Vec<usize> = if plan.lcf_idx.is_empty() { (plan.edge.0..=plan.wl.1).collect() } else { plan.lcf_idx.clone() };
             let norm_of = |px: usize| -> Vec<f64> {
                 let y: Vec<f64> = (0..ne).map(|kk| od2[[kk, px]] as f64).collect();
@@ -1458,7 +1507,6 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
                 summary_pca = (pc.eigenvalues.clone(), pc.explained_variance_ratio.clone(), pc.ind.clone(), pc.suggested_components, nc, sil, clusters);
             }
         }
-    }
     let (mean_jump, mean_r) = (mean_of(&edge_jump), mean_of(&r_factor));
     let summary = MapSummary {
         energies_ev: energies.to_vec(),

@@ -39,26 +39,37 @@ impl Default for ParticleChemParams {
 /// One particle's chemistry.
 #[derive(Debug, Clone, Serialize)]
 pub struct ParticleChem {
+    /// Particle label.
     pub label: u32,
     /// Pixels of the particle, and those with a finite map value.
     pub pixels: usize,
+    /// Pixels with a finite map value.
     pub valid: usize,
+    /// Mean map value over the valid pixels.
     pub mean: f64,
+    /// Standard deviation of the valid map values.
     pub std: f64,
+    /// Median of the valid map values.
     pub median: f64,
     /// Mean value within the outer bin (surface) and beyond the outermost
     /// third of the largest depth (core); `core − surface`.
     pub surface_mean: f64,
+    /// Mean value in the core (depth beyond two thirds of the particle's largest depth).
     pub core_mean: f64,
+    /// Core mean minus surface mean.
     pub core_minus_surface: f64,
     /// Mean value per distance-to-surface bin (NaN where empty).
     pub shell_profile: Vec<f64>,
     /// Valence-gradient angles (degrees): count, mean, median, mean cosine,
     /// fraction below 90° (gradient toward the centroid: core more oxidised).
     pub gradient_pixels: usize,
+    /// Mean valence-gradient angle (degrees).
     pub angle_mean_deg: f64,
+    /// Median valence-gradient angle (degrees).
     pub angle_median_deg: f64,
+    /// Mean cosine of the valence-gradient angles.
     pub angle_mean_cos: f64,
+    /// Fraction of angles below 90° (gradient toward the centroid).
     pub fraction_toward_centre: f64,
     /// Histogram of angles in 10° bins (0–180°).
     pub angle_histogram: Vec<u32>,
@@ -67,15 +78,19 @@ pub struct ParticleChem {
 /// Per-particle results and the pooled core–shell profile.
 #[derive(Debug, Clone, Serialize)]
 pub struct ParticleChemistry {
+    /// Chemistry of every particle present, in label order.
     pub particles: Vec<ParticleChem>,
     /// Bin centres (µm from the surface).
     pub shell_bins_um: Vec<f64>,
     /// Pooled over all particles: mean, standard deviation and count per bin.
     pub shell_mean: Vec<f64>,
+    /// Pooled standard deviation per bin.
     pub shell_std: Vec<f64>,
+    /// Pooled count of valid values per bin.
     pub shell_count: Vec<u64>,
     /// Pooled angle histogram (10° bins) and mean cosine.
     pub angle_histogram: Vec<u64>,
+    /// Pooled mean cosine of the valence-gradient angles (weighted by gradient pixels).
     pub angle_mean_cos: f64,
 }
 
@@ -242,7 +257,7 @@ pub fn particle_chemistry(labels: ArrayView3<u32>, value: ArrayView3<f32>, spaci
                 let med = *fm.select_nth_unstable_by(k, f64::total_cmp).1;
                 let mut angles = Vec::new();
                 for (v, &m) in vx.iter().zip(&mags) {
-                    if !(m.is_finite() && m > p.min_gradient_fraction * med && m > 0.0) || !v.v.is_finite() {
+                    if !(m.is_finite() && m > p.min_gradient_fraction * med && m > 0.0 && v.v.is_finite()) {
                         continue;
                     }
                     let r = [(c[0] - v.pos[0] as f64) * spacing[0], (c[1] - v.pos[1] as f64) * spacing[1], (c[2] - v.pos[2] as f64) * spacing[2]];

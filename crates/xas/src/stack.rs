@@ -105,6 +105,7 @@ pub enum RegistrationMode {
 /// Registration parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegistrationParams {
+    /// How frames are registered.
     pub mode: RegistrationMode,
     /// Gaussian σ of the edge features (pixels).
     pub sigma_px: f64,
@@ -123,13 +124,17 @@ impl Default for RegistrationParams {
 /// One frame's registration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FrameShift {
+    /// Index of the frame in the stack.
     pub index: usize,
+    /// Energy of the frame (eV).
     pub energy_ev: f64,
     /// Shift (rows, cols) applied to the frame to align it (pixels).
     pub dy: f64,
+    /// Column shift applied to the frame to align it (pixels).
     pub dx: f64,
     /// Feature correlation with the reference before and after alignment.
     pub quality_before: f64,
+    /// Feature correlation with the reference after alignment.
     pub quality_after: f64,
     /// Quality below `min_quality`.
     pub flagged: bool,
@@ -138,8 +143,11 @@ pub struct FrameShift {
 /// Registration of a stack: per-frame shifts and the reference used.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Registration {
+    /// Index of the reference frame.
     pub reference: usize,
+    /// Registration mode used.
     pub mode: RegistrationMode,
+    /// Registration of every frame, in stack order.
     pub frames: Vec<FrameShift>,
 }
 
@@ -195,7 +203,7 @@ pub fn register_stack(od: ArrayView3<f32>, energies: &[f64], p: &RegistrationPar
     if energies.len() != ne {
         return Err(Error::shape(format!("{ne} frames but {} energies", energies.len())));
     }
-    if !(p.sigma_px >= 0.0 && p.sigma_px < 50.0) || !(p.max_shift_px > 0.0) {
+    if !(p.sigma_px >= 0.0 && p.sigma_px < 50.0 && p.max_shift_px > 0.0) {
         return Err(Error::param(format!("registration sigma_px {} / max_shift_px {} out of range", p.sigma_px, p.max_shift_px)));
     }
     if ny < 8 || nx < 8 {

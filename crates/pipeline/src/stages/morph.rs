@@ -24,7 +24,10 @@ pub enum Op {
     /// Median over a (2r+1)³ cube → f32.
     Median(usize),
     /// Distance-map watershed of the mask from h-maxima markers (h in µm) → u32 labels.
-    Watershed { h_um: f64 },
+    Watershed {
+        /// Minimum depth (µm) of a distance-map peak to seed a region.
+        h_um: f64,
+    },
 }
 
 /// The primitive, as the user names it.
@@ -100,23 +103,31 @@ impl Params {
 /// What `morph` reports.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
+    /// The stage that wrote it (`morph`).
     pub stage: String,
+    /// The primitive, with its settings.
     pub op: Op,
     /// The volume written.
     pub output: String,
+    /// Shape of the volume (z, y, x) in voxels.
     pub shape: Vec<usize>,
     /// Voxel size (z, y, x) in µm.
     pub voxel_um: [f64; 3],
+    /// Seconds from the start of the computation to the written output.
     pub seconds: f64,
+    /// Provenance of the run (tool, version, command, parameters, inputs).
     pub provenance: serde_json::Value,
     /// The fastest run's seconds, and every run's.
     pub seconds_compute: f64,
+    /// Each run's seconds, in order.
     pub seconds_runs: Vec<f64>,
     /// Watershed: the fastest run's seconds per step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_edt: Option<f64>,
+    /// Watershed: the fastest run's seconds for the h-maxima markers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_markers: Option<f64>,
+    /// Watershed: the fastest run's seconds for the flooding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_flood: Option<f64>,
     /// Label: components found.

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 pub struct Extra {
     /// Column name prefix in the particle table.
     pub name: String,
+    /// The volume file.
     pub path: PathBuf,
 }
 
@@ -92,15 +93,21 @@ pub type Separation = serde_json::Value;
 /// What `particles` reports.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
+    /// The stage that wrote it (`particles`).
     pub stage: String,
+    /// Particles labelled.
     pub n_particles: u64,
+    /// How separation of touching particles went.
     pub separation: Separation,
     /// Voxel size (z, y, x) in µm.
     pub voxel_um: [f64; 3],
+    /// Shape of the volume (z, y, x) in voxels.
     pub shape: Vec<usize>,
     /// Extent of the volume (z, y, x) in µm.
     pub extent_um: [f64; 3],
+    /// Particles per damage class.
     pub damage_classes: ClassCounts,
+    /// Crack-fraction thresholds of the damage classes.
     pub thresholds: DamageThresholds,
     /// How cracks were told from solid.
     pub crack_detection: serde_json::Value,
@@ -108,9 +115,13 @@ pub struct Summary {
     pub truth_match: Option<TruthMatch>,
     /// Files written, relative to the output directory.
     pub outputs: Vec<String>,
+    /// Wall-clock seconds of the stage.
     pub seconds: f64,
+    /// Seconds spent separating the particles.
     pub seconds_separate: f64,
+    /// Seconds spent on the per-particle metrics.
     pub seconds_metrics: f64,
+    /// Provenance of the run (tool, version, command, parameters, inputs).
     pub provenance: serde_json::Value,
 }
 
@@ -118,6 +129,7 @@ pub struct Summary {
 /// and with the simulator's truth table, the damage classes.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TruthMatch {
+    /// Matched particles over true particles.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub matched_fraction: f64,
     /// The rest of the match report ([`MatchReport`](chemomech_particles::compare::MatchReport)).
@@ -131,14 +143,20 @@ pub struct TruthMatch {
 /// Damage classes and crack fractions of matched particles against the truth.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ClassScore {
+    /// Matched particles scored.
     pub matched: u64,
+    /// Fraction of scored particles whose damage class equals the true one.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub class_accuracy: f64,
+    /// Damage-class confusion matrix: class names and counts, rows true, columns measured.
     pub confusion_rows_truth_cols_measured: serde_json::Value,
+    /// Pearson correlation of true and measured crack fractions.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub crack_fraction_correlation: f64,
+    /// Mean true crack fraction of the scored particles.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub crack_fraction_mean_truth: f64,
+    /// Mean measured crack fraction of the scored particles.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub crack_fraction_mean_measured: f64,
     /// Carbon-binder contact against the truth ([`score_detachment`]).
@@ -178,11 +196,10 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let input = p.phases.as_ref().or(p.volume.as_ref()).ok_or_else(|| Error::param("give a grey VOLUME, --phases PHASES, or both (grey levels then find the cracks)"))?;
     p.damage_thresholds.validate()?;
     chemomech_io::atomic::ensure_not_input(out, &[input])?;
-    if let Some(l) = p.crack_level {
-        if !(l > 0.0 && l < 1.0) {
+    if let Some(l) = p.crack_level
+        && !(l > 0.0 && l < 1.0) {
             return Err(Error::param(format!("the crack level must lie between 0 (pore) and 1 (active), got {l}")));
         }
-    }
     let mut prov = Provenance::start("particles", serde_json::to_value(p)?);
     prov.add_input(input)?;
     progress.start("particles", 4);

@@ -19,6 +19,7 @@ pub struct HoloParams {
     pub delta_beta: f64,
     /// Tikhonov regularisation at low and high spatial frequencies.
     pub alpha_low: f64,
+    /// Tikhonov regularisation at high spatial frequencies.
     pub alpha_high: f64,
 }
 
@@ -37,7 +38,9 @@ pub struct Plan {
     pub input: PathBuf,
     /// Multi-distance CTF retrieval (input is a folder of distances).
     pub holo: Option<HoloParams>,
+    /// The rotation centre.
     pub center: CenterSpec,
+    /// Preprocessing and reconstruction settings.
     pub recon: ReconParams,
     /// Detector rows (slices) to reconstruct; all when None.
     pub slices: Option<Range<usize>>,
@@ -49,6 +52,7 @@ pub struct Plan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RingsName {
+    /// No ring removal.
     #[default]
     None,
     /// Vo 2018: sorting-based filter and large-stripe removal.
@@ -61,8 +65,10 @@ pub enum RingsName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FlatsName {
+    /// Mean of the frames.
     #[default]
     Mean,
+    /// Median of the frames.
     Median,
 }
 
@@ -104,6 +110,7 @@ impl std::str::FromStr for Center {
 /// Detector rows `A:B` (either end may be left out).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rows {
+    /// First row (inclusive).
     pub start: usize,
     /// Exclusive end; `None`: the last row.
     pub end: Option<usize>,
@@ -214,6 +221,7 @@ impl Params {
 /// What `reconstruct` reports.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
+    /// The stage that wrote it (`reconstruct`).
     pub stage: String,
     /// `holotomography (multi-distance CTF)` for phase volumes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -222,33 +230,48 @@ pub struct Summary {
     pub output: String,
     /// Rotation centre in detector pixels, and how it was found.
     pub center: f64,
+    /// How the rotation centre was found.
     pub center_method: String,
+    /// Shape of the volume (z, y, x) in voxels.
     pub shape: [usize; 3],
+    /// Units of the volume's values (1/cm, 1/pixel, or delta for phase volumes).
     pub units: String,
+    /// Pixel size in µm, when known.
     pub pixel_um: Option<f64>,
+    /// Number of projection angles.
     pub angles: usize,
+    /// Holotomography: propagation distances in metres.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distances_m: Option<Vec<f64>>,
+    /// Holotomography: (rows, cols) shift in pixels applied to each distance on the common grid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distance_shifts_px: Option<serde_json::Value>,
+    /// Holotomography: magnification (pixel size over the reference pixel size) of each distance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub magnification_zoom: Option<serde_json::Value>,
+    /// Slabs the volume was reconstructed in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slabs: Option<usize>,
+    /// Detector rows per slab.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows_per_slab: Option<usize>,
+    /// Memory budget in GB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_budget_gb: Option<f64>,
+    /// Peak resident memory of the process in MB, if known.
     pub peak_rss_mb: Option<f64>,
+    /// Wall-clock seconds of the stage.
     pub seconds: f64,
     /// FBP / gridding alone, without reading, preprocessing and writing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_reconstruction: Option<f64>,
+    /// The reconstruction algorithm (absorption volumes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<Algorithm>,
     /// What normalisation saw and did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocessing: Option<serde_json::Value>,
+    /// Provenance of the run (tool, version, command, parameters, inputs).
     pub provenance: serde_json::Value,
 }
 
@@ -272,8 +295,8 @@ impl crate::stage::Stage for Reconstruct {
 /// Runs the reconstruction of `p.input` into `out` (.tiff, .zarr or .h5).
 pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let mut plan = p.plan()?;
-    if let Some(r) = &mut plan.slices {
-        if r.end == usize::MAX {
+    if let Some(r) = &mut plan.slices
+        && r.end == usize::MAX {
             if plan.holo.is_some() {
                 let f = holo_files(&plan.input)?;
                 r.end = f[0].1.dims().1;
@@ -282,7 +305,6 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 r.end = info["rows"].as_u64().map(|v| v as usize).unwrap_or(r.start + 1);
             }
         }
-    }
     run_plan(&plan, out, progress)
 }
 

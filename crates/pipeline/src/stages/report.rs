@@ -49,7 +49,9 @@ pub struct Params {
 /// One figure of the report.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FigureEntry {
+    /// The figure's id.
     pub id: String,
+    /// The id of its section.
     pub section: String,
     /// Its data, relative to the report.
     pub csv: Option<String>,
@@ -58,15 +60,19 @@ pub struct FigureEntry {
 /// What `report` reports.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
+    /// The stage that wrote it (`report`).
     pub stage: String,
     /// The HTML file, relative to the output directory.
     pub report: String,
+    /// The figures of the report.
     pub figures: Vec<FigureEntry>,
     /// The ground-truth scores shown (simulated input).
     pub truth: TruthScores,
     /// Files written, relative to the output directory.
     pub outputs: Vec<String>,
+    /// Wall-clock seconds of the stage.
     pub seconds: f64,
+    /// Provenance of the run (tool, version, command, parameters, inputs).
     pub provenance: Value,
 }
 
@@ -83,8 +89,11 @@ pub struct TruthScores {
 /// Per-pixel SoC error of the XANES maps.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SocScore {
+    /// Root-mean-square SoC error over the masked pixels.
     pub soc_rmse: f64,
+    /// Mean SoC error (measured minus true) over the masked pixels.
     pub soc_bias: f64,
+    /// Pixels compared.
     pub soc_pixels: usize,
 }
 

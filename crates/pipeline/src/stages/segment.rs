@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 /// Denoising before thresholding.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Denoise {
+    /// No denoising.
     #[default]
     None,
     /// Gaussian σ in µm.
@@ -35,7 +36,14 @@ pub enum Method {
     Iso50,
     /// Random forest trained on a sparse label volume (0 unlabelled, 1 pore, 2 carbon-binder, 3 active),
     /// or a saved model.
-    Forest { train: Option<PathBuf>, model: Option<PathBuf>, save_model: Option<PathBuf> },
+    Forest {
+        /// Sparse training label volume.
+        train: Option<PathBuf>,
+        /// A saved model to apply instead of training.
+        model: Option<PathBuf>,
+        /// Where to save the trained model (JSON).
+        save_model: Option<PathBuf>,
+    },
 }
 
 impl std::str::FromStr for Denoise {
@@ -115,16 +123,21 @@ impl Params {
 /// What `segment` reports.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
+    /// The stage that wrote it (`segment`).
     pub stage: String,
     /// The phase volume written.
     pub output: String,
+    /// Shape of the phase volume (z, y, x) in voxels.
     pub shape: Vec<usize>,
     /// Voxel size (z, y, x) in µm.
     pub voxel_um: [f64; 3],
+    /// Volume fractions of the three phases.
     pub volume_fractions: PhaseFractions,
     /// The method's details (thresholds, or the forest's classes).
     pub method: serde_json::Value,
+    /// Wall-clock seconds of the stage.
     pub seconds: f64,
+    /// Provenance of the run (tool, version, command, parameters, inputs).
     pub provenance: serde_json::Value,
 }
 
@@ -222,11 +235,10 @@ pub fn segment_volume(v: &Volume<f32>, method: &Method, denoise: Denoise) -> Res
 /// Segments `p.volume` into the phase volume `out` (TIFF). See [`Params`].
 pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     chemomech_io::atomic::ensure_not_input(out, &[&p.volume])?;
-    if let Some(v) = p.voxel_um {
-        if !(v > 0.0 && v.is_finite()) {
+    if let Some(v) = p.voxel_um
+        && !(v > 0.0 && v.is_finite()) {
             return Err(Error::param("--voxel-um must be positive"));
         }
-    }
     let t0 = std::time::Instant::now();
     let mut prov = Provenance::start("segment", serde_json::to_value(p)?);
     prov.add_input(&p.volume)?;

@@ -38,14 +38,18 @@ impl Default for Params {
 pub struct Summary {
     /// Particles in the simulated electrode.
     pub particles: u64,
+    /// Volume fractions of the three simulated phases.
     pub volume_fractions: PhaseFractions,
+    /// Simulated particles per damage class.
     pub class_counts: ClassCounts,
     /// The rest of the simulator's summary.
     #[serde(flatten)]
     pub truth: serde_json::Map<String, serde_json::Value>,
+    /// Seconds the simulation took.
     pub seconds: f64,
     /// Files written, relative to the output directory.
     pub outputs: Vec<String>,
+    /// Provenance of the run (tool, version, command, parameters, inputs).
     pub provenance: serde_json::Value,
 }
 

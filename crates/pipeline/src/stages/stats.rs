@@ -53,29 +53,41 @@ impl Default for Params {
 /// Damage per lateral (y, x) bin.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LateralMap {
+    /// Bins along each of y and x.
     pub bins: usize,
+    /// Fraction of severely damaged particles per bin (rows y, columns x; NaN where empty).
     #[serde(deserialize_with = "chemomech_core::nan::matrix")]
     pub severe_fraction: Vec<Vec<f64>>,
+    /// Mean crack fraction per bin (rows y, columns x; NaN where empty).
     #[serde(deserialize_with = "chemomech_core::nan::matrix")]
     pub mean_crack_fraction: Vec<Vec<f64>>,
+    /// Particles per bin (rows y, columns x).
     pub counts: Vec<Vec<usize>>,
 }
 
 /// The k-nearest-neighbour network of severely damaged particles.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SevereNetwork {
+    /// Nearest neighbours linked to each node.
     pub k: usize,
+    /// Nodes: the severely damaged particles.
     pub nodes: usize,
+    /// Undirected edges of the network.
     pub edges: usize,
+    /// Mean number of edges per node.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_degree: f64,
+    /// Number of nodes with each degree (index = degree).
     pub degree_histogram: Vec<usize>,
+    /// Mean distance to the nearest other node in µm.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_nearest_um: f64,
+    /// Mean edge length in µm.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_edge_um: f64,
     /// Node positions (z, y, x) in µm.
     pub node_positions_um: Vec<[f64; 3]>,
+    /// Particle ids of the nodes.
     pub node_ids: Vec<u64>,
     /// Edges as (node a, node b, length µm).
     pub edge_list: Vec<(usize, usize, f64)>,
@@ -84,19 +96,33 @@ pub struct SevereNetwork {
 /// What `stats` reports.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
+    /// The stage that wrote it (`stats`).
     pub stage: String,
+    /// Particles in the table.
     pub particles: u64,
+    /// Depth window in µm.
     pub window_um: f64,
+    /// Damage per depth window, from separator to current collector.
     pub depth_profile: Vec<DepthWindow>,
+    /// Damage per lateral (y, x) bin.
     pub lateral_map: LateralMap,
+    /// The k-nearest-neighbour network of severely damaged particles.
     pub severe_network: SevereNetwork,
+    /// Representativeness of centred sub-volumes (lateral fractions 0.25, 0.5, 0.75).
     pub rve: Vec<RveTest>,
+    /// Volume fraction per phase (pore, carbon_binder, active).
     pub volume_fractions: BTreeMap<String, f64>,
+    /// Interface area per pair of phases in µm².
     pub interface_areas_um2: BTreeMap<String, f64>,
+    /// Interface area per pair of phases over the volume, in 1/µm.
     pub specific_interface_area_per_um: BTreeMap<String, f64>,
+    /// Tortuosity of the pore phase through the thickness (z); `None` with `--no-tortuosity`.
     pub pore_tortuosity_z: Option<Tortuosity>,
+    /// Seconds spent on the tortuosity.
     pub seconds_tortuosity: f64,
+    /// Wall-clock seconds of the stage.
     pub seconds: f64,
+    /// Provenance of the run (tool, version, command, parameters, inputs).
     pub provenance: serde_json::Value,
 }
 

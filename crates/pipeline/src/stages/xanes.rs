@@ -57,7 +57,9 @@ impl std::str::FromStr for Register {
 /// Two calibration energies `E_SOC0,E_SOC1` (eV at SoC 0 and 1).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SocEdge {
+    /// Edge energy at SoC 0 in eV.
     pub e_soc0: f64,
+    /// Edge energy at SoC 1 in eV.
     pub e_soc1: f64,
 }
 
@@ -157,53 +159,78 @@ impl Params {
 /// Registration of the frames.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RegistrationSummary {
+    /// How the frames were registered.
     pub mode: RegistrationMode,
+    /// Index of the reference frame.
     pub reference_frame: usize,
+    /// Energy of the reference frame in eV.
     pub reference_energy_ev: f64,
+    /// Largest shift applied to a frame, in pixels.
     pub max_shift_px: f64,
+    /// Lowest feature correlation of a frame with the reference after alignment.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub min_quality: f64,
+    /// Energies (eV) of the frames flagged for low quality.
     pub flagged_energies_ev: Vec<f64>,
 }
 
 /// Per-particle chemistry, with `--labels`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ParticlesChemistry {
+    /// The particle label file.
     pub labels: PathBuf,
+    /// Particles in the labels.
     pub particles: usize,
+    /// Particles with a finite mean value.
     pub with_chemistry: usize,
+    /// Mean over particles of their mean SoC (E0 at half height when there is no SoC map).
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_of_particle_means: f64,
+    /// Histogram of valence-gradient angles in 10-degree bins.
     pub gradient_angle_histogram_10deg: Vec<u64>,
+    /// Mean cosine of the valence-gradient angles.
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub gradient_angle_mean_cos: f64,
+    /// Length unit of the per-particle results: µm, or pixels when the stack states no pixel size.
     pub units: String,
 }
 
 /// What `xanes` reports.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
+    /// The stage that wrote it (`xanes`).
     pub stage: String,
+    /// The energy stack.
     pub stack: PathBuf,
+    /// Frames (energies) in the stack.
     pub frames: usize,
+    /// Energy of each frame in eV.
     pub energies_ev: Vec<f64>,
+    /// Pixel size in µm, when the stack states one.
     pub pixel_um: Option<f64>,
+    /// Shape of the maps: (y, x), or (z, y, x) for a stack of volumes.
     pub pixel_shape: Vec<usize>,
     /// How optical density was obtained.
     pub optical_density: serde_json::Value,
+    /// Registration of the frames, when they were registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<RegistrationSummary>,
+    /// Seconds spent on the per-pixel maps (at least 8 energies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_maps: Option<f64>,
     /// The maps' summary ([`MapSummary`](chemomech_xas::maps::MapSummary) and
     /// `soc_source`), or the two-energy edge jump's.
     pub maps: serde_json::Value,
+    /// Per-particle chemistry, with `--labels`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub particles: Option<ParticlesChemistry>,
     /// Files written, relative to the output directory.
     pub outputs: Vec<String>,
+    /// Wall-clock seconds of the stage.
     pub seconds: f64,
+    /// Seconds spent reading the stack.
     pub seconds_load: f64,
+    /// Provenance of the run (tool, version, command, parameters, inputs).
     pub provenance: serde_json::Value,
 }
 
@@ -228,18 +255,23 @@ impl crate::stage::Stage for Xanes {
 /// callers may set the finer settings directly).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Plan {
+    /// The energy stack.
     pub stack: PathBuf,
     /// Energies (eV or keV), one per frame, when the stack does not carry them.
     pub energies: Option<PathBuf>,
     /// Dataset inside a container (HDF5 path, Zarr array).
     pub dataset: Option<String>,
+    /// What the stack's values are.
     pub input: InputKind,
     /// Reference spectra: `PATH` or `PATH:GROUP` (Athena projects); named by file stem or group.
     pub refs: Vec<String>,
+    /// Frame registration settings.
     pub registration: RegistrationParams,
+    /// Per-pixel map settings.
     pub maps: MapParams,
     /// Labels (2-D image or 3-D volume on the stack's pixel grid) for per-particle chemistry.
     pub labels: Option<PathBuf>,
+    /// Per-particle chemistry settings.
     pub particle: ParticleChemParams,
     /// Write the aligned optical-density stack too.
     pub save_stack: bool,
@@ -527,7 +559,7 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             particles: ps.len(),
             with_chemistry: with.len(),
             mean_of_particle_means: if with.is_empty() { f64::NAN } else { with.iter().map(|q| q.mean).sum::<f64>() / with.len() as f64 },
-            gradient_angle_histogram_10deg: pc.angle_histogram.iter().map(|&c| c as u64).collect(),
+            gradient_angle_histogram_10deg: pc.angle_histogram.clone(),
             gradient_angle_mean_cos: pc.angle_mean_cos,
             units: if pixel.is_some() { "µm" } else { "pixels (the stack states no pixel size)" }.into(),
         });
