@@ -73,7 +73,12 @@ fn main() -> ExitCode {
     let ui = ui::Ui::new(cli.quiet, cli.json, cli.verbose);
     // A panic is a bug, but the user still gets one line and a non-zero exit.
     std::panic::set_hook(Box::new(|info| {
-        let msg = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_default();
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
         let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("error: internal error{loc}: {msg} (please report)");
     }));

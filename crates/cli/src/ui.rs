@@ -42,7 +42,11 @@ impl Ui {
         if self.tty && !self.quiet {
             pb.set_draw_target(ProgressDrawTarget::stderr());
         }
-        pb.set_style(ProgressStyle::with_template("{msg:>14} [{bar:36}] {pos}/{len} ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+        pb.set_style(
+            ProgressStyle::with_template("{msg:>14} [{bar:36}] {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
         Bar(pb)
     }
 }

@@ -43,7 +43,8 @@ pub fn sym3_eigenvalues(a: [[f64; 3]; 3]) -> [f64; 3] {
         return e;
     }
     let b = |i: usize, j: usize| (a[i][j] - if i == j { q } else { 0.0 }) / p;
-    let det = b(0, 0) * (b(1, 1) * b(2, 2) - b(1, 2) * b(2, 1)) - b(0, 1) * (b(1, 0) * b(2, 2) - b(1, 2) * b(2, 0)) + b(0, 2) * (b(1, 0) * b(2, 1) - b(1, 1) * b(2, 0));
+    let det = b(0, 0) * (b(1, 1) * b(2, 2) - b(1, 2) * b(2, 1)) - b(0, 1) * (b(1, 0) * b(2, 2) - b(1, 2) * b(2, 0))
+        + b(0, 2) * (b(1, 0) * b(2, 1) - b(1, 1) * b(2, 0));
     let r = (det / 2.0).clamp(-1.0, 1.0);
     let phi = r.acos() / 3.0;
     let e1 = q + 2.0 * p * phi.cos();

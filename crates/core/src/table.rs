@@ -100,13 +100,10 @@ impl Table {
     /// Appends a column; its length must match the others.
     pub fn push(&mut self, name: &str, col: Column, unit: Option<&str>) -> Result<()> {
         if let Some(first) = self.columns.first()
-            && first.len() != col.len() {
-                return Err(Error::shape(format!(
-                    "column '{name}' has {} rows, table has {}",
-                    col.len(),
-                    first.len()
-                )));
-            }
+            && first.len() != col.len()
+        {
+            return Err(Error::shape(format!("column '{name}' has {} rows, table has {}", col.len(), first.len())));
+        }
         if self.names.iter().any(|n| n == name) {
             return Err(Error::param(format!("duplicate column '{name}'")));
         }

@@ -26,7 +26,8 @@ pub fn shared_data_dir() -> Option<PathBuf> {
 /// A file in the shared data folder; panics with a clear message when the
 /// folder is missing (tests must not pass silently without their data).
 pub fn shared(rel: impl AsRef<Path>) -> PathBuf {
-    let d = shared_data_dir().expect("shared data folder not found: put it at ../shared/data or set CHEMOMECH_SHARED_DATA");
+    let d =
+        shared_data_dir().expect("shared data folder not found: put it at ../shared/data or set CHEMOMECH_SHARED_DATA");
     let p = d.join(rel);
     assert!(p.exists(), "shared data file missing: {}", p.display());
     p

@@ -154,11 +154,7 @@ impl ProjectionSet {
             return Err(Error::shape(format!("projections are empty (shape {s:?})")));
         }
         if self.angles_deg.len() != s[0] {
-            return Err(Error::shape(format!(
-                "{} rotation angles for {} projections",
-                self.angles_deg.len(),
-                s[0]
-            )));
+            return Err(Error::shape(format!("{} rotation angles for {} projections", self.angles_deg.len(), s[0])));
         }
         if let Some(bad) = self.angles_deg.iter().position(|a| !a.is_finite()) {
             return Err(Error::data(format!("rotation angle {bad} is not finite")));
@@ -175,9 +171,10 @@ impl ProjectionSet {
             }
         }
         if let (Some(p), Some(f)) = (&self.flat_positions, &self.flats)
-            && p.len() != f.shape()[0] {
-                return Err(Error::shape(format!("{} flat positions for {} flats", p.len(), f.shape()[0])));
-            }
+            && p.len() != f.shape()[0]
+        {
+            return Err(Error::shape(format!("{} flat positions for {} flats", p.len(), f.shape()[0])));
+        }
         Ok(())
     }
 }
@@ -209,7 +206,9 @@ impl EnergyStack {
     pub fn validate(&self) -> Result<()> {
         let s = self.data.shape();
         if !(s.len() == 3 || s.len() == 4) {
-            return Err(Error::shape(format!("energy stack must be (energy, row, column) or (energy, z, y, x), found shape {s:?}")));
+            return Err(Error::shape(format!(
+                "energy stack must be (energy, row, column) or (energy, z, y, x), found shape {s:?}"
+            )));
         }
         if s.contains(&0) {
             return Err(Error::shape(format!("energy stack is empty (shape {s:?})")));

@@ -75,7 +75,11 @@ pub fn split_quantity(s: &str) -> Result<(f64, &str)> {
     let end = s
         .char_indices()
         .find(|&(i, c)| {
-            !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || ((c == 'e' || c == 'E') && looks_like_exponent(s, i)))
+            !(c.is_ascii_digit()
+                || c == '.'
+                || c == '-'
+                || c == '+'
+                || ((c == 'e' || c == 'E') && looks_like_exponent(s, i)))
         })
         .map(|(i, _)| i)
         .unwrap_or(s.len());

@@ -4,8 +4,21 @@
 //! along each direction.
 
 /// The 13 undirected lattice directions.
-pub const DIRECTIONS: [(isize, isize, isize); 13] =
-    [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (1, -1, 0), (1, 0, 1), (1, 0, -1), (0, 1, 1), (0, 1, -1), (1, 1, 1), (1, 1, -1), (1, -1, 1), (1, -1, -1)];
+pub const DIRECTIONS: [(isize, isize, isize); 13] = [
+    (1, 0, 0),
+    (0, 1, 0),
+    (0, 0, 1),
+    (1, 1, 0),
+    (1, -1, 0),
+    (1, 0, 1),
+    (1, 0, -1),
+    (0, 1, 1),
+    (0, 1, -1),
+    (1, 1, 1),
+    (1, 1, -1),
+    (1, -1, 1),
+    (1, -1, -1),
+];
 
 /// Solid-angle weights of the 13 directions for a lattice of `spacing`
 /// (each direction's share of the sphere of orientations closest to it,
@@ -50,6 +63,9 @@ mod tests {
         let s: f64 = w.iter().sum();
         assert!((s - 1.0).abs() < 1e-12);
         // Per direction (both signs): 2×0.04577789, 2×0.03698062, 2×0.03519563.
-        assert!((w[0] - 0.0915558).abs() < 2e-3 && (w[3] - 0.0739612).abs() < 2e-3 && (w[9] - 0.0703913).abs() < 2e-3, "{w:?}");
+        assert!(
+            (w[0] - 0.0915558).abs() < 2e-3 && (w[3] - 0.0739612).abs() < 2e-3 && (w[9] - 0.0703913).abs() < 2e-3,
+            "{w:?}"
+        );
     }
 }

@@ -188,7 +188,9 @@ mod tests {
             let mut best = f64::INFINITY;
             for ((zz, yy, xx), &b) in m.indexed_iter() {
                 if !b {
-                    let dd = ((z as f64 - zz as f64) * sp[0]).powi(2) + ((y as f64 - yy as f64) * sp[1]).powi(2) + ((x as f64 - xx as f64) * sp[2]).powi(2);
+                    let dd = ((z as f64 - zz as f64) * sp[0]).powi(2)
+                        + ((y as f64 - yy as f64) * sp[1]).powi(2)
+                        + ((x as f64 - xx as f64) * sp[2]).powi(2);
                     best = best.min(dd);
                 }
             }

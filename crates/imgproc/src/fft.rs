@@ -24,7 +24,14 @@ impl Fft2 {
     /// Plans forward and inverse transforms for `(rows, cols)`.
     pub fn new(rows: usize, cols: usize) -> Self {
         let mut p = FftPlanner::new();
-        Self { rows, cols, fr: p.plan_fft_forward(cols), fc: p.plan_fft_forward(rows), ir: p.plan_fft_inverse(cols), ic: p.plan_fft_inverse(rows) }
+        Self {
+            rows,
+            cols,
+            fr: p.plan_fft_forward(cols),
+            fc: p.plan_fft_forward(rows),
+            ir: p.plan_fft_inverse(cols),
+            ic: p.plan_fft_inverse(rows),
+        }
     }
     /// In-place forward transform (unnormalised).
     pub fn forward(&self, a: &mut Array2<C>) {

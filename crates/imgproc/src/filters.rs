@@ -29,7 +29,6 @@ pub fn gaussian_kernel(sigma: f64, order: usize) -> Vec<f64> {
     }
 }
 
-
 /// Correlates every line along `axis` with `kernel` (centred).
 pub fn correlate1d(a: &Array3<f32>, axis: usize, kernel: &[f64]) -> Array3<f32> {
     let mut out = Array3::<f32>::zeros(a.dim());
@@ -91,7 +90,14 @@ const MED_LANES: usize = 16;
 /// median. With `K` > 0 the list has that constant length (14 for 3×3×3)
 /// and lives in registers; `K` = 0 uses `best` (length k).
 #[inline(always)]
-fn median_lanes<const K: usize>(rows: &[&[f32]], x0: usize, w: usize, k: usize, best: &mut [[f32; MED_LANES]], out: &mut [f32]) {
+fn median_lanes<const K: usize>(
+    rows: &[&[f32]],
+    x0: usize,
+    w: usize,
+    k: usize,
+    best: &mut [[f32; MED_LANES]],
+    out: &mut [f32],
+) {
     #[inline(always)]
     fn insert(list: &mut [[f32; MED_LANES]], mut v: [f32; MED_LANES]) {
         for b in list.iter_mut() {
@@ -207,7 +213,10 @@ pub fn median(vol: ArrayView3<f32>, r: usize) -> Array3<f32> {
     let (w, ri) = (2 * r + 1, r as isize);
     let row_fn = if r == 1 { median_row_3 } else { median_row_any };
     out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each_init(
-        || MedianScratch { wins: vec![vec![0.0f32; 2 * MED_LANES + 2 * r]; w * w], best: vec![[0.0f32; MED_LANES]; w * w * w / 2 + 1] },
+        || MedianScratch {
+            wins: vec![vec![0.0f32; 2 * MED_LANES + 2 * r]; w * w],
+            best: vec![[0.0f32; MED_LANES]; w * w * w / 2 + 1],
+        },
         |sc, (z, mut plane)| {
             let mut src: Vec<&[f32]> = Vec::with_capacity(w * w);
             for y in 0..ny {
@@ -227,14 +236,22 @@ pub fn median(vol: ArrayView3<f32>, r: usize) -> Array3<f32> {
 
 /// Bilateral filter: neighbours within `radius` voxels weighted by a spatial
 /// Gaussian (σ_s µm) and a range Gaussian (σ_r in data units).
-pub fn bilateral(vol: ArrayView3<f32>, sigma_spatial_um: f64, sigma_range: f64, spacing: [f64; 3], radius: usize) -> Array3<f32> {
+pub fn bilateral(
+    vol: ArrayView3<f32>,
+    sigma_spatial_um: f64,
+    sigma_range: f64,
+    spacing: [f64; 3],
+    radius: usize,
+) -> Array3<f32> {
     let (nz, ny, nx) = vol.dim();
     let r = radius as isize;
     let mut offs = Vec::new();
     for dz in -r..=r {
         for dy in -r..=r {
             for dx in -r..=r {
-                let d2 = (dz as f64 * spacing[0]).powi(2) + (dy as f64 * spacing[1]).powi(2) + (dx as f64 * spacing[2]).powi(2);
+                let d2 = (dz as f64 * spacing[0]).powi(2)
+                    + (dy as f64 * spacing[1]).powi(2)
+                    + (dx as f64 * spacing[2]).powi(2);
                 offs.push((dz, dy, dx, (-d2 / (2.0 * sigma_spatial_um * sigma_spatial_um)).exp()));
             }
         }
@@ -247,7 +264,9 @@ pub fn bilateral(vol: ArrayView3<f32>, sigma_spatial_um: f64, sigma_range: f64, 
                 let c = vol[[z, y, x]] as f64;
                 let (mut s, mut w) = (0.0, 0.0);
                 for &(dz, dy, dx, ws) in &offs {
-                    let v = vol[[reflect(z as isize + dz, nz), reflect(y as isize + dy, ny), reflect(x as isize + dx, nx)]] as f64;
+                    let v = vol
+                        [[reflect(z as isize + dz, nz), reflect(y as isize + dy, ny), reflect(x as isize + dx, nx)]]
+                        as f64;
                     let ww = ws * (-(v - c) * (v - c) * inv).exp();
                     s += ww * v;
                     w += ww;
@@ -300,7 +319,13 @@ mod tests {
                 for dz in -ri..=ri {
                     for dy in -ri..=ri {
                         for dx in -ri..=ri {
-                            w.push(v[[reflect(z as isize + dz, nz), reflect(y as isize + dy, ny), reflect(x as isize + dx, nx)]]);
+                            w.push(
+                                v[[
+                                    reflect(z as isize + dz, nz),
+                                    reflect(y as isize + dy, ny),
+                                    reflect(x as isize + dx, nx),
+                                ]],
+                            );
                         }
                     }
                 }

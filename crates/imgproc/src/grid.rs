@@ -31,7 +31,8 @@ impl Padded {
     /// Index offsets to the neighbours of `conn`: the earlier ones (raster
     /// order) first, then their mirrors.
     pub fn offsets(&self, conn: Connectivity) -> (Vec<isize>, Vec<isize>) {
-        let back: Vec<isize> = conn.backward().iter().map(|&(dz, dy, dx)| dz * self.sz as isize + dy * self.sy as isize + dx).collect();
+        let back: Vec<isize> =
+            conn.backward().iter().map(|&(dz, dy, dx)| dz * self.sz as isize + dy * self.sy as isize + dx).collect();
         let fwd = back.iter().map(|o| -o).collect();
         (back, fwd)
     }
@@ -45,7 +46,12 @@ impl Padded {
         self.pad_map(a, edge, |&v| v)
     }
     /// `f` of every voxel of `a`, with `edge` in the padding.
-    pub fn pad_map<A: Sync, T: Copy + Send + Sync>(&self, a: ArrayView3<A>, edge: T, f: impl Fn(&A) -> T + Sync) -> Vec<T> {
+    pub fn pad_map<A: Sync, T: Copy + Send + Sync>(
+        &self,
+        a: ArrayView3<A>,
+        edge: T,
+        f: impl Fn(&A) -> T + Sync,
+    ) -> Vec<T> {
         let mut v = chemomech_core::bigmem::filled_vec(self.len(), edge);
         v.par_chunks_mut(self.sz).enumerate().for_each(|(pz, plane)| {
             if pz == 0 || pz > self.dim.0 {
@@ -66,7 +72,11 @@ impl Padded {
         self.unpad_map(v, |&x| x)
     }
     /// `f` of every voxel of a padded vector, unpadded.
-    pub fn unpad_map<A: Sync, T: Copy + Send + Sync + Default>(&self, v: &[A], f: impl Fn(&A) -> T + Sync) -> Array3<T> {
+    pub fn unpad_map<A: Sync, T: Copy + Send + Sync + Default>(
+        &self,
+        v: &[A],
+        f: impl Fn(&A) -> T + Sync,
+    ) -> Array3<T> {
         let mut out = chemomech_core::bigmem::filled(self.dim, T::default());
         out.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(z, mut plane)| {
             for (y, mut row) in plane.outer_iter_mut().enumerate() {

@@ -202,7 +202,16 @@ impl Runs {
     /// any other root it touches is linked to the smaller of the two, so a
     /// run's own parent is written once and never searched for.
     #[allow(clippy::too_many_arguments)]
-    fn join_fresh(&self, z: usize, y: usize, ny: usize, rows: &[(isize, isize, u32)], zmin: usize, parent: &mut [u32], base: usize) {
+    fn join_fresh(
+        &self,
+        z: usize,
+        y: usize,
+        ny: usize,
+        rows: &[(isize, isize, u32)],
+        zmin: usize,
+        parent: &mut [u32],
+        base: usize,
+    ) {
         let r = z * ny + y;
         let (i0, i1) = (self.first[r], self.first[r + 1]);
         if i0 == i1 {
@@ -255,7 +264,16 @@ impl Runs {
     /// rows in `rows` (see [`label`]) that lie in planes `zmin..`; `parent`
     /// holds the union–find of runs `base..`.
     #[allow(clippy::too_many_arguments)]
-    fn join(&self, z: usize, y: usize, ny: usize, rows: &[(isize, isize, u32)], zmin: usize, parent: &mut [u32], base: usize) {
+    fn join(
+        &self,
+        z: usize,
+        y: usize,
+        ny: usize,
+        rows: &[(isize, isize, u32)],
+        zmin: usize,
+        parent: &mut [u32],
+        base: usize,
+    ) {
         let r = z * ny + y;
         let (i0, i1) = (self.first[r], self.first[r + 1]);
         if i0 == i1 {
@@ -346,7 +364,13 @@ fn run_labels(mask: ArrayView3<bool>, conn: Connectivity) -> (Runs, Vec<u32>, u3
 
 /// The output volume: each row's runs painted with their labels, `zero`
 /// between them (every voxel written once).
-fn paint<T: Copy + Send + Sync>(r: &Runs, lab: &[u32], dim: (usize, usize, usize), zero: T, to: impl Fn(u32) -> T + Sync) -> Array3<T> {
+fn paint<T: Copy + Send + Sync>(
+    r: &Runs,
+    lab: &[u32],
+    dim: (usize, usize, usize),
+    zero: T,
+    to: impl Fn(u32) -> T + Sync,
+) -> Array3<T> {
     let (n, nx) = (dim.0 * dim.1 * dim.2, dim.2);
     let mut v = chemomech_core::bigmem::with_capacity::<T>(n);
     v.spare_capacity_mut()[..n].par_chunks_mut(nx).with_min_len(64).enumerate().for_each(|(row, o)| {
@@ -417,7 +441,11 @@ pub fn label_compact(mask: ArrayView3<bool>, conn: Connectivity) -> (CompactLabe
         return (CompactLabels::U16(Array3::zeros(dim)), 0);
     }
     let (r, lab, n) = run_labels(mask, conn);
-    let out = if n <= u16::MAX as u32 { CompactLabels::U16(paint(&r, &lab, dim, 0u16, |l| l as u16)) } else { CompactLabels::U32(paint(&r, &lab, dim, 0u32, |l| l)) };
+    let out = if n <= u16::MAX as u32 {
+        CompactLabels::U16(paint(&r, &lab, dim, 0u16, |l| l as u16))
+    } else {
+        CompactLabels::U32(paint(&r, &lab, dim, 0u32, |l| l))
+    };
     (out, n)
 }
 
@@ -453,12 +481,15 @@ pub fn sizes(labels: ArrayView3<u32>) -> Vec<u64> {
             }
             c
         })
-        .reduce(|| vec![0u64; max + 1], |mut a, b| {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
-            }
-            a
-        })
+        .reduce(
+            || vec![0u64; max + 1],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+                a
+            },
+        )
 }
 
 #[cfg(test)]
@@ -492,8 +523,16 @@ mod tests {
     #[test]
     fn spans_slabs_and_is_thread_independent() {
         let m = Array3::from_shape_fn((40, 9, 9), |(z, y, x)| (x == 4 && y == 4) || (z % 7 == 0 && (x + y) % 3 == 0));
-        let a = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| label(m.view(), Connectivity::C6));
-        let b = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(|| label(m.view(), Connectivity::C6));
+        let a = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| label(m.view(), Connectivity::C6));
+        let b = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap()
+            .install(|| label(m.view(), Connectivity::C6));
         assert_eq!(a, b);
     }
     /// Flood fill, one voxel at a time: the reference.

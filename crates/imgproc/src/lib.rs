@@ -27,6 +27,6 @@ pub mod resample;
 pub mod watershed;
 
 pub use edt::edt;
-pub use fft::{fft2, fourier_shift, frequencies, fresnel_propagate, ifft2, Fft2};
-pub use label::{label, Connectivity};
+pub use fft::{Fft2, fft2, fourier_shift, frequencies, fresnel_propagate, ifft2};
+pub use label::{Connectivity, label};
 pub use register::register_translation;

@@ -3,9 +3,9 @@
 //! hole filling, and grey-level reconstruction for h-maxima.
 
 use crate::edt::edt;
-use chemomech_core::bigmem::{filled_vec, map, with_capacity};
-use crate::label::{label, Connectivity};
 use crate::grid::Padded;
+use crate::label::{Connectivity, label};
+use chemomech_core::bigmem::{filled_vec, map, with_capacity};
 use ndarray::{Array3, ArrayView3, Zip};
 use rayon::prelude::*;
 use std::collections::VecDeque;
@@ -200,7 +200,9 @@ fn maxima_padded(grid: &Padded, v: &[f32], floor: f32, state: &mut [u8]) -> Arra
     // A search stops as soon as its plateau touches a settled voxel: the
     // wide low plateaus (a particle's one-voxel-deep shell can be a million
     // voxels) are then never walked in full.
-    state.par_iter_mut().enumerate().for_each(|(i, s)| *s = if v[i] > floor && all.iter().any(|&o| v[(i as isize + o) as usize] > v[i]) { 2 } else { 0 });
+    state.par_iter_mut().enumerate().for_each(|(i, s)| {
+        *s = if v[i] > floor && all.iter().any(|&o| v[(i as isize + o) as usize] > v[i]) { 2 } else { 0 }
+    });
     let (mut plateau, mut stack) = (Vec::new(), Vec::new());
     grid.for_each(|i| {
         if state[i] != 0 || v[i] <= floor {
@@ -267,7 +269,9 @@ mod tests {
     use super::*;
     #[test]
     fn closing_fills_a_slit_and_holes_fill() {
-        let mut m = Array3::from_shape_fn((9, 9, 9), |(z, y, x)| ((z as f64 - 4.0).powi(2) + (y as f64 - 4.0).powi(2) + (x as f64 - 4.0).powi(2)) <= 16.0);
+        let mut m = Array3::from_shape_fn((9, 9, 9), |(z, y, x)| {
+            ((z as f64 - 4.0).powi(2) + (y as f64 - 4.0).powi(2) + (x as f64 - 4.0).powi(2)) <= 16.0
+        });
         for y in 0..9 {
             for z in 0..9 {
                 m[[z, y, 4]] = false; // a one-voxel slit through the ball

@@ -103,8 +103,15 @@ mod tests {
     #[test]
     fn recovers_subpixel_shifts_on_textured_images() {
         // Blobs of several sizes scattered over the whole field, some cut by the border.
-        let blobs: Vec<(f64, f64, f64)> = (0..40).map(|k| (((k * 37) % 61) as f64 + 1.5, ((k * 53) % 77) as f64 + 0.5, 1.5 + (k % 4) as f64)).collect();
-        let r = Array2::from_shape_fn((64, 80), |(i, j)| blobs.iter().map(|(y, x, s)| (-((i as f64 - y).powi(2) + (j as f64 - x).powi(2)) / (2.0 * s * s)).exp()).sum::<f64>());
+        let blobs: Vec<(f64, f64, f64)> = (0..40)
+            .map(|k| (((k * 37) % 61) as f64 + 1.5, ((k * 53) % 77) as f64 + 0.5, 1.5 + (k % 4) as f64))
+            .collect();
+        let r = Array2::from_shape_fn((64, 80), |(i, j)| {
+            blobs
+                .iter()
+                .map(|(y, x, s)| (-((i as f64 - y).powi(2) + (j as f64 - x).powi(2)) / (2.0 * s * s)).exp())
+                .sum::<f64>()
+        });
         for &(sy, sx) in &[(0.0, 0.0), (2.25, -3.7), (-0.4, 0.15), (5.9, 7.05)] {
             let m = fourier_shift(r.view(), sy, sx);
             let (dy, dx) = register_translation(r.view(), m.view(), 15.0);

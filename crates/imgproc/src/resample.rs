@@ -38,7 +38,13 @@ fn weights_1d(n_in: usize, n_out: usize, factor: f64, shift: f64) -> Vec<(Vec<(u
 /// let out = chemomech_imgproc::resample::rescale_area(img.view(), (8, 8), 2.0, (0.0, 0.0), 0.0);
 /// assert!((out[[4, 4]] - 1.0).abs() < 1e-12 && out[[0, 0]] == 0.0);
 /// ```
-pub fn rescale_area(img: ArrayView2<f64>, out_shape: (usize, usize), factor: f64, shift: (f64, f64), fill: f64) -> Array2<f64> {
+pub fn rescale_area(
+    img: ArrayView2<f64>,
+    out_shape: (usize, usize),
+    factor: f64,
+    shift: (f64, f64),
+    fill: f64,
+) -> Array2<f64> {
     let (h, w) = img.dim();
     let wr = weights_1d(h, out_shape.0, factor, shift.0);
     let wc = weights_1d(w, out_shape.1, factor, shift.1);
@@ -92,11 +98,19 @@ fn cubic_weights(n_in: usize, n_out: usize, factor: f64, shift: f64) -> Vec<[(is
 
 /// Like [`rescale_area`] but interpolating (Keys cubic): for magnifying
 /// (factor < 1) and sub-pixel moves, where area averaging would blur.
-pub fn zoom_cubic(img: ArrayView2<f64>, out_shape: (usize, usize), factor: f64, shift: (f64, f64), fill: f64) -> Array2<f64> {
+pub fn zoom_cubic(
+    img: ArrayView2<f64>,
+    out_shape: (usize, usize),
+    factor: f64,
+    shift: (f64, f64),
+    fill: f64,
+) -> Array2<f64> {
     let (h, w) = img.dim();
     let wr = cubic_weights(h, out_shape.0, factor, shift.0);
     let wc = cubic_weights(w, out_shape.1, factor, shift.1);
-    let get = |r: isize, c: isize| -> f64 { if r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w { img[[r as usize, c as usize]] } else { fill } };
+    let get = |r: isize, c: isize| -> f64 {
+        if r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w { img[[r as usize, c as usize]] } else { fill }
+    };
     Array2::from_shape_fn(out_shape, |(i, j)| {
         let mut s = 0.0;
         for &(r, a) in &wr[i] {

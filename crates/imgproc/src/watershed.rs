@@ -17,7 +17,7 @@
 
 use crate::grid::Padded;
 use crate::label::Connectivity;
-use ndarray::{s, Array3, ArrayView3};
+use ndarray::{Array3, ArrayView3, s};
 use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -125,7 +125,12 @@ const MAX_BUCKETS: usize = 1 << 20;
 /// let l = watershed(cost.view(), markers.view(), mask.view(), Connectivity::C6);
 /// assert_eq!(l.iter().cloned().collect::<Vec<_>>(), vec![1, 1, 1, 1, 2, 2, 2]);
 /// ```
-pub fn watershed(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>, conn: Connectivity) -> Array3<u32> {
+pub fn watershed(
+    cost: ArrayView3<f32>,
+    markers: ArrayView3<u32>,
+    mask: ArrayView3<bool>,
+    conn: Connectivity,
+) -> Array3<u32> {
     flood(cost, markers, mask, conn, false, false)
 }
 
@@ -144,7 +149,12 @@ pub fn watershed(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayVie
 /// let a = watershed_from_peaks(d.view(), markers.view(), mask.view(), Connectivity::C6);
 /// assert_eq!(a, watershed(d.mapv(|v| -v).view(), markers.view(), mask.view(), Connectivity::C6));
 /// ```
-pub fn watershed_from_peaks(height: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>, conn: Connectivity) -> Array3<u32> {
+pub fn watershed_from_peaks(
+    height: ArrayView3<f32>,
+    markers: ArrayView3<u32>,
+    mask: ArrayView3<bool>,
+    conn: Connectivity,
+) -> Array3<u32> {
     flood(height, markers, mask, conn, true, false)
 }
 
@@ -170,7 +180,13 @@ const MAX_CHUNKS: usize = 1 << (30 - OWNER_SHIFT);
 /// voxel that is free or claimed by a later chunk (compare-and-swap, so the
 /// earliest chunk wins whatever the timing); then each chunk labels the
 /// voxels it still owns. The result does not depend on the thread count.
-fn parallel_round(round: &[u32], offs: &[isize], rows: &[isize], st: &mut [u32], out: &mut Vec<Vec<(u32, u32)>>) -> usize {
+fn parallel_round(
+    round: &[u32],
+    offs: &[isize],
+    rows: &[isize],
+    st: &mut [u32],
+    out: &mut Vec<Vec<(u32, u32)>>,
+) -> usize {
     use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
     // SAFETY: AtomicU32 has u32's size and alignment, and `st` is borrowed
     // mutably for as long as this shared atomic view lives.
@@ -217,7 +233,14 @@ fn parallel_round(round: &[u32], offs: &[isize], rows: &[isize], st: &mut [u32],
     n
 }
 
-fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>, conn: Connectivity, negate: bool, force_heap: bool) -> Array3<u32> {
+fn flood(
+    cost: ArrayView3<f32>,
+    markers: ArrayView3<u32>,
+    mask: ArrayView3<bool>,
+    conn: Connectivity,
+    negate: bool,
+    force_heap: bool,
+) -> Array3<u32> {
     let key = |c: f32| if negate { -c } else { c };
     let g = Padded::new(cost.dim());
     let (back, fwd) = g.offsets(conn);
@@ -226,7 +249,8 @@ fn flood(cost: ArrayView3<f32>, markers: ArrayView3<u32>, mask: ArrayView3<bool>
     // in the mask, looked up by the value's bits where they are few (a
     // distance map has a few hundred), else by binary search.
     let vals = distinct(cost, mask, negate);
-    let rank: Option<HashMap<u32, u32, Fold>> = (vals.len() <= FEW).then(|| vals.iter().enumerate().map(|(k, v)| (v.to_bits(), k as u32)).collect());
+    let rank: Option<HashMap<u32, u32, Fold>> =
+        (vals.len() <= FEW).then(|| vals.iter().enumerate().map(|(k, v)| (v.to_bits(), k as u32)).collect());
     let level_of = |c: f32| match rank.as_ref().and_then(|r| r.get(&c.to_bits())) {
         Some(&k) => k,
         None => vals.binary_search_by(|v| v.total_cmp(&c)).unwrap_or_else(|i| i) as u32,

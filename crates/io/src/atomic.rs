@@ -30,9 +30,10 @@ where
     F: FnOnce(&Path) -> Result<()>,
 {
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty())
-        && !parent.is_dir() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(e).at(parent))?;
-        }
+        && !parent.is_dir()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(e).at(parent))?;
+    }
     let tmp = temp_sibling(target);
     let result = write(&tmp);
     match result {

@@ -91,7 +91,11 @@ pub fn detect(path: &Path) -> Result<Format> {
     if head.starts_with(OLE_MAGIC) {
         return Ok(Format::Xradia);
     }
-    if head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") || head.starts_with(b"II+\0") || head.starts_with(b"MM\0+") {
+    if head.starts_with(b"II*\0")
+        || head.starts_with(b"MM\0*")
+        || head.starts_with(b"II+\0")
+        || head.starts_with(b"MM\0+")
+    {
         return Ok(Format::Tiff);
     }
     if head.starts_with(b"\x93NUMPY") {
@@ -122,7 +126,10 @@ pub fn detect(path: &Path) -> Result<Format> {
     if crate::feff::is_feff_path(first) {
         return Ok(Format::Feff);
     }
-    let printable = head.iter().filter(|&&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80).count();
+    let printable = head
+        .iter()
+        .filter(|&&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
+        .count();
     if printable == head.len() {
         return Ok(Format::Text);
     }

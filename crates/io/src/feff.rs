@@ -39,15 +39,26 @@ pub fn read_feff_path(path: &Path) -> Result<FeffPath> {
 /// [`read_feff_path`] on text already read.
 pub fn parse_feff_path(text: &str) -> Result<FeffPath> {
     let lines: Vec<&str> = text.lines().collect();
-    let geom = lines.iter().position(|l| l.contains("nleg, deg, reff")).ok_or_else(|| Error::data("not a FEFF path file: no 'nleg, deg, reff' line"))?;
+    let geom = lines
+        .iter()
+        .position(|l| l.contains("nleg, deg, reff"))
+        .ok_or_else(|| Error::data("not a FEFF path file: no 'nleg, deg, reff' line"))?;
     let nums: Vec<f64> = lines[geom].split_whitespace().map_while(|w| w.parse().ok()).collect();
     let [nleg, degeneracy, reff_angstrom, ..] = nums[..] else {
         return Err(Error::data(format!("line {}: expected nleg, deg and reff", geom + 1)));
     };
-    let head = lines[geom..].iter().position(|l| l.trim_start().starts_with("k ") && l.contains("mag[feff]")).map(|i| i + geom).ok_or_else(|| Error::data("not a FEFF path file: no column line (k real[2*phc] mag[feff] ...)"))?;
+    let head = lines[geom..]
+        .iter()
+        .position(|l| l.trim_start().starts_with("k ") && l.contains("mag[feff]"))
+        .map(|i| i + geom)
+        .ok_or_else(|| Error::data("not a FEFF path file: no column line (k real[2*phc] mag[feff] ...)"))?;
     let mut cols: Vec<Vec<f64>> = vec![Vec::new(); 7];
     for (i, l) in lines.iter().enumerate().skip(head + 1).filter(|(_, l)| !l.trim().is_empty()) {
-        let row: Vec<f64> = l.split_whitespace().map(str::parse).collect::<std::result::Result<_, _>>().map_err(|_| Error::data(format!("line {}: not numbers", i + 1)))?;
+        let row: Vec<f64> = l
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| Error::data(format!("line {}: not numbers", i + 1)))?;
         if row.len() != 7 {
             return Err(Error::data(format!("line {}: {} columns, expected 7", i + 1, row.len())));
         }
@@ -58,7 +69,15 @@ pub fn parse_feff_path(text: &str) -> Result<FeffPath> {
     if cols[0].is_empty() {
         return Err(Error::data("FEFF path file without data rows"));
     }
-    let names = [("k", Some("1/Å")), ("real_2phc", None), ("mag_feff", None), ("phase_feff", None), ("red_factor", None), ("lambda", Some("Å")), ("real_p", Some("1/Å"))];
+    let names = [
+        ("k", Some("1/Å")),
+        ("real_2phc", None),
+        ("mag_feff", None),
+        ("phase_feff", None),
+        ("red_factor", None),
+        ("lambda", Some("Å")),
+        ("real_p", Some("1/Å")),
+    ];
     let mut table = Table::default();
     for ((name, unit), values) in names.into_iter().zip(cols) {
         table.push(name, Column::F64(values), unit)?;

@@ -29,7 +29,9 @@ fn list(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(e).at(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().map(|x| exts.iter().any(|e| x.eq_ignore_ascii_case(e))).unwrap_or(false))
+        .filter(|p| {
+            p.is_file() && p.extension().map(|x| exts.iter().any(|e| x.eq_ignore_ascii_case(e))).unwrap_or(false)
+        })
         .collect();
     v.sort();
     Ok(v)
@@ -94,7 +96,12 @@ pub fn read_xrm_folder(dir: &Path) -> Result<EnergyStack> {
 
 type Loaded = (ndarray::Array2<f32>, Option<f64>, Option<f64>);
 
-fn read_series(dir: &Path, files: &[PathBuf], energies: Option<&[f64]>, load: impl Fn(&Path) -> Result<Loaded>) -> Result<EnergyStack> {
+fn read_series(
+    dir: &Path,
+    files: &[PathBuf],
+    energies: Option<&[f64]>,
+    load: impl Fn(&Path) -> Result<Loaded>,
+) -> Result<EnergyStack> {
     if files.is_empty() {
         return Err(Error::data("folder holds no image files").at(dir));
     }
@@ -112,7 +119,11 @@ fn read_series(dir: &Path, files: &[PathBuf], energies: Option<&[f64]>, load: im
         let sh = img.dim();
         match shape {
             None => shape = Some(sh),
-            Some(s) if s != sh => return Err(Error::shape(format!("image is {}x{}, earlier images are {}x{}", sh.0, sh.1, s.0, s.1)).at(p)),
+            Some(s) if s != sh => {
+                return Err(
+                    Error::shape(format!("image is {}x{}, earlier images are {}x{}", sh.0, sh.1, s.0, s.1)).at(p)
+                );
+            }
             _ => {}
         }
         if pixel.is_none() {
@@ -132,7 +143,9 @@ fn read_series(dir: &Path, files: &[PathBuf], energies: Option<&[f64]>, load: im
                 e
             }
             (None, None, Some(list), Role::Sample) => {
-                let e = *list.get(sample_index).ok_or_else(|| Error::shape(format!("energy list has {} values, there are more sample images", list.len())).at(dir))?;
+                let e = *list.get(sample_index).ok_or_else(|| {
+                    Error::shape(format!("energy list has {} values, there are more sample images", list.len())).at(dir)
+                })?;
                 sources.insert("energy list", true);
                 e
             }
@@ -151,20 +164,35 @@ fn read_series(dir: &Path, files: &[PathBuf], energies: Option<&[f64]>, load: im
         return Err(Error::data("folder holds only reference/dark images").at(dir));
     }
     if let Some(list) = energies
-        && list.len() != sample_index && sources.contains_key("energy list") {
-            return Err(Error::shape(format!("energy list has {} values for {} sample images", list.len(), sample_index)).at(dir));
-        }
+        && list.len() != sample_index
+        && sources.contains_key("energy list")
+    {
+        return Err(
+            Error::shape(format!("energy list has {} values for {} sample images", list.len(), sample_index)).at(dir)
+        );
+    }
     let (es, data) = samples.mean_stack(shape)?;
     let flats = if refs.by_energy.is_empty() {
         None
     } else {
-        let missing: Vec<String> = samples.by_energy.keys().filter(|k| !refs.by_energy.contains_key(k)).map(|k| format!("{}", *k as f64 / 100.0)).collect();
+        let missing: Vec<String> = samples
+            .by_energy
+            .keys()
+            .filter(|k| !refs.by_energy.contains_key(k))
+            .map(|k| format!("{}", *k as f64 / 100.0))
+            .collect();
         if !missing.is_empty() {
             return Err(Error::data(format!("no reference image at {} eV", missing.join(", "))).at(dir));
         }
         let (_, r) = refs.mean_stack(shape)?;
         // Keep only references at sample energies (same order).
-        let idx: Vec<usize> = refs.by_energy.keys().enumerate().filter(|(_, k)| samples.by_energy.contains_key(k)).map(|(i, _)| i).collect();
+        let idx: Vec<usize> = refs
+            .by_energy
+            .keys()
+            .enumerate()
+            .filter(|(_, k)| samples.by_energy.contains_key(k))
+            .map(|(i, _)| i)
+            .collect();
         Some(DynArray::F32(r.select(Axis(0), &idx).into_dyn()))
     };
     let dark = if darks.is_empty() {
@@ -180,7 +208,14 @@ fn read_series(dir: &Path, files: &[PathBuf], energies: Option<&[f64]>, load: im
     meta.insert("layout".into(), "file per energy".into());
     meta.insert("energy_source".into(), sources.keys().cloned().collect::<Vec<_>>().join(", ").into());
     meta.insert("files".into(), files.len().into());
-    let st = EnergyStack { data: DynArray::F32(ArrayD::from(data.into_dyn())), flats, darks: dark, energies_ev: es, pixel_um: pixel, meta };
+    let st = EnergyStack {
+        data: DynArray::F32(ArrayD::from(data.into_dyn())),
+        flats,
+        darks: dark,
+        energies_ev: es,
+        pixel_um: pixel,
+        meta,
+    };
     st.validate().map_err(|e| e.at(dir))?;
     Ok(st)
 }

@@ -3,10 +3,10 @@
 //! layouts (`/img_xanes`, `/img_tomo`) and plain datasets.
 
 use chemomech_core::types::Metadata;
-use chemomech_core::{units, DType, DynArray, EnergyStack, Error, ProjectionSet, Provenance, Raster, Result};
-use hdf5_metno as h5;
+use chemomech_core::{DType, DynArray, EnergyStack, Error, ProjectionSet, Provenance, Raster, Result, units};
 use h5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
-use ndarray::{s, ArrayD, Axis, IxDyn};
+use hdf5_metno as h5;
+use ndarray::{ArrayD, Axis, IxDyn, s};
 use std::ops::Range;
 use std::path::Path;
 
@@ -138,7 +138,10 @@ pub fn read_array_rows(ds: &h5::Dataset, rows: Option<Range<usize>>) -> Result<D
     if let Some(r) = &rows {
         let sh = ds.shape();
         if sh.len() != 3 || r.end > sh[1] || r.start >= r.end {
-            return Err(Error::shape(format!("rows {}..{} out of range for dataset {name} of shape {sh:?}", r.start, r.end)));
+            return Err(Error::shape(format!(
+                "rows {}..{} out of range for dataset {name} of shape {sh:?}",
+                r.start, r.end
+            )));
         }
     }
     macro_rules! rd {
@@ -201,7 +204,8 @@ fn nested_exists(file: &h5::File, name: &str) -> bool {
 fn quantity(file: &h5::File, name: &str, default_unit: &str, conv: fn(f64, &str) -> Result<f64>) -> Option<f64> {
     let ds = opt_dataset(file, name)?;
     let v = *read_f64s(&ds).ok()?.first()?;
-    let unit = string_attr(&ds, "units").or_else(|| string_attr(&ds, "unit")).unwrap_or_else(|| default_unit.to_string());
+    let unit =
+        string_attr(&ds, "units").or_else(|| string_attr(&ds, "unit")).unwrap_or_else(|| default_unit.to_string());
     conv(v, &unit).ok().filter(|x| x.is_finite() && *x > 0.0)
 }
 
@@ -209,7 +213,9 @@ fn angles_from(ds: &h5::Dataset, n_expected: usize, what: &str) -> Result<(Vec<f
     let vals = read_f64s(ds)?;
     let unit = string_attr(ds, "units").or_else(|| string_attr(ds, "unit"));
     let (vals, note) = match unit.as_deref() {
-        Some(u) => (vals.iter().map(|&v| units::angle_to_deg(v, u)).collect::<Result<Vec<_>>>()?, format!("{u} (from file)")),
+        Some(u) => {
+            (vals.iter().map(|&v| units::angle_to_deg(v, u)).collect::<Result<Vec<_>>>()?, format!("{u} (from file)"))
+        }
         None => (vals, "degree (assumed: no units attribute)".to_string()),
     };
     if vals.len() != n_expected {
@@ -280,14 +286,16 @@ fn read_dxchange_file(f: &h5::File, rows: Option<Range<usize>>) -> Result<Projec
         .find_map(|n| quantity(f, n, "keV", units::energy_to_ev));
     let distance_m = quantity(f, "/measurement/instrument/detector/distance", "m", units::length_to_m);
     if let Some(d) = opt_dataset(f, "/measurement/instrument/detector/distances")
-        && let Ok(v) = read_f64s(&d) {
-            meta.insert("distances_m".into(), v.into());
-        }
+        && let Ok(v) = read_f64s(&d)
+    {
+        meta.insert("distances_m".into(), v.into());
+    }
     let flat_positions = opt_dataset(f, "/exchange/data_white_positions").and_then(|d| read_f64s(&d).ok());
     if let Some(rows) = &rows {
         meta.insert("rows".into(), serde_json::json!([rows.start, rows.end]));
     }
-    let p = ProjectionSet { data, flats, darks, angles_deg: angles, flat_positions, pixel_um, energy_ev, distance_m, meta };
+    let p =
+        ProjectionSet { data, flats, darks, angles_deg: angles, flat_positions, pixel_um, energy_ev, distance_m, meta };
     p.validate()?;
     Ok(p)
 }
@@ -306,7 +314,9 @@ fn read_nxtomo_file(f: &h5::File, entry: &str, rows: Option<Range<usize>>) -> Re
     if shape.len() != 3 {
         return Err(Error::shape(format!("{det}/data must be 3-D, found {shape:?}")));
     }
-    let keys: Vec<i64> = match opt_dataset(f, &format!("{det}/image_key_control")).or_else(|| opt_dataset(f, &format!("{det}/image_key"))) {
+    let keys: Vec<i64> = match opt_dataset(f, &format!("{det}/image_key_control"))
+        .or_else(|| opt_dataset(f, &format!("{det}/image_key")))
+    {
         Some(k) => k.read_raw::<i64>().map_err(h5err)?,
         None => return Err(Error::data(format!("missing {det}/image_key"))),
     };
@@ -318,22 +328,29 @@ fn read_nxtomo_file(f: &h5::File, entry: &str, rows: Option<Range<usize>>) -> Re
         Some(a) => angles_from(&a, shape[0], "rotation_angle")?.0,
         None => return Err(Error::data(format!("missing {entry}/sample/rotation_angle"))),
     };
-    let pick = |want: i64| -> Vec<usize> { keys.iter().enumerate().filter(|(_, k)| **k == want).map(|(i, _)| i).collect() };
+    let pick =
+        |want: i64| -> Vec<usize> { keys.iter().enumerate().filter(|(_, k)| **k == want).map(|(i, _)| i).collect() };
     let (pi, fi, di) = (pick(0), pick(1), pick(2));
     if pi.is_empty() {
         return Err(Error::data("NXtomo entry has no projections (image_key 0)"));
     }
     let sel = |idx: &[usize]| -> Option<DynArray> {
-        (!idx.is_empty()).then(|| chemomech_core::dyn_dispatch!(&all, a => chemomech_core::array::Element::wrap(a.select(Axis(0), idx))))
+        (!idx.is_empty()).then(
+            || chemomech_core::dyn_dispatch!(&all, a => chemomech_core::array::Element::wrap(a.select(Axis(0), idx))),
+        )
     };
     // Each flat's position: the number of projections taken before it.
     let flat_positions: Vec<f64> = fi.iter().map(|&i| pi.iter().filter(|&&p| p < i).count() as f64).collect();
     let mut meta = Metadata::new();
     meta.insert("layout".into(), "NXtomo".into());
     meta.insert("entry".into(), entry.into());
-    let energy_ev = [format!("{entry}/beam/incident_energy"), format!("{entry}/instrument/beam/incident_energy"), format!("{entry}/instrument/source/energy")]
-        .iter()
-        .find_map(|n| quantity(f, n, "keV", units::energy_to_ev));
+    let energy_ev = [
+        format!("{entry}/beam/incident_energy"),
+        format!("{entry}/instrument/beam/incident_energy"),
+        format!("{entry}/instrument/source/energy"),
+    ]
+    .iter()
+    .find_map(|n| quantity(f, n, "keV", units::energy_to_ev));
     let pixel_um = quantity(f, &format!("{det}/x_pixel_size"), "m", units::length_to_um);
     let distance_m = quantity(f, &format!("{det}/distance"), "m", units::length_to_m);
     let p = ProjectionSet {
@@ -363,7 +380,8 @@ fn read_fxi_xanes_file(f: &h5::File) -> Result<EnergyStack> {
     let data = read_array(&dataset(f, "/img_xanes")?)?;
     let eng = dataset(f, "/X_eng")?;
     let e = read_f64s(&eng)?;
-    let unit = string_attr(&eng, "units").unwrap_or_else(|| if e.iter().all(|v| *v < 200.0) { "keV".into() } else { "eV".into() });
+    let unit = string_attr(&eng, "units")
+        .unwrap_or_else(|| if e.iter().all(|v| *v < 200.0) { "keV".into() } else { "eV".into() });
     let energies: Vec<f64> = e.iter().map(|&v| units::energy_to_ev(v, &unit)).collect::<Result<_>>()?;
     let flats = opt_dataset(f, "/img_bkg").map(|d| read_array(&d)).transpose()?;
     let darks = opt_dataset(f, "/img_dark").map(|d| read_array(&d)).transpose()?;
@@ -374,9 +392,10 @@ fn read_fxi_xanes_file(f: &h5::File) -> Result<EnergyStack> {
             if let Ok(s) = read_string(&d) {
                 meta.insert(n.to_ascii_lowercase(), s.into());
             } else if let Ok(v) = read_f64s(&d)
-                && let Some(x) = v.first() {
-                    meta.insert(n.to_ascii_lowercase(), (*x).into());
-                }
+                && let Some(x) = v.first()
+            {
+                meta.insert(n.to_ascii_lowercase(), (*x).into());
+            }
         }
     }
     let pixel_um = pixel_size_fxi(f);
@@ -423,10 +442,22 @@ pub fn read_fxi_tomo(path: &Path, rows: Option<Range<usize>>) -> Result<Projecti
         let flats = opt_dataset(&f, "/img_bkg").map(|d| read_array_rows(&d, rows.clone())).transpose()?;
         let darks = opt_dataset(&f, "/img_dark").map(|d| read_array_rows(&d, rows.clone())).transpose()?;
         let (angles, _) = angles_from(&dataset(&f, "/angle")?, shape[0], "/angle")?;
-        let energy_ev = opt_dataset(&f, "/X_eng").and_then(|d| read_f64s(&d).ok()?.first().copied()).map(|v| if v < 200.0 { v * 1e3 } else { v });
+        let energy_ev = opt_dataset(&f, "/X_eng")
+            .and_then(|d| read_f64s(&d).ok()?.first().copied())
+            .map(|v| if v < 200.0 { v * 1e3 } else { v });
         let mut meta = Metadata::new();
         meta.insert("layout".into(), "FXI tomography".into());
-        let p = ProjectionSet { data, flats, darks, angles_deg: angles, flat_positions: None, pixel_um: pixel_size_fxi(&f), energy_ev, distance_m: None, meta };
+        let p = ProjectionSet {
+            data,
+            flats,
+            darks,
+            angles_deg: angles,
+            flat_positions: None,
+            pixel_um: pixel_size_fxi(&f),
+            energy_ev,
+            distance_m: None,
+            meta,
+        };
         p.validate()?;
         Ok(p)
     })()
@@ -443,10 +474,11 @@ pub fn read_dataset(path: &Path, name: &str) -> Result<Raster> {
         let mut r = Raster::new(data);
         for key in ["voxel_size_um", "pixel_size_um", "spacing_um"] {
             if let Ok(a) = ds.attr(key)
-                && let Ok(v) = a.read_raw::<f64>() {
-                    r.spacing_um = Some(v);
-                    break;
-                }
+                && let Ok(v) = a.read_raw::<f64>()
+            {
+                r.spacing_um = Some(v);
+                break;
+            }
         }
         if let Some(p) = string_attr(&ds, "provenance").and_then(|s| serde_json::from_str(&s).ok()) {
             r.meta.insert("provenance".into(), p);
@@ -468,7 +500,9 @@ pub fn list_datasets(f: &h5::File) -> Result<Vec<(String, Vec<usize>, String, Op
             } else if let Ok(ds) = g.dataset(&name) {
                 let ty = match dtype_of(&ds) {
                     Ok(d) => d.name().to_string(),
-                    Err(_) => ds.dtype().and_then(|t| t.to_descriptor()).map(|t| t.to_string()).unwrap_or_else(|_| "?".into()),
+                    Err(_) => {
+                        ds.dtype().and_then(|t| t.to_descriptor()).map(|t| t.to_string()).unwrap_or_else(|_| "?".into())
+                    }
                 };
                 out.push((full, ds.shape(), ty, string_attr(&ds, "units")));
             }
@@ -492,7 +526,8 @@ fn put_array(g: &h5::Group, name: &str, a: &DynArray, chunk_frames: bool) -> Res
             let view = $arr.as_standard_layout();
             let b = g.new_dataset_builder().with_data(&view);
             let sh = $arr.shape().to_vec();
-            let b = if chunk_frames && sh.len() == 3 && sh.iter().all(|&n| n > 0) { b.chunk((1, sh[1], sh[2])) } else { b };
+            let b =
+                if chunk_frames && sh.len() == 3 && sh.iter().all(|&n| n > 0) { b.chunk((1, sh[1], sh[2])) } else { b };
             b.create(name).map_err(|e| h5err(e).context(format!("writing {name}")))?
         }};
     }
@@ -593,7 +628,11 @@ pub fn write_fxi_xanes(path: &Path, st: &EnergyStack, prov: Option<&Provenance>)
 }
 
 /// Writes named arrays (e.g. `/volume`) with their spacing as attributes (atomically).
-pub fn write_arrays(path: &Path, arrays: &[(&str, &DynArray, Option<&[f64]>)], prov: Option<&Provenance>) -> Result<()> {
+pub fn write_arrays(
+    path: &Path,
+    arrays: &[(&str, &DynArray, Option<&[f64]>)],
+    prov: Option<&Provenance>,
+) -> Result<()> {
     crate::atomic::write_via_temp(path, |tmp| {
         let f = h5::File::create(tmp).map_err(h5err)?;
         for (name, a, spacing) in arrays {

@@ -52,7 +52,15 @@ impl ImageJWriter {
     /// Creates a stack of `pages` images `h x w` of `dtype` at `path`;
     /// `description` is the ImageJ description (must start with `ImageJ=`),
     /// `pixel_um` the (x, y) pixel size.
-    pub fn create(path: &Path, pages: usize, h: usize, w: usize, dtype: DType, description: &str, pixel_um: Option<(f64, f64)>) -> Result<Self> {
+    pub fn create(
+        path: &Path,
+        pages: usize,
+        h: usize,
+        w: usize,
+        dtype: DType,
+        description: &str,
+        pixel_um: Option<(f64, f64)>,
+    ) -> Result<Self> {
         if pages == 0 || h == 0 || w == 0 || h > u32::MAX as usize || w > u32::MAX as usize {
             return Err(Error::shape(format!("cannot write a {pages}x{h}x{w} TIFF stack")).at(path));
         }

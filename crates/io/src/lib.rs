@@ -33,7 +33,7 @@ pub mod xrm;
 pub mod zarr;
 
 use chemomech_core::{DynArray, EnergyStack, Error, ProjectionSet, Provenance, Raster, Result, Spectrum, Table};
-pub use detect::{detect, Format};
+pub use detect::{Format, detect};
 use serde_json::json;
 use std::ops::Range;
 use std::path::Path;
@@ -144,11 +144,13 @@ fn open_hdf5(path: &Path, o: &OpenOptions) -> Result<Dataset> {
         Layout::Generic => {
             let f = hdf5io::open_file(path)?;
             let all = hdf5io::list_datasets(&f).map_err(|e| e.at(path))?;
-            let numeric: Vec<_> = all.iter().filter(|(_, s, t, _)| s.len() >= 2 && chemomech_core::DType::parse(t).is_ok()).collect();
-            let pick = all
-                .iter()
-                .find(|(n, _, _, _)| n == "/data" || n == "/volume")
-                .or(if numeric.len() == 1 { Some(numeric[0]) } else { None });
+            let numeric: Vec<_> =
+                all.iter().filter(|(_, s, t, _)| s.len() >= 2 && chemomech_core::DType::parse(t).is_ok()).collect();
+            let pick = all.iter().find(|(n, _, _, _)| n == "/data" || n == "/volume").or(if numeric.len() == 1 {
+                Some(numeric[0])
+            } else {
+                None
+            });
             match pick {
                 Some((n, _, _, _)) => hdf5io::read_dataset(path, n).map(Dataset::Raster),
                 None => Err(Error::data(format!(
@@ -165,7 +167,9 @@ fn open_xrm(path: &Path) -> Result<Dataset> {
     let x = xrm::read_xrm(path, true)?;
     let images = x.images.clone().expect("read with images");
     let n = x.n_images;
-    let spread = |v: &[f64]| v.iter().cloned().fold(f64::NEG_INFINITY, f64::max) - v.iter().cloned().fold(f64::INFINITY, f64::min);
+    let spread = |v: &[f64]| {
+        v.iter().cloned().fold(f64::NEG_INFINITY, f64::max) - v.iter().cloned().fold(f64::INFINITY, f64::min)
+    };
     let mut meta = x.meta.clone();
     meta.insert("format".into(), "Xradia".into());
     meta.insert("energy_source".into(), x.energy_source.into());
@@ -200,7 +204,10 @@ fn open_xrm(path: &Path) -> Result<Dataset> {
 
 #[cfg(feature = "zarr")]
 fn open_zarr(path: &Path, o: &OpenOptions) -> Result<Dataset> {
-    if o.dataset.is_none() && path.join("theta").join("zarr.json").is_file() && path.join("data").join("zarr.json").is_file() {
+    if o.dataset.is_none()
+        && path.join("theta").join("zarr.json").is_file()
+        && path.join("data").join("zarr.json").is_file()
+    {
         let data = zarr::read_zarr(path, Some("data"))?;
         let theta = zarr::read_zarr(path, Some("theta"))?.data.to_f64().iter().cloned().collect();
         let mut p = ProjectionSet::new(data.data, theta);
@@ -278,7 +285,9 @@ pub fn info(path: &Path) -> Result<serde_json::Value> {
             Dataset::Table(t) => json!({"kind": "table", "rows": t.rows(), "columns": t.names}),
             Dataset::Energy(s) => energy_summary(&s),
             Dataset::Projections(p) => projections_summary(&p),
-            Dataset::Raster(r) => json!({"kind": "array", "shape": r.data.shape(), "dtype": r.data.dtype().name(), "spacing_um": r.spacing_um}),
+            Dataset::Raster(r) => {
+                json!({"kind": "array", "shape": r.data.shape(), "dtype": r.data.dtype().name(), "spacing_um": r.spacing_um})
+            }
         },
     };
     if let (Some(obj), serde_json::Value::Object(d)) = (v.as_object_mut(), details) {
@@ -356,7 +365,11 @@ fn info_hdf5(path: &Path) -> Result<serde_json::Value> {
                 _ => hdf5io::read_fxi_tomo(path, rows)?,
             };
             let ds = hdf5io::list_datasets(&f).map_err(|e| e.at(path))?;
-            let full_rows = ds.iter().find(|(n, s, _, _)| s.len() == 3 && (n.ends_with("/data") || n == "/img_tomo")).map(|(_, s, _, _)| s[1]).unwrap_or(1);
+            let full_rows = ds
+                .iter()
+                .find(|(n, s, _, _)| s.len() == 3 && (n.ends_with("/data") || n == "/img_tomo"))
+                .map(|(_, s, _, _)| s[1])
+                .unwrap_or(1);
             let mut s = projections_summary(&p);
             s["rows"] = full_rows.into();
             for a in s["arrays"].as_array_mut().into_iter().flatten() {
@@ -408,7 +421,12 @@ pub fn output_format(path: &Path) -> Result<&'static str> {
         "csv" => "csv",
         "parquet" => "parquet",
         "json" => "json",
-        _ => return Err(Error::param(format!("unknown output type '.{ext}' (use .tiff, .zarr, .h5, .npy, .csv, .parquet or .json)")).at(path)),
+        _ => {
+            return Err(Error::param(format!(
+                "unknown output type '.{ext}' (use .tiff, .zarr, .h5, .npy, .csv, .parquet or .json)"
+            ))
+            .at(path));
+        }
     })
 }
 
@@ -451,8 +469,12 @@ pub fn save(d: &Dataset, path: &Path, prov: Option<&Provenance>, o: &SaveOptions
         #[cfg(feature = "parquet")]
         "parquet" => table::write_parquet(path, &as_table(d, path)?, prov),
         "json" => match d {
-            Dataset::Spectrum(s) => atomic::write_json(path, &json!({"spectrum": s, "provenance": prov.map(|p| p.to_json())})),
-            Dataset::Table(t) => atomic::write_json(path, &json!({"table": t, "provenance": prov.map(|p| p.to_json())})),
+            Dataset::Spectrum(s) => {
+                atomic::write_json(path, &json!({"spectrum": s, "provenance": prov.map(|p| p.to_json())}))
+            }
+            Dataset::Table(t) => {
+                atomic::write_json(path, &json!({"table": t, "provenance": prov.map(|p| p.to_json())}))
+            }
             _ => Err(Error::param("arrays are not written as JSON; use .tiff, .zarr, .h5 or .npy").at(path)),
         },
         other => Err(Error::param(format!("this chemomech was built without {other} support")).at(path)),
@@ -477,24 +499,52 @@ fn as_table(d: &Dataset, path: &Path) -> Result<Table> {
 #[cfg(feature = "zarr")]
 fn save_zarr(d: &Dataset, path: &Path, prov: Option<&Provenance>) -> Result<()> {
     use zarr::ZarrArray;
-    let attrs = |pairs: &[(&str, serde_json::Value)]| -> serde_json::Map<String, serde_json::Value> { pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect() };
+    let attrs = |pairs: &[(&str, serde_json::Value)]| -> serde_json::Map<String, serde_json::Value> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    };
     let mut group = serde_json::Map::new();
     if let Some(p) = prov {
         group.insert("chemomech".into(), json!({"provenance": p.to_json()}));
     }
     match d {
-        Dataset::Raster(r) if (2..=3).contains(&r.data.ndim()) => zarr::write_ome_volume(path, &r.data, r.spacing_um.as_deref(), prov),
-        Dataset::Raster(r) => zarr::write_group(path, &[ZarrArray { name: "data", data: &r.data, attributes: Default::default(), dimension_names: None }], group),
+        Dataset::Raster(r) if (2..=3).contains(&r.data.ndim()) => {
+            zarr::write_ome_volume(path, &r.data, r.spacing_um.as_deref(), prov)
+        }
+        Dataset::Raster(r) => zarr::write_group(
+            path,
+            &[ZarrArray { name: "data", data: &r.data, attributes: Default::default(), dimension_names: None }],
+            group,
+        ),
         Dataset::Projections(p) => {
             let theta = DynArray::F64(ndarray::ArrayD::from_shape_vec(vec![p.angles_deg.len()], p.angles_deg.clone())?);
-            let mut arrays = vec![ZarrArray { name: "data", data: &p.data, attributes: attrs(&[("units", "counts".into())]), dimension_names: Some(vec!["theta", "y", "x"]) }];
+            let mut arrays = vec![ZarrArray {
+                name: "data",
+                data: &p.data,
+                attributes: attrs(&[("units", "counts".into())]),
+                dimension_names: Some(vec!["theta", "y", "x"]),
+            }];
             if let Some(f) = &p.flats {
-                arrays.push(ZarrArray { name: "data_white", data: f, attributes: Default::default(), dimension_names: Some(vec!["theta_white", "y", "x"]) });
+                arrays.push(ZarrArray {
+                    name: "data_white",
+                    data: f,
+                    attributes: Default::default(),
+                    dimension_names: Some(vec!["theta_white", "y", "x"]),
+                });
             }
             if let Some(k) = &p.darks {
-                arrays.push(ZarrArray { name: "data_dark", data: k, attributes: Default::default(), dimension_names: Some(vec!["theta_dark", "y", "x"]) });
+                arrays.push(ZarrArray {
+                    name: "data_dark",
+                    data: k,
+                    attributes: Default::default(),
+                    dimension_names: Some(vec!["theta_dark", "y", "x"]),
+                });
             }
-            arrays.push(ZarrArray { name: "theta", data: &theta, attributes: attrs(&[("units", "degrees".into())]), dimension_names: Some(vec!["theta"]) });
+            arrays.push(ZarrArray {
+                name: "theta",
+                data: &theta,
+                attributes: attrs(&[("units", "degrees".into())]),
+                dimension_names: Some(vec!["theta"]),
+            });
             group.insert("layout".into(), "DXchange".into());
             if let Some(px) = p.pixel_um {
                 group.insert("pixel_size_um".into(), px.into());
@@ -506,14 +556,30 @@ fn save_zarr(d: &Dataset, path: &Path, prov: Option<&Provenance>) -> Result<()> 
         }
         Dataset::Energy(s) => {
             let e = DynArray::F64(ndarray::ArrayD::from_shape_vec(vec![s.energies_ev.len()], s.energies_ev.clone())?);
-            let mut arrays = vec![ZarrArray { name: "data", data: &s.data, attributes: Default::default(), dimension_names: None }];
+            let mut arrays =
+                vec![ZarrArray { name: "data", data: &s.data, attributes: Default::default(), dimension_names: None }];
             if let Some(f) = &s.flats {
-                arrays.push(ZarrArray { name: "references", data: f, attributes: Default::default(), dimension_names: None });
+                arrays.push(ZarrArray {
+                    name: "references",
+                    data: f,
+                    attributes: Default::default(),
+                    dimension_names: None,
+                });
             }
             if let Some(k) = &s.darks {
-                arrays.push(ZarrArray { name: "darks", data: k, attributes: Default::default(), dimension_names: None });
+                arrays.push(ZarrArray {
+                    name: "darks",
+                    data: k,
+                    attributes: Default::default(),
+                    dimension_names: None,
+                });
             }
-            arrays.push(ZarrArray { name: "energies", data: &e, attributes: attrs(&[("units", "eV".into())]), dimension_names: Some(vec!["energy"]) });
+            arrays.push(ZarrArray {
+                name: "energies",
+                data: &e,
+                attributes: attrs(&[("units", "eV".into())]),
+                dimension_names: Some(vec!["energy"]),
+            });
             if let Some(px) = s.pixel_um {
                 group.insert("pixel_size_um".into(), px.into());
             }

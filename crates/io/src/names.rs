@@ -42,9 +42,10 @@ pub fn energy_from_name(name: &str) -> Option<f64> {
         }
         if j < end
             && let Ok(v) = name[j..end].trim_matches('.').parse::<f64>()
-                && v > 0.0 {
-                    found = Some(chemomech_core::units::round_sig(v * scale, 12));
-                }
+            && v > 0.0
+        {
+            found = Some(chemomech_core::units::round_sig(v * scale, 12));
+        }
         i += unit_len;
     }
     found

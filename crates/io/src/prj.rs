@@ -61,7 +61,8 @@ fn read_text(path: &Path) -> Result<String> {
 /// ```
 pub fn read_athena(path: &Path) -> Result<Vec<AthenaGroup>> {
     let text = read_text(path)?;
-    let groups = if text.trim_start().starts_with('{') { parse_json(&text) } else { parse_perl(&text) }.map_err(|e| e.at(path))?;
+    let groups = if text.trim_start().starts_with('{') { parse_json(&text) } else { parse_perl(&text) }
+        .map_err(|e| e.at(path))?;
     if groups.is_empty() {
         return Err(Error::data("Athena project holds no groups").at(path));
     }
@@ -81,7 +82,11 @@ pub fn pick_group(groups: Vec<AthenaGroup>, name: Option<&str>) -> Result<Athena
                 .ok_or_else(|| Error::param(format!("no group '{n}' in the Athena project (groups: {list})")))
         }
         None if groups.len() == 1 => Ok(groups.into_iter().next().expect("one")),
-        None => Err(Error::param(format!("the Athena project holds {} groups ({}); choose one with --dataset NAME", groups.len(), names()))),
+        None => Err(Error::param(format!(
+            "the Athena project holds {} groups ({}); choose one with --dataset NAME",
+            groups.len(),
+            names()
+        ))),
     }
 }
 
@@ -123,13 +128,14 @@ fn perl_list(body: &str) -> Vec<String> {
                     // \x{e4}
                     let rest: String = chars.clone().take(10).collect();
                     if let (Some(o), Some(cl)) = (rest.find('{'), rest.find('}'))
-                        && let Some(ch) = u32::from_str_radix(&rest[o + 1..cl], 16).ok().and_then(char::from_u32) {
-                            cur.push(ch);
-                            for _ in 0..=cl {
-                                chars.next();
-                            }
-                            continue;
+                        && let Some(ch) = u32::from_str_radix(&rest[o + 1..cl], 16).ok().and_then(char::from_u32)
+                    {
+                        cur.push(ch);
+                        for _ in 0..=cl {
+                            chars.next();
                         }
+                        continue;
+                    }
                 }
                 if let Some(n) = chars.next() {
                     cur.push(n);
@@ -166,7 +172,9 @@ fn perl_list(body: &str) -> Vec<String> {
 fn numbers(items: &[String], what: &str, group: &str) -> Result<Vec<f64>> {
     items
         .iter()
-        .map(|v| v.parse::<f64>().map_err(|_| Error::data(format!("group '{group}': @{what} holds '{v}', not a number"))))
+        .map(|v| {
+            v.parse::<f64>().map_err(|_| Error::data(format!("group '{group}': @{what} holds '{v}', not a number")))
+        })
         .collect()
 }
 
@@ -176,7 +184,8 @@ fn parse_perl(text: &str) -> Result<Vec<AthenaGroup>> {
         return Err(Error::data("not an Athena project file (first line lacks 'Athena project file')"));
     }
     let mut out = Vec::new();
-    let mut cur = AthenaGroup { key: String::new(), label: String::new(), energy_ev: vec![], mu: vec![], i0: None, args: vec![] };
+    let mut cur =
+        AthenaGroup { key: String::new(), label: String::new(), energy_ev: vec![], mu: vec![], i0: None, args: vec![] };
     let mut seen_any = false;
     for line in text.lines() {
         let t = line.trim();
@@ -200,7 +209,14 @@ fn parse_perl(text: &str) -> Result<Vec<AthenaGroup>> {
             "[record]" => {
                 out.push(finish(std::mem::replace(
                     &mut cur,
-                    AthenaGroup { key: String::new(), label: String::new(), energy_ev: vec![], mu: vec![], i0: None, args: vec![] },
+                    AthenaGroup {
+                        key: String::new(),
+                        label: String::new(),
+                        energy_ev: vec![],
+                        mu: vec![],
+                        i0: None,
+                        args: vec![],
+                    },
                 ))?);
                 seen_any = false;
             }
@@ -216,17 +232,24 @@ fn parse_perl(text: &str) -> Result<Vec<AthenaGroup>> {
 fn finish(mut g: AthenaGroup) -> Result<AthenaGroup> {
     g.label = g.args.iter().find(|(k, _)| k == "label").map(|(_, v)| v.clone()).unwrap_or_else(|| g.key.clone());
     if g.energy_ev.is_empty() || g.energy_ev.len() != g.mu.len() {
-        return Err(Error::data(format!("group '{}': {} energies for {} μ values", g.label, g.energy_ev.len(), g.mu.len())));
+        return Err(Error::data(format!(
+            "group '{}': {} energies for {} μ values",
+            g.label,
+            g.energy_ev.len(),
+            g.mu.len()
+        )));
     }
     if let Some(i0) = &g.i0
-        && i0.len() != g.energy_ev.len() {
-            g.i0 = None;
-        }
+        && i0.len() != g.energy_ev.len()
+    {
+        g.i0 = None;
+    }
     Ok(g)
 }
 
 fn parse_json(text: &str) -> Result<Vec<AthenaGroup>> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::data(format!("Athena JSON project: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::data(format!("Athena JSON project: {e}")))?;
     let obj = v.as_object().ok_or_else(|| Error::data("Athena JSON project is not an object"))?;
     let order: Vec<String> = obj
         .iter()
@@ -241,7 +264,11 @@ fn parse_json(text: &str) -> Result<Vec<AthenaGroup>> {
                 .as_array()
                 .ok_or_else(|| Error::data(format!("group '{name}': '{k}' is not an array")))?
                 .iter()
-                .map(|x| x.as_f64().or_else(|| x.as_str().and_then(|s| s.parse().ok())).ok_or_else(|| Error::data(format!("group '{name}': '{k}' holds a non-number"))))
+                .map(|x| {
+                    x.as_f64()
+                        .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+                        .ok_or_else(|| Error::data(format!("group '{name}': '{k}' holds a non-number")))
+                })
                 .collect::<Result<Vec<f64>>>()
                 .map(Some),
         }
@@ -252,7 +279,11 @@ fn parse_json(text: &str) -> Result<Vec<AthenaGroup>> {
         let args: Vec<(String, String)> = g
             .get("args")
             .and_then(|a| a.as_object())
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+                    .collect()
+            })
             .unwrap_or_default();
         out.push(finish(AthenaGroup {
             key: name.clone(),

@@ -3,7 +3,7 @@
 //! reader, refuses data of another kind with one line naming the file and
 //! what it found, and converts to the element type asked for.
 
-use crate::{open_with, Dataset, OpenOptions};
+use crate::{Dataset, OpenOptions, open_with};
 use chemomech_core::array::Element;
 use chemomech_core::{EnergyStack, Error, Raster, Result, Spectrum};
 use ndarray::{Array3, Axis, Ix3};

@@ -17,7 +17,13 @@ pub trait VolumeWriter {
 
 /// Opens a writer for `path` (format from its extension) for a volume of
 /// `shape` (z, y, x) with voxel size `spacing_um`.
-pub fn volume_writer(path: &Path, shape: [usize; 3], spacing_um: Option<[f64; 3]>, prov: Option<&Provenance>, units: &str) -> Result<Box<dyn VolumeWriter>> {
+pub fn volume_writer(
+    path: &Path,
+    shape: [usize; 3],
+    spacing_um: Option<[f64; 3]>,
+    prov: Option<&Provenance>,
+    units: &str,
+) -> Result<Box<dyn VolumeWriter>> {
     match crate::output_format(path)? {
         "tiff" => Ok(Box::new(TiffStream::create(path, shape, spacing_um, prov)?)),
         #[cfg(feature = "zarr")]
@@ -45,7 +51,12 @@ pub struct TiffStream {
 
 impl TiffStream {
     /// Starts an ImageJ TIFF of `f32` pages for a volume of `shape` (z, y, x) with voxel size `spacing_um` (µm).
-    pub fn create(path: &Path, shape: [usize; 3], spacing_um: Option<[f64; 3]>, prov: Option<&Provenance>) -> Result<Self> {
+    pub fn create(
+        path: &Path,
+        shape: [usize; 3],
+        spacing_um: Option<[f64; 3]>,
+        prov: Option<&Provenance>,
+    ) -> Result<Self> {
         let mut desc = format!("ImageJ=1.11a\nimages={}\nslices={}\n", shape[0], shape[0]);
         if let Some(s) = spacing_um {
             desc.push_str(&format!("unit=micron\nspacing={}\n", s[0]));
@@ -54,7 +65,15 @@ impl TiffStream {
         if let Some(p) = prov {
             desc.push_str(&format!("chemomech={}\n", p.to_json_string()));
         }
-        let w = crate::imagej::ImageJWriter::create(path, shape[0], shape[1], shape[2], chemomech_core::DType::F32, &desc, spacing_um.map(|s| (s[2], s[1])))?;
+        let w = crate::imagej::ImageJWriter::create(
+            path,
+            shape[0],
+            shape[1],
+            shape[2],
+            chemomech_core::DType::F32,
+            &desc,
+            spacing_um.map(|s| (s[2], s[1])),
+        )?;
         Ok(Self { w: Some(w), shape, z: 0 })
     }
 }
@@ -63,7 +82,10 @@ impl VolumeWriter for TiffStream {
     fn write_slab(&mut self, slab: ArrayView3<f32>) -> Result<()> {
         check_slab(&slab, self.shape, self.z)?;
         let std = slab.as_standard_layout();
-        self.w.as_mut().expect("open").write_pages(&crate::imagej::le_bytes(std.as_slice().expect("standard layout")))?;
+        self.w
+            .as_mut()
+            .expect("open")
+            .write_pages(&crate::imagej::le_bytes(std.as_slice().expect("standard layout")))?;
         self.z += slab.shape()[0];
         Ok(())
     }
@@ -85,9 +107,15 @@ pub struct ZarrStream {
 #[cfg(feature = "zarr")]
 impl ZarrStream {
     /// Starts an OME-Zarr volume of `shape` (z, y, x) with voxel size `spacing_um` (µm) and `units` in its attributes.
-    pub fn create(path: &Path, shape: [usize; 3], spacing_um: Option<[f64; 3]>, prov: Option<&Provenance>, units: &str) -> Result<Self> {
+    pub fn create(
+        path: &Path,
+        shape: [usize; 3],
+        spacing_um: Option<[f64; 3]>,
+        prov: Option<&Provenance>,
+        units: &str,
+    ) -> Result<Self> {
         use std::sync::Arc;
-        use zarrs::array::{codec::ZstdCodec, ArrayBuilder};
+        use zarrs::array::{ArrayBuilder, codec::ZstdCodec};
         let zerr = |e: &dyn std::fmt::Display| Error::data(format!("Zarr: {e}")).at(path);
         let tmp = crate::atomic::temp_sibling(path);
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(e).at(&tmp))?;
@@ -109,7 +137,12 @@ impl ZarrStream {
         let cz = 1u64;
         let cy = shape[1].min(512) as u64;
         let cx = shape[2].min(512) as u64;
-        let mut b = ArrayBuilder::new(shape.iter().map(|&n| n as u64).collect::<Vec<_>>(), vec![cz, cy, cx], zarrs::array::data_type::float32(), 0f32);
+        let mut b = ArrayBuilder::new(
+            shape.iter().map(|&n| n as u64).collect::<Vec<_>>(),
+            vec![cz, cy, cx],
+            zarrs::array::data_type::float32(),
+            0f32,
+        );
         b.bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(3, false))]);
         b.dimension_names(Some(vec!["z", "y", "x"]));
         let array = b.build(store, "/0").map_err(|e| zerr(&e))?;
@@ -123,8 +156,14 @@ impl VolumeWriter for ZarrStream {
     fn write_slab(&mut self, slab: ArrayView3<f32>) -> Result<()> {
         check_slab(&slab, self.shape, self.z)?;
         let s = slab.shape();
-        let subset = zarrs::array::ArraySubset::new_with_start_shape(vec![self.z as u64, 0, 0], s.iter().map(|&n| n as u64).collect()).map_err(|e| Error::data(format!("Zarr: {e}")))?;
-        self.array.store_array_subset(&subset, slab.as_standard_layout().into_owned()).map_err(|e| Error::data(format!("Zarr: {e}")).at(&self.target))?;
+        let subset = zarrs::array::ArraySubset::new_with_start_shape(
+            vec![self.z as u64, 0, 0],
+            s.iter().map(|&n| n as u64).collect(),
+        )
+        .map_err(|e| Error::data(format!("Zarr: {e}")))?;
+        self.array
+            .store_array_subset(&subset, slab.as_standard_layout().into_owned())
+            .map_err(|e| Error::data(format!("Zarr: {e}")).at(&self.target))?;
         self.z += s[0];
         Ok(())
     }
@@ -161,8 +200,16 @@ pub struct H5Stream {
 #[cfg(feature = "hdf5")]
 impl H5Stream {
     /// Starts an HDF5 file whose `data` dataset holds a volume of `shape` (z, y, x), with voxel size `spacing_um` (µm) and `units` as attributes.
-    pub fn create(path: &Path, shape: [usize; 3], spacing_um: Option<[f64; 3]>, prov: Option<&Provenance>, units: &str) -> Result<Self> {
-        let herr = |e: hdf5_metno::Error| Error::data(format!("HDF5: {}", e.to_string().lines().next().unwrap_or(""))).at(path);
+    pub fn create(
+        path: &Path,
+        shape: [usize; 3],
+        spacing_um: Option<[f64; 3]>,
+        prov: Option<&Provenance>,
+        units: &str,
+    ) -> Result<Self> {
+        let herr = |e: hdf5_metno::Error| {
+            Error::data(format!("HDF5: {}", e.to_string().lines().next().unwrap_or(""))).at(path)
+        };
         let tmp = crate::atomic::temp_sibling(path);
         let file = hdf5_metno::File::create(&tmp).map_err(herr)?;
         let ds = file.new_dataset::<f32>().chunk((1, shape[1], shape[2])).shape(shape).create("data").map_err(herr)?;
@@ -187,9 +234,9 @@ impl VolumeWriter for H5Stream {
     fn write_slab(&mut self, slab: ArrayView3<f32>) -> Result<()> {
         check_slab(&slab, self.shape, self.z)?;
         let n = slab.shape()[0];
-        self.ds
-            .write_slice(&slab.as_standard_layout(), ndarray::s![self.z..self.z + n, .., ..])
-            .map_err(|e| Error::data(format!("HDF5: {}", e.to_string().lines().next().unwrap_or(""))).at(&self.target))?;
+        self.ds.write_slice(&slab.as_standard_layout(), ndarray::s![self.z..self.z + n, .., ..]).map_err(|e| {
+            Error::data(format!("HDF5: {}", e.to_string().lines().next().unwrap_or(""))).at(&self.target)
+        })?;
         self.z += n;
         Ok(())
     }

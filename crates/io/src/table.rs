@@ -19,8 +19,12 @@ pub fn write_csv(path: &Path, t: &Table, prov: Option<&Provenance>) -> Result<()
     })?;
     if let Some(p) = prov {
         let side = sidecar(path);
-        let units: serde_json::Map<String, serde_json::Value> =
-            t.names.iter().zip(&t.units).filter_map(|(n, u)| u.as_ref().map(|u| (n.clone(), u.clone().into()))).collect();
+        let units: serde_json::Map<String, serde_json::Value> = t
+            .names
+            .iter()
+            .zip(&t.units)
+            .filter_map(|(n, u)| u.as_ref().map(|u| (n.clone(), u.clone().into())))
+            .collect();
         crate::atomic::write_json(&side, &serde_json::json!({"provenance": p.to_json(), "units": units}))?;
     }
     Ok(())
@@ -37,12 +41,15 @@ pub fn sidecar(path: &Path) -> std::path::PathBuf {
 /// as numbers F64 (empty cells are NaN), `true`/`false` Bool, else text.
 pub fn read_csv(path: &Path) -> Result<Table> {
     let mut r = csv::Reader::from_path(path).map_err(|e| Error::data(format!("CSV: {e}")).at(path))?;
-    let names: Vec<String> = r.headers().map_err(|e| Error::data(format!("CSV header: {e}")).at(path))?.iter().map(str::to_string).collect();
+    let names: Vec<String> =
+        r.headers().map_err(|e| Error::data(format!("CSV header: {e}")).at(path))?.iter().map(str::to_string).collect();
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); names.len()];
     for (i, rec) in r.records().enumerate() {
         let rec = rec.map_err(|e| Error::data(format!("CSV row {}: {e}", i + 2)).at(path))?;
         if rec.len() != names.len() {
-            return Err(Error::data(format!("CSV row {} has {} fields, header has {}", i + 2, rec.len(), names.len())).at(path));
+            return Err(
+                Error::data(format!("CSV row {} has {} fields, header has {}", i + 2, rec.len(), names.len())).at(path)
+            );
         }
         for (c, v) in rec.iter().enumerate() {
             cells[c].push(v.to_string());
@@ -116,7 +123,9 @@ pub fn write_parquet(path: &Path, t: &Table, prov: Option<&Provenance>) -> Resul
 /// numbers, booleans and strings).
 #[cfg(feature = "parquet")]
 pub fn read_parquet(path: &Path) -> Result<Table> {
-    use arrow_array::{Array, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, StringArray, UInt32Array, UInt64Array};
+    use arrow_array::{
+        Array, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, StringArray, UInt32Array, UInt64Array,
+    };
     use arrow_schema::DataType;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let f = std::fs::File::open(path).map_err(|e| Error::io(e).at(path))?;

@@ -48,7 +48,9 @@ pub fn parse_columns(text: &str) -> Result<ColumnText> {
                     data[c].push(x);
                 }
             }
-            Err(_) if ncol == 0 && names.is_empty() => names = toks.iter().map(|s| s.trim_matches('"').to_string()).collect(),
+            Err(_) if ncol == 0 && names.is_empty() => {
+                names = toks.iter().map(|s| s.trim_matches('"').to_string()).collect()
+            }
             Err(_) => return Err(Error::data(format!("line {}: not numbers: '{}'", ln + 1, truncate(t, 60)))),
         }
     }
@@ -106,9 +108,12 @@ pub fn text_to_spectrum(ct: ColumnText, unit: EnergyUnit) -> Result<Spectrum> {
         EnergyUnit::Ev => false,
         EnergyUnit::Auto => max < 200.0,
     };
-    let energy_ev: Vec<f64> = e.iter().map(|v| if kev { chemomech_core::units::round_sig(v * 1e3, 12) } else { *v }).collect();
+    let energy_ev: Vec<f64> =
+        e.iter().map(|v| if kev { chemomech_core::units::round_sig(v * 1e3, 12) } else { *v }).collect();
     let names: Vec<String> = if ct.names.is_empty() {
-        std::iter::once("energy".to_string()).chain((1..ct.data.len()).map(|i| if i == 1 { "mu".to_string() } else { format!("col{}", i + 1) })).collect()
+        std::iter::once("energy".to_string())
+            .chain((1..ct.data.len()).map(|i| if i == 1 { "mu".to_string() } else { format!("col{}", i + 1) }))
+            .collect()
     } else {
         ct.names.clone()
     };
@@ -116,7 +121,11 @@ pub fn text_to_spectrum(ct: ColumnText, unit: EnergyUnit) -> Result<Spectrum> {
         .iter()
         .zip(&ct.data)
         .enumerate()
-        .map(|(i, (n, v))| SpectrumColumn { name: n.clone(), unit: (i == 0).then(|| "eV".to_string()), values: if i == 0 { energy_ev.clone() } else { v.clone() } })
+        .map(|(i, (n, v))| SpectrumColumn {
+            name: n.clone(),
+            unit: (i == 0).then(|| "eV".to_string()),
+            values: if i == 0 { energy_ev.clone() } else { v.clone() },
+        })
         .collect();
     let mu = crate::xdi::choose_mu(&columns).unwrap_or_else(|| ct.data[1].clone());
     let mut meta = Metadata::new();
@@ -162,7 +171,8 @@ mod tests {
     use super::*;
     #[test]
     fn detects_kev_and_headers() {
-        let s = text_to_spectrum(parse_columns("# ref\nenergy,mu\n8.2,0.1\n8.3,0.5\n").unwrap(), EnergyUnit::Auto).unwrap();
+        let s =
+            text_to_spectrum(parse_columns("# ref\nenergy,mu\n8.2,0.1\n8.3,0.5\n").unwrap(), EnergyUnit::Auto).unwrap();
         assert_eq!(s.energy_ev, vec![8200.0, 8300.0]);
         assert_eq!(s.meta["energy_unit_in_file"], "keV");
         assert_eq!(s.columns[1].name, "mu");

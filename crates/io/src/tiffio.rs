@@ -9,7 +9,7 @@ use ndarray::{ArrayD, Axis, IxDyn};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
 use std::path::Path;
 use tiff::decoder::{Decoder, DecodingResult, Limits};
-use tiff::encoder::{colortype, compression::DeflateLevel, Compression, Rational, TiffEncoder, TiffKind};
+use tiff::encoder::{Compression, Rational, TiffEncoder, TiffKind, colortype, compression::DeflateLevel};
 use tiff::tags::{ResolutionUnit, Tag};
 
 /// Largest page the reader will decode (guards against corrupt headers).
@@ -71,7 +71,11 @@ fn tiff_err(e: tiff::TiffError) -> Error {
 fn page_dtype(d: &mut Decoder<BufReader<std::fs::File>>) -> Result<DType> {
     use tiff::ColorType as C;
     let ct = d.colortype().map_err(tiff_err)?;
-    let fmt = d.find_tag_unsigned_vec::<u16>(Tag::SampleFormat).map_err(tiff_err)?.and_then(|v| v.first().copied()).unwrap_or(1);
+    let fmt = d
+        .find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
+        .map_err(tiff_err)?
+        .and_then(|v| v.first().copied())
+        .unwrap_or(1);
     Ok(match (ct, fmt) {
         (C::Gray(8), 1) => DType::U8,
         (C::Gray(16), 1) => DType::U16,
@@ -82,7 +86,11 @@ fn page_dtype(d: &mut Decoder<BufReader<std::fs::File>>) -> Result<DType> {
         (C::Gray(64), 1) => DType::U64,
         (C::Gray(64), 2) => DType::I64,
         (C::Gray(64), 3) => DType::F64,
-        (other, f) => return Err(Error::data(format!("unsupported TIFF pixel layout {other:?} (sample format {f}); chemomech reads single-channel images"))),
+        (other, f) => {
+            return Err(Error::data(format!(
+                "unsupported TIFF pixel layout {other:?} (sample format {f}); chemomech reads single-channel images"
+            )));
+        }
     })
 }
 
@@ -108,11 +116,15 @@ pub fn tiff_info(path: &Path) -> Result<TiffInfo> {
     let ij = description.as_deref().and_then(parse_imagej);
     let imagej = ij.is_some();
     let mut spacing = None;
-    if let Some(j) = description.as_deref().filter(|d| d.trim_start().starts_with('{')).and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-        && let Some(v) = j["spacing_um"].as_array() {
-            let v: Vec<f64> = v.iter().filter_map(|x| x.as_f64()).collect();
-            spacing = Some(if v.len() == 2 { vec![v[0], v[0], v[1]] } else { v });
-        }
+    if let Some(j) = description
+        .as_deref()
+        .filter(|d| d.trim_start().starts_with('{'))
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        && let Some(v) = j["spacing_um"].as_array()
+    {
+        let v: Vec<f64> = v.iter().filter_map(|x| x.as_f64()).collect();
+        spacing = Some(if v.len() == 2 { vec![v[0], v[0], v[1]] } else { v });
+    }
     if let Some(ij) = &ij {
         let unit = ij.unit.as_deref().unwrap_or("pixel");
         if let Ok(f) = chemomech_core::units::um_per(unit) {
@@ -125,11 +137,22 @@ pub fn tiff_info(path: &Path) -> Result<TiffInfo> {
         }
         // ImageJ stores stacks over 4 GB as one IFD followed by contiguous pages.
         if let Some(n) = ij.images
-            && n > pages && pages == 1 {
-                pages = n;
-            }
+            && n > pages
+            && pages == 1
+        {
+            pages = n;
+        }
     }
-    Ok(TiffInfo { pages, height: h as usize, width: w as usize, dtype, bigtiff, description, spacing_um: spacing, imagej })
+    Ok(TiffInfo {
+        pages,
+        height: h as usize,
+        width: w as usize,
+        dtype,
+        bigtiff,
+        description,
+        spacing_um: spacing,
+        imagej,
+    })
 }
 
 fn resolution(d: &mut Decoder<BufReader<std::fs::File>>, tag: Tag) -> Option<f64> {
@@ -184,7 +207,10 @@ pub fn read_tiff(path: &Path) -> Result<Raster> {
             }
             let (pw, ph) = d.dimensions().map_err(|e| tiff_err(e).at(path))?;
             if (ph as usize, pw as usize) != (h, w) {
-                return Err(Error::data(format!("page {k} is {pw}x{ph}, page 0 is {w}x{h}; pages must share one size")).at(path));
+                return Err(Error::data(format!(
+                    "page {k} is {pw}x{ph}, page 0 is {w}x{h}; pages must share one size"
+                ))
+                .at(path));
             }
             let img = d.read_image().map_err(|e| tiff_err(e).context(format!("page {k}")).at(path))?;
             pages.push(img);
@@ -201,9 +227,10 @@ pub fn read_tiff(path: &Path) -> Result<Raster> {
                 meta.insert("provenance".into(), v);
             }
         } else if let Ok(j) = serde_json::from_str::<serde_json::Value>(desc)
-            && let Some(p) = j.get("chemomech") {
-                meta.insert("provenance".into(), p.clone());
-            }
+            && let Some(p) = j.get("chemomech")
+        {
+            meta.insert("provenance".into(), p.clone());
+        }
     }
     let spacing = info.spacing_um.map(|s| if info.pages == 1 { s[1..].to_vec() } else { s });
     Ok(Raster { data, spacing_um: spacing, meta })
@@ -251,7 +278,11 @@ fn read_imagej_contiguous(path: &Path, d: &mut Decoder<BufReader<std::fs::File>>
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(e).at(path))?;
     let flen = f.metadata().map_err(|e| Error::io(e).at(path))?.len();
     if offset + nbytes as u64 > flen {
-        return Err(Error::data(format!("ImageJ stack of {} images needs {} bytes after offset {offset}, file has {flen} (truncated?)", info.pages, nbytes)).at(path));
+        return Err(Error::data(format!(
+            "ImageJ stack of {} images needs {} bytes after offset {offset}, file has {flen} (truncated?)",
+            info.pages, nbytes
+        ))
+        .at(path));
     }
     f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(e).at(path))?;
     let mut buf = vec![0u8; nbytes];
@@ -262,7 +293,13 @@ fn read_imagej_contiguous(path: &Path, d: &mut Decoder<BufReader<std::fs::File>>
 /// Writes a 2-D or 3-D array as a (multi-page) TIFF, atomically.
 /// `spacing_um` is (z, y, x) or (y, x). BigTIFF is used when the data
 /// exceed 3.9 GB.
-pub fn write_tiff(path: &Path, data: &DynArray, spacing_um: Option<&[f64]>, prov: Option<&Provenance>, opts: TiffOptions) -> Result<()> {
+pub fn write_tiff(
+    path: &Path,
+    data: &DynArray,
+    spacing_um: Option<&[f64]>,
+    prov: Option<&Provenance>,
+    opts: TiffOptions,
+) -> Result<()> {
     let shape = data.shape().to_vec();
     let (n, h, w) = match shape.len() {
         2 => (1, shape[0], shape[1]),

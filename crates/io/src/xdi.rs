@@ -100,9 +100,18 @@ pub fn parse_xdi(text: &str) -> Result<XdiFile> {
             match parse_field(body) {
                 Some((ns, tag, value)) => {
                     x.field_names.push(format!("{ns}.{tag}"));
-                    x.fields.entry(ns.to_ascii_lowercase()).or_default().insert(tag.to_ascii_lowercase(), value.to_string());
+                    x.fields
+                        .entry(ns.to_ascii_lowercase())
+                        .or_default()
+                        .insert(tag.to_ascii_lowercase(), value.to_string());
                 }
-                None => return Err(Error::data(format!("line {}: malformed XDI field '{}' (expected Namespace.Tag: value)", ln + 1, body))),
+                None => {
+                    return Err(Error::data(format!(
+                        "line {}: malformed XDI field '{}' (expected Namespace.Tag: value)",
+                        ln + 1,
+                        body
+                    )));
+                }
             }
         } else {
             x.comments.push(body.to_string());
@@ -126,7 +135,12 @@ pub fn parse_xdi(text: &str) -> Result<XdiFile> {
             ncol = vals.len();
             x.data = vec![Vec::new(); ncol];
         } else if vals.len() != ncol {
-            return Err(Error::data(format!("line {}: {} values, expected {} (truncated or corrupt data?)", ln + 1, vals.len(), ncol)));
+            return Err(Error::data(format!(
+                "line {}: {} values, expected {} (truncated or corrupt data?)",
+                ln + 1,
+                vals.len(),
+                ncol
+            )));
         }
         for (c, v) in vals.into_iter().enumerate() {
             x.data[c].push(v);
@@ -141,7 +155,10 @@ pub fn parse_xdi(text: &str) -> Result<XdiFile> {
         }
     }
     if let Some(edge) = x.field("element", "edge") {
-        const EDGES: &[&str] = &["K", "L", "L1", "L2", "L3", "M", "M1", "M2", "M3", "M4", "M5", "N", "N1", "N2", "N3", "N4", "N5", "N6", "N7", "O", "O1", "O2", "O3", "O4", "O5", "O6", "O7"];
+        const EDGES: &[&str] = &[
+            "K", "L", "L1", "L2", "L3", "M", "M1", "M2", "M3", "M4", "M5", "N", "N1", "N2", "N3", "N4", "N5", "N6",
+            "N7", "O", "O1", "O2", "O3", "O4", "O5", "O6", "O7",
+        ];
         if !EDGES.iter().any(|e| e.eq_ignore_ascii_case(edge.trim())) {
             x.warnings.push(format!("Element.edge '{edge}' is not an absorption edge name"));
         }
@@ -168,7 +185,10 @@ pub fn read_xdi_dataset(path: &Path) -> Result<crate::Dataset> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(e).at(path))?;
     let text = std::str::from_utf8(&bytes).map_err(|_| Error::data("XDI file is not valid UTF-8 text").at(path))?;
     let x = parse_xdi(text).map_err(|e| e.at(path))?;
-    let first_unit = x.field("column", "1").map(|v| v.split_whitespace().skip(1).collect::<Vec<_>>().join(" ").to_ascii_lowercase()).unwrap_or_default();
+    let first_unit = x
+        .field("column", "1")
+        .map(|v| v.split_whitespace().skip(1).collect::<Vec<_>>().join(" ").to_ascii_lowercase())
+        .unwrap_or_default();
     if first_unit.starts_with("inverse") || first_unit.starts_with("1/") || first_unit.contains("^-1") {
         return xdi_to_table(&x).map(crate::Dataset::Table).map_err(|e| e.at(path));
     }

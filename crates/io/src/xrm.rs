@@ -56,8 +56,10 @@ pub fn read_xrm(path: &Path, with_images: bool) -> Result<XrmFile> {
 fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
     check_whole_sectors(path)?;
     let mut ole = cfb::open(path).map_err(|e| Error::data(format!("not a readable OLE/Xradia file ({e})")))?;
-    let width = read_i32(&mut ole, "ImageInfo/ImageWidth")?.ok_or_else(|| Error::data("missing ImageInfo/ImageWidth"))?;
-    let height = read_i32(&mut ole, "ImageInfo/ImageHeight")?.ok_or_else(|| Error::data("missing ImageInfo/ImageHeight"))?;
+    let width =
+        read_i32(&mut ole, "ImageInfo/ImageWidth")?.ok_or_else(|| Error::data("missing ImageInfo/ImageWidth"))?;
+    let height =
+        read_i32(&mut ole, "ImageInfo/ImageHeight")?.ok_or_else(|| Error::data("missing ImageInfo/ImageHeight"))?;
     if width <= 0 || height <= 0 || width > 1 << 16 || height > 1 << 16 {
         return Err(Error::data(format!("implausible image size {width}x{height}")));
     }
@@ -76,7 +78,8 @@ fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
         meta.insert("warning".into(), format!("header announces {n} images, file holds {present}").into());
         n = present;
     }
-    let first_len = ole.entry(image_stream(1)).map_err(|e| Error::data(format!("ImageData1/Image1: {e}")))?.len() as usize;
+    let first_len =
+        ole.entry(image_stream(1)).map_err(|e| Error::data(format!("ImageData1/Image1: {e}")))?.len() as usize;
     let dtype = match read_i32(&mut ole, "ImageInfo/DataType")? {
         Some(5) => DType::U16,
         Some(10) => DType::F32,
@@ -85,12 +88,18 @@ fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
             1 => DType::U8,
             2 => DType::U16,
             4 => DType::F32,
-            _ => return Err(Error::data(format!("cannot tell the pixel type: image stream of {first_len} bytes for {width}x{height}"))),
+            _ => {
+                return Err(Error::data(format!(
+                    "cannot tell the pixel type: image stream of {first_len} bytes for {width}x{height}"
+                )));
+            }
         },
     };
     let frame_bytes = width * height * dtype.size();
     if first_len < frame_bytes {
-        return Err(Error::data(format!("image stream holds {first_len} bytes, expected {frame_bytes} for {width}x{height} {dtype} (truncated?)")));
+        return Err(Error::data(format!(
+            "image stream holds {first_len} bytes, expected {frame_bytes} for {width}x{height} {dtype} (truncated?)"
+        )));
     }
 
     let header_e = read_f32s(&mut ole, "ImageInfo/Energy")?;
@@ -111,8 +120,12 @@ fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
         energies = vec![energies[0]; n];
     }
     let angles: Vec<f64> = read_f32s(&mut ole, "ImageInfo/Angles")?.iter().take(n).map(|&v| f32_to_f64(v)).collect();
-    let pixel_um = read_f32s(&mut ole, "ImageInfo/PixelSize")?.first().map(|&v| f32_to_f64(v)).filter(|v| *v > 0.0 && v.is_finite());
-    let mut exposure: Vec<f64> = read_f32s(&mut ole, "ImageInfo/ExpTimes")?.iter().take(n).map(|&v| f32_to_f64(v)).collect();
+    let pixel_um = read_f32s(&mut ole, "ImageInfo/PixelSize")?
+        .first()
+        .map(|&v| f32_to_f64(v))
+        .filter(|v| *v > 0.0 && v.is_finite());
+    let mut exposure: Vec<f64> =
+        read_f32s(&mut ole, "ImageInfo/ExpTimes")?.iter().take(n).map(|&v| f32_to_f64(v)).collect();
     if exposure.is_empty() {
         exposure = read_f32s(&mut ole, "ImageInfo/ExpTime")?.iter().take(n).map(|&v| f32_to_f64(v)).collect();
     }
@@ -136,7 +149,9 @@ fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
             meta.insert(name.into(), f32_to_f64(*v).into());
         }
     }
-    for (key, name) in [("ImageInfo/Date", "dates"), ("ImageInfo/CameraName", "camera"), ("ImageInfo/ObjectiveName", "objective")] {
+    for (key, name) in
+        [("ImageInfo/Date", "dates"), ("ImageInfo/CameraName", "camera"), ("ImageInfo/ObjectiveName", "objective")]
+    {
         if let Some(s) = read_strings(&mut ole, key, if name == "dates" { n } else { 1 })? {
             if name == "dates" {
                 meta.insert(name.into(), s.into());
@@ -156,7 +171,8 @@ fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
         let mut buf = vec![0u8; frame_bytes * n];
         for i in 1..=n {
             let chunk = &mut buf[(i - 1) * frame_bytes..i * frame_bytes];
-            let mut s = ole.open_stream(image_stream(i)).map_err(|e| Error::data(format!("{}: {e}", image_stream(i))))?;
+            let mut s =
+                ole.open_stream(image_stream(i)).map_err(|e| Error::data(format!("{}: {e}", image_stream(i))))?;
             s.read_exact(chunk).map_err(|e| Error::data(format!("{}: {e} (truncated?)", image_stream(i))))?;
         }
         Some(decode(&buf, dtype, &[n, height, width])?)
@@ -173,7 +189,10 @@ fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
             _ => DType::U16,
         };
         if len < width * height * rdt.size() {
-            return Err(Error::data(format!("ReferenceData/Image holds {len} bytes, expected {}", width * height * rdt.size())));
+            return Err(Error::data(format!(
+                "ReferenceData/Image holds {len} bytes, expected {}",
+                width * height * rdt.size()
+            )));
         }
         if with_images {
             let mut b = vec![0u8; width * height * rdt.size()];
@@ -275,7 +294,9 @@ fn read_strings(ole: &mut Ole, name: &str, count: usize) -> Result<Option<Vec<St
 
 /// Motor names (25-byte records), units (15-byte records) and positions (f32).
 fn motor_table(ole: &mut Ole) -> Result<Option<Vec<(String, String, f64)>>> {
-    let (Some(names), Some(pos)) = (read_stream(ole, "PositionInfo/AxisNames")?, read_stream(ole, "PositionInfo/MotorPositions")?) else {
+    let (Some(names), Some(pos)) =
+        (read_stream(ole, "PositionInfo/AxisNames")?, read_stream(ole, "PositionInfo/MotorPositions")?)
+    else {
         return Ok(None);
     };
     let units = read_stream(ole, "PositionInfo/AxisUnits")?.unwrap_or_default();
@@ -315,13 +336,9 @@ fn motors(ole: &mut Ole) -> Result<Option<serde_json::Value>> {
 
 fn motor_position(ole: &mut Ole, name: &str) -> Result<Option<f64>> {
     Ok(motor_table(ole)?.and_then(|t| {
-        t.into_iter().find(|(n, _, v)| n.eq_ignore_ascii_case(name) && *v > 0.0).map(|(_, u, v)| {
-            if u.eq_ignore_ascii_case("kev") {
-                v * 1e3
-            } else {
-                v
-            }
-        })
+        t.into_iter()
+            .find(|(n, _, v)| n.eq_ignore_ascii_case(name) && *v > 0.0)
+            .map(|(_, u, v)| if u.eq_ignore_ascii_case("kev") { v * 1e3 } else { v })
     }))
 }
 

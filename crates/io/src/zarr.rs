@@ -8,7 +8,7 @@ use chemomech_core::{DType, DynArray, Error, Provenance, Raster, Result};
 use ndarray::ArrayD;
 use std::path::Path;
 use std::sync::Arc;
-use zarrs::array::{codec::ZstdCodec, Array, ArrayBuilder};
+use zarrs::array::{Array, ArrayBuilder, codec::ZstdCodec};
 use zarrs::filesystem::FilesystemStore;
 use zarrs::group::GroupBuilder;
 
@@ -94,7 +94,11 @@ fn put_array(st: &Store, a: &ZarrArray) -> Result<()> {
 }
 
 /// Writes a group of arrays atomically (into a temporary directory, then renamed).
-pub fn write_group(path: &Path, arrays: &[ZarrArray], group_attrs: serde_json::Map<String, serde_json::Value>) -> Result<()> {
+pub fn write_group(
+    path: &Path,
+    arrays: &[ZarrArray],
+    group_attrs: serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
     crate::atomic::write_via_temp(path, |tmp| {
         std::fs::create_dir_all(tmp).map_err(|e| Error::io(e).at(tmp))?;
         let st = store(tmp)?;
@@ -109,14 +113,20 @@ pub fn write_group(path: &Path, arrays: &[ZarrArray], group_attrs: serde_json::M
 }
 
 /// Writes a 2-D or 3-D image as OME-NGFF 0.5 (array `0`, µm scales).
-pub fn write_ome_volume(path: &Path, data: &DynArray, spacing_um: Option<&[f64]>, prov: Option<&Provenance>) -> Result<()> {
+pub fn write_ome_volume(
+    path: &Path,
+    data: &DynArray,
+    spacing_um: Option<&[f64]>,
+    prov: Option<&Provenance>,
+) -> Result<()> {
     let nd = data.ndim();
     if !(2..=3).contains(&nd) {
         return Err(Error::shape(format!("OME-Zarr image must be 2-D or 3-D, got {nd}-D")).at(path));
     }
     let names: Vec<&str> = if nd == 3 { vec!["z", "y", "x"] } else { vec!["y", "x"] };
     let scale: Vec<f64> = spacing_um.map(|s| s.to_vec()).unwrap_or_else(|| vec![1.0; nd]);
-    let axes: Vec<serde_json::Value> = names.iter().map(|n| serde_json::json!({"name": n, "type": "space", "unit": "micrometer"})).collect();
+    let axes: Vec<serde_json::Value> =
+        names.iter().map(|n| serde_json::json!({"name": n, "type": "space", "unit": "micrometer"})).collect();
     let mut attrs = serde_json::Map::new();
     attrs.insert(
         "ome".into(),
@@ -163,9 +173,11 @@ pub fn read_zarr(path: &Path, name: Option<&str>) -> Result<Raster> {
             }
             _ => return Err(Error::data("zarr.json has no node_type")),
         };
-        let meta_path = if array_path.is_empty() { path.join("zarr.json") } else { path.join(&array_path).join("zarr.json") };
+        let meta_path =
+            if array_path.is_empty() { path.join("zarr.json") } else { path.join(&array_path).join("zarr.json") };
         let meta = read_json(&meta_path)?;
-        let dtype = meta["data_type"].as_str().ok_or_else(|| Error::data(format!("{}: no data_type", meta_path.display())))?;
+        let dtype =
+            meta["data_type"].as_str().ok_or_else(|| Error::data(format!("{}: no data_type", meta_path.display())))?;
         let dtype = DType::parse(dtype).map_err(|_| Error::data(format!("unsupported Zarr data type '{dtype}'")))?;
         let st = store(path)?;
         let arr = Array::open(st, &format!("/{array_path}")).map_err(zerr)?;
@@ -188,7 +200,10 @@ pub fn read_zarr(path: &Path, name: Option<&str>) -> Result<Raster> {
             DType::F64 => get!(f64, F64),
         };
         let mut r = Raster::new(data);
-        if let Some(scale) = root["attributes"]["ome"]["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"].as_array() {
+        if let Some(scale) = root["attributes"]["ome"]["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]
+            ["scale"]
+            .as_array()
+        {
             r.spacing_um = Some(scale.iter().filter_map(|v| v.as_f64()).collect());
         }
         if let Some(p) = root["attributes"]["chemomech"].get("provenance") {

@@ -3,7 +3,7 @@
 
 use chemomech_core::{Column, DynArray, EnergyStack, ProjectionSet, Provenance, Raster, Table};
 use chemomech_io::tiffio::{TiffCompression, TiffOptions};
-use chemomech_io::{open, save, Dataset, SaveOptions};
+use chemomech_io::{Dataset, SaveOptions, open, save};
 use hdf5_metno as h5;
 use ndarray::{Array1, Array3, ArrayD};
 use std::path::Path;
@@ -49,7 +49,8 @@ fn zarr_roundtrip_projections_and_volume() {
     assert_eq!((q.data, q.flats, q.darks, q.angles_deg), (p.data, p.flats, p.darks, p.angles_deg));
     // A volume big enough for several chunks, with a voxel size.
     let v = Array3::from_shape_fn((70, 33, 600), |(k, i, j)| (k as f32 * 0.5 - i as f32) * j as f32);
-    let r = Raster { data: DynArray::F32(v.into_dyn()), spacing_um: Some(vec![0.2, 0.1, 0.1]), meta: Default::default() };
+    let r =
+        Raster { data: DynArray::F32(v.into_dyn()), spacing_um: Some(vec![0.2, 0.1, 0.1]), meta: Default::default() };
     let zv = d.path().join("v.zarr");
     save(&Dataset::Raster(r.clone()), &zv, None, &SaveOptions::default()).unwrap();
     let Dataset::Raster(back) = open(&zv).unwrap() else { panic!() };
@@ -74,7 +75,14 @@ fn tiff_roundtrip_all_types_spacing_and_bigtiff() {
         for (big, comp) in [(false, TiffCompression::None), (true, TiffCompression::Deflate)] {
             let f = d.path().join(format!("a{k}{big}.tiff"));
             let sp = if a.ndim() == 3 { vec![2.0, 0.5, 0.25] } else { vec![0.5, 0.25] };
-            chemomech_io::tiffio::write_tiff(&f, &a, Some(&sp), None, TiffOptions { compression: comp, bigtiff: Some(big) }).unwrap();
+            chemomech_io::tiffio::write_tiff(
+                &f,
+                &a,
+                Some(&sp),
+                None,
+                TiffOptions { compression: comp, bigtiff: Some(big) },
+            )
+            .unwrap();
             let Dataset::Raster(r) = open(&f).unwrap() else { panic!() };
             assert_eq!(r.data, a, "{k} big={big}");
             let got = r.spacing_um.unwrap();
@@ -93,8 +101,16 @@ fn nxtomo_image_keys_split_frames() {
     {
         let h = h5::File::create(&f).unwrap();
         let e = h.create_group("entry").unwrap();
-        e.new_attr::<h5::types::VarLenUnicode>().create("NX_class").unwrap().write_scalar(&"NXentry".parse::<h5::types::VarLenUnicode>().unwrap()).unwrap();
-        e.new_dataset::<h5::types::VarLenUnicode>().create("definition").unwrap().write_scalar(&"NXtomo".parse::<h5::types::VarLenUnicode>().unwrap()).unwrap();
+        e.new_attr::<h5::types::VarLenUnicode>()
+            .create("NX_class")
+            .unwrap()
+            .write_scalar(&"NXentry".parse::<h5::types::VarLenUnicode>().unwrap())
+            .unwrap();
+        e.new_dataset::<h5::types::VarLenUnicode>()
+            .create("definition")
+            .unwrap()
+            .write_scalar(&"NXtomo".parse::<h5::types::VarLenUnicode>().unwrap())
+            .unwrap();
         let det = e.create_group("instrument/detector").unwrap();
         // dark, flat, 4 projections, flat, one alignment frame (control -1)
         let keys = [2i32, 1, 0, 0, 0, 0, 1, 0];
@@ -105,10 +121,19 @@ fn nxtomo_image_keys_split_frames() {
         det.new_dataset_builder().with_data(&ctrl[..]).create("image_key_control").unwrap();
         let px = det.new_dataset::<f64>().create("x_pixel_size").unwrap();
         px.write_scalar(&1.3e-6).unwrap();
-        px.new_attr::<h5::types::VarLenUnicode>().create("units").unwrap().write_scalar(&"m".parse::<h5::types::VarLenUnicode>().unwrap()).unwrap();
+        px.new_attr::<h5::types::VarLenUnicode>()
+            .create("units")
+            .unwrap()
+            .write_scalar(&"m".parse::<h5::types::VarLenUnicode>().unwrap())
+            .unwrap();
         let ang = Array1::from(vec![0.0, 0.0, 0.0, 0.5, 1.0, 1.5, 1.5, 3.0]);
-        let a = e.create_group("sample").unwrap().new_dataset_builder().with_data(&ang).create("rotation_angle").unwrap();
-        a.new_attr::<h5::types::VarLenUnicode>().create("units").unwrap().write_scalar(&"rad".parse::<h5::types::VarLenUnicode>().unwrap()).unwrap();
+        let a =
+            e.create_group("sample").unwrap().new_dataset_builder().with_data(&ang).create("rotation_angle").unwrap();
+        a.new_attr::<h5::types::VarLenUnicode>()
+            .create("units")
+            .unwrap()
+            .write_scalar(&"rad".parse::<h5::types::VarLenUnicode>().unwrap())
+            .unwrap();
     }
     let Dataset::Projections(p) = open(&f).unwrap() else { panic!() };
     assert_eq!(p.data.shape(), &[4, 2, 3]);
@@ -274,9 +299,23 @@ fn tiff_folder_per_energy() {
     let d = tempfile::tempdir().unwrap();
     for (k, e) in [8333.0, 8300.0, 8350.5].iter().enumerate() {
         let img = DynArray::U16(ndarray::Array2::from_elem((3, 4), (k + 1) as u16 * 100).into_dyn());
-        chemomech_io::tiffio::write_tiff(&d.path().join(format!("xanes_{e:.1}eV.tif")), &img, None, None, Default::default()).unwrap();
+        chemomech_io::tiffio::write_tiff(
+            &d.path().join(format!("xanes_{e:.1}eV.tif")),
+            &img,
+            None,
+            None,
+            Default::default(),
+        )
+        .unwrap();
         let r = DynArray::U16(ndarray::Array2::from_elem((3, 4), 1000u16).into_dyn());
-        chemomech_io::tiffio::write_tiff(&d.path().join(format!("ref_{e:.1}eV.tif")), &r, None, None, Default::default()).unwrap();
+        chemomech_io::tiffio::write_tiff(
+            &d.path().join(format!("ref_{e:.1}eV.tif")),
+            &r,
+            None,
+            None,
+            Default::default(),
+        )
+        .unwrap();
     }
     let Dataset::Energy(s) = open(d.path()).unwrap() else { panic!() };
     assert_eq!(s.energies_ev, vec![8300.0, 8333.0, 8350.5]);

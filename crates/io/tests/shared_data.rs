@@ -1,9 +1,9 @@
 //! Reads every file in ../shared/data and checks real values (see the
 //! README there for where the numbers come from).
 
-use chemomech_core::testdata::shared;
 use chemomech_core::DynArray;
-use chemomech_io::{info, open, Dataset};
+use chemomech_core::testdata::shared;
+use chemomech_io::{Dataset, info, open};
 
 fn mean(a: &DynArray) -> f64 {
     let v = a.to_f64();
@@ -87,7 +87,10 @@ fn ni_xdi() {
     assert_eq!(s.energy_ev[0], 8133.0);
     assert!((s.energy_ev[417] - 9567.0).abs() < 1.0);
     let xdi = &s.meta["xdi"];
-    assert_eq!(xdi["comments"], serde_json::json!(["room temperature", "measured at beamline 13-ID-C", "vert slits = 0.3 x 0.3mm (at ~50m)"]));
+    assert_eq!(
+        xdi["comments"],
+        serde_json::json!(["room temperature", "measured at beamline 13-ID-C", "vert slits = 0.3 x 0.3mm (at ~50m)"])
+    );
     assert_eq!(xdi["fields"]["mono"]["d_spacing"], "3.13555");
     assert_eq!(xdi["applications"], serde_json::json!(["GSE/1.0"]));
     assert_eq!(s.mu.as_ref().unwrap()[0], -1.1873423);

@@ -10,7 +10,7 @@
 //! thread count.
 
 use chemomech_core::{Column, Result, Table};
-use chemomech_imgproc::crofton::{crofton_weights, DIRECTIONS};
+use chemomech_imgproc::crofton::{DIRECTIONS, crofton_weights};
 use ndarray::{ArrayView3, ArrayViewMut3, Zip};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
@@ -54,7 +54,9 @@ impl std::str::FromStr for PhaseCodes {
         use chemomech_core::Error;
         let mut c = PhaseCodes::default();
         for kv in s.split(',') {
-            let (k, v) = kv.split_once('=').ok_or_else(|| Error::param(format!("phase codes: expected name=value, got '{kv}'")))?;
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| Error::param(format!("phase codes: expected name=value, got '{kv}'")))?;
             let v: u8 = v.trim().parse().map_err(|_| Error::param(format!("phase codes: '{v}' is not 0–255")))?;
             match k.trim() {
                 "pore" => c.pore = v,
@@ -76,7 +78,10 @@ impl std::str::FromStr for DamageThresholds {
     fn from_str(s: &str) -> Result<Self> {
         use chemomech_core::Error;
         let (m, v) = s.split_once(',').ok_or_else(|| Error::param("damage thresholds must be MILD,SEVERE"))?;
-        let t = DamageThresholds { mild: m.trim().parse().map_err(|_| Error::param("bad mild threshold"))?, severe: v.trim().parse().map_err(|_| Error::param("bad severe threshold"))? };
+        let t = DamageThresholds {
+            mild: m.trim().parse().map_err(|_| Error::param("bad mild threshold"))?,
+            severe: v.trim().parse().map_err(|_| Error::param("bad severe threshold"))?,
+        };
         t.validate()?;
         Ok(t)
     }
@@ -139,9 +144,15 @@ pub struct GreyCrackLevel {
 
 /// [`GreyCrackLevel`] of a grey volume and its phases; `None` when either
 /// phase has no finite grey value.
-pub fn grey_crack_level(phases: ArrayView3<u8>, grey: ArrayView3<f32>, level: f64, codes: PhaseCodes) -> Option<GreyCrackLevel> {
+pub fn grey_crack_level(
+    phases: ArrayView3<u8>,
+    grey: ArrayView3<f32>,
+    level: f64,
+    codes: PhaseCodes,
+) -> Option<GreyCrackLevel> {
     let median = |code: u8| -> Option<f64> {
-        let mut v: Vec<f32> = grey.iter().zip(phases.iter()).filter(|(x, c)| **c == code && x.is_finite()).map(|(x, _)| *x).collect();
+        let mut v: Vec<f32> =
+            grey.iter().zip(phases.iter()).filter(|(x, c)| **c == code && x.is_finite()).map(|(x, _)| *x).collect();
         if v.is_empty() {
             return None;
         }
@@ -175,7 +186,13 @@ pub fn grey_crack_level(phases: ArrayView3<u8>, grey: ArrayView3<f32>, level: f6
 /// mark_grey_cracks(labels.view(), grey.view(), 50.0, phases.view_mut(), PhaseCodes::default());
 /// assert_eq!((phases[[2, 2, 2]], phases[[0, 2, 2]], phases[[1, 1, 1]]), (0, 0, 2));
 /// ```
-pub fn mark_grey_cracks(labels: ArrayView3<u32>, grey: ArrayView3<f32>, threshold: f32, phases: ArrayViewMut3<u8>, codes: PhaseCodes) {
+pub fn mark_grey_cracks(
+    labels: ArrayView3<u32>,
+    grey: ArrayView3<f32>,
+    threshold: f32,
+    phases: ArrayViewMut3<u8>,
+    codes: PhaseCodes,
+) {
     let (nz, ny, nx) = labels.dim();
     Zip::indexed(phases).and(&labels).and(&grey).par_for_each(|(z, y, x), ph, &l, &g| {
         if l == 0 {
@@ -183,7 +200,12 @@ pub fn mark_grey_cracks(labels: ArrayView3<u32>, grey: ArrayView3<f32>, threshol
         }
         let own = |zz: usize, yy: usize, xx: usize| zz >= nz || yy >= ny || xx >= nx || labels[[zz, yy, xx]] == l;
         // wrapping_sub sends −1 past the end: outside the volume counts as own.
-        let inner = own(z.wrapping_sub(1), y, x) && own(z + 1, y, x) && own(z, y.wrapping_sub(1), x) && own(z, y + 1, x) && own(z, y, x.wrapping_sub(1)) && own(z, y, x + 1);
+        let inner = own(z.wrapping_sub(1), y, x)
+            && own(z + 1, y, x)
+            && own(z, y.wrapping_sub(1), x)
+            && own(z, y + 1, x)
+            && own(z, y, x.wrapping_sub(1))
+            && own(z, y, x + 1);
         *ph = if inner && g < threshold { codes.pore } else { codes.active };
     });
 }
@@ -200,7 +222,8 @@ pub fn particle_metrics(
     let (nz, ny, nx) = labels.dim();
     let nl = labels.iter().cloned().max().unwrap_or(0) as usize;
     let ne = extra.len();
-    let empty = Acc { bb: [usize::MAX, usize::MAX, usize::MAX, 0, 0, 0], extra: vec![(0.0, 0.0, 0); ne], ..Default::default() };
+    let empty =
+        Acc { bb: [usize::MAX, usize::MAX, usize::MAX, 0, 0, 0], extra: vec![(0.0, 0.0, 0); ne], ..Default::default() };
     const CHUNK: usize = 4;
     let chunk_accs: Vec<(Vec<Acc>, Vec<BTreeSet<(u32, u32)>>)> = (0..nz.div_ceil(CHUNK))
         .into_par_iter()
@@ -216,7 +239,9 @@ pub fn particle_metrics(
                         // particle cut by a face is closed by the cut, as
                         // marching cubes closes it on a zero-padded volume, so
                         // its surface and sphericity describe the piece seen.
-                        let out = |z: isize, y: isize, x: isize| z < 0 || y < 0 || x < 0 || z as usize >= nz || y as usize >= ny || x as usize >= nx;
+                        let out = |z: isize, y: isize, x: isize| {
+                            z < 0 || y < 0 || x < 0 || z as usize >= nz || y as usize >= ny || x as usize >= nx
+                        };
                         let shell = z == 0 || y == 0 || x == 0 || z + 1 == nz || y + 1 == ny || x + 1 == nx;
                         let (zi, yi, xi) = (z as isize, y as isize, x as isize);
                         for (k, &(dz, dy, dx)) in DIRECTIONS.iter().enumerate() {
@@ -247,7 +272,11 @@ pub fn particle_metrics(
                         }
                         let a = &mut acc[l];
                         a.n += 1;
-                        let c = [(z as f64 + 0.5) * spacing[0], (y as f64 + 0.5) * spacing[1], (x as f64 + 0.5) * spacing[2]];
+                        let c = [
+                            (z as f64 + 0.5) * spacing[0],
+                            (y as f64 + 0.5) * spacing[1],
+                            (x as f64 + 0.5) * spacing[2],
+                        ];
                         for d in 0..3 {
                             a.s[d] += c[d];
                         }
@@ -278,9 +307,12 @@ pub fn particle_metrics(
                             }
                         }
                         // Face contacts of the envelope.
-                        for (dz, dy, dx) in [(-1isize, 0isize, 0isize), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)] {
+                        for (dz, dy, dx) in
+                            [(-1isize, 0isize, 0isize), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)]
+                        {
                             let (zz, yy, xx) = (z as isize + dz, y as isize + dy, x as isize + dx);
-                            if zz < 0 || yy < 0 || xx < 0 || zz as usize >= nz || yy as usize >= ny || xx as usize >= nx {
+                            if zz < 0 || yy < 0 || xx < 0 || zz as usize >= nz || yy as usize >= ny || xx as usize >= nx
+                            {
                                 continue;
                             }
                             let (zz, yy, xx) = (zz as usize, yy as usize, xx as usize);
@@ -344,7 +376,12 @@ pub fn particle_metrics(
     }
     let w = crofton_weights(spacing);
     let vox = spacing.iter().product::<f64>();
-    let step: Vec<f64> = DIRECTIONS.iter().map(|&(a, b, c)| ((a as f64 * spacing[0]).powi(2) + (b as f64 * spacing[1]).powi(2) + (c as f64 * spacing[2]).powi(2)).sqrt()).collect();
+    let step: Vec<f64> = DIRECTIONS
+        .iter()
+        .map(|&(a, b, c)| {
+            ((a as f64 * spacing[0]).powi(2) + (b as f64 * spacing[1]).powi(2) + (c as f64 * spacing[2]).powi(2)).sqrt()
+        })
+        .collect();
     let ids: Vec<usize> = (1..=nl).filter(|&l| acc[l].n > 0).collect();
     let col = |f: &dyn Fn(&Acc) -> f64| Column::F64(ids.iter().map(|&l| f(&acc[l])).collect());
     let surface = |a: &Acc| -> f64 { 2.0 * (0..13).map(|k| w[k] * a.trans[k] as f64 * vox / step[k]).sum::<f64>() };
@@ -357,7 +394,11 @@ pub fn particle_metrics(
             [0.0, 0.0, a.ss[2] / n - m[2] * m[2]],
         ];
         // Voxels are cubes, not points: each adds its own variance v²/12.
-        let e = sym_eigenvalues([[c[0][0] + spacing[0] * spacing[0] / 12.0, c[0][1], c[0][2]], [c[0][1], c[1][1] + spacing[1] * spacing[1] / 12.0, c[1][2]], [c[0][2], c[1][2], c[2][2] + spacing[2] * spacing[2] / 12.0]]);
+        let e = sym_eigenvalues([
+            [c[0][0] + spacing[0] * spacing[0] / 12.0, c[0][1], c[0][2]],
+            [c[0][1], c[1][1] + spacing[1] * spacing[1] / 12.0, c[1][2]],
+            [c[0][2], c[1][2], c[2][2] + spacing[2] * spacing[2] / 12.0],
+        ]);
         e.map(|v| 4.0 * v.max(0.0).sqrt())
     };
     let faces = |a: &Acc| (a.f_cbd + a.f_pore + a.f_part).max(1) as f64;
@@ -370,26 +411,53 @@ pub fn particle_metrics(
         t.push(name, col(&|a| a.s[d] / a.n as f64), Some("µm"))?;
     }
     for (d, name) in ["bbox_z0", "bbox_y0", "bbox_x0", "bbox_z1", "bbox_y1", "bbox_x1"].iter().enumerate() {
-        t.push(name, Column::U64(ids.iter().map(|&l| (acc[l].bb[d] + if d >= 3 { 1 } else { 0 }) as u64).collect()), Some("voxel"))?;
+        t.push(
+            name,
+            Column::U64(ids.iter().map(|&l| (acc[l].bb[d] + if d >= 3 { 1 } else { 0 }) as u64).collect()),
+            Some("voxel"),
+        )?;
     }
     t.push("surface_um2", col(&|a| surface(a)), Some("µm²"))?;
-    t.push("sphericity", col(&|a| std::f64::consts::PI.cbrt() * (6.0 * a.n as f64 * vox).powf(2.0 / 3.0) / surface(a).max(1e-12)), None)?;
+    t.push(
+        "sphericity",
+        col(&|a| std::f64::consts::PI.cbrt() * (6.0 * a.n as f64 * vox).powf(2.0 / 3.0) / surface(a).max(1e-12)),
+        None,
+    )?;
     t.push("major_axis_um", col(&|a| axes(a)[0]), Some("µm"))?;
     t.push("minor_axis_um", col(&|a| axes(a)[2]), Some("µm"))?;
-    t.push("elongation", col(&|a| { let x = axes(a); x[0] / x[2].max(1e-12) }), None)?;
+    t.push(
+        "elongation",
+        col(&|a| {
+            let x = axes(a);
+            x[0] / x[2].max(1e-12)
+        }),
+        None,
+    )?;
     t.push("crack_fraction", col(&|a| a.crack as f64 / a.n as f64), None)?;
-    t.push("damage_class", Column::Str(ids.iter().map(|&l| thresholds.class(acc[l].crack as f64 / acc[l].n as f64).to_string()).collect()), None)?;
+    t.push(
+        "damage_class",
+        Column::Str(ids.iter().map(|&l| thresholds.class(acc[l].crack as f64 / acc[l].n as f64).to_string()).collect()),
+        None,
+    )?;
     t.push("cbd_contact_fraction", col(&|a| a.f_cbd as f64 / faces(a)), None)?;
     t.push("pore_contact_fraction", col(&|a| a.f_pore as f64 / faces(a)), None)?;
     t.push("particle_contact_fraction", col(&|a| a.f_part as f64 / faces(a)), None)?;
     t.push("n_touching_particles", Column::U64(ids.iter().map(|&l| neighbours[l]).collect()), None)?;
     t.push("touches_border", Column::Bool(ids.iter().map(|&l| acc[l].border).collect()), None)?;
     for (k, (name, _)) in extra.iter().enumerate() {
-        t.push(&format!("mean_{name}"), col(&|a| if a.extra[k].2 > 0 { a.extra[k].0 / a.extra[k].2 as f64 } else { f64::NAN }), None)?;
-        t.push(&format!("std_{name}"), col(&|a| {
-            let (s, ss, n) = a.extra[k];
-            if n > 1 { ((ss - s * s / n as f64) / (n as f64 - 1.0)).max(0.0).sqrt() } else { f64::NAN }
-        }), None)?;
+        t.push(
+            &format!("mean_{name}"),
+            col(&|a| if a.extra[k].2 > 0 { a.extra[k].0 / a.extra[k].2 as f64 } else { f64::NAN }),
+            None,
+        )?;
+        t.push(
+            &format!("std_{name}"),
+            col(&|a| {
+                let (s, ss, n) = a.extra[k];
+                if n > 1 { ((ss - s * s / n as f64) / (n as f64 - 1.0)).max(0.0).sqrt() } else { f64::NAN }
+            }),
+            None,
+        )?;
     }
     Ok(t)
 }
@@ -403,12 +471,15 @@ mod tests {
     /// Metrics of the particle(s) in `lab`, all active phase, 1 µm voxels.
     fn measure(lab: &Array3<u32>) -> Table {
         let ph = lab.mapv(|l| if l > 0 { 2u8 } else { 0 });
-        particle_metrics(lab.view(), ph.view(), PhaseCodes::default(), [1.0; 3], DamageThresholds::default(), &[]).unwrap()
+        particle_metrics(lab.view(), ph.view(), PhaseCodes::default(), [1.0; 3], DamageThresholds::default(), &[])
+            .unwrap()
     }
     #[test]
     fn ball_surface_volume_and_axes() {
         let r = 15.0;
-        let lab = Array3::from_shape_fn((40, 40, 40), |(z, y, x)| (((z as f64 - 19.5).powi(2) + (y as f64 - 19.5).powi(2) + (x as f64 - 19.5).powi(2)) <= r * r) as u32);
+        let lab = Array3::from_shape_fn((40, 40, 40), |(z, y, x)| {
+            (((z as f64 - 19.5).powi(2) + (y as f64 - 19.5).powi(2) + (x as f64 - 19.5).powi(2)) <= r * r) as u32
+        });
         let t = measure(&lab);
         let s = t.f64("surface_um2").unwrap()[0];
         let exact = 4.0 * std::f64::consts::PI * r * r;
@@ -425,7 +496,9 @@ mod tests {
         // A half ball on the z = 0 face: surface 2πr² + πr² (dome and cut),
         // sphericity 4^(2/3)/3 = 0.84 (it was 1.26 when the cut was left open).
         let r = 15.0;
-        let lab = Array3::from_shape_fn((20, 40, 40), |(z, y, x)| (((z as f64 + 0.5).powi(2) + (y as f64 - 19.5).powi(2) + (x as f64 - 19.5).powi(2)) <= r * r) as u32);
+        let lab = Array3::from_shape_fn((20, 40, 40), |(z, y, x)| {
+            (((z as f64 + 0.5).powi(2) + (y as f64 - 19.5).powi(2) + (x as f64 - 19.5).powi(2)) <= r * r) as u32
+        });
         let t = measure(&lab);
         let s = t.f64("surface_um2").unwrap()[0];
         let exact = 3.0 * std::f64::consts::PI * r * r;
@@ -437,7 +510,9 @@ mod tests {
     #[test]
     fn grey_cracks_inside_the_envelope_but_not_on_its_shell() {
         let r = 10.0f64;
-        let inside = |z: usize, y: usize, x: usize| ((z as f64 - 12.0).powi(2) + (y as f64 - 12.0).powi(2) + (x as f64 - 12.0).powi(2)) <= r * r;
+        let inside = |z: usize, y: usize, x: usize| {
+            ((z as f64 - 12.0).powi(2) + (y as f64 - 12.0).powi(2) + (x as f64 - 12.0).powi(2)) <= r * r
+        };
         let lab = Array3::from_shape_fn((25, 25, 25), |(z, y, x)| inside(z, y, x) as u32);
         // A planar crack through the middle (plane y = 12), 7×7 voxels, and
         // a dark voxel on the surface (the pole at z = 2).
@@ -450,7 +525,9 @@ mod tests {
         grey[[2, 12, 12]] = 150.0;
         let mut ph = lab.mapv(|l| if l > 0 { 1u8 } else { 0 });
         mark_grey_cracks(lab.view(), grey.view(), 200.0, ph.view_mut(), PhaseCodes::default());
-        let t = particle_metrics(lab.view(), ph.view(), PhaseCodes::default(), [1.0; 3], DamageThresholds::default(), &[]).unwrap();
+        let t =
+            particle_metrics(lab.view(), ph.view(), PhaseCodes::default(), [1.0; 3], DamageThresholds::default(), &[])
+                .unwrap();
         let n = t.f64("voxels").unwrap()[0];
         let cf = t.f64("crack_fraction").unwrap()[0];
         assert!((cf - 49.0 / n).abs() < 1e-12, "{cf} vs {}", 49.0 / n);

@@ -11,12 +11,12 @@
 //! ([`reassign_chunks`]). Labels cover each particle's solid plus its
 //! internal cracks.
 
-use chemomech_imgproc::edt::edt;
-use chemomech_imgproc::label::{label, renumber, Connectivity};
-use chemomech_imgproc::morph::{close, fill_holes, h_maxima};
 use crate::spheres::reassign_chunks;
+use chemomech_imgproc::edt::edt;
+use chemomech_imgproc::label::{Connectivity, label, renumber};
+use chemomech_imgproc::morph::{close, fill_holes, h_maxima};
 use chemomech_imgproc::watershed::watershed_from_peaks;
-use ndarray::{s, Array3, ArrayView3};
+use ndarray::{Array3, ArrayView3, s};
 use rayon::prelude::*;
 
 /// Separation settings (lengths in µm).
@@ -65,7 +65,17 @@ impl SeparateParams {
     /// 0.75 voxel, no merge and no face seeds ([`face_seeds`]).
     pub fn for_voxel(spacing_um: [f64; 3]) -> Self {
         let v = spacing_um.iter().cloned().fold(0.0, f64::max);
-        Self { spacing_um, crack_close_um: 2.0 * v, h_um: 0.5 * v, split: true, connectivity: Connectivity::C26, min_volume_um3: 8.0 * v * v * v, face_seeds: true, merge_convex: true, reassign_chunks: true }
+        Self {
+            spacing_um,
+            crack_close_um: 2.0 * v,
+            h_um: 0.5 * v,
+            split: true,
+            connectivity: Connectivity::C26,
+            min_volume_um3: 8.0 * v * v * v,
+            face_seeds: true,
+            merge_convex: true,
+            reassign_chunks: true,
+        }
     }
 }
 
@@ -114,9 +124,20 @@ pub fn separate(solid: ArrayView3<bool>, p: &SeparateParams) -> (Array3<u32>, Se
     // shared with a neighbour (which the global closing bridged) are not.
     let bbox = bounding_boxes(regions.view());
     let n = bbox.len() - 1;
-    let envelope = |ids: &[u32]| envelope_of(regions.view(), solid, ids, ids.iter().map(|&l| bbox[l as usize]).reduce(bbox_union).expect("one id at least"), p);
-    let mut parts: Vec<Piece> =
-        (1..=n).into_par_iter().filter(|&l| bbox[l][0] != usize::MAX).map(|l| (l as u32, envelope(&[l as u32]))).collect();
+    let envelope = |ids: &[u32]| {
+        envelope_of(
+            regions.view(),
+            solid,
+            ids,
+            ids.iter().map(|&l| bbox[l as usize]).reduce(bbox_union).expect("one id at least"),
+            p,
+        )
+    };
+    let mut parts: Vec<Piece> = (1..=n)
+        .into_par_iter()
+        .filter(|&l| bbox[l][0] != usize::MAX)
+        .map(|l| (l as u32, envelope(&[l as u32])))
+        .collect();
     if p.split && p.merge_convex {
         let groups = convex_merges(regions.view(), &parts, p.spacing_um);
         let merged: Vec<Vec<u32>> = groups.into_iter().filter(|g| g.len() > 1).collect();
@@ -183,7 +204,13 @@ fn bbox_union(a: [usize; 6], b: [usize; 6]) -> [usize; 6] {
 /// The envelope of the region(s) `ids` inside `bbox` (inclusive): their
 /// solid closed by the crack-closing ball and its cavities filled, kept
 /// inside those regions; voxels in raster order.
-fn envelope_of(regions: ArrayView3<u32>, solid: ArrayView3<bool>, ids: &[u32], b: [usize; 6], p: &SeparateParams) -> Vec<(usize, usize, usize)> {
+fn envelope_of(
+    regions: ArrayView3<u32>,
+    solid: ArrayView3<bool>,
+    ids: &[u32],
+    b: [usize; 6],
+    p: &SeparateParams,
+) -> Vec<(usize, usize, usize)> {
     let (nz, ny, nx) = solid.dim();
     let margin = [0, 1, 2].map(|a| (p.crack_close_um / p.spacing_um[a]).ceil() as usize + 1);
     let (z0, y0, x0) = (b[0].saturating_sub(margin[0]), b[1].saturating_sub(margin[1]), b[2].saturating_sub(margin[2]));
@@ -214,7 +241,13 @@ fn hull_directions() -> Vec<[i32; 3]> {
     for a in -2..=2i32 {
         for b in -2..=2i32 {
             for c in -2..=2i32 {
-                let first = if a != 0 { a } else if b != 0 { b } else { c };
+                let first = if a != 0 {
+                    a
+                } else if b != 0 {
+                    b
+                } else {
+                    c
+                };
                 if first > 0 && gcd(gcd(a, b), c) == 1 {
                     v.push([a, b, c]);
                 }
@@ -258,12 +291,17 @@ impl Extent {
         Extent { range, voxels: vox.len() }
     }
     fn union(&self, o: &Extent) -> Extent {
-        Extent { range: self.range.iter().zip(&o.range).map(|(a, b)| (a.0.min(b.0), a.1.max(b.1))).collect(), voxels: self.voxels + o.voxels }
+        Extent {
+            range: self.range.iter().zip(&o.range).map(|(a, b)| (a.0.min(b.0), a.1.max(b.1))).collect(),
+            voxels: self.voxels + o.voxels,
+        }
     }
     /// Voxel centres inside the polytope (the discrete hull's volume).
     fn hull_voxels(&self, dirs: &[[i32; 3]], sp: [f64; 3]) -> usize {
         const EPS: f64 = 1e-6;
-        let axis = |k: usize| dirs.iter().position(|d| d[k] == 1 && d.iter().map(|c| c.abs()).sum::<i32>() == 1).expect("axis directions");
+        let axis = |k: usize| {
+            dirs.iter().position(|d| d[k] == 1 && d.iter().map(|c| c.abs()).sum::<i32>() == 1).expect("axis directions")
+        };
         let (rz, ry) = (self.range[axis(0)], self.range[axis(1)]);
         // Directions across rows only admit or reject a whole row; those
         // along rows bound x: r.0 ≤ base + c·x ≤ r.1 (c = d_x·s_x ≠ 0).
@@ -347,11 +385,13 @@ pub fn convex_merges(regions: ArrayView3<u32>, parts: &[Piece], spacing_um: [f64
     let n = parts.iter().map(|p| p.0).max().unwrap_or(0) as usize;
     let has = |ext: &[Option<Extent>], l: u32| ext.get(l as usize).is_some_and(|e| e.is_some());
     let mut ext: Vec<Option<Extent>> = vec![None; n + 1];
-    let built: Vec<(u32, Extent)> = parts.par_iter().filter(|(_, v)| !v.is_empty()).map(|(l, v)| (*l, Extent::of(v, &dirs, spacing_um))).collect();
+    let built: Vec<(u32, Extent)> =
+        parts.par_iter().filter(|(_, v)| !v.is_empty()).map(|(l, v)| (*l, Extent::of(v, &dirs, spacing_um))).collect();
     for (l, e) in built {
         ext[l as usize] = Some(e);
     }
-    let mut hull: Vec<usize> = ext.par_iter().map(|e| e.as_ref().map_or(1, |e| e.hull_voxels(&dirs, spacing_um))).collect();
+    let mut hull: Vec<usize> =
+        ext.par_iter().map(|e| e.as_ref().map_or(1, |e| e.hull_voxels(&dirs, spacing_um))).collect();
     let pairs = touching_pairs(regions);
     // Only pieces with an envelope take part.
     let pairs: Vec<(u32, u32)> = pairs.into_iter().filter(|&(a, b)| has(&ext, a) && has(&ext, b)).collect();
@@ -363,13 +403,20 @@ pub fn convex_merges(regions: ArrayView3<u32>, parts: &[Piece], spacing_um: [f64
         let mean = (va * va / hull[a as usize] as f64 + vb * vb / hull[b as usize] as f64) / (va + vb);
         ((va + vb) / hu as f64 / mean, hu)
     };
-    let mut scored: Vec<((u32, u32), f64, usize)> = pairs.into_par_iter().map(|(a, b)| {
-        let (g, h) = gain(&ext, &hull, a, b);
-        ((a, b), g, h)
-    }).collect();
+    let mut scored: Vec<((u32, u32), f64, usize)> = pairs
+        .into_par_iter()
+        .map(|(a, b)| {
+            let (g, h) = gain(&ext, &hull, a, b);
+            ((a, b), g, h)
+        })
+        .collect();
     let mut group: Vec<Vec<u32>> = (0..=n as u32).map(|l| vec![l]).collect();
     // The best pair; ties go to the smaller labels (deterministic).
-    let best = |scored: &[((u32, u32), f64, usize)]| (0..scored.len()).filter(|&k| scored[k].1 >= MERGE_MIN_GAIN).max_by(|&i, &j| scored[i].1.total_cmp(&scored[j].1).then(scored[j].0.cmp(&scored[i].0)));
+    let best = |scored: &[((u32, u32), f64, usize)]| {
+        (0..scored.len())
+            .filter(|&k| scored[k].1 >= MERGE_MIN_GAIN)
+            .max_by(|&i, &j| scored[i].1.total_cmp(&scored[j].1).then(scored[j].0.cmp(&scored[i].0)))
+    };
     while let Some(k) = best(&scored) {
         let ((a, b), _, hu) = scored.swap_remove(k);
         // b joins a (a < b).
@@ -397,10 +444,15 @@ pub fn convex_merges(regions: ArrayView3<u32>, parts: &[Piece], spacing_um: [f64
             scored.push(((a.min(o), a.max(o)), g, h));
         }
     }
-    group.into_iter().skip(1).filter(|g| !g.is_empty() && has(&ext, g[0])).map(|mut g| {
-        g.sort_unstable();
-        g
-    }).collect()
+    group
+        .into_iter()
+        .skip(1)
+        .filter(|g| !g.is_empty() && has(&ext, g[0]))
+        .map(|mut g| {
+            g.sort_unstable();
+            g
+        })
+        .collect()
 }
 
 /// Pairs of labels (smaller first) that touch (26-connectivity): each
@@ -409,9 +461,11 @@ pub(crate) fn touching_pairs(regions: ArrayView3<u32>) -> std::collections::BTre
     let (nz, ny, nx) = regions.dim();
     let flat = regions.as_standard_layout();
     let v = flat.as_slice().expect("standard layout");
-    let fwd: Vec<(usize, isize, isize)> = Connectivity::C26.backward().iter().map(|&(dz, dy, dx)| ((-dz) as usize, -dy, -dx)).collect();
+    let fwd: Vec<(usize, isize, isize)> =
+        Connectivity::C26.backward().iter().map(|&(dz, dy, dx)| ((-dz) as usize, -dy, -dx)).collect();
     // Later neighbours are at positive flat offsets.
-    let delta: Vec<usize> = fwd.iter().map(|&(dz, dy, dx)| ((dz * ny) as isize * nx as isize + dy * nx as isize + dx) as usize).collect();
+    let delta: Vec<usize> =
+        fwd.iter().map(|&(dz, dy, dx)| ((dz * ny) as isize * nx as isize + dy * nx as isize + dx) as usize).collect();
     (0..nz)
         .into_par_iter()
         .map(|z| {
@@ -514,7 +568,14 @@ const CAP_SHRINK_VOX: f64 = 0.5;
 /// p.face_seeds = false; // the ball swallows the cap
 /// assert_eq!(separate(m.view(), &p).1.particles, 1);
 /// ```
-pub fn face_seeds(solid: ArrayView3<bool>, filled: ArrayView3<bool>, dist: ArrayView3<f32>, markers: &mut Array3<u32>, nm: u32, p: &SeparateParams) -> u32 {
+pub fn face_seeds(
+    solid: ArrayView3<bool>,
+    filled: ArrayView3<bool>,
+    dist: ArrayView3<f32>,
+    markers: &mut Array3<u32>,
+    nm: u32,
+    p: &SeparateParams,
+) -> u32 {
     // Distances in voxels of the finest spacing.
     let unit = p.spacing_um.iter().cloned().fold(f64::INFINITY, f64::min);
     // Every 3-D marker voxel with its inscribed-ball radius.
@@ -523,7 +584,11 @@ pub fn face_seeds(solid: ArrayView3<bool>, filled: ArrayView3<bool>, dist: Array
         .into_par_iter()
         .enumerate()
         .flat_map_iter(|(z, plane)| {
-            plane.indexed_iter().filter(|(_, m)| **m > 0 && **m <= nm).map(|((y, x), _)| ([z, y, x], dist[[z, y, x]] as f64 / unit)).collect::<Vec<_>>()
+            plane
+                .indexed_iter()
+                .filter(|(_, m)| **m > 0 && **m <= nm)
+                .map(|((y, x), _)| ([z, y, x], dist[[z, y, x]] as f64 / unit))
+                .collect::<Vec<_>>()
         })
         .collect();
     let (closed, seeded) = seeds_from_sections(filled, filled, dist, markers, &balls, nm, p, CAP_MIN_RADIUS_VOX);
@@ -562,7 +627,9 @@ fn seeds_from_sections<'a>(
         let sp = [p.spacing_um[axis], p.spacing_um[others[0]], p.spacing_um[others[1]]];
         for at in [0, len - 1] {
             // The plane k voxels inwards from the face, as a 1-thick volume.
-            let plane = |v: ArrayView3<'a, bool>, k: usize| -> ArrayView3<'a, bool> { v.index_axis_move(Axis(axis), if at == 0 { k } else { at - k }).insert_axis(Axis(0)) };
+            let plane = |v: ArrayView3<'a, bool>, k: usize| -> ArrayView3<'a, bool> {
+                v.index_axis_move(Axis(axis), if at == 0 { k } else { at - k }).insert_axis(Axis(0))
+            };
             let d0 = edt(plane(sections, 0), sp);
             let (pk, npk) = label(h_maxima(d0.view(), p.h_um as f32).view(), Connectivity::C26);
             if npk == 0 {
@@ -594,7 +661,11 @@ fn seeds_from_sections<'a>(
                         q <= (r + 1.0) * (r + 1.0)
                     });
                 let r0 = d0[[0, a, b]] as f64 / unit;
-                let window = d2.slice(s![0, a.saturating_sub(1)..(a + 2).min(d2.dim().1), b.saturating_sub(1)..(b + 2).min(d2.dim().2)]);
+                let window = d2.slice(s![
+                    0,
+                    a.saturating_sub(1)..(a + 2).min(d2.dim().1),
+                    b.saturating_sub(1)..(b + 2).min(d2.dim().2)
+                ]);
                 let r2 = window.iter().cloned().fold(0.0f32, f32::max) as f64 / unit;
                 if !reached && r0 >= min_r && r2 <= r0 - CAP_SHRINK_VOX {
                     next += 1;
@@ -623,7 +694,9 @@ mod tests {
     use super::*;
     #[test]
     fn splits_touching_spheres_but_not_a_cracked_one() {
-        let ball = |c: (f64, f64, f64), r: f64, p: (usize, usize, usize)| ((p.0 as f64 - c.0).powi(2) + (p.1 as f64 - c.1).powi(2) + (p.2 as f64 - c.2).powi(2)) <= r * r;
+        let ball = |c: (f64, f64, f64), r: f64, p: (usize, usize, usize)| {
+            ((p.0 as f64 - c.0).powi(2) + (p.1 as f64 - c.1).powi(2) + (p.2 as f64 - c.2).powi(2)) <= r * r
+        };
         let solid = Array3::from_shape_fn((30, 30, 50), |(z, y, x)| {
             let two = ball((15.0, 15.0, 12.0), 8.0, (z, y, x)) || ball((15.0, 15.0, 27.0), 8.0, (z, y, x));
             // A third sphere with a 1-voxel planar crack through its middle.
@@ -640,7 +713,8 @@ mod tests {
     }
     #[test]
     fn a_particle_split_by_a_wide_crack_is_merged_back_but_touching_balls_are_not() {
-        let ball = |c: [f64; 3], r: f64, p: [usize; 3]| (0..3).map(|a| (p[a] as f64 - c[a]).powi(2)).sum::<f64>() <= r * r;
+        let ball =
+            |c: [f64; 3], r: f64, p: [usize; 3]| (0..3).map(|a| (p[a] as f64 - c[a]).powi(2)).sum::<f64>() <= r * r;
         // A ball (r = 12) with a crack 5 voxels wide (too wide for the
         // closing) through three quarters of it; beside it, two balls that
         // touch.
@@ -660,7 +734,9 @@ mod tests {
         assert_eq!(lab[[14, 14, 10]], 0);
         assert!(lab[[14, 14, 40]] > 0 && lab[[14, 14, 40]] != lab[[14, 14, 55]]);
         // Whatever the thread count, the same labels.
-        let with = |n: usize| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap().install(|| separate(solid.view(), &p).0);
+        let with = |n: usize| {
+            rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap().install(|| separate(solid.view(), &p).0)
+        };
         assert_eq!(with(1), lab);
         assert_eq!(with(3), lab);
         p.merge_convex = false;

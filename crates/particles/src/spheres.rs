@@ -11,8 +11,8 @@
 //! Hand-written: a robust (RANSAC, then least squares) sphere fit over
 //! voxel surfaces is a few dozen lines, and no kept crate fits spheres.
 
-use chemomech_imgproc::label::{label, Connectivity};
-use ndarray::{s, Array3, ArrayView3};
+use chemomech_imgproc::label::{Connectivity, label};
+use ndarray::{Array3, ArrayView3, s};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
@@ -129,7 +129,8 @@ pub fn fit_sphere(pts: &[[f64; 3]], band_um: f64, min_radius_um: f64, seed: u64)
     let spread = pts.iter().map(|&p| off_sphere(m, 0.0, p)).fold(0.0, f64::max);
     let step = pts.len().div_ceil(CONSENSUS_POINTS);
     let votes: Vec<[f64; 3]> = pts.iter().step_by(step).cloned().collect();
-    let agree = |c: [f64; 3], r: f64, set: &[[f64; 3]]| set.iter().filter(|p| off_sphere(c, r, **p).abs() < band_um).count();
+    let agree =
+        |c: [f64; 3], r: f64, set: &[[f64; 3]]| set.iter().filter(|p| off_sphere(c, r, **p).abs() < band_um).count();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut best: Option<(usize, [f64; 3], f64)> = None;
     // Adaptive RANSAC: stop once a sample of four inliers would have been
@@ -154,7 +155,8 @@ pub fn fit_sphere(pts: &[[f64; 3]], band_um: f64, min_radius_um: f64, seed: u64)
             best = Some((k, c, r));
             let w = (k as f64 / votes.len() as f64).powi(4);
             if w > 0.0 {
-                needed = needed.min((MIN_SAMPLES as f64).max((0.001f64).ln() / (1.0 - w).ln().min(-1e-12)).ceil() as usize);
+                needed =
+                    needed.min((MIN_SAMPLES as f64).max((0.001f64).ln() / (1.0 - w).ln().min(-1e-12)).ceil() as usize);
             }
         }
     }
@@ -246,7 +248,11 @@ pub fn reassign_chunks(labels: &mut Array3<u32>, spacing_um: [f64; 3], rounds: u
         fits.resize(n + 1, None);
         let is_dirty = |l: usize| dirty.as_ref().is_none_or(|d| d[l]);
         let live: Vec<usize> = (1..=n).filter(|&l| bbox[l][0] != usize::MAX).collect();
-        let refit: Vec<(usize, Option<Sphere>)> = live.par_iter().filter(|&&l| is_dirty(l)).map(|&l| (l, surface_sphere(labels.view(), l as u32, bbox[l], spacing_um, unit))).collect();
+        let refit: Vec<(usize, Option<Sphere>)> = live
+            .par_iter()
+            .filter(|&&l| is_dirty(l))
+            .map(|&l| (l, surface_sphere(labels.view(), l as u32, bbox[l], spacing_um, unit)))
+            .collect();
         for (l, s) in refit {
             fits[l] = s;
         }
@@ -261,8 +267,11 @@ pub fn reassign_chunks(labels: &mut Array3<u32>, spacing_um: [f64; 3], rounds: u
             .par_iter()
             .filter(|&&l| fits[l].is_some() && (is_dirty(l) || touching[l].iter().any(|&o| is_dirty(o as usize))))
             .flat_map_iter(|&l| {
-                let near: Vec<(u32, Sphere)> = touching[l].iter().filter_map(|&o| fits[o as usize].map(|s| (o, s))).collect();
-                chunks_to_move(labels.view(), l as u32, bbox[l], fits[l].unwrap(), &near, spacing_um, unit).into_iter().map(move |(to, c)| (l as u32, to, c))
+                let near: Vec<(u32, Sphere)> =
+                    touching[l].iter().filter_map(|&o| fits[o as usize].map(|s| (o, s))).collect();
+                chunks_to_move(labels.view(), l as u32, bbox[l], fits[l].unwrap(), &near, spacing_um, unit)
+                    .into_iter()
+                    .map(move |(to, c)| (l as u32, to, c))
             })
             .collect();
         if moves.is_empty() {
@@ -296,9 +305,22 @@ fn surface_sphere(labels: ArrayView3<u32>, l: u32, b: [usize; 6], spacing_um: [f
                 let x = x + b[2];
                 let open = |dz: isize, dy: isize, dx: isize| {
                     let (zz, yy, xx) = (z as isize + dz, y as isize + dy, x as isize + dx);
-                    zz >= 0 && yy >= 0 && xx >= 0 && (zz as usize) < nz && (yy as usize) < ny && (xx as usize) < nx && flat[(zz as usize * ny + yy as usize) * nx + xx as usize] == 0
+                    zz >= 0
+                        && yy >= 0
+                        && xx >= 0
+                        && (zz as usize) < nz
+                        && (yy as usize) < ny
+                        && (xx as usize) < nx
+                        && flat[(zz as usize * ny + yy as usize) * nx + xx as usize] == 0
                 };
-                if v == l && (open(-1, 0, 0) || open(1, 0, 0) || open(0, -1, 0) || open(0, 1, 0) || open(0, 0, -1) || open(0, 0, 1)) {
+                if v == l
+                    && (open(-1, 0, 0)
+                        || open(1, 0, 0)
+                        || open(0, -1, 0)
+                        || open(0, 1, 0)
+                        || open(0, 0, -1)
+                        || open(0, 0, 1))
+                {
                     pts.push([z as f64 * spacing_um[0], y as f64 * spacing_um[1], x as f64 * spacing_um[2]]);
                 }
             }
@@ -313,7 +335,15 @@ fn surface_sphere(labels: ArrayView3<u32>, l: u32, b: [usize; 6], spacing_um: [f
 /// The chunks of particle `l` (inside `b`, sphere `own`) to hand to a
 /// touching particle of `near` (label and sphere, labels ascending), as
 /// (receiving label, voxels).
-fn chunks_to_move(labels: ArrayView3<u32>, l: u32, b: [usize; 6], own: Sphere, near: &[(u32, Sphere)], spacing_um: [f64; 3], unit: f64) -> Vec<(u32, Vec<[usize; 3]>)> {
+fn chunks_to_move(
+    labels: ArrayView3<u32>,
+    l: u32,
+    b: [usize; 6],
+    own: Sphere,
+    near: &[(u32, Sphere)],
+    spacing_um: [f64; 3],
+    unit: f64,
+) -> Vec<(u32, Vec<[usize; 3]>)> {
     if near.is_empty() {
         return Vec::new();
     }
@@ -325,11 +355,13 @@ fn chunks_to_move(labels: ArrayView3<u32>, l: u32, b: [usize; 6], own: Sphere, n
         if bl[[z, y, x]] != l {
             return None;
         }
-        let p = [(z + b[0]) as f64 * spacing_um[0], (y + b[1]) as f64 * spacing_um[1], (x + b[2]) as f64 * spacing_um[2]];
+        let p =
+            [(z + b[0]) as f64 * spacing_um[0], (y + b[1]) as f64 * spacing_um[1], (x + b[2]) as f64 * spacing_um[2]];
         if own.distance(p) <= OUT_VOX * unit {
             return None;
         }
-        let (k, d) = near.iter().enumerate().map(|(k, (_, s))| (k, s.distance(p))).min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+        let (k, d) =
+            near.iter().enumerate().map(|(k, (_, s))| (k, s.distance(p))).min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
         (d < IN_VOX * unit).then_some(k)
     });
     if choice.iter().all(|c| c.is_none()) {
@@ -357,7 +389,13 @@ fn chunks_to_move(labels: ArrayView3<u32>, l: u32, b: [usize; 6], own: Sphere, n
             let touches = vox.iter().any(|q| {
                 around.iter().any(|&(dz, dy, dx)| {
                     let (zz, yy, xx) = (q[0] as isize + dz, q[1] as isize + dy, q[2] as isize + dx);
-                    zz >= 0 && yy >= 0 && xx >= 0 && (zz as usize) < dim.0 && (yy as usize) < dim.1 && (xx as usize) < dim.2 && labels[[zz as usize, yy as usize, xx as usize]] == to
+                    zz >= 0
+                        && yy >= 0
+                        && xx >= 0
+                        && (zz as usize) < dim.0
+                        && (yy as usize) < dim.1
+                        && (xx as usize) < dim.2
+                        && labels[[zz as usize, yy as usize, xx as usize]] == to
                 })
             });
             touches.then_some((to, vox))

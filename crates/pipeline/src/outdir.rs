@@ -25,7 +25,9 @@ impl OutDir {
             }
             let empty = std::fs::read_dir(target).map_err(|e| Error::io(e).at(target))?.next().is_none();
             if !empty && !target.join(MARKER).is_file() {
-                return Err(Error::param("output directory exists and was not written by chemomech; choose another").at(target));
+                return Err(
+                    Error::param("output directory exists and was not written by chemomech; choose another").at(target)
+                );
             }
         }
         let tmp = chemomech_io::atomic::temp_sibling(target);

@@ -29,7 +29,7 @@
 //! is [`crate::stage::registry`], built from the stages' typed parameters, so
 //! that TOML keys and command-line options are one and the same.
 
-use chemomech_core::provenance::{now_utc, sha256_hex, InputRecord};
+use chemomech_core::provenance::{InputRecord, now_utc, sha256_hex};
 use chemomech_core::{Error, Progress, Result};
 use serde_json::json;
 use std::collections::HashMap;
@@ -217,17 +217,41 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
                     match (pk.as_str(), pv) {
                         ("name", toml::Value::String(s)) => name = s.clone(),
                         ("out", toml::Value::String(s)) => out = Some(base.join(s)),
-                        ("name" | "out", other) => return Err(at_line(file, line_of(pk), format!("[pipeline] key '{pk}' must be a string, not {}", type_name(other)))),
-                        _ => return Err(at_line(file, line_of(pk), format!("[pipeline]: unknown key '{pk}' (known: name, out)"))),
+                        ("name" | "out", other) => {
+                            return Err(at_line(
+                                file,
+                                line_of(pk),
+                                format!("[pipeline] key '{pk}' must be a string, not {}", type_name(other)),
+                            ));
+                        }
+                        _ => {
+                            return Err(at_line(
+                                file,
+                                line_of(pk),
+                                format!("[pipeline]: unknown key '{pk}' (known: name, out)"),
+                            ));
+                        }
                     }
                 }
             }
-            _ => return Err(at_line(file, line_of(k), format!("unknown top-level key '{k}' (expected [pipeline] and [[stage]] tables)"))),
+            _ => {
+                return Err(at_line(
+                    file,
+                    line_of(k),
+                    format!("unknown top-level key '{k}' (expected [pipeline] and [[stage]] tables)"),
+                ));
+            }
         }
     }
     let stages_v = match doc.get("stage") {
         Some(toml::Value::Array(a)) => a.clone(),
-        Some(other) => return Err(at_line(file, line_of("stage"), format!("'stage' must be an array of tables ([[stage]]), not {}", type_name(other)))),
+        Some(other) => {
+            return Err(at_line(
+                file,
+                line_of("stage"),
+                format!("'stage' must be an array of tables ([[stage]]), not {}", type_name(other)),
+            ));
+        }
         None => return Err(at_line(file, 1, "no stages: add [[stage]] tables".into())),
     };
     let known: Vec<&str> = registry.iter().map(|k| k.name.as_str()).collect();
@@ -239,23 +263,51 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
         let t = sv.as_table().ok_or_else(|| at_line(file, line, "each stage must be a table".into()))?;
         let kind = match t.get("run") {
             Some(toml::Value::String(s)) => s.clone(),
-            Some(other) => return Err(at_line(file, kline("run"), format!("key 'run' must be a string, not {}", type_name(other)))),
-            None => return Err(at_line(file, line, format!("stage {} has no 'run' key (one of: {})", i + 1, known.join(", ")))),
+            Some(other) => {
+                return Err(at_line(
+                    file,
+                    kline("run"),
+                    format!("key 'run' must be a string, not {}", type_name(other)),
+                ));
+            }
+            None => {
+                return Err(at_line(
+                    file,
+                    line,
+                    format!("stage {} has no 'run' key (one of: {})", i + 1, known.join(", ")),
+                ));
+            }
         };
-        let sk = registry
-            .iter()
-            .find(|k| k.name == kind)
-            .ok_or_else(|| at_line(file, kline("run"), format!("key 'run': unknown stage '{kind}' (one of: {})", known.join(", "))))?;
+        let sk = registry.iter().find(|k| k.name == kind).ok_or_else(|| {
+            at_line(file, kline("run"), format!("key 'run': unknown stage '{kind}' (one of: {})", known.join(", ")))
+        })?;
         let sname = match t.get("name") {
             Some(toml::Value::String(s)) => s.clone(),
-            Some(other) => return Err(at_line(file, kline("name"), format!("key 'name' must be a string, not {}", type_name(other)))),
+            Some(other) => {
+                return Err(at_line(
+                    file,
+                    kline("name"),
+                    format!("key 'name' must be a string, not {}", type_name(other)),
+                ));
+            }
             None => kind.clone(),
         };
-        if sname.is_empty() || !sname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || sname.starts_with('.') {
-            return Err(at_line(file, kline("name"), format!("key 'name': '{sname}' must be letters, digits, '_' or '-'")));
+        if sname.is_empty()
+            || !sname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || sname.starts_with('.')
+        {
+            return Err(at_line(
+                file,
+                kline("name"),
+                format!("key 'name': '{sname}' must be letters, digits, '_' or '-'"),
+            ));
         }
         if stages.iter().any(|s| s.name == sname) {
-            return Err(at_line(file, kline("name"), format!("two stages named '{sname}': give one a distinct 'name'")));
+            return Err(at_line(
+                file,
+                kline("name"),
+                format!("two stages named '{sname}': give one a distinct 'name'"),
+            ));
         }
         let mut options = Vec::new();
         for (k, v) in t {
@@ -265,19 +317,42 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
             let l = kline(k);
             let spec = sk.keys.iter().find(|s| s.key == *k);
             let Some(spec) = spec else {
-                let names: Vec<&str> = sk.keys.iter().map(|s| s.key.as_str()).filter(|s| *s != "out" || sk.output != Output::Dir).collect();
-                return Err(at_line(file, l, format!("stage '{sname}': unknown key '{k}' for '{kind}' (known: {})", names.join(", "))));
+                let names: Vec<&str> = sk
+                    .keys
+                    .iter()
+                    .map(|s| s.key.as_str())
+                    .filter(|s| *s != "out" || sk.output != Output::Dir)
+                    .collect();
+                return Err(at_line(
+                    file,
+                    l,
+                    format!("stage '{sname}': unknown key '{k}' for '{kind}' (known: {})", names.join(", ")),
+                ));
             };
             if k == "out" && sk.output == Output::Dir {
-                return Err(at_line(file, l, format!("stage '{sname}': key 'out' is set by the runner (outputs go to RUN/{sname}/)")));
+                return Err(at_line(
+                    file,
+                    l,
+                    format!("stage '{sname}': key 'out' is set by the runner (outputs go to RUN/{sname}/)"),
+                ));
             }
-            if spec.output && (!matches!(v, toml::Value::String(s) if !s.contains('/') && !s.is_empty() && !s.starts_with('.'))) {
-                return Err(at_line(file, l, format!("stage '{sname}': key '{k}' must be a file name (no directories; it is written into RUN/{sname}/), e.g. \"volume.tiff\"")));
+            if spec.output
+                && (!matches!(v, toml::Value::String(s) if !s.contains('/') && !s.is_empty() && !s.starts_with('.')))
+            {
+                return Err(at_line(
+                    file,
+                    l,
+                    format!(
+                        "stage '{sname}': key '{k}' must be a file name (no directories; it is written into RUN/{sname}/), e.g. \"volume.tiff\""
+                    ),
+                ));
             }
             let ok = match spec.arity {
                 Arity::Flag => matches!(v, toml::Value::Boolean(_)),
                 Arity::One => scalar(v).is_some() && !matches!(v, toml::Value::Boolean(_)),
-                Arity::Many => scalar(v).is_some() || v.as_array().is_some_and(|a| a.iter().all(|x| scalar(x).is_some())),
+                Arity::Many => {
+                    scalar(v).is_some() || v.as_array().is_some_and(|a| a.iter().all(|x| scalar(x).is_some()))
+                }
             };
             if !ok {
                 let want = match spec.arity {
@@ -285,7 +360,11 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
                     Arity::One => "a string or number",
                     Arity::Many => "a value or an array of values",
                 };
-                return Err(at_line(file, l, format!("stage '{sname}': key '{k}' must be {want}, not {}", type_name(v))));
+                return Err(at_line(
+                    file,
+                    l,
+                    format!("stage '{sname}': key '{k}' must be {want}, not {}", type_name(v)),
+                ));
             }
             // References to earlier stages and inputs on disk.
             for val in values(v) {
@@ -293,12 +372,22 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
                     if let Some(r) = tok.strip_prefix('@') {
                         let target = r.split('/').next().unwrap_or("");
                         if !stages.iter().any(|s| s.name == target) {
-                            return Err(at_line(file, l, format!("stage '{sname}': key '{k}' refers to '@{target}', which is not a stage before this one")));
+                            return Err(at_line(
+                                file,
+                                l,
+                                format!(
+                                    "stage '{sname}': key '{k}' refers to '@{target}', which is not a stage before this one"
+                                ),
+                            ));
                         }
                     } else if spec.path && !spec.output {
                         let p = base.join(&tok);
                         if !p.exists() {
-                            return Err(at_line(file, l, format!("stage '{sname}': key '{k}': input '{}' does not exist", p.display())));
+                            return Err(at_line(
+                                file,
+                                l,
+                                format!("stage '{sname}': key '{k}': input '{}' does not exist", p.display()),
+                            ));
                         }
                     }
                 }
@@ -307,7 +396,11 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
         }
         for spec in sk.keys.iter().filter(|s| s.required && s.key != "out") {
             if !options.iter().any(|o| o.0 == spec.key) {
-                return Err(at_line(file, line, format!("stage '{sname}': missing key '{}' (required by '{kind}')", spec.key)));
+                return Err(at_line(
+                    file,
+                    line,
+                    format!("stage '{sname}': missing key '{}' (required by '{kind}')", spec.key),
+                ));
             }
         }
         let st = StageSpec { name: sname, kind, line, options };
@@ -335,7 +428,10 @@ fn values(v: &toml::Value) -> Vec<String> {
 /// The parts of a value that may be paths: comma-separated items, and the
 /// right-hand side of NAME=PATH.
 fn tokens(v: &str) -> Vec<String> {
-    v.split(',').map(|t| t.rsplit_once('=').map(|(_, r)| r).unwrap_or(t).trim().to_string()).filter(|t| !t.is_empty()).collect()
+    v.split(',')
+        .map(|t| t.rsplit_once('=').map(|(_, r)| r).unwrap_or(t).trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// Replaces `@stage/path` tokens with paths under the run directory and
@@ -372,7 +468,11 @@ fn argv(st: &StageSpec, sk: &StageKind, base: &Path, dest: &Path) -> Vec<String>
         if spec.key == "out" {
             continue;
         }
-        let vals: Vec<String> = if spec.output { values(v).iter().map(|x| dest.join(x).display().to_string()).collect() } else { values(v).iter().map(|x| resolve(x, base, run, spec.path)).collect() };
+        let vals: Vec<String> = if spec.output {
+            values(v).iter().map(|x| dest.join(x).display().to_string()).collect()
+        } else {
+            values(v).iter().map(|x| resolve(x, base, run, spec.path)).collect()
+        };
         match (&spec.long, spec.arity) {
             (None, _) => positional.extend(vals),
             (Some(l), Arity::Flag) => {
@@ -398,7 +498,12 @@ fn argv(st: &StageSpec, sk: &StageKind, base: &Path, dest: &Path) -> Vec<String>
             a.push(dest.display().to_string());
         }
         Output::File(default) => {
-            let name = st.options.iter().find(|o| o.0 == "out").and_then(|o| o.1.as_str().map(String::from)).unwrap_or(default.to_string());
+            let name = st
+                .options
+                .iter()
+                .find(|o| o.0 == "out")
+                .and_then(|o| o.1.as_str().map(String::from))
+                .unwrap_or(default.to_string());
             a.push("--out".into());
             a.push(dest.join(name).display().to_string());
         }
@@ -459,10 +564,22 @@ pub type Events<'a> = &'a mut dyn FnMut(&StageSpec, Option<&StageRecord>);
 
 /// Runs a pipeline into `run_dir`: stages whose key is unchanged are
 /// skipped; the others run in order. Writes `run_dir/run.json`.
-pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn Progress, events: Events) -> Result<serde_json::Value> {
+pub fn run(
+    p: &Pipeline,
+    registry: &[StageKind],
+    run_dir: &Path,
+    progress: &dyn Progress,
+    events: Events,
+) -> Result<serde_json::Value> {
     std::fs::create_dir_all(run_dir).map_err(|e| Error::io(e).at(run_dir))?;
     let run_dir = run_dir.canonicalize().map_err(|e| Error::io(e).at(run_dir))?;
-    let base = p.file.parent().filter(|b| !b.as_os_str().is_empty()).unwrap_or(Path::new(".")).canonicalize().map_err(|e| Error::io(e).at(&p.file))?;
+    let base = p
+        .file
+        .parent()
+        .filter(|b| !b.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .canonicalize()
+        .map_err(|e| Error::io(e).at(&p.file))?;
     // Leftovers of an interrupted run.
     for e in std::fs::read_dir(&run_dir).map_err(|e| Error::io(e).at(&run_dir))?.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
@@ -495,14 +612,28 @@ pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn 
                 }
             }
         }
-        let opts: serde_json::Map<String, serde_json::Value> = st.options.iter().map(|(k, v, _)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect();
+        let opts: serde_json::Map<String, serde_json::Value> =
+            st.options.iter().map(|(k, v, _)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect();
         let key_doc = json!({"tool": "chemomech", "version": env!("CARGO_PKG_VERSION"), "build": build, "run": st.kind, "options": opts, "upstream": upstream, "inputs": inputs});
         let key = sha256_hex(serde_json::to_string(&key_doc)?.as_bytes());
         keys.insert(st.name.clone(), key.clone());
         let marker = dest.join("stage.json");
-        let cached: Option<serde_json::Value> = std::fs::read(&marker).ok().and_then(|b| serde_json::from_slice(&b).ok()).filter(|v: &serde_json::Value| v["key"] == json!(key));
+        let cached: Option<serde_json::Value> = std::fs::read(&marker)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|v: &serde_json::Value| v["key"] == json!(key));
         let rec = if let Some(c) = cached {
-            StageRecord { name: st.name.clone(), run: st.kind.clone(), key, cached: true, seconds: c["seconds"].as_f64().unwrap_or(0.0), dir: dest.clone(), command: args.clone(), headline: (sk.headline)(&c["summary"]), summary: c["summary"].clone() }
+            StageRecord {
+                name: st.name.clone(),
+                run: st.kind.clone(),
+                key,
+                cached: true,
+                seconds: c["seconds"].as_f64().unwrap_or(0.0),
+                dir: dest.clone(),
+                command: args.clone(),
+                headline: (sk.headline)(&c["summary"]),
+                summary: c["summary"].clone(),
+            }
         } else {
             events(st, None);
             std::fs::create_dir_all(&partial).map_err(|e| Error::io(e).at(&partial))?;
@@ -515,9 +646,23 @@ pub fn run(p: &Pipeline, registry: &[StageKind], run_dir: &Path, progress: &dyn 
                 }
             };
             let seconds = t0.elapsed().as_secs_f64();
-            let shown: Vec<String> = args.iter().map(|a| a.replace(&*partial.to_string_lossy(), &dest.to_string_lossy())).collect();
-            let rec = StageRecord { name: st.name.clone(), run: st.kind.clone(), key: key.clone(), cached: false, seconds, dir: dest.clone(), command: shown, summary: finished.summary, headline: finished.headline };
-            chemomech_io::atomic::write_json(&partial.join("stage.json"), &json!({"key": key, "key_inputs": key_doc, "seconds": seconds, "command": rec.command, "summary": rec.summary}))?;
+            let shown: Vec<String> =
+                args.iter().map(|a| a.replace(&*partial.to_string_lossy(), &dest.to_string_lossy())).collect();
+            let rec = StageRecord {
+                name: st.name.clone(),
+                run: st.kind.clone(),
+                key: key.clone(),
+                cached: false,
+                seconds,
+                dir: dest.clone(),
+                command: shown,
+                summary: finished.summary,
+                headline: finished.headline,
+            };
+            chemomech_io::atomic::write_json(
+                &partial.join("stage.json"),
+                &json!({"key": key, "key_inputs": key_doc, "seconds": seconds, "command": rec.command, "summary": rec.summary}),
+            )?;
             chemomech_io::atomic::commit(&partial, &dest)?;
             rec
         };
@@ -535,13 +680,24 @@ fn build_id() -> String {
     std::env::current_exe()
         .and_then(std::fs::metadata)
         .map(|m| {
-            let t = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+            let t = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
             format!("{}-{t}", m.len())
         })
         .unwrap_or_default()
 }
 
-fn write_run_json(p: &Pipeline, run_dir: &Path, started: &str, records: &[StageRecord], done: bool) -> Result<serde_json::Value> {
+fn write_run_json(
+    p: &Pipeline,
+    run_dir: &Path,
+    started: &str,
+    records: &[StageRecord],
+    done: bool,
+) -> Result<serde_json::Value> {
     let v = json!({
         "tool": "chemomech",
         "version": env!("CARGO_PKG_VERSION"),
@@ -564,10 +720,38 @@ mod tests {
     fn registry() -> Vec<StageKind> {
         let keys = vec![
             KeySpec { key: "input".into(), long: None, arity: Arity::One, path: true, required: true, output: false },
-            KeySpec { key: "scale".into(), long: Some("scale".into()), arity: Arity::One, path: false, required: false, output: false },
-            KeySpec { key: "fast".into(), long: Some("fast".into()), arity: Arity::Flag, path: false, required: false, output: false },
-            KeySpec { key: "save_log".into(), long: Some("save-log".into()), arity: Arity::One, path: true, required: false, output: true },
-            KeySpec { key: "out".into(), long: Some("out".into()), arity: Arity::One, path: true, required: false, output: true },
+            KeySpec {
+                key: "scale".into(),
+                long: Some("scale".into()),
+                arity: Arity::One,
+                path: false,
+                required: false,
+                output: false,
+            },
+            KeySpec {
+                key: "fast".into(),
+                long: Some("fast".into()),
+                arity: Arity::Flag,
+                path: false,
+                required: false,
+                output: false,
+            },
+            KeySpec {
+                key: "save_log".into(),
+                long: Some("save-log".into()),
+                arity: Arity::One,
+                path: true,
+                required: false,
+                output: true,
+            },
+            KeySpec {
+                key: "out".into(),
+                long: Some("out".into()),
+                arity: Arity::One,
+                path: true,
+                required: false,
+                output: true,
+            },
         ];
         // A toy stage: copies its input, times --scale, into its output file.
         let exec: Exec = Box::new(|a: &[String], _p: &dyn Progress| {
@@ -583,7 +767,9 @@ mod tests {
             Ok(Finished { summary: json!({"value": v}), headline: format!("value {v}") })
         });
         let check: Check = Box::new(|a: &[String]| match a.iter().position(|x| x == "--scale") {
-            Some(i) if a[i + 1].parse::<f64>().is_err() => Err(("--scale <SCALE>".into(), format!("invalid value '{}': not a number", a[i + 1]))),
+            Some(i) if a[i + 1].parse::<f64>().is_err() => {
+                Err(("--scale <SCALE>".into(), format!("invalid value '{}': not a number", a[i + 1])))
+            }
             _ => Ok(()),
         });
         let headline: Headline = Box::new(|v: &serde_json::Value| format!("value {}", v["value"]));
@@ -606,17 +792,32 @@ mod tests {
         let p = parse(&f, &reg).unwrap();
         let run_dir = d.path().join("run");
         let mut ran = Vec::new();
-        let r = run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| if r.is_none() { ran.push(s.name.clone()) }).unwrap();
+        let r = run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| {
+            if r.is_none() {
+                ran.push(s.name.clone())
+            }
+        })
+        .unwrap();
         assert_eq!(ran, ["a", "b"]);
         assert_eq!(std::fs::read_to_string(run_dir.join("b/v.txt")).unwrap(), "15");
         assert_eq!(r["complete"], json!(true));
         // Unchanged: nothing runs.
         ran.clear();
-        run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| if r.is_none() { ran.push(s.name.clone()) }).unwrap();
+        run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| {
+            if r.is_none() {
+                ran.push(s.name.clone())
+            }
+        })
+        .unwrap();
         assert!(ran.is_empty());
         // A changed input re-runs both stages (b through a's key).
         std::fs::write(d.path().join("in.txt"), "4").unwrap();
-        run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| if r.is_none() { ran.push(s.name.clone()) }).unwrap();
+        run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| {
+            if r.is_none() {
+                ran.push(s.name.clone())
+            }
+        })
+        .unwrap();
         assert_eq!(ran, ["a", "b"]);
         assert_eq!(std::fs::read_to_string(run_dir.join("b/v.txt")).unwrap(), "30");
     }
@@ -626,7 +827,10 @@ mod tests {
         // A `save_…` key is written by the stage, not read: it need not
         // exist, and lands beside the stage's other outputs.
         let d = tempfile::tempdir().unwrap();
-        let f = write(d.path(), "[[stage]]\nrun = \"scale\"\nname = \"a\"\ninput = \"in.txt\"\nscale = 3\nsave_log = \"log.txt\"\n");
+        let f = write(
+            d.path(),
+            "[[stage]]\nrun = \"scale\"\nname = \"a\"\ninput = \"in.txt\"\nscale = 3\nsave_log = \"log.txt\"\n",
+        );
         let reg = registry();
         let p = parse(&f, &reg).unwrap();
         let run_dir = d.path().join("run");
@@ -643,11 +847,23 @@ mod tests {
             ("[[stage]]\nrun = \"nope\"\n", ":2:", "unknown stage 'nope'"),
             ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nbogus = 1\n", ":4:", "unknown key 'bogus'"),
             ("[[stage]]\nrun = \"scale\"\ninput = \"missing.h5\"\n", ":3:", "does not exist"),
-            ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nfast = \"yes\"\n", ":4:", "key 'fast' must be true or false"),
-            ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\n\nscale = \"abc\"\n", ":5:", "key 'scale': invalid value 'abc'"),
+            (
+                "[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nfast = \"yes\"\n",
+                ":4:",
+                "key 'fast' must be true or false",
+            ),
+            (
+                "[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\n\nscale = \"abc\"\n",
+                ":5:",
+                "key 'scale': invalid value 'abc'",
+            ),
             ("[[stage]]\nrun = \"scale\"\ninput = \"@later/v.txt\"\n", ":3:", "not a stage before"),
             ("[[stage]]\nrun = \"scale\"\n", ":1:", "missing key 'input'"),
-            ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nsave_log = \"../log.txt\"\n", ":4:", "key 'save_log' must be a file name"),
+            (
+                "[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nsave_log = \"../log.txt\"\n",
+                ":4:",
+                "key 'save_log' must be a file name",
+            ),
             ("[[stage]\nrun = 1\n", ":1:", "invalid TOML"),
         ];
         for (toml, line, msg) in cases {

@@ -20,7 +20,14 @@ pub trait Stage {
     const OUTPUT: Output;
     /// What the stage is asked to do: typed, with defaults, parsed by clap
     /// (command line and pipeline files) and serde (JSON, Python).
-    type Params: clap::Args + FromArgMatches + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static;
+    type Params: clap::Args
+        + FromArgMatches
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static;
     /// What the stage reports: written as `stage.json` and printed with `--json`.
     type Summary: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug;
 
@@ -72,7 +79,11 @@ pub fn clap_line(e: &clap::Error) -> String {
 /// The clap command of a stage as the pipeline runner calls it: the
 /// stage's parameters plus `--out`.
 fn command<S: Stage>() -> clap::Command {
-    let out = clap::Arg::new("out").long("out").required(true).value_parser(clap::value_parser!(PathBuf)).help("Output (directory, or file of a one-file stage).");
+    let out = clap::Arg::new("out")
+        .long("out")
+        .required(true)
+        .value_parser(clap::value_parser!(PathBuf))
+        .help("Output (directory, or file of a one-file stage).");
     S::Params::augment_args(clap::Command::new(S::NAME)).arg(out).disable_help_flag(true).disable_version_flag(true)
 }
 
@@ -110,7 +121,9 @@ pub fn kind<S: Stage>() -> StageKind {
         let summary = S::run(&params, out, progress)?;
         Ok(runner::Finished { headline: S::headline(&summary), summary: serde_json::to_value(&summary)? })
     });
-    let headline: runner::Headline = Box::new(|v: &serde_json::Value| serde_json::from_value::<S::Summary>(v.clone()).map(|s| S::headline(&s)).unwrap_or_default());
+    let headline: runner::Headline = Box::new(|v: &serde_json::Value| {
+        serde_json::from_value::<S::Summary>(v.clone()).map(|s| S::headline(&s)).unwrap_or_default()
+    });
     StageKind { name: S::NAME.into(), keys, output: S::OUTPUT, exec, check, headline }
 }
 
@@ -169,21 +182,52 @@ mod tests {
         assert_eq!(x.plan().input, xanes::InputKind::OpticalDensity);
         assert_eq!(x.register.0, chemomech_xas::stack::RegistrationMode::Reference(Some(3)));
         assert_eq!(parse::<xanes::Xanes>(&["xanes", "s.h5"]).input, xanes::InputKind::Auto);
-        assert_eq!(parse::<xanes::Xanes>(&["xanes", "s.h5", "--input", "transmission"]).input, xanes::InputKind::Transmission);
-        let s = parse::<segment::Segment>(&["segment", "v.tiff", "--method", "multi-otsu", "--denoise", "gaussian:0.5"]);
+        assert_eq!(
+            parse::<xanes::Xanes>(&["xanes", "s.h5", "--input", "transmission"]).input,
+            xanes::InputKind::Transmission
+        );
+        let s =
+            parse::<segment::Segment>(&["segment", "v.tiff", "--method", "multi-otsu", "--denoise", "gaussian:0.5"]);
         assert_eq!((s.method, s.denoise), (segment::MethodName::Multiotsu, segment::Denoise::Gaussian(0.5)));
-        let r = parse::<reconstruct::Reconstruct>(&["reconstruct", "p.h5", "--rings", "vo", "--center", "180", "--slices", "4:", "--distance-m", "0.1,0.2"]);
+        let r = parse::<reconstruct::Reconstruct>(&[
+            "reconstruct",
+            "p.h5",
+            "--rings",
+            "vo",
+            "--center",
+            "180",
+            "--slices",
+            "4:",
+            "--distance-m",
+            "0.1,0.2",
+        ]);
         let plan = r.plan().unwrap();
         assert_eq!(plan.recon.rings, chemomech_tomo::preprocess::Rings::vo());
         assert_eq!(plan.center, chemomech_tomo::recon::CenterSpec::Opposite);
         assert_eq!(plan.slices, Some(4..usize::MAX));
         assert_eq!(r.distance_m, [0.1, 0.2]);
-        let p = parse::<particles::Particles>(&["particles", "--phases", "ph.tiff", "--phase-values", "pore=0,cbd=85,active=170", "--connectivity", "6", "--extra", "soc=soc.tiff"]);
+        let p = parse::<particles::Particles>(&[
+            "particles",
+            "--phases",
+            "ph.tiff",
+            "--phase-values",
+            "pore=0,cbd=85,active=170",
+            "--connectivity",
+            "6",
+            "--extra",
+            "soc=soc.tiff",
+        ]);
         assert_eq!((p.phase_values.cbd, p.connectivity), (85, chemomech_imgproc::Connectivity::C6));
         assert_eq!(p.extra, [particles::Extra { name: "soc".into(), path: "soc.tiff".into() }]);
         // Bad values are refused by the parser, with the option named.
-        let bad = command::<xanes::Xanes>().try_get_matches_from(["xanes", "s.h5", "--input", "counts", "--out", "o"]).unwrap_err();
+        let bad = command::<xanes::Xanes>()
+            .try_get_matches_from(["xanes", "s.h5", "--input", "counts", "--out", "o"])
+            .unwrap_err();
         assert!(clap_line(&bad).contains("--input"), "{}", clap_line(&bad));
-        assert!(command::<particles::Particles>().try_get_matches_from(["particles", "--damage-thresholds", "0.2,0.1", "--out", "o"]).is_err());
+        assert!(
+            command::<particles::Particles>()
+                .try_get_matches_from(["particles", "--damage-thresholds", "0.2,0.1", "--out", "o"])
+                .is_err()
+        );
     }
 }

@@ -6,20 +6,25 @@
 //! scan's reconstruction, and compared with the ground truth.
 
 use chemomech_core::{NoProgress, Table};
-use chemomech_particles::compare::match_labels;
 use chemomech_imgproc::label::sizes;
-use chemomech_particles::metrics::{grey_crack_level, mark_grey_cracks, particle_metrics, DamageThresholds, PhaseCodes, CRACK_LEVEL};
-use chemomech_particles::separate::{separate, SeparateParams};
+use chemomech_particles::compare::match_labels;
+use chemomech_particles::metrics::{
+    CRACK_LEVEL, DamageThresholds, PhaseCodes, grey_crack_level, mark_grey_cracks, particle_metrics,
+};
+use chemomech_particles::separate::{SeparateParams, separate};
 use chemomech_pipeline::stages::particles::score_classes;
-use chemomech_pipeline::stages::segment::{segment_volume, Denoise, Method};
+use chemomech_pipeline::stages::segment::{Denoise, Method, segment_volume};
+use chemomech_segment::classify::{FeatureBank, train};
+use chemomech_sim::truth::{
+    ANNOTATED_FRACTION, SCRIBBLE_LENGTH, SCRIBBLE_PLANES, SCRIBBLE_STROKES, correction_strokes, scribble_annotations,
+    sparse_annotations,
+};
 use chemomech_sim::{config::preset, simulate};
 use chemomech_stats::profile::depth_profile;
 use chemomech_stats::tests::spearman;
-use chemomech_segment::classify::{train, FeatureBank};
-use chemomech_sim::truth::{correction_strokes, scribble_annotations, sparse_annotations, ANNOTATED_FRACTION, SCRIBBLE_LENGTH, SCRIBBLE_PLANES, SCRIBBLE_STROKES};
 use chemomech_tomo::phase::Ctf;
 use chemomech_tomo::preprocess::Combine;
-use chemomech_tomo::recon::{delta_lines, normalize_set, preprocess, reconstruct, retrieve_holo, ReconParams};
+use chemomech_tomo::recon::{ReconParams, delta_lines, normalize_set, preprocess, reconstruct, retrieve_holo};
 use ndarray::Array3;
 
 struct Scores {
@@ -45,7 +50,16 @@ impl Scores {
     fn print(&self, what: &str) {
         eprintln!(
             "{what}: severe fraction by 10 µm window, truth {:.3?} measured {:.3?}, Spearman {:.3}; classes {:.3}; carbon-binder contact r {:.3}, detached AUC {:.3}; matched {:.3} ({:.3} of whole particles); particles found/true {:?}; phase recall (pore, carbon-binder, active) {:.3?}",
-            self.truth_severe, self.measured_severe, self.spearman_severe, self.class_accuracy, self.cbd_contact_r, self.detached_auc, self.matched_fraction, self.matched_interior, self.counts, self.phase_recall
+            self.truth_severe,
+            self.measured_severe,
+            self.spearman_severe,
+            self.class_accuracy,
+            self.cbd_contact_r,
+            self.detached_auc,
+            self.matched_fraction,
+            self.matched_interior,
+            self.counts,
+            self.phase_recall
         );
     }
 }
@@ -91,7 +105,9 @@ fn score(name: &str, source: Source) -> Scores {
             let p = &sim.absorption.as_ref().unwrap().projections;
             let params = ReconParams { size: Some(el.shape.2), ..Default::default() };
             let (lines, _) = preprocess(p, &params).unwrap();
-            let vol = reconstruct(lines.view(), &p.angles_deg, p.meta["rotation_center"].as_f64().unwrap(), &params, Some(v)).unwrap();
+            let vol =
+                reconstruct(lines.view(), &p.angles_deg, p.meta["rotation_center"].as_f64().unwrap(), &params, Some(v))
+                    .unwrap();
             let vol = chemomech_core::Volume::new(vol, [v; 3]);
             (segment_volume(&vol, &Method::Iso50, Denoise::None).unwrap().0, Some(vol.data))
         }
@@ -101,19 +117,34 @@ fn score(name: &str, source: Source) -> Scores {
             let pixels: Vec<f64> = h.scans.iter().map(|s| s.pixel_um.unwrap()).collect();
             let db = h.delta_beta[2].0 / h.delta_beta[2].1;
             let pixel_um = pixels.iter().cloned().fold(f64::INFINITY, f64::min);
-            let ctf = Ctf { energy_kev: cfg.phase_contrast.energy_kev, distances_m: h.scans.iter().map(|s| s.distance_m.unwrap()).collect(), pixel_um, delta_beta: db, alpha_low: 1e-6, alpha_high: 1e-4, zoom: Vec::new() };
+            let ctf = Ctf {
+                energy_kev: cfg.phase_contrast.energy_kev,
+                distances_m: h.scans.iter().map(|s| s.distance_m.unwrap()).collect(),
+                pixel_um,
+                delta_beta: db,
+                alpha_low: 1e-6,
+                alpha_high: 1e-4,
+                zoom: Vec::new(),
+            };
             let (phase, _) = retrieve_holo(&norm, &pixels, &ctf).unwrap();
             let lines = delta_lines(phase, &ctf);
             let s0 = &h.scans[0];
             let params = ReconParams { size: Some(el.shape.2), ..Default::default() };
-            let vol = reconstruct(lines.view(), &s0.angles_deg, s0.meta["rotation_center"].as_f64().unwrap(), &params, None).unwrap();
+            let vol =
+                reconstruct(lines.view(), &s0.angles_deg, s0.meta["rotation_center"].as_f64().unwrap(), &params, None)
+                    .unwrap();
             let notes = match kind {
                 Notes::Even => sparse_annotations(el.phases.view(), ANNOTATED_FRACTION, cfg.seed),
-                Notes::Strokes => scribble_annotations(el.phases.view(), SCRIBBLE_PLANES, SCRIBBLE_STROKES, SCRIBBLE_LENGTH, cfg.seed),
+                Notes::Strokes => {
+                    scribble_annotations(el.phases.view(), SCRIBBLE_PLANES, SCRIBBLE_STROKES, SCRIBBLE_LENGTH, cfg.seed)
+                }
             };
             let fit = |notes: &Array3<u8>| {
                 let annotated = notes.iter().filter(|&&c| c > 0).count();
-                eprintln!("{name} (holotomography): {annotated} voxels annotated ({:.2} %)", 100.0 * annotated as f64 / notes.len() as f64);
+                eprintln!(
+                    "{name} (holotomography): {annotated} voxels annotated ({:.2} %)",
+                    100.0 * annotated as f64 / notes.len() as f64
+                );
                 train(vol.view(), notes.view(), [v; 3], FeatureBank::for_voxel(v), 50, 1, 20_000).unwrap()
             };
             // Brush strokes: the annotator looks at the prediction and
@@ -129,10 +160,25 @@ fn score(name: &str, source: Source) -> Scores {
                     break predicted;
                 }
                 round += 1;
-                let more = correction_strokes(el.phases.view(), predicted.view(), SCRIBBLE_PLANES, 3 * SCRIBBLE_STROKES, SCRIBBLE_LENGTH, cfg.seed, round).unwrap();
-                ndarray::Zip::from(&mut notes).and(&more).for_each(|n, &m| if m > 0 { *n = m });
+                let more = correction_strokes(
+                    el.phases.view(),
+                    predicted.view(),
+                    SCRIBBLE_PLANES,
+                    3 * SCRIBBLE_STROKES,
+                    SCRIBBLE_LENGTH,
+                    cfg.seed,
+                    round,
+                )
+                .unwrap();
+                ndarray::Zip::from(&mut notes).and(&more).for_each(|n, &m| {
+                    if m > 0 {
+                        *n = m
+                    }
+                });
             };
-            eprintln!("{name} (holotomography): δ/β of the active material {db:.2}, voxel {v} µm, pixel {pixel_um} µm; voxels wrong after each training {voxel_errors:.3?}");
+            eprintln!(
+                "{name} (holotomography): δ/β of the active material {db:.2}, voxel {v} µm, pixel {pixel_um} µm; voxels wrong after each training {voxel_errors:.3?}"
+            );
             (predicted, Some(vol))
         }
     };
@@ -156,7 +202,9 @@ fn score(name: &str, source: Source) -> Scores {
     let min_vox = (sp.min_volume_um3 / (v * v * v)).ceil() as u64;
     let true_kept = sizes(el.labels.view()).iter().skip(1).filter(|&&n| n >= min_vox).count();
     let thickness = el.phases.dim().0 as f64 * v;
-    let prof = |t: &Table| depth_profile(t, thickness, 10.0, None, 0, 1).unwrap().iter().map(|w| w.fraction_severe).collect::<Vec<f64>>();
+    let prof = |t: &Table| {
+        depth_profile(t, thickness, 10.0, None, 0, 1).unwrap().iter().map(|w| w.fraction_severe).collect::<Vec<f64>>()
+    };
     let (truth_severe, measured_severe) = (prof(&sim.truth), prof(&m));
     // Matched pairs: class agreement and carbon-binder contact, scored as the particles stage scores them.
     let (cls, _) = score_classes(&sim.truth, &m, &matches).unwrap();
@@ -193,7 +241,10 @@ fn severe_fraction_by_depth_classes_and_detachment_are_recovered() {
         // Counted above the smallest particle that separation keeps (8
         // voxels) on both sides: the truth holds face slivers of 4–6 voxels.
         let (found, truth) = s.counts;
-        assert!((found as f64 - truth as f64).abs() <= 0.02 * truth as f64, "{name}: {found} particles found, {truth} true of at least the minimum volume");
+        assert!(
+            (found as f64 - truth as f64).abs() <= 0.02 * truth as f64,
+            "{name}: {found} particles found, {truth} true of at least the minimum volume"
+        );
         assert!(s.cbd_contact_r >= 0.9, "{name}: carbon-binder contact r {}", s.cbd_contact_r);
         if name == "default" {
             // After fast charging the separator side (z = 0) cracks more.

@@ -3,7 +3,7 @@
 
 use chemomech_core::NoProgress;
 use chemomech_sim::{config::preset, simulate};
-use chemomech_tomo::phase::{paganin_phase, Ctf, Paganin};
+use chemomech_tomo::phase::{Ctf, Paganin, paganin_phase};
 use chemomech_tomo::preprocess::Combine;
 use chemomech_tomo::recon::{normalize_set, retrieve_holo};
 use ndarray::{Array2, Array3, ArrayView2, Axis};
@@ -58,14 +58,26 @@ fn run(distances: &[f64], shift_tol: f64) -> (f64, f64, f64, f64, f64) {
     let pixels: Vec<f64> = h.scans.iter().map(|s| s.pixel_um.unwrap()).collect();
     let e = cfg.phase_contrast.energy_kev;
     let db = h.delta_beta[2].0 / h.delta_beta[2].1;
-    let ctf = Ctf { energy_kev: e, distances_m: distances.to_vec(), pixel_um: pixels[0], delta_beta: db, alpha_low: 1e-6, alpha_high: 1e-4, zoom: Vec::new() };
+    let ctf = Ctf {
+        energy_kev: e,
+        distances_m: distances.to_vec(),
+        pixel_um: pixels[0],
+        delta_beta: db,
+        alpha_low: 1e-6,
+        alpha_high: 1e-4,
+        zoom: Vec::new(),
+    };
     let (phi, rep) = retrieve_holo(&norm, &pixels, &ctf).unwrap();
     // Misalignment is found to ≤ 0.02 px in the near field, ~0.2 px in the
     // holographic regime (applied shifts are in detector pixels of each
     // distance; the correction is on the reference grid).
     for (k, d) in h.distances.iter().enumerate() {
         let (sy, sx) = rep.shifts_px[k];
-        assert!((sy + d.shift_px.0 * rep.zoom[k]).abs() < shift_tol && (sx + d.shift_px.1 * rep.zoom[k]).abs() < shift_tol, "distance {k}: {:?} vs ({sy}, {sx})", d.shift_px);
+        assert!(
+            (sy + d.shift_px.0 * rep.zoom[k]).abs() < shift_tol && (sx + d.shift_px.1 * rep.zoom[k]).abs() < shift_tol,
+            "distance {k}: {:?} vs ({sy}, {sx})",
+            d.shift_px
+        );
     }
     let pg = Paganin { energy_kev: e, distance_m: distances[0], pixel_um: pixels[0], delta_beta: db };
     let (mut rc, mut rp, mut wc, mut wp, mut wt) = (0.0, 0.0, 0.0, 0.0, 0.0);
@@ -82,9 +94,12 @@ fn run(distances: &[f64], shift_tol: f64) -> (f64, f64, f64, f64, f64) {
     }
     let slope = {
         let (t, g) = (h.phase_rad.view(), phi.view());
-        t.iter().zip(g.iter()).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>() / t.iter().map(|a| (*a as f64).powi(2)).sum::<f64>()
+        t.iter().zip(g.iter()).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>()
+            / t.iter().map(|a| (*a as f64).powi(2)).sum::<f64>()
     };
-    eprintln!("distances {distances:?} m: slope retrieved/true {slope:.3}; Pearson with true k∫δ: CTF {rc:.4}, Paganin {rp:.4}; 10–90% edge width (px): CTF {wc:.2}, Paganin {wp:.2}, truth {wt:.2}");
+    eprintln!(
+        "distances {distances:?} m: slope retrieved/true {slope:.3}; Pearson with true k∫δ: CTF {rc:.4}, Paganin {rp:.4}; 10–90% edge width (px): CTF {wc:.2}, Paganin {wp:.2}, truth {wt:.2}"
+    );
     (rc, rp, wc, wp, wt)
 }
 

@@ -20,19 +20,52 @@ fn simulated_fxi_stack_to_maps_and_particle_chemistry() {
     let sim = tmp.path().join("sim");
     let cfg = tmp.path().join("x.toml");
     std::fs::write(&cfg, "[tomography]\nenabled = false\n[xanes]\nslab_um = 16.0\nphotons = 50000.0\n").unwrap();
-    simulate::run(&simulate::Params { config: Some(cfg), preset: "tiny".into(), seed: None }, &sim, &NoProgress).unwrap();
+    simulate::run(&simulate::Params { config: Some(cfg), preset: "tiny".into(), seed: None }, &sim, &NoProgress)
+        .unwrap();
     // `--input od` reads the counts as optical density even though the
     // file holds reference frames; the default (auto) divides by them.
-    let od = xanes::run(&xanes::Params { stack: sim.join("xanes.h5"), input: xanes::InputKind::OpticalDensity, max_clusters: 0, ..Default::default() }.plan(), &tmp.path().join("od"), &NoProgress).unwrap();
+    let od = xanes::run(
+        &xanes::Params {
+            stack: sim.join("xanes.h5"),
+            input: xanes::InputKind::OpticalDensity,
+            max_clusters: 0,
+            ..Default::default()
+        }
+        .plan(),
+        &tmp.path().join("od"),
+        &NoProgress,
+    )
+    .unwrap();
     assert_eq!(od.optical_density["from"], "optical density as given");
-    let auto = xanes::run(&xanes::Params { stack: sim.join("xanes.h5"), max_clusters: 0, ..Default::default() }.plan(), &tmp.path().join("auto"), &NoProgress).unwrap();
+    let auto = xanes::run(
+        &xanes::Params { stack: sim.join("xanes.h5"), max_clusters: 0, ..Default::default() }.plan(),
+        &tmp.path().join("auto"),
+        &NoProgress,
+    )
+    .unwrap();
     assert_eq!(auto.optical_density["from"], "counts with reference frames");
     let mut p = xanes::Plan::new(sim.join("xanes.h5"));
     p.refs = vec![d.join("xas/ref_NiO.txt").display().to_string(), d.join("xas/ref_LiNiO2.txt").display().to_string()];
     p.labels = Some(sim.join("truth/xanes_labels.tiff"));
     let out = tmp.path().join("maps");
     let s = xanes::run(&p, &out, &NoProgress).unwrap();
-    for f in ["e0_half.tiff", "e0_derivative.tiff", "white_line_energy.tiff", "white_line_height.tiff", "edge_jump.tiff", "mask.tiff", "fraction_LiNiO2.tiff", "fraction_NiO.tiff", "soc.tiff", "cluster.tiff", "r_factor.tiff", "particle_chemistry.csv", "core_shell.csv", "registration.csv", "spectra.csv"] {
+    for f in [
+        "e0_half.tiff",
+        "e0_derivative.tiff",
+        "white_line_energy.tiff",
+        "white_line_height.tiff",
+        "edge_jump.tiff",
+        "mask.tiff",
+        "fraction_LiNiO2.tiff",
+        "fraction_NiO.tiff",
+        "soc.tiff",
+        "cluster.tiff",
+        "r_factor.tiff",
+        "particle_chemistry.csv",
+        "core_shell.csv",
+        "registration.csv",
+        "spectra.csv",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     // The fraction map against truth, on the reference frame's grid: the
@@ -50,7 +83,10 @@ fn simulated_fxi_stack_to_maps_and_particle_chemistry() {
         }
     }
     let (mf, mt) = (a / n as f64, b / n as f64);
-    eprintln!("mean LiNiO2 fraction: maps {mf:.4}, truth {mt:.4} over {n} pixels; {} particles", s.particles.as_ref().unwrap().with_chemistry);
+    eprintln!(
+        "mean LiNiO2 fraction: maps {mf:.4}, truth {mt:.4} over {n} pixels; {} particles",
+        s.particles.as_ref().unwrap().with_chemistry
+    );
     assert!((mf - mt).abs() < 0.02);
     assert!(s.particles.as_ref().unwrap().with_chemistry >= 5);
     let m = read_f32(&out.join("mask.tiff"));

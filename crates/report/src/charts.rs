@@ -55,9 +55,16 @@ pub struct Series {
 
 /// Stacked bars, one per category, with each segment's 95 % interval as an
 /// error bar at the segment's top (e.g. damage classes per depth window).
-pub fn stacked_bars(title: &str, cats: &[String], series: &[Series], x_desc: &str, y_desc: &str) -> Result<String, String> {
+pub fn stacked_bars(
+    title: &str,
+    cats: &[String],
+    series: &[Series],
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<String, String> {
     let n = cats.len();
-    let ymax = (0..n).map(|i| series.iter().map(|s| s.values[i].max(0.0)).sum::<f64>()).fold(0.0, f64::max).max(1e-9) * 1.08;
+    let ymax =
+        (0..n).map(|i| series.iter().map(|s| s.values[i].max(0.0)).sum::<f64>()).fold(0.0, f64::max).max(1e-9) * 1.08;
     svg(640, 400, |root| {
         let mut ch = ChartBuilder::on(root)
             .caption(title, (FONT, 18))
@@ -78,10 +85,15 @@ pub fn stacked_bars(title: &str, cats: &[String], series: &[Series], x_desc: &st
         for (si, s) in series.iter().enumerate() {
             let col = s.color;
             let b0 = base.clone();
-            ch.draw_series((0..n).map(|i| Rectangle::new([(i as f64 + 0.15, b0[i]), (i as f64 + 0.85, b0[i] + s.values[i].max(0.0))], col.filled())))
-                .map_err(err)?
-                .label(s.name.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled()));
+            ch.draw_series((0..n).map(|i| {
+                Rectangle::new(
+                    [(i as f64 + 0.15, b0[i]), (i as f64 + 0.85, b0[i] + s.values[i].max(0.0))],
+                    col.filled(),
+                )
+            }))
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled()));
             if let Some(ci) = &s.ci {
                 for i in 0..n {
                     let (lo, hi) = ci[i];
@@ -90,15 +102,25 @@ pub fn stacked_bars(title: &str, cats: &[String], series: &[Series], x_desc: &st
                     }
                     let x = i as f64 + 0.5 + 0.1 * (si as f64 - 1.0);
                     let (y0, y1) = (b0[i] + lo, b0[i] + hi);
-                    ch.draw_series([PathElement::new(vec![(x, y0), (x, y1)], BLACK.stroke_width(1)), PathElement::new(vec![(x - 0.04, y0), (x + 0.04, y0)], BLACK), PathElement::new(vec![(x - 0.04, y1), (x + 0.04, y1)], BLACK)])
-                        .map_err(err)?;
+                    ch.draw_series([
+                        PathElement::new(vec![(x, y0), (x, y1)], BLACK.stroke_width(1)),
+                        PathElement::new(vec![(x - 0.04, y0), (x + 0.04, y0)], BLACK),
+                        PathElement::new(vec![(x - 0.04, y1), (x + 0.04, y1)], BLACK),
+                    ])
+                    .map_err(err)?;
                 }
             }
             for i in 0..n {
                 base[i] += s.values[i].max(0.0);
             }
         }
-        ch.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.85)).border_style(BLACK).label_font((FONT, 13)).draw().map_err(err)?;
+        ch.configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 13))
+            .draw()
+            .map_err(err)?;
         Ok(())
     })
 }
@@ -144,19 +166,26 @@ pub fn radar(title: &str, axes: &[String], samples: &[(String, Vec<f64>)]) -> Re
             p.push(p[0]);
             root.draw(&PathElement::new(p, RGBColor(200, 200, 200))).map_err(err)?;
         }
-        let maxv: Vec<f64> = (0..axes.len()).map(|k| samples.iter().map(|s| s.1[k].abs()).fold(0.0, f64::max)).collect();
+        let maxv: Vec<f64> =
+            (0..axes.len()).map(|k| samples.iter().map(|s| s.1[k].abs()).fold(0.0, f64::max)).collect();
         for (k, ax) in axes.iter().enumerate() {
             root.draw(&PathElement::new(vec![pt(k, 0.0), pt(k, 1.0)], RGBColor(160, 160, 160))).map_err(err)?;
             let (x, y) = pt(k, 1.13);
-            root.draw(&Text::new(format!("{ax} (max {})", fmt(maxv[k])), (x - 50, y - 6), (FONT, 12).into_font())).map_err(err)?;
+            root.draw(&Text::new(format!("{ax} (max {})", fmt(maxv[k])), (x - 50, y - 6), (FONT, 12).into_font()))
+                .map_err(err)?;
         }
         for (i, (name, vals)) in samples.iter().enumerate() {
             let col = PALETTE[i % PALETTE.len()];
-            let mut p: Vec<(i32, i32)> = vals.iter().enumerate().map(|(k, v)| pt(k, if maxv[k] > 0.0 { v.abs() / maxv[k] } else { 0.0 })).collect();
+            let mut p: Vec<(i32, i32)> = vals
+                .iter()
+                .enumerate()
+                .map(|(k, v)| pt(k, if maxv[k] > 0.0 { v.abs() / maxv[k] } else { 0.0 }))
+                .collect();
             root.draw(&Polygon::new(p.clone(), col.mix(0.18))).map_err(err)?;
             p.push(p[0]);
             root.draw(&PathElement::new(p, col.stroke_width(2))).map_err(err)?;
-            root.draw(&Rectangle::new([(14, 420 - 18 * i as i32), (26, 430 - 18 * i as i32)], col.filled())).map_err(err)?;
+            root.draw(&Rectangle::new([(14, 420 - 18 * i as i32), (26, 430 - 18 * i as i32)], col.filled()))
+                .map_err(err)?;
             root.draw(&Text::new(name.clone(), (32, 419 - 18 * i as i32), (FONT, 13).into_font())).map_err(err)?;
         }
         Ok(())
@@ -181,7 +210,11 @@ pub fn fmt(v: f64) -> String {
 /// A histogram of finite values in `bins` equal bins, with the mean marked.
 pub fn histogram(title: &str, values: &[f64], bins: usize, x_desc: &str, color: RGBColor) -> Result<String, String> {
     let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    let (lo, hi) = if v.is_empty() { (0.0, 1.0) } else { (v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max)) };
+    let (lo, hi) = if v.is_empty() {
+        (0.0, 1.0)
+    } else {
+        (v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+    };
     let hi = if hi > lo { hi } else { lo + 1.0 };
     let w = (hi - lo) / bins as f64;
     let mut counts = vec![0u64; bins];
@@ -191,19 +224,40 @@ pub fn histogram(title: &str, values: &[f64], bins: usize, x_desc: &str, color: 
     let cmax = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.1;
     let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
     svg(420, 300, |root| {
-        let mut ch = ChartBuilder::on(root).caption(title, (FONT, 16)).margin(10).x_label_area_size(42).y_label_area_size(48).build_cartesian_2d(lo..hi, 0f64..cmax).map_err(err)?;
-        ch.configure_mesh().disable_x_mesh().x_desc(x_desc).y_desc("particles").x_labels(6).y_labels(5).draw().map_err(err)?;
-        ch.draw_series(counts.iter().enumerate().map(|(i, &c)| Rectangle::new([(lo + i as f64 * w, 0.0), (lo + (i + 1) as f64 * w, c as f64)], color.mix(0.8).filled())))
-            .map_err(err)?
-            .label(format!("n = {}", v.len()))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+        let mut ch = ChartBuilder::on(root)
+            .caption(title, (FONT, 16))
+            .margin(10)
+            .x_label_area_size(42)
+            .y_label_area_size(48)
+            .build_cartesian_2d(lo..hi, 0f64..cmax)
+            .map_err(err)?;
+        ch.configure_mesh()
+            .disable_x_mesh()
+            .x_desc(x_desc)
+            .y_desc("particles")
+            .x_labels(6)
+            .y_labels(5)
+            .draw()
+            .map_err(err)?;
+        ch.draw_series(counts.iter().enumerate().map(|(i, &c)| {
+            Rectangle::new([(lo + i as f64 * w, 0.0), (lo + (i + 1) as f64 * w, c as f64)], color.mix(0.8).filled())
+        }))
+        .map_err(err)?
+        .label(format!("n = {}", v.len()))
+        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
         if mean.is_finite() {
             ch.draw_series([PathElement::new(vec![(mean, 0.0), (mean, cmax)], BLACK.stroke_width(2))])
                 .map_err(err)?
                 .label(format!("mean {}", fmt(mean)))
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK.stroke_width(2)));
         }
-        ch.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.85)).border_style(BLACK).label_font((FONT, 12)).draw().map_err(err)?;
+        ch.configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
         Ok(())
     })
 }
@@ -216,27 +270,57 @@ pub fn lines(title: &str, x: &[f64], series: &[Series], x_desc: &str, y_desc: &s
         (lo, hi) = (0.0, 1.0);
     }
     let pad = 0.05 * (hi - lo);
-    let (x0, x1) = (x.first().copied().unwrap_or(0.0), x.last().copied().unwrap_or(1.0).max(x.first().copied().unwrap_or(0.0) + 1e-9));
+    let (x0, x1) = (
+        x.first().copied().unwrap_or(0.0),
+        x.last().copied().unwrap_or(1.0).max(x.first().copied().unwrap_or(0.0) + 1e-9),
+    );
     svg(640, 380, |root| {
-        let mut ch = ChartBuilder::on(root).caption(title, (FONT, 17)).margin(12).x_label_area_size(44).y_label_area_size(56).build_cartesian_2d(x0..x1, (lo - pad)..(hi + pad)).map_err(err)?;
+        let mut ch = ChartBuilder::on(root)
+            .caption(title, (FONT, 17))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1, (lo - pad)..(hi + pad))
+            .map_err(err)?;
         ch.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(err)?;
         for s in series {
             let col = s.color;
-            ch.draw_series(LineSeries::new(x.iter().zip(&s.values).filter(|(_, v)| v.is_finite()).map(|(a, b)| (*a, *b)), col.stroke_width(2)))
-                .map_err(err)?
-                .label(s.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], col.stroke_width(2)));
+            ch.draw_series(LineSeries::new(
+                x.iter().zip(&s.values).filter(|(_, v)| v.is_finite()).map(|(a, b)| (*a, *b)),
+                col.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], col.stroke_width(2)));
         }
-        ch.configure_series_labels().position(SeriesLabelPosition::LowerRight).background_style(WHITE.mix(0.85)).border_style(BLACK).label_font((FONT, 12)).draw().map_err(err)?;
+        ch.configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
         Ok(())
     })
 }
 
 /// Scatter of measured against true values with the identity line.
-pub fn scatter_identity(title: &str, truth: &[f64], measured: &[f64], x_desc: &str, y_desc: &str) -> Result<String, String> {
+pub fn scatter_identity(
+    title: &str,
+    truth: &[f64],
+    measured: &[f64],
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<String, String> {
     let m = truth.iter().chain(measured).copied().filter(|v| v.is_finite()).fold(0.0, f64::max).max(1e-9) * 1.05;
     svg(420, 360, |root| {
-        let mut ch = ChartBuilder::on(root).caption(title, (FONT, 16)).margin(10).x_label_area_size(42).y_label_area_size(52).build_cartesian_2d(0f64..m, 0f64..m).map_err(err)?;
+        let mut ch = ChartBuilder::on(root)
+            .caption(title, (FONT, 16))
+            .margin(10)
+            .x_label_area_size(42)
+            .y_label_area_size(52)
+            .build_cartesian_2d(0f64..m, 0f64..m)
+            .map_err(err)?;
         ch.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(err)?;
         ch.draw_series([PathElement::new(vec![(0.0, 0.0), (m, m)], RGBColor(120, 120, 120))])
             .map_err(err)?
@@ -246,7 +330,13 @@ pub fn scatter_identity(title: &str, truth: &[f64], measured: &[f64], x_desc: &s
             .map_err(err)?
             .label(format!("{} matched particles", truth.len()))
             .legend(|(x, y)| Circle::new((x + 6, y), 3, PALETTE[0].filled()));
-        ch.configure_series_labels().position(SeriesLabelPosition::UpperLeft).background_style(WHITE.mix(0.85)).border_style(BLACK).label_font((FONT, 12)).draw().map_err(err)?;
+        ch.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
         Ok(())
     })
 }
@@ -262,13 +352,28 @@ pub enum View {
 
 /// Nodes (z, y, x in µm) and edges of a particle network in an electrode of
 /// `extent` (µm). Nodes are coloured by depth (separator → current collector).
-pub fn network(title: &str, nodes: &[[f64; 3]], edges: &[(usize, usize)], extent: [f64; 3], view: View) -> Result<String, String> {
+pub fn network(
+    title: &str,
+    nodes: &[[f64; 3]],
+    edges: &[(usize, usize)],
+    extent: [f64; 3],
+    view: View,
+) -> Result<String, String> {
     let depth_col = |z: f64| crate::raster::viridis((z / extent[0].max(1e-9)).clamp(0.0, 1.0));
     svg(460, 420, |root| match view {
         View::Top => {
-            let mut ch = ChartBuilder::on(root).caption(title, (FONT, 16)).margin(10).x_label_area_size(40).y_label_area_size(48).build_cartesian_2d(0f64..extent[2], 0f64..extent[1]).map_err(err)?;
+            let mut ch = ChartBuilder::on(root)
+                .caption(title, (FONT, 16))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(48)
+                .build_cartesian_2d(0f64..extent[2], 0f64..extent[1])
+                .map_err(err)?;
             ch.configure_mesh().x_desc("x (µm)").y_desc("y (µm)").draw().map_err(err)?;
-            ch.draw_series(edges.iter().map(|&(a, b)| PathElement::new(vec![(nodes[a][2], nodes[a][1]), (nodes[b][2], nodes[b][1])], RGBColor(90, 90, 90)))).map_err(err)?;
+            ch.draw_series(edges.iter().map(|&(a, b)| {
+                PathElement::new(vec![(nodes[a][2], nodes[a][1]), (nodes[b][2], nodes[b][1])], RGBColor(90, 90, 90))
+            }))
+            .map_err(err)?;
             ch.draw_series(nodes.iter().map(|n| {
                 let c = depth_col(n[0]);
                 Circle::new((n[2], n[1]), 4, RGBColor(c[0], c[1], c[2]).filled())
@@ -291,13 +396,20 @@ pub fn network(title: &str, nodes: &[[f64; 3]], edges: &[(usize, usize)], extent
             ch.configure_axes().light_grid_style(RGBColor(235, 235, 235)).max_light_lines(3).draw().map_err(err)?;
             // Vertical axis is depth z: draw it with the separator (z = 0) on top.
             let zt = |z: f64| extent[0] - z;
-            ch.draw_series(edges.iter().map(|&(a, b)| PathElement::new(vec![(nodes[a][2], zt(nodes[a][0]), nodes[a][1]), (nodes[b][2], zt(nodes[b][0]), nodes[b][1])], RGBColor(90, 90, 90)))).map_err(err)?;
+            ch.draw_series(edges.iter().map(|&(a, b)| {
+                PathElement::new(
+                    vec![(nodes[a][2], zt(nodes[a][0]), nodes[a][1]), (nodes[b][2], zt(nodes[b][0]), nodes[b][1])],
+                    RGBColor(90, 90, 90),
+                )
+            }))
+            .map_err(err)?;
             ch.draw_series(nodes.iter().map(|n| {
                 let c = depth_col(n[0]);
                 Circle::new((n[2], zt(n[0]), n[1]), 4, RGBColor(c[0], c[1], c[2]).filled())
             }))
             .map_err(err)?;
-            root.draw(&Text::new("axes: x, depth (separator at top), y — µm", (10, 400), (FONT, 12).into_font())).map_err(err)?;
+            root.draw(&Text::new("axes: x, depth (separator at top), y — µm", (10, 400), (FONT, 12).into_font()))
+                .map_err(err)?;
             Ok(())
         }
     })
@@ -310,7 +422,8 @@ pub fn colorbar(label: &str, lo: f64, hi: f64, cmap: fn(f64) -> [u8; 3]) -> Resu
         for i in 0..n {
             let c = cmap(i as f64 / (n - 1) as f64);
             let x = 20 + i * 320 / n;
-            root.draw(&Rectangle::new([(x, 6), (x + 320 / n + 1, 24)], RGBColor(c[0], c[1], c[2]).filled())).map_err(err)?;
+            root.draw(&Rectangle::new([(x, 6), (x + 320 / n + 1, 24)], RGBColor(c[0], c[1], c[2]).filled()))
+                .map_err(err)?;
         }
         root.draw(&Text::new(fmt(lo), (14, 28), (FONT, 12).into_font())).map_err(err)?;
         root.draw(&Text::new(fmt(hi), (318, 28), (FONT, 12).into_font())).map_err(err)?;
@@ -328,7 +441,15 @@ mod tests {
         let s = stacked_bars(
             "t",
             &["0–10".into(), "10–20".into()],
-            &[Series { name: "least".into(), color: CLASS_COLORS[0], values: vec![0.5, 0.4], ci: Some(vec![(0.4, 0.6), (0.3, 0.5)]) }, Series { name: "severe".into(), color: CLASS_COLORS[2], values: vec![0.5, 0.6], ci: None }],
+            &[
+                Series {
+                    name: "least".into(),
+                    color: CLASS_COLORS[0],
+                    values: vec![0.5, 0.4],
+                    ci: Some(vec![(0.4, 0.6), (0.3, 0.5)]),
+                },
+                Series { name: "severe".into(), color: CLASS_COLORS[2], values: vec![0.5, 0.6], ci: None },
+            ],
             "depth (µm)",
             "fraction",
         )
@@ -338,9 +459,15 @@ mod tests {
         assert!(h.contains("n = 3"));
         let p = pie("top", &[("least".into(), 3.0, CLASS_COLORS[0]), ("severe".into(), 1.0, CLASS_COLORS[2])]).unwrap();
         assert!(p.contains("75"));
-        let r = radar("r", &["a".into(), "b".into(), "c".into()], &[("s1".into(), vec![1.0, 2.0, 3.0]), ("s2".into(), vec![2.0, 1.0, 0.5])]).unwrap();
+        let r = radar(
+            "r",
+            &["a".into(), "b".into(), "c".into()],
+            &[("s1".into(), vec![1.0, 2.0, 3.0]), ("s2".into(), vec![2.0, 1.0, 0.5])],
+        )
+        .unwrap();
         assert!(r.contains("s2"));
-        let n = network("net", &[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], &[(0, 1)], [10.0, 10.0, 10.0], View::Perspective).unwrap();
+        let n = network("net", &[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], &[(0, 1)], [10.0, 10.0, 10.0], View::Perspective)
+            .unwrap();
         assert!(n.contains("<svg"));
     }
 }

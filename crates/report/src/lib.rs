@@ -159,9 +159,17 @@ pub fn render(r: &Report) -> String {
         }
         h.push_str("<div class=\"grid\">");
         for f in &s.figures {
-            h.push_str(&format!("<figure class=\"fig{}\" id=\"fig-{}\" data-figure=\"{}\"><h3>{}</h3>", if f.wide { " wide" } else { "" }, escape(&f.id), escape(&f.id), escape(&f.title)));
+            h.push_str(&format!(
+                "<figure class=\"fig{}\" id=\"fig-{}\" data-figure=\"{}\"><h3>{}</h3>",
+                if f.wide { " wide" } else { "" },
+                escape(&f.id),
+                escape(&f.id),
+                escape(&f.title)
+            ));
             match &f.body {
-                Body::Svg(svg) => h.push_str(svg.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>").trim()),
+                Body::Svg(svg) => {
+                    h.push_str(svg.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>").trim())
+                }
                 Body::Image { uri, width, alt, colorbar } => {
                     h.push_str(&format!("<img src=\"{uri}\" width=\"{width}\" alt=\"{}\">", escape(alt)));
                     if let Some(cb) = colorbar {

@@ -71,7 +71,13 @@ pub fn grey(a: ArrayView2<f32>, lo: f64, hi: f64) -> Rgb {
 
 /// Tints the pixels of labelled particles by class colour over a grey image
 /// (`class_of(label)` gives 0 least, 1 mild, 2 severe, or None).
-pub fn class_overlay(base: &Rgb, labels: ArrayView2<u32>, class_of: &dyn Fn(u32) -> Option<usize>, colors: &[[u8; 3]; 3], alpha: f64) -> Rgb {
+pub fn class_overlay(
+    base: &Rgb,
+    labels: ArrayView2<u32>,
+    class_of: &dyn Fn(u32) -> Option<usize>,
+    colors: &[[u8; 3]; 3],
+    alpha: f64,
+) -> Rgb {
     let mut img = base.clone();
     for ((y, x), &l) in labels.indexed_iter() {
         if l == 0 {
@@ -110,7 +116,14 @@ pub fn outline(img: &mut Rgb, region: ArrayView2<bool>, color: [u8; 3]) {
             if !region[[y, x]] {
                 continue;
             }
-            let edge = y == 0 || x == 0 || y + 1 == h || x + 1 == w || !region[[y - 1, x]] || !region[[y + 1, x]] || !region[[y, x - 1]] || !region[[y, x + 1]];
+            let edge = y == 0
+                || x == 0
+                || y + 1 == h
+                || x + 1 == w
+                || !region[[y - 1, x]]
+                || !region[[y + 1, x]]
+                || !region[[y, x - 1]]
+                || !region[[y, x + 1]];
             if edge {
                 img.set(y, x, color);
             }
@@ -163,7 +176,8 @@ mod tests {
         let img = grey(a.view(), 0.0, 19.0);
         assert_eq!(img.get(3, 4), [255, 255, 255]);
         let uri = upscale(&img, 2).data_uri().unwrap();
-        let bytes = base64::engine::general_purpose::STANDARD.decode(uri.trim_start_matches("data:image/png;base64,")).unwrap();
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(uri.trim_start_matches("data:image/png;base64,")).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         assert_eq!(viridis(0.0), [68, 1, 84]);
         assert_eq!(viridis(1.0), [253, 231, 37]);

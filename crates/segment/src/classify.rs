@@ -5,9 +5,9 @@
 //! forest (smartcore) trained on sparsely labelled voxels. Features are
 //! computed in z-slabs with a halo, so memory stays bounded.
 
-use chemomech_imgproc::filters::{gaussian, gaussian_derivative};
 use chemomech_core::{Error, Result};
-use ndarray::{s, Array3, ArrayView3};
+use chemomech_imgproc::filters::{gaussian, gaussian_derivative};
+use ndarray::{Array3, ArrayView3, s};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
@@ -55,16 +55,22 @@ pub fn features(vol: ArrayView3<f32>, bank: &FeatureBank, spacing: [f64; 3]) -> 
         let dog = &g - &g2;
         // Structure tensor: products of first derivatives smoothed at 2σ.
         let st = |a: &Array3<f32>, b: &Array3<f32>| gaussian((a * b).view(), 2.0 * s, spacing);
-        let (szz, syy, sxx, szy, szx, syx) = (st(&gz, &gz), st(&gy, &gy), st(&gx, &gx), st(&gz, &gy), st(&gz, &gx), st(&gy, &gx));
+        let (szz, syy, sxx, szy, szx, syx) =
+            (st(&gz, &gz), st(&gy, &gy), st(&gx, &gx), st(&gz, &gy), st(&gz, &gx), st(&gy, &gx));
         let eig = |a: [&Array3<f32>; 6]| -> [Array3<f32>; 3] {
-            let mut e = [Array3::<f32>::zeros(vol.dim()), Array3::<f32>::zeros(vol.dim()), Array3::<f32>::zeros(vol.dim())];
+            let mut e =
+                [Array3::<f32>::zeros(vol.dim()), Array3::<f32>::zeros(vol.dim()), Array3::<f32>::zeros(vol.dim())];
             let (nz, ny, nx) = vol.dim();
             let vals: Vec<[f32; 3]> = (0..nz * ny * nx)
                 .into_par_iter()
                 .map(|i| {
                     let (z, y, x) = (i / (ny * nx), (i / nx) % ny, i % nx);
                     let m = |k: usize| a[k][[z, y, x]] as f64;
-                    let ev = chemomech_core::math::sym3_eigenvalues([[m(0), m(3), m(4)], [m(3), m(1), m(5)], [m(4), m(5), m(2)]]);
+                    let ev = chemomech_core::math::sym3_eigenvalues([
+                        [m(0), m(3), m(4)],
+                        [m(3), m(1), m(5)],
+                        [m(4), m(5), m(2)],
+                    ]);
                     [ev[0] as f32, ev[1] as f32, ev[2] as f32]
                 })
                 .collect();
@@ -88,7 +94,6 @@ pub fn features(vol: ArrayView3<f32>, bank: &FeatureBank, spacing: [f64; 3]) -> 
     out
 }
 
-
 /// A trained classifier with its feature settings (serialisable).
 #[derive(Serialize, Deserialize)]
 pub struct VoxelClassifier {
@@ -103,11 +108,24 @@ pub struct VoxelClassifier {
 
 /// Trains on the voxels of `labels` that are non-zero (0 = unlabelled).
 /// At most `max_samples` labelled voxels are used (evenly subsampled).
-pub fn train(vol: ArrayView3<f32>, labels: ArrayView3<u8>, spacing: [f64; 3], bank: FeatureBank, trees: u16, seed: u64, max_samples: usize) -> Result<VoxelClassifier> {
+pub fn train(
+    vol: ArrayView3<f32>,
+    labels: ArrayView3<u8>,
+    spacing: [f64; 3],
+    bank: FeatureBank,
+    trees: u16,
+    seed: u64,
+    max_samples: usize,
+) -> Result<VoxelClassifier> {
     if vol.dim() != labels.dim() {
-        return Err(Error::shape(format!("training labels {:?} do not match the volume {:?}", labels.dim(), vol.dim())));
+        return Err(Error::shape(format!(
+            "training labels {:?} do not match the volume {:?}",
+            labels.dim(),
+            vol.dim()
+        )));
     }
-    let picks: Vec<(usize, usize, usize, u8)> = labels.indexed_iter().filter(|(_, l)| **l > 0).map(|((z, y, x), &l)| (z, y, x, l)).collect();
+    let picks: Vec<(usize, usize, usize, u8)> =
+        labels.indexed_iter().filter(|(_, l)| **l > 0).map(|((z, y, x), &l)| (z, y, x, l)).collect();
     let mut classes: Vec<u8> = picks.iter().map(|p| p.3).collect();
     classes.sort();
     classes.dedup();
@@ -117,11 +135,16 @@ pub fn train(vol: ArrayView3<f32>, labels: ArrayView3<u8>, spacing: [f64; 3], ba
     let step = (picks.len() / max_samples.max(1)).max(1);
     let picks: Vec<_> = picks.into_iter().step_by(step).collect();
     let feats = features(vol, &bank, spacing);
-    let rows: Vec<Vec<f64>> = picks.iter().map(|&(z, y, x, _)| feats.iter().map(|f| f[[z, y, x]] as f64).collect()).collect();
+    let rows: Vec<Vec<f64>> =
+        picks.iter().map(|&(z, y, x, _)| feats.iter().map(|f| f[[z, y, x]] as f64).collect()).collect();
     // The forest cannot split on NaN (smartcore indexes out of bounds).
-    if let Some((r, k)) = rows.iter().enumerate().find_map(|(r, row)| row.iter().position(|v| !v.is_finite()).map(|k| (r, k))) {
+    if let Some((r, k)) =
+        rows.iter().enumerate().find_map(|(r, row)| row.iter().position(|v| !v.is_finite()).map(|k| (r, k)))
+    {
         let (z, y, x, _) = picks[r];
-        return Err(Error::data(format!("feature {k} is not finite at annotated voxel (z {z}, y {y}, x {x}): does the volume hold NaN or infinite values?")));
+        return Err(Error::data(format!(
+            "feature {k} is not finite at annotated voxel (z {z}, y {y}, x {x}): does the volume hold NaN or infinite values?"
+        )));
     }
     let y: Vec<u32> = picks.iter().map(|p| classes.iter().position(|&c| c == p.3).expect("known") as u32).collect();
     let x = DenseMatrix::from_2d_vec(&rows).map_err(|e| Error::data(format!("training matrix: {e}")))?;
@@ -187,9 +210,16 @@ mod tests {
         // Three phases by intensity and texture, with noise.
         let truth = Array3::from_shape_fn((24, 24, 24), |(z, y, x)| {
             let d = ((z as f64 - 12.0).powi(2) + (y as f64 - 12.0).powi(2) + (x as f64 - 12.0).powi(2)).sqrt();
-            if d < 6.0 { 3u8 } else if d < 9.0 { 2 } else { 1 }
+            if d < 6.0 {
+                3u8
+            } else if d < 9.0 {
+                2
+            } else {
+                1
+            }
         });
-        let vol = truth.mapv(|t| t as f32 * 10.0) + Array3::from_shape_fn((24, 24, 24), |(z, y, x)| (((z * 7 + y * 13 + x * 17) % 11) as f32 - 5.0) * 0.8);
+        let vol = truth.mapv(|t| t as f32 * 10.0)
+            + Array3::from_shape_fn((24, 24, 24), |(z, y, x)| (((z * 7 + y * 13 + x * 17) % 11) as f32 - 5.0) * 0.8);
         let mut labels = Array3::<u8>::zeros(truth.dim());
         for ((z, y, x), &t) in truth.indexed_iter() {
             if (z + y + x) % 9 == 0 {
@@ -206,13 +236,24 @@ mod tests {
     fn flat_regions_train_and_nan_is_an_error() {
         // Exact zeros (vacuum pores of a simulated μ volume) once gave the
         // Hessian eigenvalues 0/0 = NaN, on which the forest panicked.
-        let vol = Array3::from_shape_fn((16, 16, 16), |(z, y, x)| if x < 8 { 0.0 } else { 5.0 + ((z * 7 + y * 13 + x * 17) % 5) as f32 });
-        let labels = Array3::from_shape_fn(vol.dim(), |(z, y, x)| if (z + y) % 4 == 0 && x % 3 == 0 { 1 + (x >= 8) as u8 } else { 0 });
+        let vol =
+            Array3::from_shape_fn(
+                (16, 16, 16),
+                |(z, y, x)| if x < 8 { 0.0 } else { 5.0 + ((z * 7 + y * 13 + x * 17) % 5) as f32 },
+            );
+        let labels =
+            Array3::from_shape_fn(
+                vol.dim(),
+                |(z, y, x)| if (z + y) % 4 == 0 && x % 3 == 0 { 1 + (x >= 8) as u8 } else { 0 },
+            );
         let m = train(vol.view(), labels.view(), [1.0; 3], FeatureBank::for_voxel(1.0), 5, 1, 5000).unwrap();
         assert_eq!(m.predict(vol.view()).unwrap()[[3, 3, 1]], 1);
         let mut bad = vol.clone();
         bad[[0, 0, 0]] = f32::NAN;
-        let e = train(bad.view(), labels.view(), [1.0; 3], FeatureBank::for_voxel(1.0), 5, 1, 5000).err().expect("NaN is refused").to_string();
+        let e = train(bad.view(), labels.view(), [1.0; 3], FeatureBank::for_voxel(1.0), 5, 1, 5000)
+            .err()
+            .expect("NaN is refused")
+            .to_string();
         assert!(e.contains("not finite"), "{e}");
     }
 }

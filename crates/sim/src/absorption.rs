@@ -4,11 +4,11 @@
 use crate::config::SimConfig;
 use crate::detector::{flat_pattern, poisson, to_u16};
 use crate::electrode::Electrode;
-use crate::rng::{rng, Stream};
+use crate::rng::{Stream, rng};
 use crate::xray::Material;
 use chemomech_core::{DynArray, Metadata, Progress, ProjectionSet, Result};
 use chemomech_tomo::geometry::full_detector_width;
-use chemomech_tomo::{project_volume, Geometry};
+use chemomech_tomo::{Geometry, project_volume};
 use ndarray::{Array3, Axis, Zip};
 use rayon::prelude::*;
 
@@ -28,7 +28,11 @@ impl Materials {
     pub fn from_config(cfg: &SimConfig) -> Result<Self> {
         let e = &cfg.electrode;
         let active = Material::compound("active", &e.active_formula, e.active_density)?;
-        let cbd = Material::mixture("carbon-binder", &[("C", e.cbd_carbon_mass_fraction), ("C2H2F2", 1.0 - e.cbd_carbon_mass_fraction)], e.cbd_density)?;
+        let cbd = Material::mixture(
+            "carbon-binder",
+            &[("C", e.cbd_carbon_mass_fraction), ("C2H2F2", 1.0 - e.cbd_carbon_mass_fraction)],
+            e.cbd_density,
+        )?;
         let pore = if e.pore_fill == "electrolyte" {
             // 1 M LiPF6 in EC:DMC 1:1 (by mass), ~1.3 g/cm³.
             Material::mixture("electrolyte", &[("LiPF6", 0.12), ("C3H4O3", 0.44), ("C3H6O3", 0.44)], 1.3)?
@@ -100,7 +104,8 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
             mk(a as u64, &|r, c| i0 * pattern[[r, c]] * (-(p[[r, c]] as f64) * voxel_cm).exp())
         })
         .collect();
-    let flats: Vec<Vec<f64>> = (0..t.flats).into_par_iter().map(|f| mk(1_000_000 + f as u64, &|r, c| i0 * pattern[[r, c]])).collect();
+    let flats: Vec<Vec<f64>> =
+        (0..t.flats).into_par_iter().map(|f| mk(1_000_000 + f as u64, &|r, c| i0 * pattern[[r, c]])).collect();
     let darks: Vec<Vec<f64>> = (0..t.darks).into_par_iter().map(|f| mk(2_000_000 + f as u64, &|_, _| 0.0)).collect();
     progress.inc(1);
     progress.finish();
@@ -110,7 +115,10 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
         Ok(if noisy {
             DynArray::U16(ndarray::ArrayD::from_shape_vec(vec![n, nz, n_det], flat.into_iter().map(to_u16).collect())?)
         } else {
-            DynArray::F32(ndarray::ArrayD::from_shape_vec(vec![n, nz, n_det], flat.into_iter().map(|x| x as f32).collect())?)
+            DynArray::F32(ndarray::ArrayD::from_shape_vec(
+                vec![n, nz, n_det],
+                flat.into_iter().map(|x| x as f32).collect(),
+            )?)
         })
     };
     let mut meta = Metadata::new();

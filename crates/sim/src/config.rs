@@ -259,7 +259,16 @@ impl Default for ChemistryConfig {
 
 impl Default for TomographyConfig {
     fn default() -> Self {
-        Self { enabled: true, energy_kev: 8.0, angles: 181, photons: 20000.0, flats: 10, darks: 10, dark_counts: 100.0, flat_variation: 0.05 }
+        Self {
+            enabled: true,
+            energy_kev: 8.0,
+            angles: 181,
+            photons: 20000.0,
+            flats: 10,
+            darks: 10,
+            dark_counts: 100.0,
+            flat_variation: 0.05,
+        }
     }
 }
 
@@ -332,7 +341,11 @@ pub fn preset(names: &str) -> Result<SimConfig> {
             "fast_charge_10" | "cycles_10" => c.damage.profile = "fast_charge_10".into(),
             "cycles_50" => c.damage.profile = "cycles_50".into(),
             "holo" | "holotomography" => c.phase_contrast.enabled = true,
-            other => return Err(Error::param(format!("unknown preset '{other}' (small, medium, large, tiny, cycles_50, holo)"))),
+            other => {
+                return Err(Error::param(format!(
+                    "unknown preset '{other}' (small, medium, large, tiny, cycles_50, holo)"
+                )));
+            }
         }
     }
     Ok(c)
@@ -345,7 +358,8 @@ fn check(ok: bool, msg: impl FnOnce() -> String) -> Result<()> {
 impl SimConfig {
     /// Reads a TOML configuration (unknown keys are errors).
     pub fn from_toml(text: &str) -> Result<Self> {
-        let c: SimConfig = toml::from_str(text).map_err(|e| Error::param(format!("simulator config: {}", e.to_string().replace('\n', " "))))?;
+        let c: SimConfig = toml::from_str(text)
+            .map_err(|e| Error::param(format!("simulator config: {}", e.to_string().replace('\n', " "))))?;
         c.validate()?;
         Ok(c)
     }
@@ -353,62 +367,132 @@ impl SimConfig {
     /// Grid size (z, y, x) in voxels.
     pub fn shape(&self) -> (usize, usize, usize) {
         let e = &self.electrode;
-        ((e.thickness_um / e.voxel_um).round() as usize, (e.lateral_um / e.voxel_um).round() as usize, (e.lateral_um / e.voxel_um).round() as usize)
+        (
+            (e.thickness_um / e.voxel_um).round() as usize,
+            (e.lateral_um / e.voxel_um).round() as usize,
+            (e.lateral_um / e.voxel_um).round() as usize,
+        )
     }
 
     /// Rejects absurd parameters.
     pub fn validate(&self) -> Result<()> {
         let e = &self.electrode;
         let pos = |v: f64| v.is_finite() && v > 0.0;
-        check(pos(e.voxel_um) && e.voxel_um <= 10.0, || format!("electrode.voxel_um must be in (0, 10], got {}", e.voxel_um))?;
+        check(pos(e.voxel_um) && e.voxel_um <= 10.0, || {
+            format!("electrode.voxel_um must be in (0, 10], got {}", e.voxel_um)
+        })?;
         check(pos(e.thickness_um) && pos(e.lateral_um), || "electrode sizes must be positive".into())?;
         let (nz, ny, nx) = self.shape();
-        check(nz >= 8 && ny >= 8, || format!("the electrode is only {nz}x{ny}x{nx} voxels; make it at least 8 voxels in each direction"))?;
-        check((nz as u64) * (ny as u64) * (nx as u64) <= 2_000_000_000, || format!("{nz}x{ny}x{nx} voxels is too large for one simulation"))?;
-        check(pos(e.median_esd_um) && e.min_esd_um > 0.0 && e.min_esd_um <= e.median_esd_um && e.median_esd_um <= e.max_esd_um, || {
-            format!("need 0 < min_esd_um ≤ median_esd_um ≤ max_esd_um, got {} / {} / {}", e.min_esd_um, e.median_esd_um, e.max_esd_um)
+        check(nz >= 8 && ny >= 8, || {
+            format!("the electrode is only {nz}x{ny}x{nx} voxels; make it at least 8 voxels in each direction")
         })?;
-        check(e.max_esd_um < e.thickness_um, || format!("max_esd_um {} must be below the thickness {}", e.max_esd_um, e.thickness_um))?;
-        check(e.min_esd_um >= 2.0 * e.voxel_um, || format!("min_esd_um {} is under two voxels; particles would not be resolved", e.min_esd_um))?;
+        check((nz as u64) * (ny as u64) * (nx as u64) <= 2_000_000_000, || {
+            format!("{nz}x{ny}x{nx} voxels is too large for one simulation")
+        })?;
+        check(
+            pos(e.median_esd_um)
+                && e.min_esd_um > 0.0
+                && e.min_esd_um <= e.median_esd_um
+                && e.median_esd_um <= e.max_esd_um,
+            || {
+                format!(
+                    "need 0 < min_esd_um ≤ median_esd_um ≤ max_esd_um, got {} / {} / {}",
+                    e.min_esd_um, e.median_esd_um, e.max_esd_um
+                )
+            },
+        )?;
+        check(e.max_esd_um < e.thickness_um, || {
+            format!("max_esd_um {} must be below the thickness {}", e.max_esd_um, e.thickness_um)
+        })?;
+        check(e.min_esd_um >= 2.0 * e.voxel_um, || {
+            format!("min_esd_um {} is under two voxels; particles would not be resolved", e.min_esd_um)
+        })?;
         check((0.0..=1.0).contains(&e.esd_log_sigma), || "esd_log_sigma must be in [0, 1]".into())?;
-        check(e.active_fraction > 0.05 && e.active_fraction < 0.65, || format!("active_fraction {} must be in (0.05, 0.65)", e.active_fraction))?;
-        check(e.cbd_fraction >= 0.0 && e.active_fraction + e.cbd_fraction < 0.95, || format!("cbd_fraction {} leaves no pores", e.cbd_fraction))?;
-        check((0.0..0.5).contains(&e.ellipticity) && (0.0..0.2).contains(&e.roughness) && (0.0..0.3).contains(&e.contact_overlap), || "ellipticity < 0.5, roughness < 0.2 and contact_overlap < 0.3 are required".into())?;
+        check(e.active_fraction > 0.05 && e.active_fraction < 0.65, || {
+            format!("active_fraction {} must be in (0.05, 0.65)", e.active_fraction)
+        })?;
+        check(e.cbd_fraction >= 0.0 && e.active_fraction + e.cbd_fraction < 0.95, || {
+            format!("cbd_fraction {} leaves no pores", e.cbd_fraction)
+        })?;
+        check(
+            (0.0..0.5).contains(&e.ellipticity)
+                && (0.0..0.2).contains(&e.roughness)
+                && (0.0..0.3).contains(&e.contact_overlap),
+            || "ellipticity < 0.5, roughness < 0.2 and contact_overlap < 0.3 are required".into(),
+        )?;
         check((1..=4).contains(&e.supersample), || "supersample must be 1–4".into())?;
-        check(pos(e.active_density) && pos(e.cbd_density) && (0.0..=1.0).contains(&e.cbd_carbon_mass_fraction), || "densities must be positive".into())?;
-        check(e.pore_fill == "vacuum" || e.pore_fill == "electrolyte", || format!("pore_fill must be 'vacuum' or 'electrolyte', got '{}'", e.pore_fill))?;
+        check(
+            pos(e.active_density) && pos(e.cbd_density) && (0.0..=1.0).contains(&e.cbd_carbon_mass_fraction),
+            || "densities must be positive".into(),
+        )?;
+        check(e.pore_fill == "vacuum" || e.pore_fill == "electrolyte", || {
+            format!("pore_fill must be 'vacuum' or 'electrolyte', got '{}'", e.pore_fill)
+        })?;
         let d = &self.damage;
-        check(d.profile == "fast_charge_10" || d.profile == "cycles_50", || format!("damage.profile must be 'fast_charge_10' or 'cycles_50', got '{}'", d.profile))?;
-        check(0.0 < d.mild_threshold && d.mild_threshold < d.severe_threshold && d.severe_threshold < 0.5, || "need 0 < mild_threshold < severe_threshold < 0.5".into())?;
-        check(d.wide_crack_um[0] > 0.0 && d.wide_crack_um[0] <= d.wide_crack_um[1] && d.fine_crack_um[0] > 0.0 && d.fine_crack_um[0] <= d.fine_crack_um[1], || "crack width ranges must be positive and ordered".into())?;
-        check((0.0..=1.0).contains(&d.detach_probability) && (0.0..=1.0).contains(&d.gap_cap_fraction) && d.gap_um >= 0.0, || "detachment parameters out of range".into())?;
+        check(d.profile == "fast_charge_10" || d.profile == "cycles_50", || {
+            format!("damage.profile must be 'fast_charge_10' or 'cycles_50', got '{}'", d.profile)
+        })?;
+        check(0.0 < d.mild_threshold && d.mild_threshold < d.severe_threshold && d.severe_threshold < 0.5, || {
+            "need 0 < mild_threshold < severe_threshold < 0.5".into()
+        })?;
+        check(
+            d.wide_crack_um[0] > 0.0
+                && d.wide_crack_um[0] <= d.wide_crack_um[1]
+                && d.fine_crack_um[0] > 0.0
+                && d.fine_crack_um[0] <= d.fine_crack_um[1],
+            || "crack width ranges must be positive and ordered".into(),
+        )?;
+        check(
+            (0.0..=1.0).contains(&d.detach_probability) && (0.0..=1.0).contains(&d.gap_cap_fraction) && d.gap_um >= 0.0,
+            || "detachment parameters out of range".into(),
+        )?;
         let c = &self.chemistry;
         for (n, v) in [("soc_separator", c.soc_separator), ("soc_collector", c.soc_collector)] {
             check((0.0..=1.0).contains(&v), || format!("chemistry.{n} must be in [0, 1], got {v}"))?;
         }
-        check((2.0..=4.0).contains(&c.valence_soc0) && (2.0..=4.0).contains(&c.valence_soc1) && c.valence_soc0 < c.valence_soc1, || "valences must satisfy 2 ≤ valence_soc0 < valence_soc1 ≤ 4".into())?;
-        check(pos(c.depth_exponent) && pos(c.crack_decay_um) && c.particle_sigma >= 0.0, || "chemistry shape parameters must be positive".into())?;
+        check(
+            (2.0..=4.0).contains(&c.valence_soc0)
+                && (2.0..=4.0).contains(&c.valence_soc1)
+                && c.valence_soc0 < c.valence_soc1,
+            || "valences must satisfy 2 ≤ valence_soc0 < valence_soc1 ≤ 4".into(),
+        )?;
+        check(pos(c.depth_exponent) && pos(c.crack_decay_um) && c.particle_sigma >= 0.0, || {
+            "chemistry shape parameters must be positive".into()
+        })?;
         let t = &self.tomography;
         if t.enabled {
-            check((4.0..=40.0).contains(&t.energy_kev), || format!("tomography.energy_kev {} outside the tabulated 4–40 keV", t.energy_kev))?;
+            check((4.0..=40.0).contains(&t.energy_kev), || {
+                format!("tomography.energy_kev {} outside the tabulated 4–40 keV", t.energy_kev)
+            })?;
             check((2..=20000).contains(&t.angles), || format!("tomography.angles must be 2–20000, got {}", t.angles))?;
-            check(t.photons >= 0.0 && t.dark_counts >= 0.0 && (0.0..0.5).contains(&t.flat_variation), || "tomography noise parameters out of range".into())?;
+            check(t.photons >= 0.0 && t.dark_counts >= 0.0 && (0.0..0.5).contains(&t.flat_variation), || {
+                "tomography noise parameters out of range".into()
+            })?;
             check(t.flats >= 1 && t.darks >= 1, || "tomography needs at least one flat and one dark".into())?;
         }
         let p = &self.phase_contrast;
         if p.enabled {
-            check((4.0..=40.0).contains(&p.energy_kev), || format!("phase_contrast.energy_kev {} outside 4–40 keV", p.energy_kev))?;
-            check(!p.distances_m.is_empty() && p.distances_m.iter().all(|&z| z > 0.0 && z < p.focus_to_detector_m), || "phase_contrast.distances_m must be positive and below focus_to_detector_m".into())?;
+            check((4.0..=40.0).contains(&p.energy_kev), || {
+                format!("phase_contrast.energy_kev {} outside 4–40 keV", p.energy_kev)
+            })?;
+            check(
+                !p.distances_m.is_empty() && p.distances_m.iter().all(|&z| z > 0.0 && z < p.focus_to_detector_m),
+                || "phase_contrast.distances_m must be positive and below focus_to_detector_m".into(),
+            )?;
             check((2..=20000).contains(&p.angles), || "phase_contrast.angles must be 2–20000".into())?;
         }
         let x = &self.xanes;
         if x.enabled {
-            check(pos(x.slab_um) && x.slab_um <= e.lateral_um, || format!("xanes.slab_um must be in (0, lateral_um], got {}", x.slab_um))?;
+            check(pos(x.slab_um) && x.slab_um <= e.lateral_um, || {
+                format!("xanes.slab_um must be in (0, lateral_um], got {}", x.slab_um)
+            })?;
             if !x.energies_ev.is_empty() {
                 chemomech_core::types::check_increasing(&x.energies_ev, "xanes.energies_ev")?;
                 check(x.energies_ev.len() >= 8, || "xanes.energies_ev needs at least 8 energies".into())?;
             }
-            check(x.photons >= 0.0 && x.drift_px >= 0.0 && x.drift_px < 20.0, || "xanes noise/drift out of range".into())?;
+            check(x.photons >= 0.0 && x.drift_px >= 0.0 && x.drift_px < 20.0, || {
+                "xanes noise/drift out of range".into()
+            })?;
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Detector models: counting noise and smooth flat-field patterns.
 
-use crate::rng::{rng, Stream};
+use crate::rng::{Stream, rng};
 use ndarray::Array2;
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Poisson};
@@ -27,11 +27,18 @@ pub fn flat_pattern(shape: (usize, usize), amp: f64, seed: u64, t: f64) -> Array
     // The phase range stays 0..6.28 (not TAU): simulated flats, and every
     // seeded result downstream, are kept as they were.
     #[allow(clippy::approx_constant)]
-    let modes: Vec<(f64, f64, f64, f64)> = (0..4).map(|_| (g.random_range(0.3..1.5), g.random_range(0.3..1.5), g.random_range(0.0..6.28), g.random_range(-1.0..1.0))).collect();
+    let modes: Vec<(f64, f64, f64, f64)> = (0..4)
+        .map(|_| {
+            (g.random_range(0.3..1.5), g.random_range(0.3..1.5), g.random_range(0.0..6.28), g.random_range(-1.0..1.0))
+        })
+        .collect();
     let (h, w) = shape;
     Array2::from_shape_fn(shape, |(r, c)| {
         let (y, x) = (r as f64 / h as f64, c as f64 / w as f64);
-        let s: f64 = modes.iter().map(|(fy, fx, ph, dr)| (std::f64::consts::TAU * (fy * y + fx * x) + ph + dr * t * 0.05).cos()).sum();
+        let s: f64 = modes
+            .iter()
+            .map(|(fy, fx, ph, dr)| (std::f64::consts::TAU * (fy * y + fx * x) + ph + dr * t * 0.05).cos())
+            .sum();
         1.0 + amp * s / 2.0
     })
 }

@@ -5,7 +5,7 @@
 //! boundaries so that sub-voxel cracks attenuate as they should.
 
 use crate::config::SimConfig;
-use crate::rng::{rng, Stream};
+use crate::rng::{Stream, rng};
 use chemomech_core::{Error, Progress, Result};
 use ndarray::{Array3, Axis};
 use rand::Rng;
@@ -172,13 +172,21 @@ impl Particle {
     /// Normalised ellipsoidal radius without roughness (where cracks end).
     #[inline]
     pub fn q_smooth(&self, d: V3) -> f64 {
-        let l = [dot(self.rotation[0], d) / self.axes[0], dot(self.rotation[1], d) / self.axes[1], dot(self.rotation[2], d) / self.axes[2]];
+        let l = [
+            dot(self.rotation[0], d) / self.axes[0],
+            dot(self.rotation[1], d) / self.axes[1],
+            dot(self.rotation[2], d) / self.axes[2],
+        ];
         norm(l) / self.radius_um
     }
     /// Normalised radius q of a point at offset `d` from the centre: q ≤ 1 inside.
     #[inline]
     pub fn q(&self, d: V3) -> f64 {
-        let l = [dot(self.rotation[0], d) / self.axes[0], dot(self.rotation[1], d) / self.axes[1], dot(self.rotation[2], d) / self.axes[2]];
+        let l = [
+            dot(self.rotation[0], d) / self.axes[0],
+            dot(self.rotation[1], d) / self.axes[1],
+            dot(self.rotation[2], d) / self.axes[2],
+        ];
         let q0 = norm(l) / self.radius_um;
         if q0 < 1e-12 {
             return 0.0;
@@ -341,7 +349,8 @@ pub fn generate(cfg: &SimConfig, progress: &dyn Progress) -> Result<Electrode> {
 
     // --- sizes and packing ---------------------------------------------------
     let mut sizes = rng(cfg.seed, Stream::Sizes, 0);
-    let ln = LogNormal::new((e.median_esd_um).ln(), e.esd_log_sigma.max(1e-6)).map_err(|x| Error::param(x.to_string()))?;
+    let ln =
+        LogNormal::new((e.median_esd_um).ln(), e.esd_log_sigma.max(1e-6)).map_err(|x| Error::param(x.to_string()))?;
     let draw_radius = |r: &mut rand_chacha::ChaCha8Rng| -> f64 {
         loop {
             let d: f64 = ln.sample(r);
@@ -387,7 +396,16 @@ pub fn generate(cfg: &SimConfig, progress: &dyn Progress) -> Result<Electrode> {
         let a1 = perpendicular(a0, &mut g);
         let a2 = [a0[1] * a1[2] - a0[2] * a1[1], a0[2] * a1[0] - a0[0] * a1[2], a0[0] * a1[1] - a0[1] * a1[0]];
         let amp = e.roughness / (5f64).sqrt();
-        let roughness = (0..5).map(|_| (random_unit(&mut g), g.random_range(2.0..5.0), g.random_range(0.0..std::f64::consts::TAU), amp * g.random_range(0.5..1.5))).collect();
+        let roughness = (0..5)
+            .map(|_| {
+                (
+                    random_unit(&mut g),
+                    g.random_range(2.0..5.0),
+                    g.random_range(0.0..std::f64::consts::TAU),
+                    amp * g.random_range(0.5..1.5),
+                )
+            })
+            .collect();
         ([a0, a1, a2], axes, roughness)
     };
     // Pack with each particle's reach (longest semi-axis, half the roughness),
@@ -447,7 +465,10 @@ pub fn generate(cfg: &SimConfig, progress: &dyn Progress) -> Result<Electrode> {
     // Keep the particles that reach into the volume, numbered 1.. in order.
     particles.retain(|p| {
         let ext = p.extent_um();
-        p.center_um[1] + ext > 0.0 && p.center_um[1] - ext < ly && p.center_um[2] + ext > 0.0 && p.center_um[2] - ext < lx
+        p.center_um[1] + ext > 0.0
+            && p.center_um[1] - ext < ly
+            && p.center_um[2] + ext > 0.0
+            && p.center_um[2] - ext < lx
     });
     for (k, p) in particles.iter_mut().enumerate() {
         p.id = k as u32 + 1;
@@ -468,11 +489,7 @@ pub fn generate(cfg: &SimConfig, progress: &dyn Progress) -> Result<Electrode> {
 fn relax(c: &mut [V3], r: &[f64], overlap: f64, lo: V3, hi: V3, lz: f64) {
     let rmax = r.iter().cloned().fold(0.0, f64::max);
     for _ in 0..400 {
-        let tmp: Vec<Particle> = c
-            .iter()
-            .zip(r)
-            .map(|(&cc, &rr)| Particle::sphere(cc, rr))
-            .collect();
+        let tmp: Vec<Particle> = c.iter().zip(r).map(|(&cc, &rr)| Particle::sphere(cc, rr)).collect();
         let grid = Grid::new_with_cell(&tmp, lo, hi, 2.0 * rmax);
         let moves: Vec<(V3, f64)> = (0..c.len())
             .into_par_iter()
@@ -487,7 +504,11 @@ fn relax(c: &mut [V3], r: &[f64], overlap: f64, lo: V3, hi: V3, lz: f64) {
                     let dist = norm(dv);
                     let contact = (r[i] + r[j]) * (1.0 - overlap);
                     if dist < contact {
-                        let n = if dist > 1e-9 { [dv[0] / dist, dv[1] / dist, dv[2] / dist] } else { unit([(i as f64).sin(), (j as f64).cos(), 0.3]) };
+                        let n = if dist > 1e-9 {
+                            [dv[0] / dist, dv[1] / dist, dv[2] / dist]
+                        } else {
+                            unit([(i as f64).sin(), (j as f64).cos(), 0.3])
+                        };
                         // Smaller particles move more (share by inverse volume).
                         let w = r[j].powi(3) / (r[i].powi(3) + r[j].powi(3));
                         let push = (contact - dist) * w * 1.05;
@@ -530,11 +551,7 @@ impl Grid {
 
 /// Fraction of the box [0, L] covered by the spheres (Monte Carlo, 200k points).
 fn sphere_fraction(c: &[V3], r: &[f64], l: V3, seed: u64, round: usize) -> f64 {
-    let tmp: Vec<Particle> = c
-        .iter()
-        .zip(r)
-        .map(|(&cc, &rr)| Particle::sphere(cc, rr))
-        .collect();
+    let tmp: Vec<Particle> = c.iter().zip(r).map(|(&cc, &rr)| Particle::sphere(cc, rr)).collect();
     let rmax = r.iter().cloned().fold(0.0, f64::max);
     let grid = Grid::new_with_cell(&tmp, [0.0, -rmax, -rmax], [l[0], l[1] + rmax, l[2] + rmax], 2.0 * rmax);
     let n = 200_000u64;
@@ -598,7 +615,13 @@ fn crack_particle(p: &mut Particle, cfg: &SimConfig, lz: f64) {
     let t = (p.center_um[0] / lz).clamp(0.0, 1.0);
     let pr = class_probabilities(&d.profile, t);
     let u: f64 = g.random();
-    let class = if u < pr[2] { DamageClass::Severe } else if u < pr[2] + pr[1] { DamageClass::Mild } else { DamageClass::Least };
+    let class = if u < pr[2] {
+        DamageClass::Severe
+    } else if u < pr[2] + pr[1] {
+        DamageClass::Mild
+    } else {
+        DamageClass::Least
+    };
     let (a, b) = class_range(class, d.mild_threshold, d.severe_threshold);
     let target = g.random_range(a..=b);
     p.target_class = class;
@@ -607,7 +630,11 @@ fn crack_particle(p: &mut Particle, cfg: &SimConfig, lz: f64) {
     let new_crack = |g: &mut rand_chacha::ChaCha8Rng, width: f64, radial: bool, reach_surface: bool| -> Crack {
         let n = random_unit(g);
         let dir = perpendicular(n, g);
-        let (sector_cos, sector_inside) = if radial { (g.random_range(-0.3..0.3), true) } else { (g.random_range(35f64..60.0).to_radians().cos(), false) };
+        let (sector_cos, sector_inside) = if radial {
+            (g.random_range(-0.3..0.3), true)
+        } else {
+            (g.random_range(35f64..60.0).to_radians().cos(), false)
+        };
         Crack {
             normal: n,
             offset_um: g.random_range(-0.15..0.15) * r,
@@ -619,7 +646,8 @@ fn crack_particle(p: &mut Particle, cfg: &SimConfig, lz: f64) {
         }
     };
     // Fine cracks: texture, sub-voxel, little volume.
-    let nf = g.random_range(d.fine_cracks_per_particle[0]..=d.fine_cracks_per_particle[1].max(d.fine_cracks_per_particle[0]));
+    let nf = g
+        .random_range(d.fine_cracks_per_particle[0]..=d.fine_cracks_per_particle[1].max(d.fine_cracks_per_particle[0]));
     for _ in 0..nf {
         let w = g.random_range(d.fine_crack_um[0]..=d.fine_crack_um[1]);
         let reach = g.random_bool(0.5);
@@ -730,7 +758,14 @@ fn point_info(x: V3, ps: &[Particle], grid: &Grid, noise: &Noise, cfg: &SimConfi
                 Some(v) => p.voxel_crack_fraction(dd, v) >= 0.5,
                 None => cd <= 0.0,
             };
-            PointInfo { owner: Some(j), q, in_crack, crack_dist: cd, cbd_score: f64::INFINITY, surface_dist: d1.min(0.0) }
+            PointInfo {
+                owner: Some(j),
+                q,
+                in_crack,
+                crack_dist: cd,
+                cbd_score: f64::INFINITY,
+                surface_dist: d1.min(0.0),
+            }
         }
         None => {
             // Necks between two particles and patches along surfaces; the noise
@@ -744,18 +779,33 @@ fn point_info(x: V3, ps: &[Particle], grid: &Grid, noise: &Noise, cfg: &SimConfi
                 score += 0.45 * noise.at(x);
             }
             if i1 != usize::MAX
-                && let Some(gap) = &ps[i1].gap {
-                    let dd = unit(sub(x, ps[i1].center_um));
-                    if d1 < cfg.damage.gap_um && dot(dd, gap.direction) >= gap.cos_cap {
-                        score = f64::INFINITY;
-                    }
+                && let Some(gap) = &ps[i1].gap
+            {
+                let dd = unit(sub(x, ps[i1].center_um));
+                if d1 < cfg.damage.gap_um && dot(dd, gap.direction) >= gap.cos_cap {
+                    score = f64::INFINITY;
                 }
-            PointInfo { owner: None, q: f64::INFINITY, in_crack: false, crack_dist: f64::INFINITY, cbd_score: score, surface_dist: d1 }
+            }
+            PointInfo {
+                owner: None,
+                q: f64::INFINITY,
+                in_crack: false,
+                crack_dist: f64::INFINITY,
+                cbd_score: score,
+                surface_dist: d1,
+            }
         }
     }
 }
 
-fn render(cfg: &SimConfig, particles: Vec<Particle>, shape: (usize, usize, usize), lo: V3, hi: V3, progress: &dyn Progress) -> Result<Electrode> {
+fn render(
+    cfg: &SimConfig,
+    particles: Vec<Particle>,
+    shape: (usize, usize, usize),
+    lo: V3,
+    hi: V3,
+    progress: &dyn Progress,
+) -> Result<Electrode> {
     let (nz, ny, nx) = shape;
     let v = cfg.electrode.voxel_um;
     let lz = nz as f64 * v;
@@ -788,7 +838,11 @@ fn render(cfg: &SimConfig, particles: Vec<Particle>, shape: (usize, usize, usize
                         lab[[j, i]] = p.id;
                         if !info.in_crack {
                             ph[[j, i]] = 2;
-                            let crack_term = if info.crack_dist.is_finite() { ch.crack_delta * (-info.crack_dist.max(0.0) / ch.crack_decay_um).exp() } else { 0.0 };
+                            let crack_term = if info.crack_dist.is_finite() {
+                                ch.crack_delta * (-info.crack_dist.max(0.0) / ch.crack_decay_um).exp()
+                            } else {
+                                0.0
+                            };
                             let s = depth_soc + ch.shell_delta * info.q * info.q + p.soc_offset + crack_term;
                             so[[j, i]] = s.clamp(0.0, 1.0) as f32;
                         }
@@ -820,12 +874,8 @@ fn render(cfg: &SimConfig, particles: Vec<Particle>, shape: (usize, usize, usize
     let mut frac_active = Array3::<f32>::zeros(shape);
     let mut frac_cbd = Array3::<f32>::zeros(shape);
     let near = 0.9 * v;
-    frac_active
-        .axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .zip(frac_cbd.axis_iter_mut(Axis(0)))
-        .enumerate()
-        .for_each(|(k, (mut fa, mut fc))| {
+    frac_active.axis_iter_mut(Axis(0)).into_par_iter().zip(frac_cbd.axis_iter_mut(Axis(0))).enumerate().for_each(
+        |(k, (mut fa, mut fc))| {
             for j in 0..ny {
                 for i in 0..nx {
                     let c = [(k as f64 + 0.5) * v, (j as f64 + 0.5) * v, (i as f64 + 0.5) * v];
@@ -833,7 +883,9 @@ fn render(cfg: &SimConfig, particles: Vec<Particle>, shape: (usize, usize, usize
                     let boundary = ss > 1
                         && (info.surface_dist.abs() < near
                             || info.crack_dist.abs() < near
-                            || (info.owner.is_none() && info.cbd_score.is_finite() && ((info.cbd_score as f32) - threshold).abs() < 2.0 * near as f32));
+                            || (info.owner.is_none()
+                                && info.cbd_score.is_finite()
+                                && ((info.cbd_score as f32) - threshold).abs() < 2.0 * near as f32));
                     if !boundary {
                         match info.owner {
                             Some(_) if !info.in_crack => fa[[j, i]] = 1.0,
@@ -871,7 +923,8 @@ fn render(cfg: &SimConfig, particles: Vec<Particle>, shape: (usize, usize, usize
                 }
             }
             progress.inc(1);
-        });
+        },
+    );
     progress.finish();
 
     Ok(Electrode { shape, voxel_um: v, particles, labels, phases, soc, frac_active, frac_cbd })

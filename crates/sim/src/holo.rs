@@ -8,13 +8,13 @@ use crate::absorption::Materials;
 use crate::config::SimConfig;
 use crate::detector::{flat_pattern, poisson, to_u16};
 use crate::electrode::Electrode;
-use crate::rng::{rng, Stream};
+use crate::rng::{Stream, rng};
 use crate::xray::wavelength_m;
 use chemomech_core::{DynArray, Metadata, Progress, ProjectionSet, Result};
 use chemomech_imgproc::resample::rescale_area;
-use chemomech_imgproc::{fresnel_propagate, Fft2};
+use chemomech_imgproc::{Fft2, fresnel_propagate};
 use chemomech_tomo::geometry::full_detector_width;
-use chemomech_tomo::{project_volume, Geometry};
+use chemomech_tomo::{Geometry, project_volume};
 use ndarray::{Array2, Array3, Axis, Zip};
 
 use num_complex::Complex;
@@ -139,7 +139,11 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
                     for r in 0..nz {
                         for c in 0..n_det {
                             let m = i0 * pattern[[r, c]] * full[[r + oy, c + ox]];
-                            v.push(if noisy { poisson(m, &mut g) + poisson(cfg.tomography.dark_counts, &mut g) } else { m + cfg.tomography.dark_counts });
+                            v.push(if noisy {
+                                poisson(m, &mut g) + poisson(cfg.tomography.dark_counts, &mut g)
+                            } else {
+                                m + cfg.tomography.dark_counts
+                            });
                         }
                     }
                     v
@@ -157,7 +161,10 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
         Ok(if noisy {
             DynArray::U16(ndarray::ArrayD::from_shape_vec(vec![n, nz, n_det], flat.into_iter().map(to_u16).collect())?)
         } else {
-            DynArray::F32(ndarray::ArrayD::from_shape_vec(vec![n, nz, n_det], flat.into_iter().map(|x| x as f32).collect())?)
+            DynArray::F32(ndarray::ArrayD::from_shape_vec(
+                vec![n, nz, n_det],
+                flat.into_iter().map(|x| x as f32).collect(),
+            )?)
         })
     };
     let mut scans = Vec::new();
@@ -171,7 +178,11 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
                     (0..nz * n_det)
                         .map(|p| {
                             let m = level * pattern[[p / n_det, p % n_det]];
-                            if noisy { poisson(m, &mut g) + poisson(cfg.tomography.dark_counts, &mut g) } else { m + cfg.tomography.dark_counts }
+                            if noisy {
+                                poisson(m, &mut g) + poisson(cfg.tomography.dark_counts, &mut g)
+                            } else {
+                                m + cfg.tomography.dark_counts
+                            }
                         })
                         .collect()
                 })
@@ -210,7 +221,13 @@ mod tests {
         let (mut c, mut s) = (0.0, 0.0);
         for i in 0..=n {
             let t = i as f64 * h;
-            let wt = if i == 0 || i == n { 1.0 } else if i % 2 == 1 { 4.0 } else { 2.0 };
+            let wt = if i == 0 || i == n {
+                1.0
+            } else if i % 2 == 1 {
+                4.0
+            } else {
+                2.0
+            };
             let a = std::f64::consts::FRAC_PI_2 * t * t;
             c += wt * a.cos();
             s += wt * a.sin();
@@ -226,7 +243,9 @@ mod tests {
         let z = 0.5;
         let px = 0.1e-6;
         let plan = Fft2::new(h, w);
-        let mut psi = Array2::from_shape_fn((h, w), |(_, c)| if (1024..3072).contains(&c) { Complex::new(1.0, 0.0) } else { Complex::new(0.0, 0.0) });
+        let mut psi = Array2::from_shape_fn((h, w), |(_, c)| {
+            if (1024..3072).contains(&c) { Complex::new(1.0, 0.0) } else { Complex::new(0.0, 0.0) }
+        });
         let before: f64 = psi.iter().map(|v| v.norm_sqr()).sum();
         fresnel_propagate(&mut psi, &plan, lambda, z, px);
         let after: f64 = psi.iter().map(|v| v.norm_sqr()).sum();

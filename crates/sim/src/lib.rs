@@ -48,7 +48,11 @@ pub struct Simulation {
 
 /// Runs the whole simulation. `references`: the NiO and LiNiO2 spectra; the
 /// built-in models when `None`.
-pub fn simulate(cfg: &SimConfig, references: Option<(Reference, Reference)>, progress: &dyn Progress) -> Result<Simulation> {
+pub fn simulate(
+    cfg: &SimConfig,
+    references: Option<(Reference, Reference)>,
+    progress: &dyn Progress,
+) -> Result<Simulation> {
     cfg.validate()?;
     let el = electrode::generate(cfg, progress)?;
     let truth = truth::particle_table(&el, cfg)?;
@@ -58,7 +62,8 @@ pub fn simulate(cfg: &SimConfig, references: Option<(Reference, Reference)>, pro
     let names = (r2.name.clone(), r3.name.clone());
     let spectra = NiSpectra::new(r2, r3);
     let xanes = if cfg.xanes.enabled { Some(xanes::scan(&el, cfg, &spectra, progress)?) } else { None };
-    let summary = summarize(cfg, &el, &truth, absorption.as_ref(), holo.as_ref(), xanes.as_ref(), &names, spectra.shift_ev)?;
+    let summary =
+        summarize(cfg, &el, &truth, absorption.as_ref(), holo.as_ref(), xanes.as_ref(), &names, spectra.shift_ev)?;
     Ok(Simulation { config: cfg.clone(), electrode: el, truth, absorption, holo, xanes, references: names, summary })
 }
 
@@ -87,7 +92,9 @@ fn summarize(
     for w in 0..nwin {
         let (a, b) = (w as f64 * PROFILE_WINDOW_UM, ((w + 1) as f64 * PROFILE_WINDOW_UM).min(lz));
         let idx: Vec<usize> = (0..z.len()).filter(|&i| z[i] >= a && z[i] < b).collect();
-        let frac = |c: &str| if idx.is_empty() { 0.0 } else { idx.iter().filter(|&&i| cls[i] == c).count() as f64 / idx.len() as f64 };
+        let frac = |c: &str| {
+            if idx.is_empty() { 0.0 } else { idx.iter().filter(|&&i| cls[i] == c).count() as f64 / idx.len() as f64 }
+        };
         let mid = (a + b) / 2.0 / lz;
         let p = electrode::class_probabilities(&cfg.damage.profile, mid);
         windows.push(json!({

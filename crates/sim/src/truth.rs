@@ -56,7 +56,14 @@ pub fn particle_table(el: &Electrode, cfg: &SimConfig) -> Result<Table> {
                             a.border = true;
                         }
                         // Envelope surface: faces to voxels outside this particle.
-                        let nbrs = [(k.wrapping_sub(1), j, i), (k + 1, j, i), (k, j.wrapping_sub(1), i), (k, j + 1, i), (k, j, i.wrapping_sub(1)), (k, j, i + 1)];
+                        let nbrs = [
+                            (k.wrapping_sub(1), j, i),
+                            (k + 1, j, i),
+                            (k, j.wrapping_sub(1), i),
+                            (k, j + 1, i),
+                            (k, j, i.wrapping_sub(1)),
+                            (k, j, i + 1),
+                        ];
                         for (kk, jj, ii) in nbrs {
                             if kk >= nz || jj >= ny || ii >= nx {
                                 continue;
@@ -97,9 +104,11 @@ pub fn particle_table(el: &Electrode, cfg: &SimConfig) -> Result<Table> {
     }
     let v = el.voxel_um;
     let d = &cfg.damage;
-    let mut rows: Vec<(&crate::electrode::Particle, &Acc)> = el.particles.iter().map(|p| (p, &acc[p.id as usize])).filter(|(_, a)| a.voxels > 0).collect();
+    let mut rows: Vec<(&crate::electrode::Particle, &Acc)> =
+        el.particles.iter().map(|p| (p, &acc[p.id as usize])).filter(|(_, a)| a.voxels > 0).collect();
     rows.sort_by_key(|(p, _)| p.id);
-    let col_f = |f: &dyn Fn(&crate::electrode::Particle, &Acc) -> f64| Column::F64(rows.iter().map(|(p, a)| f(p, a)).collect());
+    let col_f =
+        |f: &dyn Fn(&crate::electrode::Particle, &Acc) -> f64| Column::F64(rows.iter().map(|(p, a)| f(p, a)).collect());
     let mut t = Table::default();
     t.push("id", Column::U64(rows.iter().map(|(p, _)| p.id as u64).collect()), None)?;
     t.push("voxels", Column::U64(rows.iter().map(|(_, a)| a.voxels).collect()), None)?;
@@ -111,7 +120,15 @@ pub fn particle_table(el: &Electrode, cfg: &SimConfig) -> Result<Table> {
     t.push("esd_um", col_f(&|_, a| (6.0 * a.voxels as f64 * v * v * v / std::f64::consts::PI).cbrt()), Some("µm"))?;
     let cf = |a: &Acc| a.crack as f64 / a.voxels as f64;
     t.push("crack_fraction", col_f(&|_, a| cf(a)), None)?;
-    t.push("damage_class", Column::Str(rows.iter().map(|(_, a)| DamageClass::of(cf(a), d.mild_threshold, d.severe_threshold).name().to_string()).collect()), None)?;
+    t.push(
+        "damage_class",
+        Column::Str(
+            rows.iter()
+                .map(|(_, a)| DamageClass::of(cf(a), d.mild_threshold, d.severe_threshold).name().to_string())
+                .collect(),
+        ),
+        None,
+    )?;
     let faces = |a: &Acc| (a.faces_cbd + a.faces_pore + a.faces_particle).max(1) as f64;
     t.push("cbd_contact_fraction", col_f(&|_, a| a.faces_cbd as f64 / faces(a)), None)?;
     t.push("pore_contact_fraction", col_f(&|_, a| a.faces_pore as f64 / faces(a)), None)?;
@@ -144,16 +161,18 @@ pub const ANNOTATED_FRACTION: f64 = 0.003;
 /// assert!(n > 40 && n < 120 && a.iter().all(|&v| v == 0 || v == 2));
 /// ```
 pub fn sparse_annotations(phases: ndarray::ArrayView3<u8>, fraction: f64, seed: u64) -> ndarray::Array3<u8> {
-    use crate::rng::{uniform, Stream};
+    use crate::rng::{Stream, uniform};
     let mut out = ndarray::Array3::<u8>::zeros(phases.raw_dim());
     let ny_nx = phases.dim().1 * phases.dim().2;
-    out.axis_iter_mut(Axis(0)).into_par_iter().zip(phases.axis_iter(Axis(0))).enumerate().for_each(|(z, (mut o, p))| {
-        for ((i, v), &ph) in o.iter_mut().enumerate().zip(p.iter()) {
-            if uniform(seed, Stream::Annotations, (z * ny_nx + i) as u64) < fraction {
-                *v = ph.min(2) + 1;
+    out.axis_iter_mut(Axis(0)).into_par_iter().zip(phases.axis_iter(Axis(0))).enumerate().for_each(
+        |(z, (mut o, p))| {
+            for ((i, v), &ph) in o.iter_mut().enumerate().zip(p.iter()) {
+                if uniform(seed, Stream::Annotations, (z * ny_nx + i) as u64) < fraction {
+                    *v = ph.min(2) + 1;
+                }
             }
-        }
-    });
+        },
+    );
     out
 }
 
@@ -188,12 +207,22 @@ pub const SCRIBBLE_LENGTH: usize = 30;
 /// assert!(painted.iter().all(|&(z, y, v)| (z == 2 || z == 7) && y != 9 && y != 10 && v == if y < 10 { 1 } else { 3 }));
 /// assert!(painted.iter().any(|&(_, _, v)| v == 1) && painted.iter().any(|&(_, _, v)| v == 3));
 /// ```
-pub fn scribble_annotations(phases: ndarray::ArrayView3<u8>, planes: usize, strokes: usize, length: usize, seed: u64) -> ndarray::Array3<u8> {
+pub fn scribble_annotations(
+    phases: ndarray::ArrayView3<u8>,
+    planes: usize,
+    strokes: usize,
+    length: usize,
+    seed: u64,
+) -> ndarray::Array3<u8> {
     // In the interior of its phase, with a 3×3 brush.
     let (_, ny, nx) = phases.dim();
     let inside = |z: usize, y: usize, x: usize| {
         let c = phases[[z, y, x]];
-        y > 0 && x > 0 && y + 1 < ny && x + 1 < nx && (y - 1..=y + 1).all(|yy| (x - 1..=x + 1).all(|xx| phases[[z, yy, xx]] == c))
+        y > 0
+            && x > 0
+            && y + 1 < ny
+            && x + 1 < nx
+            && (y - 1..=y + 1).all(|yy| (x - 1..=x + 1).all(|xx| phases[[z, yy, xx]] == c))
     };
     strokes_on_planes(phases, planes, strokes, length, seed, 0, 1, &inside)
 }
@@ -215,11 +244,25 @@ pub fn scribble_annotations(phases: ndarray::ArrayView3<u8>, planes: usize, stro
 /// assert!(a.indexed_iter().all(|((_, y, _), &v)| v == 0 || (v == 3 && (10..12).contains(&y))));
 /// assert!(a.iter().any(|&v| v == 3));
 /// ```
-pub fn correction_strokes(phases: ndarray::ArrayView3<u8>, predicted: ndarray::ArrayView3<u8>, planes: usize, strokes: usize, length: usize, seed: u64, round: u32) -> Result<ndarray::Array3<u8>> {
+pub fn correction_strokes(
+    phases: ndarray::ArrayView3<u8>,
+    predicted: ndarray::ArrayView3<u8>,
+    planes: usize,
+    strokes: usize,
+    length: usize,
+    seed: u64,
+    round: u32,
+) -> Result<ndarray::Array3<u8>> {
     if phases.dim() != predicted.dim() {
-        return Err(chemomech_core::Error::param(format!("prediction shape {:?} differs from the phases' {:?}", predicted.dim(), phases.dim())));
+        return Err(chemomech_core::Error::param(format!(
+            "prediction shape {:?} differs from the phases' {:?}",
+            predicted.dim(),
+            phases.dim()
+        )));
     }
-    Ok(strokes_on_planes(phases, planes, strokes, length, seed, round.max(1), 0, &|z, y, x| phases[[z, y, x]].min(2) != predicted[[z, y, x]].min(2)))
+    Ok(strokes_on_planes(phases, planes, strokes, length, seed, round.max(1), 0, &|z, y, x| {
+        phases[[z, y, x]].min(2) != predicted[[z, y, x]].min(2)
+    }))
 }
 
 /// Strokes on `planes` evenly spread z-planes: per phase and plane,
@@ -229,8 +272,17 @@ pub fn correction_strokes(phases: ndarray::ArrayView3<u8>, predicted: ndarray::A
 /// voxel, 1: 3×3) that are `ok` and of the walk's phase. `round` keys the
 /// random stream, so later rounds draw afresh.
 #[allow(clippy::too_many_arguments)]
-fn strokes_on_planes(phases: ndarray::ArrayView3<u8>, planes: usize, strokes: usize, length: usize, seed: u64, round: u32, brush: usize, ok: &(dyn Fn(usize, usize, usize) -> bool + Sync)) -> ndarray::Array3<u8> {
-    use crate::rng::{rng, Stream};
+fn strokes_on_planes(
+    phases: ndarray::ArrayView3<u8>,
+    planes: usize,
+    strokes: usize,
+    length: usize,
+    seed: u64,
+    round: u32,
+    brush: usize,
+    ok: &(dyn Fn(usize, usize, usize) -> bool + Sync),
+) -> ndarray::Array3<u8> {
+    use crate::rng::{Stream, rng};
     use rand::Rng;
     let (nz, ny, nx) = phases.dim();
     let mut out = ndarray::Array3::<u8>::zeros(phases.raw_dim());
@@ -250,7 +302,8 @@ fn strokes_on_planes(phases: ndarray::ArrayView3<u8>, planes: usize, strokes: us
             let mut plane = ndarray::Array2::<u8>::zeros((ny, nx));
             let good = |y: usize, x: usize, class: u8| ph[[y, x]].min(2) == class && ok(z, y, x);
             for class in 0..3u8 {
-                let starts: Vec<(usize, usize)> = ph.indexed_iter().filter(|&((y, x), _)| good(y, x, class)).map(|(i, _)| i).collect();
+                let starts: Vec<(usize, usize)> =
+                    ph.indexed_iter().filter(|&((y, x), _)| good(y, x, class)).map(|(i, _)| i).collect();
                 if starts.is_empty() {
                     continue;
                 }
@@ -276,9 +329,17 @@ fn strokes_on_planes(phases: ndarray::ArrayView3<u8>, planes: usize, strokes: us
                         let step = |d: usize| {
                             let (dy, dx) = DIRS[d];
                             let (y2, x2) = (y as isize + dy, x as isize + dx);
-                            (y2 >= 0 && x2 >= 0 && (y2 as usize) < ny && (x2 as usize) < nx && good(y2 as usize, x2 as usize, class)).then_some((d, y2 as usize, x2 as usize))
+                            (y2 >= 0
+                                && x2 >= 0
+                                && (y2 as usize) < ny
+                                && (x2 as usize) < nx
+                                && good(y2 as usize, x2 as usize, class))
+                            .then_some((d, y2 as usize, x2 as usize))
                         };
-                        match [dir, (dir + 1) % 8, (dir + 7) % 8, (dir + 2) % 8, (dir + 6) % 8].into_iter().find_map(step) {
+                        match [dir, (dir + 1) % 8, (dir + 7) % 8, (dir + 2) % 8, (dir + 6) % 8]
+                            .into_iter()
+                            .find_map(step)
+                        {
                             Some((d, y2, x2)) => (dir, y, x) = (d, y2, x2),
                             None => break,
                         }
@@ -305,7 +366,13 @@ mod tests {
             8..=12 => 1,
             _ => 2,
         });
-        let with = |n: usize| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap().install(|| scribble_annotations(phases.view(), 4, 3, 25, 5));
+        let with = |n: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+                .install(|| scribble_annotations(phases.view(), 4, 3, 25, 5))
+        };
         let a = with(1);
         assert_eq!(a, with(3));
         assert_ne!(a, scribble_annotations(phases.view(), 4, 3, 25, 6));

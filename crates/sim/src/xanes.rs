@@ -7,11 +7,11 @@
 //! (flats) vary smoothly; counts are Poisson.
 
 use crate::absorption::Materials;
-use crate::config::{default_energy_grid, SimConfig};
+use crate::config::{SimConfig, default_energy_grid};
 use crate::detector::{flat_pattern, poisson, to_u16};
 use crate::electrode::Electrode;
 use crate::references::NiSpectra;
-use crate::rng::{rng, Stream};
+use crate::rng::{Stream, rng};
 use chemomech_core::{DynArray, EnergyStack, Metadata, Progress, Result};
 use chemomech_imgproc::fourier_shift;
 use ndarray::Array2;
@@ -123,7 +123,9 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, spectra: &NiSpectra, progress: &dyn
     let ne = energies.len();
     let mut drift_rng = rng(cfg.seed, Stream::Drift, 0);
     let nd = Normal::new(0.0, x.drift_px.max(1e-12)).expect("valid");
-    let drift: Vec<(f64, f64)> = (0..ne).map(|_| if x.drift_px > 0.0 { (nd.sample(&mut drift_rng), nd.sample(&mut drift_rng)) } else { (0.0, 0.0) }).collect();
+    let drift: Vec<(f64, f64)> = (0..ne)
+        .map(|_| if x.drift_px > 0.0 { (nd.sample(&mut drift_rng), nd.sample(&mut drift_rng)) } else { (0.0, 0.0) })
+        .collect();
 
     let noisy = x.photons > 0.0;
     let i0 = if noisy { x.photons } else { 1e4 };
@@ -136,7 +138,8 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, spectra: &NiSpectra, progress: &dyn
             let bg = mats.active.mu_without_edge(e, "Ni").expect("tabulated");
             // The tabulated edge jump, evaluated just above the edge below it.
             let ej = e.max(edge + 1.0);
-            let jump = mats.active.mu(ej).expect("tabulated") - mats.active.mu_without_edge(ej, "Ni").expect("tabulated");
+            let jump =
+                mats.active.mu(ej).expect("tabulated") - mats.active.mu_without_edge(ej, "Ni").expect("tabulated");
             let mu_c = mats.cbd.mu(e).expect("tabulated");
             let mu_p = mats.pore.mu(e).expect("tabulated");
             let em = spectra.end_members(e);
@@ -144,7 +147,8 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, spectra: &NiSpectra, progress: &dyn
                 let ni = em[0] * wmaps[0][[r, c]] + em[1] * wmaps[1][[r, c]] + em[2] * wmaps[2][[r, c]];
                 (bg * active[[r, c]] + jump * ni + mu_c * cbd[[r, c]] + mu_p * pore[[r, c]]) * vcm
             });
-            let shifted = if drift[ei] != (0.0, 0.0) { fourier_shift(od.view(), drift[ei].0, drift[ei].1) } else { od.clone() };
+            let shifted =
+                if drift[ei] != (0.0, 0.0) { fourier_shift(od.view(), drift[ei].0, drift[ei].1) } else { od.clone() };
             let pattern = flat_pattern((nz, ny), x.flat_variation, cfg.seed, ei as f64);
             let mut g = rng(cfg.seed, Stream::XanesNoise, ei as u64);
             let mut img = Vec::with_capacity(nz * ny);
@@ -176,9 +180,12 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, spectra: &NiSpectra, progress: &dyn
         od_clean.push(od);
     }
     let mut dg = rng(cfg.seed, Stream::XanesNoise, 1 << 40);
-    let darks: Vec<u16> = (0..5 * nz * ny).map(|_| to_u16(if noisy { poisson(x.dark_counts, &mut dg) } else { x.dark_counts })).collect();
+    let darks: Vec<u16> =
+        (0..5 * nz * ny).map(|_| to_u16(if noisy { poisson(x.dark_counts, &mut dg) } else { x.dark_counts })).collect();
     let ni_total = &wmaps[0] + &wmaps[1] + &wmaps[2];
-    let ratio = |num: &Array2<f64>| -> Array2<f32> { ndarray::Zip::from(num).and(&ni_total).map_collect(|&a, &b| if b > 1e-6 { (a / b) as f32 } else { f32::NAN }) };
+    let ratio = |num: &Array2<f64>| -> Array2<f32> {
+        ndarray::Zip::from(num).and(&ni_total).map_collect(|&a, &b| if b > 1e-6 { (a / b) as f32 } else { f32::NAN })
+    };
     let fraction_ni3 = ratio(&wmaps[1]);
     let val_num = &wmaps[0] * 2.0 + &wmaps[1] * 3.0 + &wmaps[2] * 4.0;
     let valence = ratio(&val_num);
@@ -197,5 +204,15 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, spectra: &NiSpectra, progress: &dyn
         meta,
     };
     let active_thickness_um = active.mapv(|a| (a * v) as f32);
-    Ok(XanesScan { stack, fraction_ni3, valence, soc, active_thickness_um, drift_px: drift, slab, od_clean, dominant_label })
+    Ok(XanesScan {
+        stack,
+        fraction_ni3,
+        valence,
+        soc,
+        active_thickness_um,
+        drift_px: drift,
+        slab,
+        od_clean,
+        dominant_label,
+    })
 }

@@ -33,11 +33,18 @@ struct RawElement {
 
 fn tables() -> &'static RawTables {
     static T: OnceLock<RawTables> = OnceLock::new();
-    T.get_or_init(|| serde_json::from_str(include_str!("../data/xray_tables.json")).expect("embedded X-ray tables are valid JSON"))
+    T.get_or_init(|| {
+        serde_json::from_str(include_str!("../data/xray_tables.json")).expect("embedded X-ray tables are valid JSON")
+    })
 }
 
 fn element(sym: &str) -> Result<&'static RawElement> {
-    tables().elements.get(sym).ok_or_else(|| Error::param(format!("no X-ray data for element '{sym}' (have {})", tables().elements.keys().cloned().collect::<Vec<_>>().join(", "))))
+    tables().elements.get(sym).ok_or_else(|| {
+        Error::param(format!(
+            "no X-ray data for element '{sym}' (have {})",
+            tables().elements.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    })
 }
 
 /// Interpolates a tabulated quantity at `e` (log-log for positive values,
@@ -112,7 +119,11 @@ pub fn parse_formula(f: &str) -> Result<Vec<(String, f64)>> {
         while k < b.len() && (b[k].is_ascii_digit() || b[k] == b'.') {
             k += 1;
         }
-        let n = if k > j { f[j..k].parse::<f64>().map_err(|_| Error::param(format!("formula '{f}': bad count '{}'", &f[j..k])))? } else { 1.0 };
+        let n = if k > j {
+            f[j..k].parse::<f64>().map_err(|_| Error::param(format!("formula '{f}': bad count '{}'", &f[j..k])))?
+        } else {
+            1.0
+        };
         element(sym)?;
         match out.iter_mut().find(|(s, _)| s == sym) {
             Some(e) => e.1 += n,

@@ -2,9 +2,9 @@
 
 use chemomech_core::NoProgress;
 use chemomech_sim::absorption::{self, Materials};
-use chemomech_sim::config::{preset, SimConfig};
+use chemomech_sim::config::{SimConfig, preset};
 use chemomech_sim::references::{NiSpectra, Reference};
-use chemomech_sim::{simulate, xanes, Electrode};
+use chemomech_sim::{Electrode, simulate, xanes};
 use ndarray::{Array3, Axis};
 
 /// An electrode whose only solid is given by `frac_active` (no particles).
@@ -164,7 +164,13 @@ fn window_fractions(sim: &chemomech_sim::Simulation) -> Vec<(usize, f64, f64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| (w["particles"].as_u64().unwrap() as usize, w["fraction_severe"].as_f64().unwrap(), w["configured_probability"]["severe"].as_f64().unwrap()))
+        .map(|w| {
+            (
+                w["particles"].as_u64().unwrap() as usize,
+                w["fraction_severe"].as_f64().unwrap(),
+                w["configured_probability"]["severe"].as_f64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -235,7 +241,13 @@ fn holography_keeps_mean_intensity() {
         let f = s.flats.as_ref().unwrap().to_f32();
         let dk = cfg.tomography.dark_counts as f32;
         // Pure phase objects redistribute intensity; absorption removes a little.
-        let t: f64 = d.index_axis(Axis(0), 0).iter().zip(f.index_axis(Axis(0), 0).iter()).map(|(a, b)| ((a - dk) / (b - dk)) as f64).sum::<f64>() / f.index_axis(Axis(0), 0).len() as f64;
+        let t: f64 = d
+            .index_axis(Axis(0), 0)
+            .iter()
+            .zip(f.index_axis(Axis(0), 0).iter())
+            .map(|(a, b)| ((a - dk) / (b - dk)) as f64)
+            .sum::<f64>()
+            / f.index_axis(Axis(0), 0).len() as f64;
         assert!(t > 0.7 && t < 1.0, "mean transmission {t}");
         assert!(s.distance_m.unwrap() > 0.0 && s.pixel_um.unwrap() >= 0.4);
     }
@@ -247,7 +259,10 @@ fn absurd_parameters_are_refused() {
         ("[electrode]\nactive_fraction = 0.9\n", "active_fraction"),
         ("[electrode]\nmin_esd_um = 0.1\n", "min_esd_um"),
         ("[tomography]\nenergy_kev = 100.0\n", "energy_kev"),
-        ("[xanes]\nenergies_ev = [8300.0, 8200.0, 8400.0, 8500.0, 8600.0, 8700.0, 8800.0, 8900.0]\n", "not strictly increasing"),
+        (
+            "[xanes]\nenergies_ev = [8300.0, 8200.0, 8400.0, 8500.0, 8600.0, 8700.0, 8800.0, 8900.0]\n",
+            "not strictly increasing",
+        ),
         ("[damage]\nprofile = \"gentle\"\n", "profile"),
         ("[chemistry]\nvalence_soc0 = 3.5\nvalence_soc1 = 3.0\n", "valence"),
     ] {

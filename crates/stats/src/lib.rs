@@ -7,4 +7,4 @@ pub mod tests;
 pub mod tortuosity;
 pub mod volume;
 
-pub use profile::{depth_profile, DepthWindow};
+pub use profile::{DepthWindow, depth_profile};

@@ -55,7 +55,12 @@ pub fn k_nearest(points: &[[f64; 3]], k: usize) -> Vec<Vec<(usize, f64)>> {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let mut d: Vec<(usize, f64)> = points.iter().enumerate().filter(|(j, _)| *j != i).map(|(j, q)| (j, ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt())).collect();
+                let mut d: Vec<(usize, f64)> = points
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(j, q)| (j, ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt()))
+                    .collect();
                 d.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
                 d.truncate(k);
                 d

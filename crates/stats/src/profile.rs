@@ -45,7 +45,14 @@ pub struct DepthWindow {
 
 /// Windows of `window_um` along z over [0, `thickness_um`], from particle
 /// centroids; `extra` names an optional column to average (e.g. `mean_soc`).
-pub fn depth_profile(t: &Table, thickness_um: f64, window_um: f64, extra: Option<&str>, boot: usize, seed: u64) -> Result<Vec<DepthWindow>> {
+pub fn depth_profile(
+    t: &Table,
+    thickness_um: f64,
+    window_um: f64,
+    extra: Option<&str>,
+    boot: usize,
+    seed: u64,
+) -> Result<Vec<DepthWindow>> {
     if !(window_um > 0.0 && thickness_um > 0.0) {
         return Err(chemomech_core::Error::param("depth window and thickness must be positive"));
     }
@@ -111,7 +118,12 @@ pub fn profile_table(p: &[DepthWindow]) -> Result<Table> {
 
 /// Lateral map (y, x) of the severe fraction and mean crack fraction of the
 /// particles whose centroids fall in each of `bins x bins` cells.
-pub fn lateral_map(t: &Table, extent_y_um: f64, extent_x_um: f64, bins: usize) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<Vec<usize>>)> {
+pub fn lateral_map(
+    t: &Table,
+    extent_y_um: f64,
+    extent_x_um: f64,
+    bins: usize,
+) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<Vec<usize>>)> {
     let y = t.f64("centroid_y_um")?;
     let x = t.f64("centroid_x_um")?;
     let cls = t.str("damage_class")?;

@@ -157,7 +157,8 @@ pub fn cohens_d(a: &[f64], b: &[f64]) -> f64 {
     let (ma, mb) = (mean(a), mean(b));
     let va = a.iter().map(|x| (x - ma).powi(2)).sum::<f64>() / (a.len() as f64 - 1.0);
     let vb = b.iter().map(|x| (x - mb).powi(2)).sum::<f64>() / (b.len() as f64 - 1.0);
-    let sp = (((a.len() as f64 - 1.0) * va + (b.len() as f64 - 1.0) * vb) / (a.len() as f64 + b.len() as f64 - 2.0)).sqrt();
+    let sp =
+        (((a.len() as f64 - 1.0) * va + (b.len() as f64 - 1.0) * vb) / (a.len() as f64 + b.len() as f64 - 2.0)).sqrt();
     (ma - mb) / sp
 }
 
@@ -166,7 +167,13 @@ pub fn cliffs_delta(a: &[f64], b: &[f64]) -> f64 {
     let mut s = 0.0;
     for x in a {
         for y in b {
-            s += if x > y { 1.0 } else if x < y { -1.0 } else { 0.0 };
+            s += if x > y {
+                1.0
+            } else if x < y {
+                -1.0
+            } else {
+                0.0
+            };
         }
     }
     s / (a.len() * b.len()).max(1) as f64

@@ -7,7 +7,7 @@
 //! τ = ε · D / D_eff with ε the phase's volume fraction.
 
 use chemomech_core::{Error, Result};
-use chemomech_imgproc::label::{label, Connectivity};
+use chemomech_imgproc::label::{Connectivity, label};
 use ndarray::ArrayView3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -55,7 +55,14 @@ pub struct Tortuosity {
 /// let t = chemomech_stats::tortuosity::tortuosity(p.view(), [1.0; 3], 0, 1e-10, 1000, 1e-6).unwrap();
 /// assert!((t.tau - 1.0).abs() < 1e-6);
 /// ```
-pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol: f64, max_iter: usize, flux_tol: f64) -> Result<Tortuosity> {
+pub fn tortuosity(
+    phase: ArrayView3<bool>,
+    spacing: [f64; 3],
+    axis: usize,
+    rtol: f64,
+    max_iter: usize,
+    flux_tol: f64,
+) -> Result<Tortuosity> {
     if axis > 2 {
         return Err(Error::param("axis must be 0 (z), 1 (y) or 2 (x)"));
     }
@@ -97,7 +104,16 @@ pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol:
     }
     let m = cells.len();
     if m == 0 {
-        return Ok(Tortuosity { tau: f64::INFINITY, volume_fraction: eps, effective_diffusivity: 0.0, percolating_fraction: 0.0, iterations: 0, relative_residual: 0.0, flux_in: 0.0, flux_out: 0.0 });
+        return Ok(Tortuosity {
+            tau: f64::INFINITY,
+            volume_fraction: eps,
+            effective_diffusivity: 0.0,
+            percolating_fraction: 0.0,
+            iterations: 0,
+            relative_residual: 0.0,
+            flux_in: 0.0,
+            flux_out: 0.0,
+        });
     }
     // Conductances: face area / centre distance; to a Dirichlet face: area / (d/2).
     let g = [sp[1] * sp[2] / sp[0], sp[0] * sp[2] / sp[1], sp[0] * sp[1] / sp[2]];
@@ -137,7 +153,9 @@ pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol:
         .collect();
     let inlet: Vec<usize> = (0..m).filter(|&i| cells[i].0 == 0).collect();
     let outlet: Vec<usize> = (0..m).filter(|&i| cells[i].0 == nz - 1).collect();
-    let fluxes = |x: &[f64]| -> (f64, f64) { (inlet.iter().map(|&i| gb * (1.0 - x[i])).sum(), outlet.iter().map(|&i| gb * x[i]).sum()) };
+    let fluxes = |x: &[f64]| -> (f64, f64) {
+        (inlet.iter().map(|&i| gb * (1.0 - x[i])).sum(), outlet.iter().map(|&i| gb * x[i]).sum())
+    };
     let mut last_flux = f64::INFINITY;
     let b: Vec<f64> = cells.iter().map(|&(z, _, _)| if z == 0 { gb } else { 0.0 }).collect();
 
@@ -173,14 +191,26 @@ pub fn tortuosity(phase: ArrayView3<bool>, spacing: [f64; 3], axis: usize, rtol:
     };
     // (r·z, r·r) with z = r / diag.
     let norms = |r: &[f64]| -> (f64, f64) {
-        in_order(r.par_chunks(CHUNK).zip(diag.par_chunks(CHUNK)).map(|(r, d)| r.iter().zip(d).fold((0.0, 0.0), |a, (ri, di)| (a.0 + ri * ri / di, a.1 + ri * ri))).collect())
+        in_order(
+            r.par_chunks(CHUNK)
+                .zip(diag.par_chunks(CHUNK))
+                .map(|(r, d)| r.iter().zip(d).fold((0.0, 0.0), |a, (ri, di)| (a.0 + ri * ri / di, a.1 + ri * ri)))
+                .collect(),
+        )
     };
     // Initial guess: the linear profile.
     let mut x: Vec<f64> = cells.iter().map(|&(z, _, _)| 1.0 - (z as f64 + 0.5) / nz as f64).collect();
     let mut r = vec![0.0; m];
     apply(&x, &mut r);
     r.par_iter_mut().zip(b.par_iter()).for_each(|(ri, bi)| *ri = bi - *ri);
-    let bnorm = b.par_chunks(CHUNK).map(|c| c.iter().map(|v| v * v).sum::<f64>()).collect::<Vec<f64>>().iter().sum::<f64>().sqrt().max(1e-300);
+    let bnorm = b
+        .par_chunks(CHUNK)
+        .map(|c| c.iter().map(|v| v * v).sum::<f64>())
+        .collect::<Vec<f64>>()
+        .iter()
+        .sum::<f64>()
+        .sqrt()
+        .max(1e-300);
     let mut pv: Vec<f64> = r.par_iter().zip(diag.par_iter()).map(|(ri, d)| ri / d).collect();
     let (mut rz, rr) = norms(&r);
     let mut ap = vec![0.0; m];
@@ -263,7 +293,13 @@ mod unit {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (s >> 33) % 100 < 60
         });
-        let on = |n: usize| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap().install(|| tortuosity(p.view(), [1.0, 0.8, 0.8], 0, 1e-9, 5000, 0.0).unwrap());
+        let on = |n: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+                .install(|| tortuosity(p.view(), [1.0, 0.8, 0.8], 0, 1e-9, 5000, 0.0).unwrap())
+        };
         let (a, b) = (on(1), on(3));
         assert!(a.tau > 1.0 && a.tau.is_finite() && a.relative_residual <= 1e-9, "{a:?}");
         assert_eq!((a.tau, a.iterations, a.flux_in, a.flux_out), (b.tau, b.iterations, b.flux_in, b.flux_out));

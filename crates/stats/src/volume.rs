@@ -5,7 +5,7 @@
 use crate::network::nearest_distances;
 use crate::tests::ks_2samp;
 use chemomech_core::{Result, Table};
-use chemomech_imgproc::crofton::{crofton_weights, DIRECTIONS};
+use chemomech_imgproc::crofton::{DIRECTIONS, crofton_weights};
 use ndarray::ArrayView3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -64,7 +64,10 @@ pub fn interface_areas(phases: ArrayView3<u8>, spacing: [f64; 3]) -> BTreeMap<(u
             let s: f64 = (0..13)
                 .map(|i| {
                     let (a, b, c) = DIRECTIONS[i];
-                    let d = ((a as f64 * spacing[0]).powi(2) + (b as f64 * spacing[1]).powi(2) + (c as f64 * spacing[2]).powi(2)).sqrt();
+                    let d = ((a as f64 * spacing[0]).powi(2)
+                        + (b as f64 * spacing[1]).powi(2)
+                        + (c as f64 * spacing[2]).powi(2))
+                    .sqrt();
                     w[i] * t[i] as f64 * vox / d
                 })
                 .sum();
@@ -109,10 +112,19 @@ pub fn rve_scan(t: &Table, extent_y_um: f64, extent_x_um: f64, fractions: &[f64]
         .iter()
         .map(|&f| {
             let (hy, hx) = (extent_y_um * f / 2.0, extent_x_um * f / 2.0);
-            let inside: Vec<usize> = (0..y.len()).filter(|&i| (y[i] - extent_y_um / 2.0).abs() <= hy && (x[i] - extent_x_um / 2.0).abs() <= hx).collect();
+            let inside: Vec<usize> = (0..y.len())
+                .filter(|&i| (y[i] - extent_y_um / 2.0).abs() <= hy && (x[i] - extent_x_um / 2.0).abs() <= hx)
+                .collect();
             let pick = |a: &[f64]| inside.iter().map(|&i| a[i]).collect::<Vec<_>>();
             let (a, b, c) = (ks_2samp(&pick(&v), &v), ks_2samp(&pick(&e), &e), ks_2samp(&pick(&nn), &nn));
-            RveTest { lateral_fraction: f, particles_inside: inside.len(), volume: a, esd: b, nearest: c, representative: a.1 > 0.05 && b.1 > 0.05 && c.1 > 0.05 }
+            RveTest {
+                lateral_fraction: f,
+                particles_inside: inside.len(),
+                volume: a,
+                esd: b,
+                nearest: c,
+                representative: a.1 > 0.05 && b.1 > 0.05 && c.1 > 0.05,
+            }
         })
         .collect())
 }
@@ -130,7 +142,9 @@ pub fn phase_face_counts(phases: ArrayView3<u8>, a: u8) -> BTreeMap<u8, u64> {
                     if phases[[z, y, x]] != a {
                         continue;
                     }
-                    for (dz, dy, dx) in [(-1isize, 0isize, 0isize), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)] {
+                    for (dz, dy, dx) in
+                        [(-1isize, 0isize, 0isize), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)]
+                    {
                         let (zz, yy, xx) = (z as isize + dz, y as isize + dy, x as isize + dx);
                         if zz < 0 || yy < 0 || xx < 0 || zz as usize >= nz || yy as usize >= ny || xx as usize >= nx {
                             continue;

@@ -2,10 +2,10 @@
 //! (../shared/data/electrode), against the values measured on it with
 //! scikit-image/scipy/cc3d (see the README there).
 
-use chemomech_core::testdata::shared;
 use chemomech_core::DynArray;
-use chemomech_io::{open, Dataset};
-use chemomech_imgproc::{label, Connectivity};
+use chemomech_core::testdata::shared;
+use chemomech_imgproc::{Connectivity, label};
+use chemomech_io::{Dataset, open};
 use chemomech_stats::volume::{phase_face_counts, volume_fractions};
 use ndarray::Ix3;
 
@@ -46,7 +46,12 @@ fn pore_tortuosity_matches_taufactor() {
     let pore = e.mapv(|v| v == 0);
     let t0 = std::time::Instant::now();
     let t = chemomech_stats::tortuosity::tortuosity(pore.view(), [1.0; 3], 0, 1e-8, 20_000, 1e-4).unwrap();
-    eprintln!("tau {:.6} (TauFactor {TAUFACTOR_TAU}), {} iterations, {:.1} s", t.tau, t.iterations, t0.elapsed().as_secs_f64());
+    eprintln!(
+        "tau {:.6} (TauFactor {TAUFACTOR_TAU}), {} iterations, {:.1} s",
+        t.tau,
+        t.iterations,
+        t0.elapsed().as_secs_f64()
+    );
     assert!(((t.tau - TAUFACTOR_TAU) / TAUFACTOR_TAU).abs() < 0.01, "{t:?}");
     assert!((t.volume_fraction - 0.44991738).abs() < 1e-7);
 }

@@ -139,7 +139,10 @@ pub fn find_center_vo(sino: ArrayView2<f32>, search: Option<(f64, f64)>, ratio: 
     let plan = Fft2::new(2 * na, nc);
     let mask = wedge_mask(2 * na, nc, ratio * nc as f64 / 2.0, 2);
     let span = 1.5 * f as f64;
-    let fine: Vec<f64> = (0..=((2.0 * span) / 0.25) as usize).map(|k| coarse - span + 0.25 * k as f64).filter(|c| *c >= lo && *c <= hi).collect();
+    let fine: Vec<f64> = (0..=((2.0 * span) / 0.25) as usize)
+        .map(|k| coarse - span + 0.25 * k as f64)
+        .filter(|c| *c >= lo && *c <= hi)
+        .collect();
     let best = fine
         .par_iter()
         .map(|&c| (vo_metric(&s, c, &mask, &plan), c))
@@ -153,12 +156,20 @@ pub fn find_center_vo(sino: ArrayView2<f32>, search: Option<(f64, f64)>, ratio: 
 /// integrals: the 180° one is mirrored and registered to the 0° one.
 pub fn find_center_180(proj: ArrayView3<f32>, angles_deg: &[f64]) -> Result<f64> {
     let nearest = |t: f64| -> (usize, f64) {
-        angles_deg.iter().enumerate().map(|(i, a)| (i, (a - t).abs())).min_by(|a, b| a.1.total_cmp(&b.1)).expect("non-empty")
+        angles_deg
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (i, (a - t).abs()))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("non-empty")
     };
     let (i0, _) = nearest(angles_deg[0]);
     let (i1, d1) = nearest(angles_deg[0] + 180.0);
     if d1 > 0.5 {
-        return Err(Error::data(format!("no projection within 0.5° of 180° from the first (closest: {:.3}° away)", d1)));
+        return Err(Error::data(format!(
+            "no projection within 0.5° of 180° from the first (closest: {:.3}° away)",
+            d1
+        )));
     }
     let a = proj.index_axis(Axis(0), i0).mapv(|v| v as f64);
     let b = proj.index_axis(Axis(0), i1).mapv(|v| v as f64);
@@ -181,7 +192,7 @@ pub fn check_center(c: f64, n_det: usize) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{project_volume, Geometry};
+    use crate::{Geometry, project_volume};
     use ndarray::Array3;
     #[test]
     fn both_methods_find_an_off_centre_axis() {

@@ -5,7 +5,7 @@
 //! power of two) so the filter never wraps. Back-projection interpolates
 //! linearly, parallel over image rows and over slices.
 
-use crate::geometry::{image_center, Geometry};
+use crate::geometry::{Geometry, image_center};
 use chemomech_core::{Error, Result};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 use rayon::prelude::*;
@@ -38,7 +38,9 @@ impl FromStr for Filter {
             "cosine" => Filter::Cosine,
             "hamming" => Filter::Hamming,
             "hann" | "hanning" => Filter::Hann,
-            other => return Err(Error::param(format!("unknown filter '{other}' (ramp, shepp, cosine, hamming, hann)"))),
+            other => {
+                return Err(Error::param(format!("unknown filter '{other}' (ramp, shepp, cosine, hamming, hann)")));
+            }
         })
     }
 }

@@ -11,8 +11,8 @@
 //! Written here because no kept crate offers a 2-D NUFFT; the FFTs are
 //! rustfft/realfft.
 
-use crate::fbp::{angle_weight, filter_response, padded_len, Filter};
-use crate::geometry::{image_center, Geometry};
+use crate::fbp::{Filter, angle_weight, filter_response, padded_len};
+use crate::geometry::{Geometry, image_center};
 use chemomech_core::{Error, Result};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 use num_complex::Complex;
@@ -95,7 +95,9 @@ impl Gridder {
         let len = padded_len(g.n_det);
         let w = angle_weight(&g.angles_deg);
         let resp = filter_response(len, filter).into_iter().map(|h| h * w / len as f64).collect();
-        let shift = (0..=len / 2).map(|j| Complex::from_polar(1.0, std::f64::consts::TAU * j as f64 * g.center / len as f64)).collect();
+        let shift = (0..=len / 2)
+            .map(|j| Complex::from_polar(1.0, std::f64::consts::TAU * j as f64 * g.center / len as f64))
+            .collect();
         let trig = g.angles_deg.iter().map(|a| (a.to_radians().cos(), a.to_radians().sin())).collect();
         let tau = tau();
         let e3 = (-HALF_WIDTH..=HALF_WIDTH).map(|d| (-((d * d) as f64) / (4.0 * tau)).exp()).collect();
@@ -175,7 +177,10 @@ impl Gridder {
         let need: Vec<usize> = (0..n).map(|i| ((i as f64 - c) as i64).rem_euclid(m as i64) as usize).collect();
         let mut out = Array2::<f32>::zeros((n, n));
         // Only the columns the image needs are transformed along y.
-        let deapo = |x: f64| 1.0 / ((4.0 * std::f64::consts::PI * self.tau).sqrt() * (-4.0 * std::f64::consts::PI.powi(2) * self.tau * (x / mf).powi(2)).exp());
+        let deapo = |x: f64| {
+            1.0 / ((4.0 * std::f64::consts::PI * self.tau).sqrt()
+                * (-4.0 * std::f64::consts::PI.powi(2) * self.tau * (x / mf).powi(2)).exp())
+        };
         let dx: Vec<f64> = (0..n).map(|i| deapo(i as f64 - c)).collect();
         for (oc, &gc) in need.iter().enumerate() {
             for (r, v) in col.iter_mut().enumerate() {

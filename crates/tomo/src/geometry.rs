@@ -29,7 +29,10 @@ impl Geometry {
             return Err(Error::param("geometry needs at least one angle and one detector column"));
         }
         if !self.center.is_finite() || self.center < -(self.n_det as f64) || self.center > 2.0 * self.n_det as f64 {
-            return Err(Error::param(format!("rotation centre {} is far outside the {}-pixel detector", self.center, self.n_det)));
+            return Err(Error::param(format!(
+                "rotation centre {} is far outside the {}-pixel detector",
+                self.center, self.n_det
+            )));
         }
         if self.angles_deg.iter().any(|a| !a.is_finite()) {
             return Err(Error::param("non-finite rotation angle"));
@@ -40,7 +43,11 @@ impl Geometry {
     pub fn check_sinogram(&self, dim: (usize, usize)) -> Result<()> {
         self.validate()?;
         if dim != (self.angles_deg.len(), self.n_det) {
-            return Err(Error::shape(format!("sinogram is {dim:?}, geometry expects ({}, {})", self.angles_deg.len(), self.n_det)));
+            return Err(Error::shape(format!(
+                "sinogram is {dim:?}, geometry expects ({}, {})",
+                self.angles_deg.len(),
+                self.n_det
+            )));
         }
         Ok(())
     }
@@ -48,7 +55,11 @@ impl Geometry {
     pub fn check_projections(&self, dim: (usize, usize, usize)) -> Result<()> {
         self.validate()?;
         if dim.0 != self.angles_deg.len() || dim.2 != self.n_det {
-            return Err(Error::shape(format!("projections are {dim:?}, geometry expects ({}, rows, {})", self.angles_deg.len(), self.n_det)));
+            return Err(Error::shape(format!(
+                "projections are {dim:?}, geometry expects ({}, rows, {})",
+                self.angles_deg.len(),
+                self.n_det
+            )));
         }
         Ok(())
     }

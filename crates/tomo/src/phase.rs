@@ -4,7 +4,7 @@
 //! regularisation-style parameter; it is not δ/β.)
 
 use chemomech_core::{Error, Result};
-use chemomech_imgproc::{frequencies, Fft2};
+use chemomech_imgproc::{Fft2, frequencies};
 use ndarray::{Array2, Array3, ArrayViewMut2, Axis, Zip};
 use num_complex::Complex;
 use rayon::prelude::*;
@@ -109,7 +109,13 @@ impl Ctf {
     }
     /// Checks energy, distances, pixel size, δ/β and regularisation (positive distances, non-negative regularisation).
     pub fn validate(&self) -> Result<()> {
-        Paganin { energy_kev: self.energy_kev, distance_m: self.distances_m.first().copied().unwrap_or(0.0), pixel_um: self.pixel_um, delta_beta: self.delta_beta }.validate()?;
+        Paganin {
+            energy_kev: self.energy_kev,
+            distance_m: self.distances_m.first().copied().unwrap_or(0.0),
+            pixel_um: self.pixel_um,
+            delta_beta: self.delta_beta,
+        }
+        .validate()?;
         if self.distances_m.is_empty() || self.distances_m.iter().any(|d| !(d.is_finite() && *d > 0.0)) {
             return Err(Error::param("CTF needs one or more positive distances (m)"));
         }
@@ -154,7 +160,8 @@ pub fn ctf_retrieve(images: &[ndarray::ArrayView2<f32>], p: &Ctf) -> Result<Arra
     Zip::indexed(&mut phi).for_each(|(r, c), out| {
         let f2 = (fy[r] * fy[r] + fx[c] * fx[c]) / (px * px);
         let (mut num, mut den) = (Complex::new(0.0, 0.0), 0.0);
-        let sinc = |x: f64| if x.abs() < 1e-12 { 1.0 } else { (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x) };
+        let sinc =
+            |x: f64| if x.abs() < 1e-12 { 1.0 } else { (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x) };
         for (k, d) in p.distances_m.iter().enumerate() {
             let z = p.zoom.get(k).copied().unwrap_or(1.0);
             if fy[r].abs() > 0.5 / z || fx[c].abs() > 0.5 / z {
@@ -206,7 +213,8 @@ pub fn predict_hologram(phi: ndarray::ArrayView2<f32>, p: &Ctf, k: usize) -> Arr
     if z != 1.0 {
         plan.forward(&mut inten);
         let (fy, fx) = (frequencies(ph), frequencies(pw));
-        let sinc = |x: f64| if x.abs() < 1e-12 { 1.0 } else { (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x) };
+        let sinc =
+            |x: f64| if x.abs() < 1e-12 { 1.0 } else { (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x) };
         Zip::indexed(&mut inten).for_each(|(r, c), v| *v *= sinc(z * fy[r]) * sinc(z * fx[c]));
         plan.inverse(&mut inten);
     }

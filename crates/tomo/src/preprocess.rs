@@ -232,7 +232,13 @@ fn median_1d(v: &[f32], size: usize) -> Vec<f32> {
         for k in 0..size {
             // Reflect at the ends (scipy's 'reflect').
             let j = i as isize + k as isize - h as isize;
-            let j = if j < 0 { -j - 1 } else if j >= n as isize { 2 * n as isize - j - 1 } else { j };
+            let j = if j < 0 {
+                -j - 1
+            } else if j >= n as isize {
+                2 * n as isize - j - 1
+            } else {
+                j
+            };
             win.push(v[j.clamp(0, n as isize - 1) as usize]);
         }
         win.sort_by(|a, b| a.total_cmp(b));
@@ -319,7 +325,9 @@ pub fn remove_large_stripe(mut sino: ArrayViewMut2<f32>, snr: f32, size: usize) 
         v.sort_by(|a, b| a.total_cmp(b));
         col.assign(&Array1::from(v));
     }
-    let l1: Vec<f32> = (0..nc).map(|c| sorted.column(c).iter().skip(drop).take(na - 2 * drop).sum::<f32>() / (na - 2 * drop) as f32).collect();
+    let l1: Vec<f32> = (0..nc)
+        .map(|c| sorted.column(c).iter().skip(drop).take(na - 2 * drop).sum::<f32>() / (na - 2 * drop) as f32)
+        .collect();
     let l2 = median_1d(&l1, size.max(3) | 1);
     let fact: Vec<f32> = l1.iter().zip(&l2).map(|(a, b)| if *b != 0.0 { a / b } else { 1.0 }).collect();
     let mut mask = detect_stripes(&fact, snr);
@@ -350,8 +358,16 @@ pub fn remove_large_stripe(mut sino: ArrayViewMut2<f32>, snr: f32, size: usize) 
 
 /// Daubechies-5 scaling filter (PyWavelets 1.8 `db5`, reconstruction low-pass).
 const DB5: [f64; 10] = [
-    0.16010239797419293, 0.6038292697971896, 0.7243085284377729, 0.13842814590132074, -0.24229488706638203,
-    -0.032244869584638375, 0.07757149384004572, -0.006241490212798274, -0.012580751999081999, 0.0033357252854737712,
+    0.16010239797419293,
+    0.6038292697971896,
+    0.7243085284377729,
+    0.13842814590132074,
+    -0.24229488706638203,
+    -0.032244869584638375,
+    0.07757149384004572,
+    -0.006241490212798274,
+    -0.012580751999081999,
+    0.0033357252854737712,
 ];
 
 /// One level of the periodic orthogonal DWT along a line.
@@ -538,7 +554,8 @@ mod tests {
         let mut flats = Array3::from_elem((2, 2, 3), 1010.0f32);
         flats.index_axis_mut(Axis(0), 1).fill(2010.0);
         let darks = Array3::from_elem((1, 2, 3), 10.0f32);
-        let (t, rep) = normalize(data.view(), Some(flats.view()), Some(darks.view()), Some(&[0.0, 4.0]), Combine::Mean).unwrap();
+        let (t, rep) =
+            normalize(data.view(), Some(flats.view()), Some(darks.view()), Some(&[0.0, 4.0]), Combine::Mean).unwrap();
         assert_eq!(rep.flat_groups, 2);
         assert!((t[[0, 0, 0]] - 0.5).abs() < 1e-6);
         assert!((t[[2, 0, 0]] - 500.0 / 1500.0).abs() < 1e-6);
@@ -586,9 +603,11 @@ mod tests {
 
     /// (mean-over-angles error on the stripe columns, worst such error elsewhere)
     fn stripe_errors(s: &Array2<f32>, clean: &Array2<f32>, cols: &[usize]) -> (f32, f32) {
-        let err: Vec<f32> = (0..s.ncols()).map(|c| ((s.column(c).to_owned() - clean.column(c)).mean().unwrap()).abs()).collect();
+        let err: Vec<f32> =
+            (0..s.ncols()).map(|c| ((s.column(c).to_owned() - clean.column(c)).mean().unwrap()).abs()).collect();
         let on: f32 = cols.iter().map(|&c| err[c]).sum();
-        let off = (0..s.ncols()).filter(|c| !cols.iter().any(|k| k.abs_diff(*c) <= 1)).map(|c| err[c]).fold(0.0, f32::max);
+        let off =
+            (0..s.ncols()).filter(|c| !cols.iter().any(|k| k.abs_diff(*c) <= 1)).map(|c| err[c]).fold(0.0, f32::max);
         (on, off)
     }
 

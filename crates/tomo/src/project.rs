@@ -6,7 +6,7 @@
 //! at every angle. Hand-written: it is the exact geometry the
 //! reconstructions invert.
 
-use crate::geometry::{image_center, Geometry};
+use crate::geometry::{Geometry, image_center};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut1, Axis};
 use rayon::prelude::*;
 
@@ -148,7 +148,9 @@ mod tests {
     fn smooth_blob_centroid_and_width_are_exact() {
         let n = 64;
         let (r0, c0, sig) = (20.3f64, 37.6f64, 3.0f64);
-        let img = Array2::from_shape_fn((n, n), |(r, c)| (-(((r as f64 - r0).powi(2) + (c as f64 - c0).powi(2)) / (2.0 * sig * sig))).exp() as f32);
+        let img = Array2::from_shape_fn((n, n), |(r, c)| {
+            (-(((r as f64 - r0).powi(2) + (c as f64 - c0).powi(2)) / (2.0 * sig * sig))).exp() as f32
+        });
         let g = Geometry::new((0..36).map(|k| k as f64 * 5.0).collect(), 96);
         let p = project_slice(img.view(), &g);
         let total: f64 = img.iter().map(|&v| v as f64).sum();

@@ -3,7 +3,7 @@
 //! report of what each step saw. The I/O edge (reading slabs, writing the
 //! volume within a memory budget) is `chemomech-pipeline`'s `reconstruct`.
 
-use crate::fbp::{fbp_volume, Filter};
+use crate::fbp::{Filter, fbp_volume};
 use crate::geometry::Geometry;
 use crate::phase::Paganin;
 use crate::preprocess::{self, Combine, LogReport, NormalizeReport, Rings};
@@ -75,7 +75,15 @@ pub struct ReconParams {
 
 impl Default for ReconParams {
     fn default() -> Self {
-        Self { algorithm: Algorithm::Fbp, filter: Filter::Ramp, rings: Rings::None, zinger: None, flats: Combine::Mean, paganin: None, size: None }
+        Self {
+            algorithm: Algorithm::Fbp,
+            filter: Filter::Ramp,
+            rings: Rings::None,
+            zinger: None,
+            flats: Combine::Mean,
+            paganin: None,
+            size: None,
+        }
     }
 }
 
@@ -110,7 +118,14 @@ pub fn normalize_set(p: &ProjectionSet, flats: Combine) -> Result<Array3<f32>> {
     let data = to3(&p.data)?;
     let fl = p.flats.as_ref().map(to3).transpose()?;
     let dk = p.darks.as_ref().map(to3).transpose()?;
-    Ok(preprocess::normalize(data.view(), fl.as_ref().map(|x| x.view()), dk.as_ref().map(|x| x.view()), p.flat_positions.as_deref(), flats)?.0)
+    Ok(preprocess::normalize(
+        data.view(),
+        fl.as_ref().map(|x| x.view()),
+        dk.as_ref().map(|x| x.view()),
+        p.flat_positions.as_deref(),
+        flats,
+    )?
+    .0)
 }
 
 /// Raw projections (a slab of rows) → line integrals ready to reconstruct.
@@ -128,7 +143,13 @@ pub fn preprocess(p: &ProjectionSet, params: &ReconParams) -> Result<(Array3<f32
     let mut rep = PreReport::default();
     let mut t = match &flats {
         Some(f) => {
-            let (t, nr) = preprocess::normalize(data.view(), Some(f.view()), darks.as_ref().map(|d| d.view()), p.flat_positions.as_deref(), params.flats)?;
+            let (t, nr) = preprocess::normalize(
+                data.view(),
+                Some(f.view()),
+                darks.as_ref().map(|d| d.view()),
+                p.flat_positions.as_deref(),
+                params.flats,
+            )?;
             rep.normalize = nr;
             t
         }
@@ -147,7 +168,13 @@ pub fn preprocess(p: &ProjectionSet, params: &ReconParams) -> Result<(Array3<f32
 
 /// Line integrals `(angle, rows, cols)` → volume `(rows, n, n)`, scaled to
 /// 1/cm when the pixel size is known (else per pixel).
-pub fn reconstruct(lines: ArrayView3<f32>, angles_deg: &[f64], center: f64, params: &ReconParams, pixel_um: Option<f64>) -> Result<Array3<f32>> {
+pub fn reconstruct(
+    lines: ArrayView3<f32>,
+    angles_deg: &[f64],
+    center: f64,
+    params: &ReconParams,
+    pixel_um: Option<f64>,
+) -> Result<Array3<f32>> {
     let nd = lines.shape()[2];
     let g = Geometry { angles_deg: angles_deg.to_vec(), n_det: nd, center };
     let n = params.size.unwrap_or(nd);
@@ -178,7 +205,11 @@ pub struct HoloReport {
 
 /// Normalised holograms `[distance](angle, rows, cols)` → k∫δ per projection
 /// (radians) on the reference grid, plus what was done.
-pub fn retrieve_holo(norm: &[Array3<f32>], pixels_um: &[f64], ctf: &crate::phase::Ctf) -> Result<(Array3<f32>, HoloReport)> {
+pub fn retrieve_holo(
+    norm: &[Array3<f32>],
+    pixels_um: &[f64],
+    ctf: &crate::phase::Ctf,
+) -> Result<(Array3<f32>, HoloReport)> {
     use ndarray::Axis;
     use rayon::prelude::*;
     ctf.validate()?;
@@ -208,7 +239,12 @@ pub fn retrieve_holo(norm: &[Array3<f32>], pixels_um: &[f64], ctf: &crate::phase
         for &a in &probe {
             let pg = |kk: usize| -> Array2<f64> {
                 let img = rescale(norm[kk].index_axis(Axis(0), a), zoom[kk], (0.0, 0.0));
-                let p = Paganin { energy_kev: ctf.energy_kev, distance_m: ctf.distances_m[kk], pixel_um: p0, delta_beta: ctf.delta_beta };
+                let p = Paganin {
+                    energy_kev: ctf.energy_kev,
+                    distance_m: ctf.distances_m[kk],
+                    pixel_um: p0,
+                    delta_beta: ctf.delta_beta,
+                };
                 crate::phase::paganin_phase(img.view(), &p).mapv(|v| v as f64)
             };
             let (dy, dx) = chemomech_imgproc::register_translation(pg(0).view(), pg(k).view(), (nr.min(nc) / 4) as f64);
@@ -224,7 +260,8 @@ pub fn retrieve_holo(norm: &[Array3<f32>], pixels_um: &[f64], ctf: &crate::phase
     for _round in 0..2 {
         let mut upd = vec![(0.0, 0.0); norm.len()];
         for &a in &probe {
-            let imgs: Vec<Array2<f32>> = (0..norm.len()).map(|k| rescale(norm[k].index_axis(Axis(0), a), zoom[k], shifts[k])).collect();
+            let imgs: Vec<Array2<f32>> =
+                (0..norm.len()).map(|k| rescale(norm[k].index_axis(Axis(0), a), zoom[k], shifts[k])).collect();
             let views: Vec<_> = imgs.iter().map(|i| i.view()).collect();
             let phi = crate::phase::ctf_retrieve(&views, &full_ctf)?;
             for k in 1..norm.len() {
@@ -244,7 +281,8 @@ pub fn retrieve_holo(norm: &[Array3<f32>], pixels_um: &[f64], ctf: &crate::phase
     let res: Vec<Result<Array2<f32>>> = (0..na)
         .into_par_iter()
         .map(|a| {
-            let imgs: Vec<Array2<f32>> = (0..norm.len()).map(|k| rescale(norm[k].index_axis(Axis(0), a), zoom[k], shifts[k])).collect();
+            let imgs: Vec<Array2<f32>> =
+                (0..norm.len()).map(|k| rescale(norm[k].index_axis(Axis(0), a), zoom[k], shifts[k])).collect();
             let views: Vec<_> = imgs.iter().map(|i| i.view()).collect();
             crate::phase::ctf_retrieve(&views, &crate::phase::Ctf { pixel_um: p0, zoom: zoom.clone(), ..ctf.clone() })
         })

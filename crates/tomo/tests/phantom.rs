@@ -2,7 +2,7 @@
 //! transform is exact (bin-averaged), measured with Poisson noise.
 
 use chemomech_core::{DynArray, ProjectionSet};
-use chemomech_tomo::recon::{preprocess, reconstruct, Algorithm, ReconParams};
+use chemomech_tomo::recon::{Algorithm, ReconParams, preprocess, reconstruct};
 use ndarray::{Array2, Array3, ArrayD};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Poisson};
@@ -73,41 +73,55 @@ fn ellipse_phantom_gain_and_dc() {
     let angles: Vec<f64> = (0..720).map(|k| k as f64 * 0.25).collect();
     let p = measure(n, &angles, 1e6, 7);
     for algorithm in [Algorithm::Fbp, Algorithm::Fourier] {
-    let params = ReconParams { algorithm, ..Default::default() };
-    let (lines, _) = preprocess(&p, &params).unwrap();
-    let rec = reconstruct(lines.view(), &angles, (n / 2) as f64, &params, None).unwrap();
-    let img = rec.index_axis(ndarray::Axis(0), 0);
-    let c = (n / 2) as f64;
-    // Compare in regions 4 px inside each boundary (away from edge blur).
-    let truth = Array2::from_shape_fn((n, n), |(r, col)| value(col as f64 - c, r as f64 - c));
-    let interior = |r: usize, col: usize| -> bool {
-        let v = truth[[r, col]];
-        (-4i32..=4).all(|dr| (-4i32..=4).all(|dc| {
-            let (rr, cc) = (r as i32 + dr, col as i32 + dc);
-            rr >= 0 && cc >= 0 && (rr as usize) < n && (cc as usize) < n && truth[[rr as usize, cc as usize]] == v
-        }))
-    };
-    let mut by_value: std::collections::BTreeMap<i64, (f64, f64, usize)> = Default::default();
-    for r in 0..n {
-        for col in 0..n {
-            if (r as f64 - c).hypot(col as f64 - c) > 140.0 || !interior(r, col) {
-                continue;
-            }
+        let params = ReconParams { algorithm, ..Default::default() };
+        let (lines, _) = preprocess(&p, &params).unwrap();
+        let rec = reconstruct(lines.view(), &angles, (n / 2) as f64, &params, None).unwrap();
+        let img = rec.index_axis(ndarray::Axis(0), 0);
+        let c = (n / 2) as f64;
+        // Compare in regions 4 px inside each boundary (away from edge blur).
+        let truth = Array2::from_shape_fn((n, n), |(r, col)| value(col as f64 - c, r as f64 - c));
+        let interior = |r: usize, col: usize| -> bool {
             let v = truth[[r, col]];
-            let e = by_value.entry((v * 1e6).round() as i64).or_insert((v, 0.0, 0));
-            e.1 += img[[r, col]] as f64;
-            e.2 += 1;
+            (-4i32..=4).all(|dr| {
+                (-4i32..=4).all(|dc| {
+                    let (rr, cc) = (r as i32 + dr, col as i32 + dc);
+                    rr >= 0
+                        && cc >= 0
+                        && (rr as usize) < n
+                        && (cc as usize) < n
+                        && truth[[rr as usize, cc as usize]] == v
+                })
+            })
+        };
+        let mut by_value: std::collections::BTreeMap<i64, (f64, f64, usize)> = Default::default();
+        for r in 0..n {
+            for col in 0..n {
+                if (r as f64 - c).hypot(col as f64 - c) > 140.0 || !interior(r, col) {
+                    continue;
+                }
+                let v = truth[[r, col]];
+                let e = by_value.entry((v * 1e6).round() as i64).or_insert((v, 0.0, 0));
+                e.1 += img[[r, col]] as f64;
+                e.2 += 1;
+            }
         }
-    }
-    let matrix = 0.010;
-    for (_, (v, sum, cnt)) in by_value {
-        let mean = sum / cnt as f64;
-        eprintln!("{algorithm:?} region {v:+.4}: reconstructed {mean:+.6} ({cnt} px)");
-        if v == 0.0 {
-            assert!(mean.abs() <= 0.01 * matrix, "{algorithm:?}: DC offset {mean:.2e} in the background ({} px)", cnt);
-        } else {
-            assert!(((mean - v) / v).abs() <= 0.01, "{algorithm:?}: region {v}: reconstructed {mean:.5} ({} px)", cnt);
+        let matrix = 0.010;
+        for (_, (v, sum, cnt)) in by_value {
+            let mean = sum / cnt as f64;
+            eprintln!("{algorithm:?} region {v:+.4}: reconstructed {mean:+.6} ({cnt} px)");
+            if v == 0.0 {
+                assert!(
+                    mean.abs() <= 0.01 * matrix,
+                    "{algorithm:?}: DC offset {mean:.2e} in the background ({} px)",
+                    cnt
+                );
+            } else {
+                assert!(
+                    ((mean - v) / v).abs() <= 0.01,
+                    "{algorithm:?}: region {v}: reconstructed {mean:.5} ({} px)",
+                    cnt
+                );
+            }
         }
-    }
     }
 }

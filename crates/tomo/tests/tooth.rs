@@ -3,9 +3,9 @@
 //! entropy scan also gives 295).
 
 use chemomech_core::testdata::shared;
-use chemomech_io::{open, Dataset};
+use chemomech_io::{Dataset, open};
 use chemomech_tomo::center::find_center_vo;
-use chemomech_tomo::recon::{preprocess, ReconParams};
+use chemomech_tomo::recon::{ReconParams, preprocess};
 use ndarray::Axis;
 
 #[test]

@@ -41,7 +41,10 @@ pub struct Pca {
 impl Pca {
     /// Scores of one spectrum on the first `k` components.
     pub fn scores(&self, y: &[f64], k: usize) -> Vec<f64> {
-        self.components[..k].iter().map(|c| c.iter().zip(y).zip(&self.mean).map(|((a, b), m)| a * (b - m)).sum()).collect()
+        self.components[..k]
+            .iter()
+            .map(|c| c.iter().zip(y).zip(&self.mean).map(|((a, b), m)| a * (b - m)).sum())
+            .collect()
     }
 }
 
@@ -75,7 +78,8 @@ pub fn pca(rows: &[Vec<f64>]) -> Result<Pca> {
         return Err(Error::data("PCA spectra contain NaN or infinite values"));
     }
     // Mean and covariance by fixed chunks, reduced in order.
-    let partial: Vec<Vec<f64>> = rows.par_chunks(CHUNK).map(|c| (0..m).map(|j| c.iter().map(|r| r[j]).sum()).collect()).collect();
+    let partial: Vec<Vec<f64>> =
+        rows.par_chunks(CHUNK).map(|c| (0..m).map(|j| c.iter().map(|r| r[j]).sum()).collect()).collect();
     let mean: Vec<f64> = (0..m).map(|j| partial.iter().map(|p| p[j]).sum::<f64>() / n as f64).collect();
     let partial: Vec<Vec<f64>> = rows
         .par_chunks(CHUNK)
@@ -117,7 +121,8 @@ pub fn pca(rows: &[Vec<f64>]) -> Result<Pca> {
     // Round-off eigenvalues count as zero, so that exact data of rank k
     // suggests k (IND is then zero from k on and the first minimum is k).
     let top = eigenvalues.first().copied().unwrap_or(0.0);
-    let lam: Vec<f64> = eigenvalues.iter().map(|v| if *v <= 1e-13 * top { 0.0 } else { v * (n as f64 - 1.0) }).collect();
+    let lam: Vec<f64> =
+        eigenvalues.iter().map(|v| if *v <= 1e-13 * top { 0.0 } else { v * (n as f64 - 1.0) }).collect();
     let ind: Vec<f64> = (1..c)
         .map(|k| {
             let rest: f64 = lam[k..c.min(lam.len())].iter().sum();
@@ -125,7 +130,8 @@ pub fn pca(rows: &[Vec<f64>]) -> Result<Pca> {
             re / ((c - k) as f64).powi(2)
         })
         .collect();
-    let suggested_components = ind.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i + 1).unwrap_or(1);
+    let suggested_components =
+        ind.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i + 1).unwrap_or(1);
     Ok(Pca { mean, eigenvalues, components, explained_variance_ratio, ind, suggested_components, n_spectra: n })
 }
 
@@ -262,7 +268,10 @@ pub fn silhouette(points: &[Vec<f64>], labels: &[usize], k: usize) -> f64 {
                 return 0.0;
             }
             let a = sum[own] / cnt[own] as f64;
-            let b = (0..k).filter(|&c| c != own && cnt[c] > 0).map(|c| sum[c] / cnt[c] as f64).fold(f64::INFINITY, f64::min);
+            let b = (0..k)
+                .filter(|&c| c != own && cnt[c] > 0)
+                .map(|c| sum[c] / cnt[c] as f64)
+                .fold(f64::INFINITY, f64::min);
             if !b.is_finite() {
                 return 0.0;
             }
@@ -327,7 +336,11 @@ mod tests {
             .collect();
         let (km, scores) = kmeans_auto(&pts, 6, 3, 500).unwrap();
         assert_eq!(km.k, 3, "{scores:?}");
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| kmeans_auto(&pts, 6, 3, 500).unwrap());
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| kmeans_auto(&pts, 6, 3, 500).unwrap());
         assert_eq!(one.0.labels, km.labels);
         assert_eq!(one.0.centres, km.centres);
     }

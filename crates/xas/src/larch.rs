@@ -154,7 +154,13 @@ fn interp(xp: &[f64], fp: &[f64], x: f64) -> f64 {
     if n == 1 {
         return fp[0];
     }
-    let i = if x <= xp[0] { 0 } else if x >= xp[n - 1] { n - 2 } else { xp.partition_point(|&v| v <= x) - 1 };
+    let i = if x <= xp[0] {
+        0
+    } else if x >= xp[n - 1] {
+        n - 2
+    } else {
+        xp.partition_point(|&v| v <= x) - 1
+    };
     let t = (x - xp[i]) / (xp[i + 1] - xp[i]);
     fp[i] + t * (fp[i + 1] - fp[i])
 }
@@ -167,7 +173,8 @@ pub fn smooth(x: &[f64], y: &[f64], sigma: f64, xstep: f64) -> Vec<f64> {
     let xmax = xstep * (((x[x.len() - 1] + npad * xstep) / xstep) as i64) as f64;
     let npts1 = 1 + ((xmax - xmin + xstep * 0.1).abs() / xstep) as usize;
     let npts = npts1.min(50 * x.len());
-    let x0: Vec<f64> = (0..npts).map(|i| if npts > 1 { xmin + (xmax - xmin) * i as f64 / (npts - 1) as f64 } else { xmin }).collect();
+    let x0: Vec<f64> =
+        (0..npts).map(|i| if npts > 1 { xmin + (xmax - xmin) * i as f64 / (npts - 1) as f64 } else { xmin }).collect();
     // numpy.interp: clamps outside.
     let y0: Vec<f64> = x0
         .iter()
@@ -287,7 +294,8 @@ pub fn pre_edge(energy: &[f64], mu: &[f64], p: &PreEdgeParams) -> Result<PreEdge
         return Err(Error::shape(format!("{} energies for {} μ values", energy.len(), mu.len())));
     }
     // Drop non-finite points (Larch's remove_nans2) and sort by energy.
-    let mut pts: Vec<(f64, f64)> = energy.iter().zip(mu).filter(|(e, m)| e.is_finite() && m.is_finite()).map(|(e, m)| (*e, *m)).collect();
+    let mut pts: Vec<(f64, f64)> =
+        energy.iter().zip(mu).filter(|(e, m)| e.is_finite() && m.is_finite()).map(|(e, m)| (*e, *m)).collect();
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     if pts.len() < 10 {
         return Err(Error::data(format!("a spectrum needs at least 10 finite points, found {}", pts.len())));
@@ -328,7 +336,13 @@ pub fn pre_edge(energy: &[f64], mu: &[f64], p: &PreEdgeParams) -> Result<PreEdge
     norm1 = norm1.min(norm2 - 10.0);
     let nnorm = p
         .nnorm
-        .unwrap_or(if norm2 - norm1 < 30.0 { 0 } else if norm2 - norm1 < 300.0 { 1 } else { 2 })
+        .unwrap_or(if norm2 - norm1 < 30.0 {
+            0
+        } else if norm2 - norm1 < 300.0 {
+            1
+        } else {
+            2
+        })
         .min(MAX_NNORM);
     // Pre-edge line fitted to μ·E^nvict over [e0+pre1, e0+pre2).
     let p1 = index_of(&en, pre1 + e0);
@@ -350,8 +364,13 @@ pub fn pre_edge(energy: &[f64], mu: &[f64], p: &PreEdgeParams) -> Result<PreEdge
         q1 = q1.saturating_sub(2);
     }
     let presub: Vec<f64> = (q1..q2).map(|i| mu[i] - pre[i]).collect();
-    let coefs = polyfit(&en[q1..q2], &presub, nnorm.min(q2 - q1 - 1)).ok_or_else(|| Error::data("post-edge fit failed (too few points?)"))?;
-    let post: Vec<f64> = en.iter().zip(&pre).map(|(&e, &pv)| pv + coefs.iter().enumerate().map(|(k, c)| c * e.powi(k as i32)).sum::<f64>()).collect();
+    let coefs = polyfit(&en[q1..q2], &presub, nnorm.min(q2 - q1 - 1))
+        .ok_or_else(|| Error::data("post-edge fit failed (too few points?)"))?;
+    let post: Vec<f64> = en
+        .iter()
+        .zip(&pre)
+        .map(|(&e, &pv)| pv + coefs.iter().enumerate().map(|(k, c)| c * e.powi(k as i32)).sum::<f64>())
+        .collect();
     let step = p.step.unwrap_or(post[ie0] - pre[ie0]).abs().max(1e-12);
     let norm: Vec<f64> = mu.iter().zip(&pre).map(|(m, pv)| (m - pv) / step).collect();
     let resid: Vec<f64> = post.iter().zip(&pre).map(|(a, b)| (a - b) / step).collect();

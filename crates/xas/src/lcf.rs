@@ -87,7 +87,12 @@ pub fn interp_at(x: &[f64], y: &[f64], v: f64) -> f64 {
 
 /// The constrained least-squares solution for columns `a` (one per
 /// reference) and data `y`: (weights, SSR, inverse KKT block for errors).
-pub fn constrained_lsq(a: &[Vec<f64>], y: &[f64], sum_to_one: bool, nonnegative: bool) -> Option<(Vec<f64>, f64, Vec<Vec<f64>>)> {
+pub fn constrained_lsq(
+    a: &[Vec<f64>],
+    y: &[f64],
+    sum_to_one: bool,
+    nonnegative: bool,
+) -> Option<(Vec<f64>, f64, Vec<Vec<f64>>)> {
     let k = a.len();
     let ata: Vec<Vec<f64>> = (0..k).map(|i| (0..k).map(|j| dotv(&a[i], &a[j])).collect()).collect();
     let aty: Vec<f64> = (0..k).map(|i| dotv(&a[i], y)).collect();
@@ -151,16 +156,29 @@ pub fn lcf(energy: &[f64], y: &[f64], refs: &[Reference], o: &LcfOptions) -> Res
     if energy.len() != y.len() {
         return Err(Error::shape("energy and data lengths differ"));
     }
-    let lo = refs.iter().map(|r| r.energy[0]).fold(f64::NEG_INFINITY, f64::max).max(o.emin.unwrap_or(f64::NEG_INFINITY));
-    let hi = refs.iter().map(|r| r.energy[r.energy.len() - 1]).fold(f64::INFINITY, f64::min).min(o.emax.unwrap_or(f64::INFINITY));
-    let sel: Vec<usize> = (0..energy.len()).filter(|&i| energy[i] >= lo && energy[i] <= hi && y[i].is_finite()).collect();
+    let lo =
+        refs.iter().map(|r| r.energy[0]).fold(f64::NEG_INFINITY, f64::max).max(o.emin.unwrap_or(f64::NEG_INFINITY));
+    let hi = refs
+        .iter()
+        .map(|r| r.energy[r.energy.len() - 1])
+        .fold(f64::INFINITY, f64::min)
+        .min(o.emax.unwrap_or(f64::INFINITY));
+    let sel: Vec<usize> =
+        (0..energy.len()).filter(|&i| energy[i] >= lo && energy[i] <= hi && y[i].is_finite()).collect();
     if sel.len() < refs.len() + 2 {
-        return Err(Error::data(format!("only {} data points inside the references' common range {lo:.1}–{hi:.1} eV", sel.len())));
+        return Err(Error::data(format!(
+            "only {} data points inside the references' common range {lo:.1}–{hi:.1} eV",
+            sel.len()
+        )));
     }
     let e: Vec<f64> = sel.iter().map(|&i| energy[i]).collect();
     let yv: Vec<f64> = sel.iter().map(|&i| y[i]).collect();
-    let design = |shift: f64| -> Vec<Vec<f64>> { refs.iter().map(|r| e.iter().map(|&x| interp_at(r.energy, r.mu, x - shift)).collect()).collect() };
-    let ssr_at = |shift: f64| constrained_lsq(&design(shift), &yv, o.sum_to_one, o.nonnegative).map(|s| s.1).unwrap_or(f64::INFINITY);
+    let design = |shift: f64| -> Vec<Vec<f64>> {
+        refs.iter().map(|r| e.iter().map(|&x| interp_at(r.energy, r.mu, x - shift)).collect()).collect()
+    };
+    let ssr_at = |shift: f64| {
+        constrained_lsq(&design(shift), &yv, o.sum_to_one, o.nonnegative).map(|s| s.1).unwrap_or(f64::INFINITY)
+    };
     let shift = if o.max_shift_ev > 0.0 {
         // Grid at 0.1 eV, then golden-section refinement.
         let n = (o.max_shift_ev / 0.1).ceil() as i64;
@@ -183,7 +201,8 @@ pub fn lcf(energy: &[f64], y: &[f64], refs: &[Reference], o: &LcfOptions) -> Res
         0.0
     };
     let cols = design(shift);
-    let (w, ssr, cov) = constrained_lsq(&cols, &yv, o.sum_to_one, o.nonnegative).ok_or_else(|| Error::data("LCF: singular system (identical references?)"))?;
+    let (w, ssr, cov) = constrained_lsq(&cols, &yv, o.sum_to_one, o.nonnegative)
+        .ok_or_else(|| Error::data("LCF: singular system (identical references?)"))?;
     let fit: Vec<f64> = (0..e.len()).map(|i| cols.iter().zip(&w).map(|(c, wi)| c[i] * wi).sum()).collect();
     let active = w.iter().filter(|&&x| x.abs() > 1e-12 || !o.nonnegative).count();
     let n_free = (active as i64 - o.sum_to_one as i64 + (o.max_shift_ev > 0.0) as i64).max(0) as usize;
@@ -208,7 +227,13 @@ pub fn lcf(energy: &[f64], y: &[f64], refs: &[Reference], o: &LcfOptions) -> Res
 }
 
 /// Every non-empty combination of the references, best (lowest R-factor) first.
-pub fn lcf_all_combinations(energy: &[f64], y: &[f64], refs: &[Reference], o: &LcfOptions, max_refs: usize) -> Result<Vec<LcfResult>> {
+pub fn lcf_all_combinations(
+    energy: &[f64],
+    y: &[f64],
+    refs: &[Reference],
+    o: &LcfOptions,
+    max_refs: usize,
+) -> Result<Vec<LcfResult>> {
     let k = refs.len();
     if k > 12 {
         return Err(Error::param("all-combinations LCF is limited to 12 references"));
@@ -218,7 +243,10 @@ pub fn lcf_all_combinations(energy: &[f64], y: &[f64], refs: &[Reference], o: &L
         if (mask.count_ones() as usize) > max_refs {
             continue;
         }
-        let sub: Vec<Reference> = (0..k).filter(|&i| mask >> i & 1 == 1).map(|i| Reference { name: refs[i].name, energy: refs[i].energy, mu: refs[i].mu }).collect();
+        let sub: Vec<Reference> = (0..k)
+            .filter(|&i| mask >> i & 1 == 1)
+            .map(|i| Reference { name: refs[i].name, energy: refs[i].energy, mu: refs[i].mu })
+            .collect();
         if let Ok(r) = lcf(energy, y, &sub, o) {
             out.push(r);
         }
@@ -233,7 +261,10 @@ mod tests {
     fn refs() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let e: Vec<f64> = (0..200).map(|i| 8300.0 + i as f64).collect();
         let a: Vec<f64> = e.iter().map(|&x| 1.0 / (1.0 + (-(x - 8340.0) / 2.0).exp())).collect();
-        let b: Vec<f64> = e.iter().map(|&x| 1.0 / (1.0 + (-(x - 8342.0) / 2.0).exp()) + 0.3 * (-(x - 8350.0).powi(2) / 20.0).exp()).collect();
+        let b: Vec<f64> = e
+            .iter()
+            .map(|&x| 1.0 / (1.0 + (-(x - 8342.0) / 2.0).exp()) + 0.3 * (-(x - 8350.0).powi(2) / 20.0).exp())
+            .collect();
         (e, a, b)
     }
     #[test]
@@ -249,9 +280,15 @@ mod tests {
         assert_eq!(f2.weights, vec![0.0, 1.0]);
         assert!((f2.sum_weights - 1.0).abs() < 1e-15);
         // Energy shift.
-        let ys: Vec<f64> = e.iter().map(|&x| 0.5 * interp_at(&e, &a, x - 1.3) + 0.5 * interp_at(&e, &b, x - 1.3)).collect();
+        let ys: Vec<f64> =
+            e.iter().map(|&x| 0.5 * interp_at(&e, &a, x - 1.3) + 0.5 * interp_at(&e, &b, x - 1.3)).collect();
         let f3 = lcf(&e, &ys, &r, &LcfOptions { max_shift_ev: 3.0, ..Default::default() }).unwrap();
-        assert!((f3.shift_ev - 1.3).abs() < 0.02 && (f3.weights[0] - 0.5).abs() < 0.01, "{:?} {}", f3.weights, f3.shift_ev);
+        assert!(
+            (f3.shift_ev - 1.3).abs() < 0.02 && (f3.weights[0] - 0.5).abs() < 0.01,
+            "{:?} {}",
+            f3.weights,
+            f3.shift_ev
+        );
         let all = lcf_all_combinations(&e, &y, &r, &LcfOptions::default(), 2).unwrap();
         assert_eq!(all[0].names, vec!["a", "b"]);
     }

@@ -10,4 +10,4 @@ pub mod maps;
 pub mod particle;
 pub mod stack;
 
-pub use larch::{find_e0, pre_edge, PreEdge, PreEdgeParams};
+pub use larch::{PreEdge, PreEdgeParams, find_e0, pre_edge};

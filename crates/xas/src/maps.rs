@@ -14,8 +14,8 @@
 //! Written by hand: no crate does per-pixel spectroscopic fitting.
 
 use crate::cluster::{kmeans_auto, pca};
-use crate::larch::{index_nearest, index_of, pre_edge, PreEdge, PreEdgeParams};
-use crate::lcf::{interp_at, lcf, LcfOptions, Reference};
+use crate::larch::{PreEdge, PreEdgeParams, index_nearest, index_of, pre_edge};
+use crate::lcf::{LcfOptions, Reference, interp_at, lcf};
 use crate::linalg::inverse;
 use chemomech_core::{Error, Progress, Result};
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, IxDyn};
@@ -258,10 +258,13 @@ impl PolyFit {
         let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
         let (off, scl) = if hi > lo { ((hi + lo) / 2.0, (hi - lo) / 2.0) } else { (lo, 1.0) };
         let deg = deg.min(idx.len().saturating_sub(1));
-        let phi: Vec<Vec<f64>> = (0..=deg).map(|k| x.iter().map(|&v| ((v - off) / scl).powi(k as i32)).collect()).collect();
-        let ata: Vec<Vec<f64>> = phi.iter().map(|a| phi.iter().map(|b| a.iter().zip(b).map(|(p, q)| p * q).sum()).collect()).collect();
+        let phi: Vec<Vec<f64>> =
+            (0..=deg).map(|k| x.iter().map(|&v| ((v - off) / scl).powi(k as i32)).collect()).collect();
+        let ata: Vec<Vec<f64>> =
+            phi.iter().map(|a| phi.iter().map(|b| a.iter().zip(b).map(|(p, q)| p * q).sum()).collect()).collect();
         let inv = inverse(&ata)?;
-        let w = (0..=deg).map(|k| (0..x.len()).map(|i| (0..=deg).map(|j| inv[k][j] * phi[j][i]).sum()).collect()).collect();
+        let w =
+            (0..=deg).map(|k| (0..x.len()).map(|i| (0..=deg).map(|j| inv[k][j] * phi[j][i]).sum()).collect()).collect();
         let basis = e
             .iter()
             .map(|&v| {
@@ -414,7 +417,15 @@ impl Plan {
     fn pixel(&self, y: &[f64], sc: &mut Scratch, w: &mut [f64; MAXREF], se: &mut [f64; MAXREF]) -> Px {
         let Scratch { norm, flat, sm, pre } = sc;
         let (norm, flat, sm) = (&mut norm[..], &mut flat[..], &mut sm[..]);
-        let mut p = Px { e0_half: f32::NAN, e0_der: f32::NAN, wl_e: f32::NAN, wl_h: f32::NAN, r: f32::NAN, chi2: f32::NAN, ..Default::default() };
+        let mut p = Px {
+            e0_half: f32::NAN,
+            e0_der: f32::NAN,
+            wl_e: f32::NAN,
+            wl_h: f32::NAN,
+            r: f32::NAN,
+            chi2: f32::NAN,
+            ..Default::default()
+        };
         w.iter_mut().for_each(|v| *v = f64::NAN);
         se.iter_mut().for_each(|v| *v = f64::NAN);
         if y.iter().any(|v| !v.is_finite()) {
@@ -517,7 +528,14 @@ struct ChunkBufs {
 
 impl ChunkBufs {
     fn new(ne: usize, m: usize) -> Self {
-        Self { norm: vec![0.0; ne * m], flat: vec![0.0; m], sm: vec![0.0; ne * m], prev: vec![0.0; m], v: (0..23).map(|_| vec![0.0; m]).collect(), lcf: (0..2 * MAXREF + 2).map(|_| vec![0.0; m]).collect() }
+        Self {
+            norm: vec![0.0; ne * m],
+            flat: vec![0.0; m],
+            sm: vec![0.0; ne * m],
+            prev: vec![0.0; m],
+            v: (0..23).map(|_| vec![0.0; m]).collect(),
+            lcf: (0..2 * MAXREF + 2).map(|_| vec![0.0; m]).collect(),
+        }
     }
 }
 
@@ -557,11 +575,41 @@ impl Plan {
         let e = &self.e;
         let ChunkBufs { norm, sm, prev, flat: fl, v, lcf: lb } = b;
         let (norm, sm, fl) = (&mut norm[..ne * m], &mut sm[..ne * m], &mut fl[..m]);
-        let [ok, cp0, cp1, ss, step, inv, found, bv, bi, im, yy, cq0, cq1, cq2, cq3, cq4, cq5, aty0, aty1, aty2, aty3, aty4, aty5] = &mut v[..] else { unreachable!() };
-        let (ok, cp0, cp1, ss, step, inv) = (&mut ok[..m], &mut cp0[..m], &mut cp1[..m], &mut ss[..m], &mut step[..m], &mut inv[..m]);
+        let [
+            ok,
+            cp0,
+            cp1,
+            ss,
+            step,
+            inv,
+            found,
+            bv,
+            bi,
+            im,
+            yy,
+            cq0,
+            cq1,
+            cq2,
+            cq3,
+            cq4,
+            cq5,
+            aty0,
+            aty1,
+            aty2,
+            aty3,
+            aty4,
+            aty5,
+        ] = &mut v[..]
+        else {
+            unreachable!()
+        };
+        let (ok, cp0, cp1, ss, step, inv) =
+            (&mut ok[..m], &mut cp0[..m], &mut cp1[..m], &mut ss[..m], &mut step[..m], &mut inv[..m]);
         let (found, bv, bi, im, yy) = (&mut found[..m], &mut bv[..m], &mut bi[..m], &mut im[..m], &mut yy[..m]);
-        let cq: [&mut [f64]; 6] = [&mut cq0[..m], &mut cq1[..m], &mut cq2[..m], &mut cq3[..m], &mut cq4[..m], &mut cq5[..m]];
-        let mut aty: [&mut [f64]; 6] = [&mut aty0[..m], &mut aty1[..m], &mut aty2[..m], &mut aty3[..m], &mut aty4[..m], &mut aty5[..m]];
+        let cq: [&mut [f64]; 6] =
+            [&mut cq0[..m], &mut cq1[..m], &mut cq2[..m], &mut cq3[..m], &mut cq4[..m], &mut cq5[..m]];
+        let mut aty: [&mut [f64]; 6] =
+            [&mut aty0[..m], &mut aty1[..m], &mut aty2[..m], &mut aty3[..m], &mut aty4[..m], &mut aty5[..m]];
         // Loops run over whole rows (one energy, all pixels of the chunk) as
         // zipped slices, without index checks, so that they vectorise.
         let r = |i: usize| i * m..(i + 1) * m;
@@ -623,7 +671,9 @@ impl Plan {
         let (n0, n1) = self.norm_rows();
         for i in n0..=n1 {
             let b1 = bpre(i);
-            for ((nv, &x), ((&a0, &a1), &iv)) in norm[r(i)].iter_mut().zip(ys[i]).zip(cp0.iter().zip(cp1.iter()).zip(inv.iter())) {
+            for ((nv, &x), ((&a0, &a1), &iv)) in
+                norm[r(i)].iter_mut().zip(ys[i]).zip(cp0.iter().zip(cp1.iter()).zip(inv.iter()))
+            {
                 *nv = (x as f64 - (a0 + a1 * b1)) * iv;
             }
         }
@@ -678,7 +728,8 @@ impl Plan {
         for i in a.max(1)..=bnd.min(ne - 2) {
             let inv_de = self.inv_span[i];
             let fi = i as f64;
-            for ((bvv, biv), (&sn, &sp)) in bv.iter_mut().zip(bi.iter_mut()).zip(sm[r(i + 1)].iter().zip(&sm[r(i - 1)])) {
+            for ((bvv, biv), (&sn, &sp)) in bv.iter_mut().zip(bi.iter_mut()).zip(sm[r(i + 1)].iter().zip(&sm[r(i - 1)]))
+            {
                 let d = (sn - sp) * inv_de;
                 let better = d > *bvv;
                 *bvv = if better { d } else { *bvv };
@@ -714,7 +765,11 @@ impl Plan {
                     // starts at 0.0 like the general loop's).
                     match nk {
                         3 => {
-                            for ((fv, &nv), (&iv, ((&a, &b), &c))) in fl.iter_mut().zip(nr.iter()).zip(inv.iter().zip(cq[0].iter().zip(cq[1].iter()).zip(cq[2].iter()))) {
+                            for ((fv, &nv), (&iv, ((&a, &b), &c))) in fl
+                                .iter_mut()
+                                .zip(nr.iter())
+                                .zip(inv.iter().zip(cq[0].iter().zip(cq[1].iter()).zip(cq[2].iter())))
+                            {
                                 *fv = nv - (0.0 + a * bb[0] + b * bb[1] + c * bb[2]) * iv + 1.0;
                             }
                         }
@@ -725,7 +780,8 @@ impl Plan {
                                     *pv += c * bb[kk];
                                 }
                             }
-                            for ((fv, &nv), (&pv, &iv)) in fl.iter_mut().zip(nr.iter()).zip(prev.iter().zip(inv.iter())) {
+                            for ((fv, &nv), (&pv, &iv)) in fl.iter_mut().zip(nr.iter()).zip(prev.iter().zip(inv.iter()))
+                            {
                                 *fv = nv - pv * iv + 1.0;
                             }
                         }
@@ -804,7 +860,17 @@ impl Plan {
         let der = |i: usize, j: usize| (sm[(i + 1) * m + j] - sm[(i - 1) * m + j]) * self.inv_span[i];
         for j in 0..m {
             let sigma = (ss[j] / (self.pre.idx.len() as f64 - self.pre.w.len() as f64).max(1.0)).sqrt();
-            let mut px = Px { e0_half: f32::NAN, e0_der: f32::NAN, wl_e: f32::NAN, wl_h: f32::NAN, r: f32::NAN, chi2: f32::NAN, jump: f32::NAN, sigma: f32::NAN, masked: false };
+            let mut px = Px {
+                e0_half: f32::NAN,
+                e0_der: f32::NAN,
+                wl_e: f32::NAN,
+                wl_h: f32::NAN,
+                r: f32::NAN,
+                chi2: f32::NAN,
+                jump: f32::NAN,
+                sigma: f32::NAN,
+                masked: false,
+            };
             let mut w = [f64::NAN; MAXREF];
             let mut se = [f64::NAN; MAXREF];
             if ok[j] == 1.0 {
@@ -821,7 +887,8 @@ impl Plan {
                 }
                 let b = bi[j] as usize;
                 if b > 1 && b + 2 < ne {
-                    px.e0_der = vertex(e[b - 1], der(b - 1, j), e[b], bv[j], e[b + 1], der(b + 1, j)).map_or(e[b], |v| v.0) as f32;
+                    px.e0_der = vertex(e[b - 1], der(b - 1, j), e[b], bv[j], e[b + 1], der(b + 1, j))
+                        .map_or(e[b], |v| v.0) as f32;
                 } else if b > 0 {
                     px.e0_der = e[b] as f32;
                 }
@@ -1063,7 +1130,11 @@ pub fn check_stack(shape: &[usize], energies: &[f64]) -> Result<()> {
         return Err(Error::shape(format!("an energy stack needs an energy axis and pixels, got shape {shape:?}")));
     }
     if shape[0] != energies.len() {
-        return Err(Error::shape(format!("the stack has {} frames but {} energies are given", shape[0], energies.len())));
+        return Err(Error::shape(format!(
+            "the stack has {} frames but {} energies are given",
+            shape[0],
+            energies.len()
+        )));
     }
     chemomech_core::types::check_increasing(energies, "energies")?;
     if energies.len() < 8 {
@@ -1110,8 +1181,10 @@ fn build_plan(e: &[f64], pe: &PreEdge, refs: &[RefSpectrum], shift: f64, p: &Map
     if q2 < q1 + 2 {
         q1 = q1.saturating_sub(2);
     }
-    let pre = PolyFit::new(e, (p1..p2).collect(), 1).ok_or_else(|| Error::data("pre-edge window too small for a line"))?;
-    let post = PolyFit::new(e, (q1..q2).collect(), pe.nnorm).ok_or_else(|| Error::data("post-edge window too small"))?;
+    let pre =
+        PolyFit::new(e, (p1..p2).collect(), 1).ok_or_else(|| Error::data("pre-edge window too small for a line"))?;
+    let post =
+        PolyFit::new(e, (q1..q2).collect(), pe.nnorm).ok_or_else(|| Error::data("post-edge window too small"))?;
     let edge = window(e, e0 + p.edge_window_ev.0, e0 + p.edge_window_ev.1, "edge")?;
     let wl = window(e, e0 + p.white_line_window_ev.0, e0 + p.white_line_window_ev.1, "white-line")?;
     let mut plan = Plan {
@@ -1145,11 +1218,23 @@ fn build_plan(e: &[f64], pe: &PreEdge, refs: &[RefSpectrum], shift: f64, p: &Map
         if refs.len() > MAXREF {
             return Err(Error::param(format!("at most {MAXREF} references per map, got {}", refs.len())));
         }
-        let lo = refs.iter().map(|r| r.energy_ev[0] + shift).fold(e0 + p.lcf_window_ev.0, f64::max).max(p.lcf.emin.unwrap_or(f64::NEG_INFINITY));
-        let hi = refs.iter().map(|r| r.energy_ev[r.energy_ev.len() - 1] + shift).fold(e0 + p.lcf_window_ev.1, f64::min).min(p.lcf.emax.unwrap_or(f64::INFINITY));
+        let lo = refs
+            .iter()
+            .map(|r| r.energy_ev[0] + shift)
+            .fold(e0 + p.lcf_window_ev.0, f64::max)
+            .max(p.lcf.emin.unwrap_or(f64::NEG_INFINITY));
+        let hi = refs
+            .iter()
+            .map(|r| r.energy_ev[r.energy_ev.len() - 1] + shift)
+            .fold(e0 + p.lcf_window_ev.1, f64::min)
+            .min(p.lcf.emax.unwrap_or(f64::INFINITY));
         let lcf_idx: Vec<usize> = (0..n).filter(|&i| e[i] >= lo && e[i] <= hi).collect();
         if lcf_idx.len() < refs.len() + 2 {
-            return Err(Error::param(format!("only {} energies in the LCF window {lo:.1}–{hi:.1} eV for {} references", lcf_idx.len(), refs.len())));
+            return Err(Error::param(format!(
+                "only {} energies in the LCF window {lo:.1}–{hi:.1} eV for {} references",
+                lcf_idx.len(),
+                refs.len()
+            )));
         }
         // References sampled at the stack's energies and, when they span
         // them, normalised exactly as the pixels are (same windows, same
@@ -1159,11 +1244,15 @@ fn build_plan(e: &[f64], pe: &PreEdge, refs: &[RefSpectrum], shift: f64, p: &Map
         let mut design = Vec::with_capacity(refs.len());
         for r in refs {
             let y: Vec<f64> = e.iter().map(|&x| interp_at(&r.energy_ev, &r.mu, x - shift)).collect();
-            let spans = r.energy_ev[0] + shift <= e[0] + 1e-9 && r.energy_ev[r.energy_ev.len() - 1] + shift >= e[n - 1] - 1e-9;
+            let spans =
+                r.energy_ev[0] + shift <= e[0] + 1e-9 && r.energy_ev[r.energy_ev.len() - 1] + shift >= e[n - 1] - 1e-9;
             let col: Vec<f64> = if p.normalize_references && spans {
                 let (step, _) = plan.normalise(&y, &mut nb, &mut fb, &mut vec![0.0; n]);
                 if !(step.abs() > 1e-9) {
-                    return Err(Error::data(format!("reference '{}' has no edge step between the stack's windows", r.name)));
+                    return Err(Error::data(format!(
+                        "reference '{}' has no edge step between the stack's windows",
+                        r.name
+                    )));
                 }
                 let v = if p.lcf_on_flat { &fb } else { &nb };
                 lcf_idx.iter().map(|&i| v[i]).collect()
@@ -1177,7 +1266,8 @@ fn build_plan(e: &[f64], pe: &PreEdge, refs: &[RefSpectrum], shift: f64, p: &Map
     }
     let design = &plan.design;
     let k = design.len();
-    let ata: Vec<Vec<f64>> = (0..k).map(|i| (0..k).map(|j| design[i].iter().zip(&design[j]).map(|(a, b)| a * b).sum()).collect()).collect();
+    let ata: Vec<Vec<f64>> =
+        (0..k).map(|i| (0..k).map(|j| design[i].iter().zip(&design[j]).map(|(a, b)| a * b).sum()).collect()).collect();
     let masks: Vec<u32> = if k == 0 {
         vec![]
     } else if p.lcf.nonnegative {
@@ -1240,17 +1330,20 @@ fn check_params(p: &MapParams, refs: &[RefSpectrum]) -> Result<()> {
         }
     }
     if let SocScale::Fractions(Some(s)) = &p.soc
-        && s.len() != refs.len() {
-            return bad(format!("{} SoC values for {} references", s.len(), refs.len()));
-        }
+        && s.len() != refs.len()
+    {
+        return bad(format!("{} SoC values for {} references", s.len(), refs.len()));
+    }
     if let SocScale::EdgeEnergy { e_soc0, e_soc1 } = p.soc
-        && !(e_soc0.is_finite() && e_soc1.is_finite() && e_soc0 != e_soc1) {
-            return bad("edge-energy SoC calibration needs two different energies".into());
-        }
+        && !(e_soc0.is_finite() && e_soc1.is_finite() && e_soc0 != e_soc1)
+    {
+        return bad("edge-energy SoC calibration needs two different energies".into());
+    }
     if let Some(c) = &p.clusters
-        && (c.max_k < 2 || c.max_k > 20 || c.sample < 10) {
-            return bad("clusters: max_k must be 2–20 and sample ≥ 10".into());
-        }
+        && (c.max_k < 2 || c.max_k > 20 || c.sample < 10)
+    {
+        return bad("clusters: max_k must be 2–20 and sample ≥ 10".into());
+    }
     Ok(())
 }
 
@@ -1273,13 +1366,20 @@ fn check_params(p: &MapParams, refs: &[RefSpectrum]) -> Result<()> {
 /// assert_eq!(m.mask.as_slice().unwrap(), &[0, 1, 1, 1]);
 /// assert!((m.fractions[1].1[[2]] - 0.5).abs() < 0.01);
 /// ```
-pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p: &MapParams, progress: &dyn Progress) -> Result<XanesMaps> {
+pub fn xanes_maps(
+    od: ArrayViewD<f32>,
+    energies: &[f64],
+    refs: &[RefSpectrum],
+    p: &MapParams,
+    progress: &dyn Progress,
+) -> Result<XanesMaps> {
     check_stack(od.shape(), energies)?;
     check_params(p, refs)?;
     let pix_shape: Vec<usize> = od.shape()[1..].to_vec();
     let np: usize = pix_shape.iter().product();
     let ne = energies.len();
-    let flat2 = od.to_shape((ne, np)).map_err(|e| Error::shape(format!("stack cannot be viewed as energies × pixels: {e}")))?;
+    let flat2 =
+        od.to_shape((ne, np)).map_err(|e| Error::shape(format!("stack cannot be viewed as energies × pixels: {e}")))?;
     let od2 = flat2.view();
     let chunk = p.chunk_pixels;
 
@@ -1294,7 +1394,9 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
     let run = PREPASS_RUN.min(np);
     let nruns = np / run;
     let starts = crate::cluster::sample_indices(nruns, PREPASS_SAMPLE.div_ceil(run), 0);
-    let gather = |pxs: &[usize]| -> Vec<Vec<f64>> { pxs.par_iter().map(|&px| (0..ne).map(|k| od2[[k, px]] as f64).collect()).collect() };
+    let gather = |pxs: &[usize]| -> Vec<Vec<f64>> {
+        pxs.par_iter().map(|&px| (0..ne).map(|k| od2[[k, px]] as f64).collect()).collect()
+    };
     let runs: Vec<Vec<Vec<f64>>> = starts
         .par_iter()
         .map(|&b| {
@@ -1311,7 +1413,8 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
     if spectra.len() < PREPASS_SAMPLE.min(np) / 4 {
         let valid = finite_pixels(od2, chunk);
         let fov_idx: Vec<usize> = (0..np).filter(|&i| valid[i]).collect();
-        let pick: Vec<usize> = crate::cluster::sample_indices(fov_idx.len(), PREPASS_SAMPLE, 0).into_iter().map(|i| fov_idx[i]).collect();
+        let pick: Vec<usize> =
+            crate::cluster::sample_indices(fov_idx.len(), PREPASS_SAMPLE, 0).into_iter().map(|i| fov_idx[i]).collect();
         spectra = gather(&pick);
     }
     if spectra.is_empty() {
@@ -1345,8 +1448,13 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
     let mean_norm = pe.flat.clone();
     let mut shift = 0.0;
     if !refs.is_empty() && p.lcf.max_shift_ev > 0.0 && n_masked0 > 0 {
-        let rr: Vec<Reference> = refs.iter().map(|r| Reference { name: &r.name, energy: &r.energy_ev, mu: &r.mu }).collect();
-        let o = LcfOptions { emin: Some(pe.e0 + p.lcf_window_ev.0), emax: Some(pe.e0 + p.lcf_window_ev.1), ..p.lcf.clone() };
+        let rr: Vec<Reference> =
+            refs.iter().map(|r| Reference { name: &r.name, energy: &r.energy_ev, mu: &r.mu }).collect();
+        let o = LcfOptions {
+            emin: Some(pe.e0 + p.lcf_window_ev.0),
+            emax: Some(pe.e0 + p.lcf_window_ev.1),
+            ..p.lcf.clone()
+        };
         shift = lcf(&pe.energy, &mean_norm, &rr, &o)?.shift_ev;
     }
     let plan = build_plan(energies, &pe, refs, shift, p)?;
@@ -1370,31 +1478,37 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
         let contiguous = od2.as_slice();
         // Scratch buffers are reused within each rayon job: allocating (and
         // page-faulting) megabytes per chunk cost more than the fitting.
-        per_chunk.into_par_iter().enumerate().for_each_init(|| None::<ChunkBufs>, |slot, (c, o)| {
-            let p0 = c * chunk;
-            let m = o[0].len();
-            if slot.as_ref().is_none_or(|b| b.prev.len() != m) {
-                *slot = Some(ChunkBufs::new(ne, m));
-            }
-            let bufs = slot.as_mut().expect("just set");
-            match &contiguous {
-                Some(sl) => {
-                    let ys: Vec<&[f32]> = (0..ne).map(|k| &sl[k * np + p0..k * np + p0 + m]).collect();
-                    plan.chunk(&ys, bufs, m, &mut ChunkOut { o })
+        per_chunk.into_par_iter().enumerate().for_each_init(
+            || None::<ChunkBufs>,
+            |slot, (c, o)| {
+                let p0 = c * chunk;
+                let m = o[0].len();
+                if slot.as_ref().is_none_or(|b| b.prev.len() != m) {
+                    *slot = Some(ChunkBufs::new(ne, m));
                 }
-                None => {
-                    let rows: Vec<Vec<f32>> = (0..ne).map(|k| od2.row(k).slice(ndarray::s![p0..p0 + m]).to_vec()).collect();
-                    let ys: Vec<&[f32]> = rows.iter().map(|r| &r[..]).collect();
-                    plan.chunk(&ys, bufs, m, &mut ChunkOut { o })
+                let bufs = slot.as_mut().expect("just set");
+                match &contiguous {
+                    Some(sl) => {
+                        let ys: Vec<&[f32]> = (0..ne).map(|k| &sl[k * np + p0..k * np + p0 + m]).collect();
+                        plan.chunk(&ys, bufs, m, &mut ChunkOut { o })
+                    }
+                    None => {
+                        let rows: Vec<Vec<f32>> =
+                            (0..ne).map(|k| od2.row(k).slice(ndarray::s![p0..p0 + m]).to_vec()).collect();
+                        let ys: Vec<&[f32]> = rows.iter().map(|r| &r[..]).collect();
+                        plan.chunk(&ys, bufs, m, &mut ChunkOut { o })
+                    }
                 }
-            }
-            progress.inc(1);
-        });
+                progress.inc(1);
+            },
+        );
         progress.finish();
     }
     let shape = IxDyn(&pix_shape);
     let mut fields: Vec<Option<Vec<f32>>> = fields.into_iter().map(Some).collect();
-    let mut field = |f: usize| -> ArrayD<f32> { ArrayD::from_shape_vec(shape.clone(), fields[f].take().expect("each field once")).expect("shape") };
+    let mut field = |f: usize| -> ArrayD<f32> {
+        ArrayD::from_shape_vec(shape.clone(), fields[f].take().expect("each field once")).expect("shape")
+    };
     let edge_jump = field(F_JUMP);
     let pre_edge_sigma = field(F_SIGMA);
     let mask = field(F_MASK).mapv(|v| v as u8);
@@ -1404,17 +1518,25 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
     let white_line_height = field(F_WLH);
     let r_factor = field(F_R);
     let reduced_chi2 = field(F_CHI2);
-    let fractions: Vec<(String, ArrayD<f32>, ArrayD<f32>)> = (0..k).map(|i| (refs[i].name.clone(), field(F_W + i), field(F_W + k + i))).collect();
+    let fractions: Vec<(String, ArrayD<f32>, ArrayD<f32>)> =
+        (0..k).map(|i| (refs[i].name.clone(), field(F_W + i), field(F_W + k + i))).collect();
     let soc = match &p.soc {
         SocScale::Fractions(s) if k > 0 => {
-            let sv: Vec<f32> = s.clone().unwrap_or_else(|| (0..k).map(|i| if k == 1 { 1.0 } else { i as f64 / (k - 1) as f64 }).collect()).iter().map(|&v| v as f32).collect();
+            let sv: Vec<f32> = s
+                .clone()
+                .unwrap_or_else(|| (0..k).map(|i| if k == 1 { 1.0 } else { i as f64 / (k - 1) as f64 }).collect())
+                .iter()
+                .map(|&v| v as f32)
+                .collect();
             let mut acc = ArrayD::<f32>::zeros(shape.clone());
             for (i, (_, f, _)) in fractions.iter().enumerate() {
                 acc.zip_mut_with(f, |a, &b| *a += b * sv[i]);
             }
             Some(acc)
         }
-        SocScale::EdgeEnergy { e_soc0, e_soc1 } => Some(e0_half.mapv(|e| ((e as f64 - e_soc0) / (e_soc1 - e_soc0)) as f32)),
+        SocScale::EdgeEnergy { e_soc0, e_soc1 } => {
+            Some(e0_half.mapv(|e| ((e as f64 - e_soc0) / (e_soc1 - e_soc0)) as f32))
+        }
         _ => None,
     };
     let mask_sl = mask.as_slice().expect("standard layout");
@@ -1425,13 +1547,16 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
         let sl = a.as_slice().expect("standard layout");
         let parts: Vec<(f64, usize)> = masked_idx
             .par_chunks(1 << 16)
-            .map(|c| c.iter().map(|&i| sl[i] as f64).filter(|v| v.is_finite()).fold((0.0, 0), |(s, n), v| (s + v, n + 1)))
+            .map(|c| {
+                c.iter().map(|&i| sl[i] as f64).filter(|v| v.is_finite()).fold((0.0, 0), |(s, n), v| (s + v, n + 1))
+            })
             .collect();
         let (s, n) = parts.iter().fold((0.0, 0), |(s, n), p| (s + p.0, n + p.1));
         if n == 0 { f64::NAN } else { s / n as f64 }
     };
     let median_e0 = {
-        let mut v: Vec<f32> = masked_idx.iter().map(|&i| e0_half.as_slice().expect("standard")[i]).filter(|v| v.is_finite()).collect();
+        let mut v: Vec<f32> =
+            masked_idx.iter().map(|&i| e0_half.as_slice().expect("standard")[i]).filter(|v| v.is_finite()).collect();
         if v.is_empty() {
             f64::NAN
         } else {
@@ -1441,72 +1566,103 @@ pub fn xanes_maps(od: ArrayViewD<f32>, energies: &[f64], refs: &[RefSpectrum], p
     };
 
     // 3. PCA and clusters of normalised μ in the LCF (or edge) window.
-    let mut summary_pca: (Vec<f64>, Vec<f64>, Vec<f64>, usize, usize, Vec<(usize, f64)>, Vec<ClusterSpectrum>) = (vec![], vec![], vec![], 0, 0, vec![], vec![]);
+    let mut summary_pca: (Vec<f64>, Vec<f64>, Vec<f64>, usize, usize, Vec<(usize, f64)>, Vec<ClusterSpectrum>) =
+        (vec![], vec![], vec![], 0, 0, vec![], vec![]);
     let mut cluster_map = None;
     if let Some(cp) = &p.clusters
-        && masked_idx.len() >= 10 {
-            let win: Vec<usize> = if plan.lcf_idx.is_empty() { (plan.edge.0..=plan.wl.1).collect() } else { plan.lcf_idx.clone() };
-            let norm_of = |px: usize| -> Vec<f64> {
-                let y: Vec<f64> = (0..ne).map(|kk| od2[[kk, px]] as f64).collect();
-                let (mut nb, mut fb) = (vec![0.0; ne], vec![0.0; ne]);
-                plan.normalise(&y, &mut nb, &mut fb, &mut vec![0.0; ne]);
-                nb
-            };
-            let sample: Vec<usize> = crate::cluster::sample_indices(masked_idx.len(), cp.sample, cp.seed).into_iter().map(|i| masked_idx[i]).collect();
-            let rows: Vec<Vec<f64>> = sample.par_iter().map(|&i| win.iter().map(|&w| norm_of(i)[w]).collect()).collect();
-            let rows: Vec<Vec<f64>> = rows.into_iter().filter(|r| r.iter().all(|v| v.is_finite())).collect();
-            if rows.len() >= 10 {
-                let pc = pca(&rows)?;
-                let nc = cp.components.unwrap_or(pc.suggested_components.max(2)).clamp(1, win.len());
-                let scores: Vec<Vec<f64>> = rows.par_iter().map(|r| pc.scores(r, nc)).collect();
-                let (km, sil) = kmeans_auto(&scores, cp.max_k, cp.seed, cp.silhouette_sample)?;
-                // Assign every masked pixel; accumulate mean spectra per cluster in fixed chunks.
-                let assigned: Vec<(usize, Vec<f64>)> = masked_idx
-                    .par_iter()
-                    .map(|&i| {
-                        let nb = norm_of(i);
-                        let r: Vec<f64> = win.iter().map(|&w| nb[w]).collect();
-                        let s = pc.scores(&r, nc);
-                        let c = km.centres.iter().enumerate().map(|(ci, c)| (ci, c.iter().zip(&s).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())).min_by(|a, b| a.1.total_cmp(&b.1)).map(|x| x.0).unwrap_or(0);
-                        (c, nb)
-                    })
-                    .collect();
-                let kk = km.k;
-                let mut sums = vec![vec![0.0; ne]; kk];
-                let mut counts = vec![0usize; kk];
-                for (c, nb) in &assigned {
-                    if nb.iter().all(|v| v.is_finite()) {
-                        counts[*c] += 1;
-                        for (s, v) in sums[*c].iter_mut().zip(nb) {
-                            *s += v;
-                        }
+        && masked_idx.len() >= 10
+    {
+        let win: Vec<usize> =
+            if plan.lcf_idx.is_empty() { (plan.edge.0..=plan.wl.1).collect() } else { plan.lcf_idx.clone() };
+        let norm_of = |px: usize| -> Vec<f64> {
+            let y: Vec<f64> = (0..ne).map(|kk| od2[[kk, px]] as f64).collect();
+            let (mut nb, mut fb) = (vec![0.0; ne], vec![0.0; ne]);
+            plan.normalise(&y, &mut nb, &mut fb, &mut vec![0.0; ne]);
+            nb
+        };
+        let sample: Vec<usize> = crate::cluster::sample_indices(masked_idx.len(), cp.sample, cp.seed)
+            .into_iter()
+            .map(|i| masked_idx[i])
+            .collect();
+        let rows: Vec<Vec<f64>> = sample.par_iter().map(|&i| win.iter().map(|&w| norm_of(i)[w]).collect()).collect();
+        let rows: Vec<Vec<f64>> = rows.into_iter().filter(|r| r.iter().all(|v| v.is_finite())).collect();
+        if rows.len() >= 10 {
+            let pc = pca(&rows)?;
+            let nc = cp.components.unwrap_or(pc.suggested_components.max(2)).clamp(1, win.len());
+            let scores: Vec<Vec<f64>> = rows.par_iter().map(|r| pc.scores(r, nc)).collect();
+            let (km, sil) = kmeans_auto(&scores, cp.max_k, cp.seed, cp.silhouette_sample)?;
+            // Assign every masked pixel; accumulate mean spectra per cluster in fixed chunks.
+            let assigned: Vec<(usize, Vec<f64>)> = masked_idx
+                .par_iter()
+                .map(|&i| {
+                    let nb = norm_of(i);
+                    let r: Vec<f64> = win.iter().map(|&w| nb[w]).collect();
+                    let s = pc.scores(&r, nc);
+                    let c = km
+                        .centres
+                        .iter()
+                        .enumerate()
+                        .map(|(ci, c)| (ci, c.iter().zip(&s).map(|(a, b)| (a - b) * (a - b)).sum::<f64>()))
+                        .min_by(|a, b| a.1.total_cmp(&b.1))
+                        .map(|x| x.0)
+                        .unwrap_or(0);
+                    (c, nb)
+                })
+                .collect();
+            let kk = km.k;
+            let mut sums = vec![vec![0.0; ne]; kk];
+            let mut counts = vec![0usize; kk];
+            for (c, nb) in &assigned {
+                if nb.iter().all(|v| v.is_finite()) {
+                    counts[*c] += 1;
+                    for (s, v) in sums[*c].iter_mut().zip(nb) {
+                        *s += v;
                     }
                 }
-                let means: Vec<Vec<f64>> = sums.iter().zip(&counts).map(|(s, &n)| s.iter().map(|v| v / n.max(1) as f64).collect()).collect();
-                let e0s: Vec<f64> = means
-                    .iter()
-                    .map(|m| {
-                        (plan.edge.0.max(1)..=plan.edge.1).find(|&i| m[i] >= 0.5 && m[i - 1] < 0.5).map_or(f64::NAN, |i| {
-                            let t = (0.5 - m[i - 1]) / (m[i] - m[i - 1]);
-                            energies[i - 1] + t * (energies[i] - energies[i - 1])
-                        })
-                    })
-                    .collect();
-                let mut order: Vec<usize> = (0..kk).collect();
-                order.sort_by(|&a, &b| e0s[a].total_cmp(&e0s[b]));
-                let mut rank = vec![0u8; kk];
-                for (r, &c) in order.iter().enumerate() {
-                    rank[c] = r as u8 + 1;
-                }
-                let mut cm = vec![0u8; np];
-                for (&i, (c, _)) in masked_idx.iter().zip(&assigned) {
-                    cm[i] = rank[*c];
-                }
-                cluster_map = Some(ArrayD::from_shape_vec(shape.clone(), cm).expect("shape"));
-                let clusters = order.iter().enumerate().map(|(r, &c)| ClusterSpectrum { cluster: r as u8 + 1, pixels: counts[c], e0_half_ev: e0s[c], norm: means[c].clone() }).collect();
-                summary_pca = (pc.eigenvalues.clone(), pc.explained_variance_ratio.clone(), pc.ind.clone(), pc.suggested_components, nc, sil, clusters);
             }
+            let means: Vec<Vec<f64>> =
+                sums.iter().zip(&counts).map(|(s, &n)| s.iter().map(|v| v / n.max(1) as f64).collect()).collect();
+            let e0s: Vec<f64> = means
+                .iter()
+                .map(|m| {
+                    (plan.edge.0.max(1)..=plan.edge.1).find(|&i| m[i] >= 0.5 && m[i - 1] < 0.5).map_or(f64::NAN, |i| {
+                        let t = (0.5 - m[i - 1]) / (m[i] - m[i - 1]);
+                        energies[i - 1] + t * (energies[i] - energies[i - 1])
+                    })
+                })
+                .collect();
+            let mut order: Vec<usize> = (0..kk).collect();
+            order.sort_by(|&a, &b| e0s[a].total_cmp(&e0s[b]));
+            let mut rank = vec![0u8; kk];
+            for (r, &c) in order.iter().enumerate() {
+                rank[c] = r as u8 + 1;
+            }
+            let mut cm = vec![0u8; np];
+            for (&i, (c, _)) in masked_idx.iter().zip(&assigned) {
+                cm[i] = rank[*c];
+            }
+            cluster_map = Some(ArrayD::from_shape_vec(shape.clone(), cm).expect("shape"));
+            let clusters = order
+                .iter()
+                .enumerate()
+                .map(|(r, &c)| ClusterSpectrum {
+                    cluster: r as u8 + 1,
+                    pixels: counts[c],
+                    e0_half_ev: e0s[c],
+                    norm: means[c].clone(),
+                })
+                .collect();
+            summary_pca = (
+                pc.eigenvalues.clone(),
+                pc.explained_variance_ratio.clone(),
+                pc.ind.clone(),
+                pc.suggested_components,
+                nc,
+                sil,
+                clusters,
+            );
         }
+    }
     let (mean_jump, mean_r) = (mean_of(&edge_jump), mean_of(&r_factor));
     let summary = MapSummary {
         energies_ev: energies.to_vec(),
@@ -1588,9 +1744,17 @@ pub fn remove_small_regions(mask: ArrayView2<bool>, min_px: usize) -> Array2<boo
 /// assert_eq!(m.iter().filter(|&&b| b).count(), 100);
 /// assert!((j[[15, 15]] - 0.5).abs() < 1e-5);
 /// ```
-pub fn two_energy_jump(below: ArrayView2<f32>, above: ArrayView2<f32>, k_sigma: f64) -> Result<(Array2<f32>, Array2<bool>, f64)> {
+pub fn two_energy_jump(
+    below: ArrayView2<f32>,
+    above: ArrayView2<f32>,
+    k_sigma: f64,
+) -> Result<(Array2<f32>, Array2<bool>, f64)> {
     if below.dim() != above.dim() {
-        return Err(Error::shape(format!("frames below and above the edge differ in shape: {:?} vs {:?}", below.dim(), above.dim())));
+        return Err(Error::shape(format!(
+            "frames below and above the edge differ in shape: {:?} vs {:?}",
+            below.dim(),
+            above.dim()
+        )));
     }
     let jump = ndarray::Zip::from(&above).and(&below).map_collect(|a, b| a - b);
     let mut diffs: Vec<f64> = Vec::new();
@@ -1619,16 +1783,30 @@ mod tests {
     use chemomech_core::NoProgress;
 
     fn refs(e: &[f64]) -> Vec<RefSpectrum> {
-        let edge = |x: f64, e0: f64, wl: f64| 1.0 / (1.0 + (-(x - e0) / 1.5).exp()) + wl * (-(x - e0 - 8.0).powi(2) / 30.0).exp();
+        let edge = |x: f64, e0: f64, wl: f64| {
+            1.0 / (1.0 + (-(x - e0) / 1.5).exp()) + wl * (-(x - e0 - 8.0).powi(2) / 30.0).exp()
+        };
         vec![
-            RefSpectrum { name: "a".into(), energy_ev: e.to_vec(), mu: e.iter().map(|&x| edge(x, 8342.0, 0.5)).collect() },
-            RefSpectrum { name: "b".into(), energy_ev: e.to_vec(), mu: e.iter().map(|&x| edge(x, 8345.0, 0.3)).collect() },
+            RefSpectrum {
+                name: "a".into(),
+                energy_ev: e.to_vec(),
+                mu: e.iter().map(|&x| edge(x, 8342.0, 0.5)).collect(),
+            },
+            RefSpectrum {
+                name: "b".into(),
+                energy_ev: e.to_vec(),
+                mu: e.iter().map(|&x| edge(x, 8345.0, 0.3)).collect(),
+            },
         ]
     }
 
     #[test]
     fn recovers_fractions_edges_and_clusters_and_is_thread_independent() {
-        let e: Vec<f64> = (0..13).map(|i| 8200.0 + 10.0 * i as f64).chain((0..41).map(|i| 8325.0 + i as f64)).chain((0..14).map(|i| 8380.0 + 20.0 * i as f64)).collect();
+        let e: Vec<f64> = (0..13)
+            .map(|i| 8200.0 + 10.0 * i as f64)
+            .chain((0..41).map(|i| 8325.0 + i as f64))
+            .chain((0..14).map(|i| 8380.0 + 20.0 * i as f64))
+            .collect();
         let r = refs(&e);
         let (ny, nx) = (30, 40);
         let ne = e.len();
@@ -1663,18 +1841,27 @@ mod tests {
         assert!(cm[[15, 8]] < cm[[15, 30]], "clusters ordered by edge energy");
         let soc = m.soc.as_ref().unwrap();
         assert!((soc[[15, 30]] - 0.8).abs() < 0.01);
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| xanes_maps(od.view().into_dyn(), &e, &r, &p, &NoProgress).unwrap());
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| xanes_maps(od.view().into_dyn(), &e, &r, &p, &NoProgress).unwrap());
         assert_eq!(one.fractions[1].1.mapv(f32::to_bits), m.fractions[1].1.mapv(f32::to_bits));
         assert_eq!(one.cluster, m.cluster);
     }
 
     #[test]
     fn chunk_kernel_equals_the_scalar_reference() {
-        let e: Vec<f64> = (0..12).map(|i| 8200.0 + 10.0 * i as f64).chain((0..50).map(|i| 8320.0 + i as f64)).chain((0..20).map(|i| 8380.0 + 12.0 * i as f64)).collect();
+        let e: Vec<f64> = (0..12)
+            .map(|i| 8200.0 + 10.0 * i as f64)
+            .chain((0..50).map(|i| 8320.0 + i as f64))
+            .chain((0..20).map(|i| 8380.0 + 12.0 * i as f64))
+            .collect();
         let r = refs(&e);
         let ne = e.len();
         let m = 37;
-        let pe = pre_edge(&e, &r[0].mu.iter().map(|v| v + 0.2).collect::<Vec<_>>(), &MapParams::default().pre_edge).unwrap();
+        let pe =
+            pre_edge(&e, &r[0].mu.iter().map(|v| v + 0.2).collect::<Vec<_>>(), &MapParams::default().pre_edge).unwrap();
         let plan = build_plan(&e, &pe, &r, 0.3, &MapParams::default()).unwrap();
         let mut bufs = ChunkBufs::new(ne, m);
         let mut y = vec![0.0f32; ne * m];
@@ -1685,7 +1872,8 @@ mod tests {
                 let f = 1.4 * j as f64 / m as f64 - 0.2;
                 let noise = 0.02 * (((k * 7919 + j * 104729) % 1000) as f64 / 1000.0 - 0.5);
                 let amp = if j % 5 == 0 { 0.01 } else { 1.0 };
-                y[k * m + j] = (0.3 - 1e-4 * (e[k] - 8200.0) + amp * ((1.0 - f) * r[0].mu[k] + f * r[1].mu[k]) + noise) as f32;
+                y[k * m + j] =
+                    (0.3 - 1e-4 * (e[k] - 8200.0) + amp * ((1.0 - f) * r[0].mu[k] + f * r[1].mu[k]) + noise) as f32;
             }
         }
         y[7 * m + 3] = f32::NAN;
@@ -1705,7 +1893,21 @@ mod tests {
                 interior += (w[0] > 0.0 && w[1] > 0.0) as usize;
             }
             let nan = |v: f32| if q.masked { v } else { f32::NAN };
-            let want = [q.jump, q.sigma, q.masked as u8 as f32, nan(q.e0_half), nan(q.e0_der), nan(q.wl_e), nan(q.wl_h), nan(q.r), nan(q.chi2), nan(w[0] as f32), nan(w[1] as f32), nan(se[0] as f32), nan(se[1] as f32)];
+            let want = [
+                q.jump,
+                q.sigma,
+                q.masked as u8 as f32,
+                nan(q.e0_half),
+                nan(q.e0_der),
+                nan(q.wl_e),
+                nan(q.wl_h),
+                nan(q.r),
+                nan(q.chi2),
+                nan(w[0] as f32),
+                nan(w[1] as f32),
+                nan(se[0] as f32),
+                nan(se[1] as f32),
+            ];
             for (f, wv) in want.iter().enumerate() {
                 assert_eq!(maps[f][j].to_bits(), wv.to_bits(), "pixel {j} field {f}: {} vs {wv}", maps[f][j]);
             }
@@ -1720,14 +1922,39 @@ mod tests {
         let od = ndarray::ArrayD::<f32>::zeros(IxDyn(&[40, 4, 4]));
         let mut rev = e.clone();
         rev.swap(3, 4);
-        assert!(xanes_maps(od.view(), &rev, &[], &MapParams::default(), &NoProgress).unwrap_err().to_string().contains("increasing"));
-        assert!(xanes_maps(od.view(), &e[..39], &[], &MapParams::default(), &NoProgress).unwrap_err().to_string().contains("40 frames but 39 energies"));
+        assert!(
+            xanes_maps(od.view(), &rev, &[], &MapParams::default(), &NoProgress)
+                .unwrap_err()
+                .to_string()
+                .contains("increasing")
+        );
+        assert!(
+            xanes_maps(od.view(), &e[..39], &[], &MapParams::default(), &NoProgress)
+                .unwrap_err()
+                .to_string()
+                .contains("40 frames but 39 energies")
+        );
         let nan = ndarray::ArrayD::<f32>::from_elem(IxDyn(&[40, 4, 4]), f32::NAN);
-        assert!(xanes_maps(nan.view(), &e, &[], &MapParams::default(), &NoProgress).unwrap_err().to_string().contains("NaN"));
+        assert!(
+            xanes_maps(nan.view(), &e, &[], &MapParams::default(), &NoProgress)
+                .unwrap_err()
+                .to_string()
+                .contains("NaN")
+        );
         // Some NaN pixels: masked out, never a crash.
-        let mut part = ndarray::Array3::<f32>::from_shape_fn((40, 4, 4), |(k, _, _)| if e[k] > 8340.0 { 1.0 } else { 0.0 } + 0.001 * k as f32);
+        let mut part = ndarray::Array3::<f32>::from_shape_fn(
+            (40, 4, 4),
+            |(k, _, _)| if e[k] > 8340.0 { 1.0 } else { 0.0 } + 0.001 * k as f32,
+        );
         part[[5, 1, 1]] = f32::NAN;
-        let m = xanes_maps(part.view().into_dyn(), &e, &[], &MapParams { clusters: None, ..Default::default() }, &NoProgress).unwrap();
+        let m = xanes_maps(
+            part.view().into_dyn(),
+            &e,
+            &[],
+            &MapParams { clusters: None, ..Default::default() },
+            &NoProgress,
+        )
+        .unwrap();
         assert_eq!(m.mask[[1, 1]], 0);
         assert!(m.edge_jump[[1, 1]].is_nan() && m.e0_half[[1, 1]].is_nan());
         assert_eq!(m.summary.pixels_in_fov, 15);

@@ -105,10 +105,18 @@ pub fn distance_to_surface(labels: ArrayView3<u32>, spacing: [f64; 3]) -> Array3
             return false;
         }
         // Inside when every 6-neighbour (within the volume) is the same particle.
-        [(-1isize, 0isize, 0isize), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)].iter().all(|&(dz, dy, dx)| {
-            let (a, b, c) = (z as isize + dz, y as isize + dy, x as isize + dx);
-            a < 0 || b < 0 || c < 0 || a >= nz as isize || b >= ny as isize || c >= nx as isize || labels[[a as usize, b as usize, c as usize]] == l
-        })
+        [(-1isize, 0isize, 0isize), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)].iter().all(
+            |&(dz, dy, dx)| {
+                let (a, b, c) = (z as isize + dz, y as isize + dy, x as isize + dx);
+                a < 0
+                    || b < 0
+                    || c < 0
+                    || a >= nz as isize
+                    || b >= ny as isize
+                    || c >= nx as isize
+                    || labels[[a as usize, b as usize, c as usize]] == l
+            },
+        )
     });
     let mut d = chemomech_imgproc::edt(inside.view(), spacing);
     Zip::from(&mut d).and(&labels).for_each(|d, &l| {
@@ -131,7 +139,12 @@ pub fn distance_to_surface(labels: ArrayView3<u32>, spacing: [f64; 3]) -> Array3
 /// let p = &r.particles[0];
 /// assert!(p.core_minus_surface < -0.2 && p.angle_mean_deg > 150.0);
 /// ```
-pub fn particle_chemistry(labels: ArrayView3<u32>, value: ArrayView3<f32>, spacing: [f64; 3], p: &ParticleChemParams) -> Result<ParticleChemistry> {
+pub fn particle_chemistry(
+    labels: ArrayView3<u32>,
+    value: ArrayView3<f32>,
+    spacing: [f64; 3],
+    p: &ParticleChemParams,
+) -> Result<ParticleChemistry> {
     if labels.dim() != value.dim() {
         return Err(Error::shape(format!("labels {:?} and map {:?} differ in shape", labels.dim(), value.dim())));
     }
@@ -148,18 +161,22 @@ pub fn particle_chemistry(labels: ArrayView3<u32>, value: ArrayView3<f32>, spaci
     let w = Zip::from(&labels).and(&value).map_collect(|&l, &v| if l > 0 && v.is_finite() { 1.0f32 } else { 0.0 });
     let vw = Zip::from(&w).and(&value).map_collect(|&w, &v| if w > 0.0 { v } else { 0.0 });
     let flat_z = labels.dim().0 == 1;
-    let g = |a: &Array3<f32>, o: [usize; 3]| chemomech_imgproc::filters::gaussian_derivative(a.view(), p.gradient_sigma_um, spacing, o);
+    let g = |a: &Array3<f32>, o: [usize; 3]| {
+        chemomech_imgproc::filters::gaussian_derivative(a.view(), p.gradient_sigma_um, spacing, o)
+    };
     let (n0, d0) = (g(&vw, [0, 0, 0]), g(&w, [0, 0, 0]));
     let axes: Vec<usize> = if flat_z { vec![1, 2] } else { vec![0, 1, 2] };
-    let grads: Vec<Array3<f32>> = axes
-        .iter()
-        .map(|&ax| {
-            let mut o = [0, 0, 0];
-            o[ax] = 1;
-            let (n1, d1) = (g(&vw, o), g(&w, o));
-            Zip::from(&n1).and(&d1).and(&n0).and(&d0).map_collect(|&n1, &d1, &n0, &d0| if d0 > 1e-3 { (n1 * d0 - n0 * d1) / (d0 * d0) } else { f32::NAN })
-        })
-        .collect();
+    let grads: Vec<Array3<f32>> =
+        axes.iter()
+            .map(|&ax| {
+                let mut o = [0, 0, 0];
+                o[ax] = 1;
+                let (n1, d1) = (g(&vw, o), g(&w, o));
+                Zip::from(&n1).and(&d1).and(&n0).and(&d0).map_collect(|&n1, &d1, &n0, &d0| {
+                    if d0 > 1e-3 { (n1 * d0 - n0 * d1) / (d0 * d0) } else { f32::NAN }
+                })
+            })
+            .collect();
     // Gather per particle: centroid first.
     let mut sums = vec![[0.0f64; 4]; nlab + 1];
     for ((z, y, x), &l) in labels.indexed_iter() {
@@ -186,7 +203,12 @@ pub fn particle_chemistry(labels: ArrayView3<u32>, value: ArrayView3<f32>, spaci
         for (i, &ax) in axes.iter().enumerate() {
             gr[ax] = grads[i][[z, y, x]];
         }
-        per[l as usize].push(Vx { v: value[[z, y, x]], d: dist[[z, y, x]], pos: [z as f32, y as f32, x as f32], grad: gr });
+        per[l as usize].push(Vx {
+            v: value[[z, y, x]],
+            d: dist[[z, y, x]],
+            pos: [z as f32, y as f32, x as f32],
+            grad: gr,
+        });
     }
     let nb = p.shell_bins;
     let particles: Vec<ParticleChem> = (1..=nlab)
@@ -250,7 +272,8 @@ pub fn particle_chemistry(labels: ArrayView3<u32>, value: ArrayView3<f32>, spaci
                 pc.core_minus_surface = pc.core_mean - pc.surface_mean;
             }
             // Valence-gradient angles.
-            let mags: Vec<f64> = vx.iter().map(|v| (v.grad[0] as f64).hypot(v.grad[1] as f64).hypot(v.grad[2] as f64)).collect();
+            let mags: Vec<f64> =
+                vx.iter().map(|v| (v.grad[0] as f64).hypot(v.grad[1] as f64).hypot(v.grad[2] as f64)).collect();
             let mut fm: Vec<f64> = mags.iter().copied().filter(|m| m.is_finite() && *m > 0.0).collect();
             if fm.len() >= p.min_pixels.max(1) {
                 let k = fm.len() / 2;
@@ -260,12 +283,18 @@ pub fn particle_chemistry(labels: ArrayView3<u32>, value: ArrayView3<f32>, spaci
                     if !(m.is_finite() && m > p.min_gradient_fraction * med && m > 0.0 && v.v.is_finite()) {
                         continue;
                     }
-                    let r = [(c[0] - v.pos[0] as f64) * spacing[0], (c[1] - v.pos[1] as f64) * spacing[1], (c[2] - v.pos[2] as f64) * spacing[2]];
+                    let r = [
+                        (c[0] - v.pos[0] as f64) * spacing[0],
+                        (c[1] - v.pos[1] as f64) * spacing[1],
+                        (c[2] - v.pos[2] as f64) * spacing[2],
+                    ];
                     let rn = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
                     if rn < spacing.iter().cloned().fold(f64::INFINITY, f64::min) {
                         continue;
                     }
-                    let cosv = ((v.grad[0] as f64 * r[0] + v.grad[1] as f64 * r[1] + v.grad[2] as f64 * r[2]) / (m * rn)).clamp(-1.0, 1.0);
+                    let cosv = ((v.grad[0] as f64 * r[0] + v.grad[1] as f64 * r[1] + v.grad[2] as f64 * r[2])
+                        / (m * rn))
+                        .clamp(-1.0, 1.0);
                     angles.push(cosv);
                 }
                 if !angles.is_empty() {
@@ -298,7 +327,11 @@ pub fn particle_chemistry(labels: ArrayView3<u32>, value: ArrayView3<f32>, spaci
         }
     }
     let shell_mean: Vec<f64> = acc.iter().map(|a| if a.2 > 0 { a.0 / a.2 as f64 } else { f64::NAN }).collect();
-    let shell_std = acc.iter().zip(&shell_mean).map(|(a, m)| if a.2 > 1 { ((a.1 - a.2 as f64 * m * m) / (a.2 - 1) as f64).max(0.0).sqrt() } else { f64::NAN }).collect();
+    let shell_std = acc
+        .iter()
+        .zip(&shell_mean)
+        .map(|(a, m)| if a.2 > 1 { ((a.1 - a.2 as f64 * m * m) / (a.2 - 1) as f64).max(0.0).sqrt() } else { f64::NAN })
+        .collect();
     let mut hist = vec![0u64; 18];
     let (mut cs, mut cn) = (0.0, 0usize);
     for pc in &particles {
@@ -346,14 +379,27 @@ mod tests {
             let r = ((z as f64 - c.0).powi(2) + (y as f64 - c.1).powi(2) + (x as f64 - c.2).powi(2)).sqrt();
             (if l == 1 { 0.9 - 0.04 * r } else { 0.4 + 0.04 * r }) as f32
         });
-        let r = particle_chemistry(lab.view(), soc.view(), [0.5; 3], &ParticleChemParams { shell_bin_um: 0.5, ..Default::default() }).unwrap();
+        let r = particle_chemistry(
+            lab.view(),
+            soc.view(),
+            [0.5; 3],
+            &ParticleChemParams { shell_bin_um: 0.5, ..Default::default() },
+        )
+        .unwrap();
         let (a, b) = (&r.particles[0], &r.particles[1]);
-        assert!(a.core_minus_surface > 0.2 && b.core_minus_surface < -0.2, "{} {}", a.core_minus_surface, b.core_minus_surface);
+        assert!(
+            a.core_minus_surface > 0.2 && b.core_minus_surface < -0.2,
+            "{} {}",
+            a.core_minus_surface,
+            b.core_minus_surface
+        );
         assert!(a.angle_mean_deg < 30.0 && a.fraction_toward_centre > 0.9, "{}", a.angle_mean_deg);
         assert!(b.angle_mean_deg > 150.0 && b.fraction_toward_centre < 0.1, "{}", b.angle_mean_deg);
         // Profiles follow r = R − d: particle 1 decreases outward.
         assert!(a.shell_profile[0] < a.shell_profile[8]);
         assert!((a.mean - b.mean).abs() < 0.5);
-        assert!(particle_chemistry(lab.view(), soc.slice(ndarray::s![..2, .., ..]), [1.0; 3], &Default::default()).is_err());
+        assert!(
+            particle_chemistry(lab.view(), soc.slice(ndarray::s![..2, .., ..]), [1.0; 3], &Default::default()).is_err()
+        );
     }
 }

@@ -14,7 +14,7 @@
 
 use chemomech_core::{Error, Result};
 use chemomech_imgproc::{fourier_shift, register_translation};
-use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis, Zip};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis, Zip, s};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +41,11 @@ pub struct OdReport {
 /// let (od, rep) = chemomech_xas::stack::optical_density(data.view(), Some(flats.view()), Some(darks.view())).unwrap();
 /// assert!((od[[0, 1, 1]] - 10f32.ln()).abs() < 1e-5 && rep.invalid_pixels == 0);
 /// ```
-pub fn optical_density(data: ArrayView3<f32>, flats: Option<ArrayView3<f32>>, darks: Option<ArrayView3<f32>>) -> Result<(Array3<f32>, OdReport)> {
+pub fn optical_density(
+    data: ArrayView3<f32>,
+    flats: Option<ArrayView3<f32>>,
+    darks: Option<ArrayView3<f32>>,
+) -> Result<(Array3<f32>, OdReport)> {
     let (ne, ny, nx) = data.dim();
     if ne == 0 || ny == 0 || nx == 0 {
         return Err(Error::shape(format!("empty energy stack {:?}", data.dim())));
@@ -57,7 +61,9 @@ pub fn optical_density(data: ArrayView3<f32>, flats: Option<ArrayView3<f32>>, da
         None => Array2::zeros((ny, nx)),
     };
     let Some(flats) = flats else {
-        return Err(Error::param("optical density needs reference (flat) frames; pass data that is already optical density instead"));
+        return Err(Error::param(
+            "optical density needs reference (flat) frames; pass data that is already optical density instead",
+        ));
     };
     let per_energy = flats.dim().0 == ne && ne > 1;
     let common = if per_energy { None } else { Some(frame_mean(flats, "flats")?) };
@@ -204,12 +210,16 @@ pub fn register_stack(od: ArrayView3<f32>, energies: &[f64], p: &RegistrationPar
         return Err(Error::shape(format!("{ne} frames but {} energies", energies.len())));
     }
     if !(p.sigma_px >= 0.0 && p.sigma_px < 50.0 && p.max_shift_px > 0.0) {
-        return Err(Error::param(format!("registration sigma_px {} / max_shift_px {} out of range", p.sigma_px, p.max_shift_px)));
+        return Err(Error::param(format!(
+            "registration sigma_px {} / max_shift_px {} out of range",
+            p.sigma_px, p.max_shift_px
+        )));
     }
     if ny < 8 || nx < 8 {
         return Err(Error::shape(format!("frames of {ny}×{nx} are too small to register")));
     }
-    let feats: Vec<Array2<f64>> = (0..ne).into_par_iter().map(|e| edge_features(od.index_axis(Axis(0), e), p.sigma_px)).collect();
+    let feats: Vec<Array2<f64>> =
+        (0..ne).into_par_iter().map(|e| edge_features(od.index_axis(Axis(0), e), p.sigma_px)).collect();
     // The frame with the strongest edge structure: the highest mean gradient
     // before standardisation is the best-contrast frame (post-edge).
     let reference = match p.mode {
@@ -219,27 +229,39 @@ pub fn register_stack(od: ArrayView3<f32>, energies: &[f64], p: &RegistrationPar
             }
             r
         }
-        _ => (0..ne)
-            .into_par_iter()
-            .map(|e| {
-                let f = od.index_axis(Axis(0), e);
-                let g = chemomech_imgproc::filters::gradient_magnitude(f.mapv(|v| if v.is_finite() { v } else { 0.0 }).insert_axis(Axis(0)).view(), p.sigma_px, [1.0; 3]);
-                let n = g.len() as f64;
-                let mean = g.iter().map(|&v| v as f64).sum::<f64>() / n;
-                let var = g.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-                (e, var)
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .fold((0, f64::NEG_INFINITY), |b, (e, v)| if v > b.1 { (e, v) } else { b })
-            .0,
+        _ => {
+            (0..ne)
+                .into_par_iter()
+                .map(|e| {
+                    let f = od.index_axis(Axis(0), e);
+                    let g = chemomech_imgproc::filters::gradient_magnitude(
+                        f.mapv(|v| if v.is_finite() { v } else { 0.0 }).insert_axis(Axis(0)).view(),
+                        p.sigma_px,
+                        [1.0; 3],
+                    );
+                    let n = g.len() as f64;
+                    let mean = g.iter().map(|&v| v as f64).sum::<f64>() / n;
+                    let var = g.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+                    (e, var)
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .fold((0, f64::NEG_INFINITY), |b, (e, v)| if v > b.1 { (e, v) } else { b })
+                .0
+        }
     };
     let margin = (p.max_shift_px.ceil() as usize + 2).min(ny.min(nx) / 4);
     let shifts: Vec<(f64, f64)> = match p.mode {
         RegistrationMode::None => vec![(0.0, 0.0); ne],
         RegistrationMode::Reference(_) => (0..ne)
             .into_par_iter()
-            .map(|e| if e == reference { (0.0, 0.0) } else { register_translation(feats[reference].view(), feats[e].view(), p.max_shift_px) })
+            .map(|e| {
+                if e == reference {
+                    (0.0, 0.0)
+                } else {
+                    register_translation(feats[reference].view(), feats[e].view(), p.max_shift_px)
+                }
+            })
             .collect(),
         RegistrationMode::Chained => {
             let pair: Vec<(f64, f64)> = (0..ne)
@@ -268,12 +290,27 @@ pub fn register_stack(od: ArrayView3<f32>, energies: &[f64], p: &RegistrationPar
         .map(|e| {
             let (dy, dx) = shifts[e];
             let before = ncc(feats[reference].view(), feats[e].view(), margin);
-            let after = if dy == 0.0 && dx == 0.0 { before } else { ncc(feats[reference].view(), fourier_shift(feats[e].view(), dy, dx).view(), margin) };
-            FrameShift { index: e, energy_ev: energies[e], dy, dx, quality_before: before, quality_after: after, flagged: after < p.min_quality }
+            let after = if dy == 0.0 && dx == 0.0 {
+                before
+            } else {
+                ncc(feats[reference].view(), fourier_shift(feats[e].view(), dy, dx).view(), margin)
+            };
+            FrameShift {
+                index: e,
+                energy_ev: energies[e],
+                dy,
+                dx,
+                quality_before: before,
+                quality_after: after,
+                flagged: after < p.min_quality,
+            }
         })
         .collect();
     if frames.iter().any(|f| f.dy.abs() > p.max_shift_px + 1.0 || f.dx.abs() > p.max_shift_px + 1.0) {
-        return Err(Error::data(format!("a frame needs a shift beyond max_shift_px = {} (chained drift?)", p.max_shift_px)));
+        return Err(Error::data(format!(
+            "a frame needs a shift beyond max_shift_px = {} (chained drift?)",
+            p.max_shift_px
+        )));
     }
     Ok(Registration { reference, mode: p.mode, frames })
 }
@@ -339,7 +376,9 @@ pub fn apply_registration(od: ArrayView3<f32>, reg: &Registration) -> Result<(Ar
             }
         })
         .collect();
-    let fov = Array2::from_shape_fn((ny, nx), |(r, c)| r >= r0 && r < r1 && c >= c0 && c < c1 && nanmask.iter().all(|m| !m[[r, c]]));
+    let fov = Array2::from_shape_fn((ny, nx), |(r, c)| {
+        r >= r0 && r < r1 && c >= c0 && c < c1 && nanmask.iter().all(|m| !m[[r, c]])
+    });
     for mut o in out.axis_iter_mut(Axis(0)) {
         Zip::from(&mut o).and(&fov).for_each(|o, &k| {
             if !k {
@@ -394,9 +433,15 @@ mod tests {
         let inside = fov.iter().filter(|&&b| b).count();
         assert!(inside > ny * nx * 8 / 10 && inside < ny * nx, "{inside}");
         // Chained works too, with accumulated error still small here.
-        let ch = register_stack(st.view(), &energies, &RegistrationParams { mode: RegistrationMode::Chained, ..Default::default() }).unwrap();
+        let ch = register_stack(
+            st.view(),
+            &energies,
+            &RegistrationParams { mode: RegistrationMode::Chained, ..Default::default() },
+        )
+        .unwrap();
         for f in &ch.frames {
-            let (ey, ex) = (f.dy + truth[f.index].0 - truth[ch.reference].0, f.dx + truth[f.index].1 - truth[ch.reference].1);
+            let (ey, ex) =
+                (f.dy + truth[f.index].0 - truth[ch.reference].0, f.dx + truth[f.index].1 - truth[ch.reference].1);
             assert!(ey.hypot(ex) < 0.25, "chained frame {}: {ey:.3},{ex:.3}", f.index);
         }
     }
@@ -404,9 +449,16 @@ mod tests {
     #[test]
     fn bad_inputs() {
         let st = Array3::<f32>::zeros((3, 20, 20));
-        assert!(register_stack(st.view(), &[1.0, 2.0], &Default::default()).unwrap_err().to_string().contains("3 frames but 2 energies"));
+        assert!(
+            register_stack(st.view(), &[1.0, 2.0], &Default::default())
+                .unwrap_err()
+                .to_string()
+                .contains("3 frames but 2 energies")
+        );
         let flats = Array3::<f32>::zeros((2, 10, 10));
-        assert!(optical_density(st.view(), Some(flats.view()), None).unwrap_err().to_string().contains("flats have shape"));
+        assert!(
+            optical_density(st.view(), Some(flats.view()), None).unwrap_err().to_string().contains("flats have shape")
+        );
         let data = Array3::<f32>::from_elem((3, 20, 20), 5.0);
         let fl = Array3::<f32>::from_elem((1, 20, 20), 4.0);
         let dk = Array3::<f32>::from_elem((1, 20, 20), 4.5);

@@ -2,7 +2,7 @@
 //! reference values in ../shared/data/README.md).
 
 use chemomech_core::testdata::shared;
-use chemomech_io::{open, Dataset};
+use chemomech_io::{Dataset, open};
 use chemomech_xas::larch::at;
 use chemomech_xas::pre_edge;
 
@@ -15,7 +15,10 @@ fn spectrum(name: &str) -> (Vec<f64>, Vec<f64>) {
 fn ni_metal_matches_larch() {
     let (e, mu) = spectrum("ni_metal_rt.xdi");
     let r = pre_edge(&e, &mu, &Default::default()).unwrap();
-    eprintln!("Ni: e0 {} step {} pre {} {} norm {} {} nnorm {} slope {:e}", r.e0, r.edge_step, r.pre1, r.pre2, r.norm1, r.norm2, r.nnorm, r.pre_slope);
+    eprintln!(
+        "Ni: e0 {} step {} pre {} {} norm {} {} nnorm {} slope {:e}",
+        r.e0, r.edge_step, r.pre1, r.pre2, r.norm1, r.norm2, r.nnorm, r.pre_slope
+    );
     assert!((r.e0 - 8331.5).abs() <= 0.1, "e0 {}", r.e0);
     assert!(((r.edge_step - 2.526141) / 2.526141).abs() <= 1e-4, "edge step {}", r.edge_step);
     assert_eq!((r.pre1, r.pre2, r.norm1, r.norm2, r.nnorm), (-190.0, -95.0, 25.0, 1235.0, 2));

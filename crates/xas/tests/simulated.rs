@@ -8,8 +8,8 @@
 use chemomech_core::NoProgress;
 use chemomech_io::Dataset;
 use chemomech_sim::references::Reference;
-use chemomech_xas::maps::{xanes_maps, MapParams, RefSpectrum};
-use chemomech_xas::stack::{apply_registration, optical_density, register_stack, RegistrationMode, RegistrationParams};
+use chemomech_xas::maps::{MapParams, RefSpectrum, xanes_maps};
+use chemomech_xas::stack::{RegistrationMode, RegistrationParams, apply_registration, optical_density, register_stack};
 use ndarray::{Array3, Ix2, Ix3};
 
 fn refs() -> Option<Vec<RefSpectrum>> {
@@ -49,7 +49,10 @@ fn run(c: &Case) -> Option<Score> {
     cfg.xanes.photons = c.photons;
     cfg.xanes.drift_px = c.drift_px;
     cfg.xanes.slab_um = c.slab_um;
-    let sim_refs = (Reference::new("NiO", r[0].energy_ev.clone(), r[0].mu.clone()).unwrap(), Reference::new("LiNiO2", r[1].energy_ev.clone(), r[1].mu.clone()).unwrap());
+    let sim_refs = (
+        Reference::new("NiO", r[0].energy_ev.clone(), r[0].mu.clone()).unwrap(),
+        Reference::new("LiNiO2", r[1].energy_ev.clone(), r[1].mu.clone()).unwrap(),
+    );
     let sim = chemomech_sim::simulate(&cfg, Some(sim_refs), &NoProgress).unwrap();
     let x = sim.xanes.unwrap();
     let to3 = |a: &chemomech_core::DynArray| a.to_f32().into_dimensionality::<Ix3>().unwrap();
@@ -72,12 +75,15 @@ fn run(c: &Case) -> Option<Score> {
         f.dx -= d0.1;
     }
     let (al, _fov) = apply_registration(od.view(), &reg).unwrap();
-    let m = xanes_maps(al.view().into_dyn(), e, &r, &MapParams { clusters: None, ..Default::default() }, &NoProgress).unwrap();
+    let m = xanes_maps(al.view().into_dyn(), e, &r, &MapParams { clusters: None, ..Default::default() }, &NoProgress)
+        .unwrap();
     let f = m.fractions[1].1.view().into_dimensionality::<Ix2>().unwrap();
     let mut errs: Vec<f64> = x
         .fraction_ni3
         .indexed_iter()
-        .filter(|&((i, j), t)| t.is_finite() && x.active_thickness_um[[i, j]] as f64 >= c.min_thickness_um && f[[i, j]].is_finite())
+        .filter(|&((i, j), t)| {
+            t.is_finite() && x.active_thickness_um[[i, j]] as f64 >= c.min_thickness_um && f[[i, j]].is_finite()
+        })
         .map(|((i, j), &t)| (f[[i, j]] - t) as f64)
         .collect();
     let n = errs.len();
@@ -91,7 +97,8 @@ fn run(c: &Case) -> Option<Score> {
 #[test]
 fn noisy_drifting_stack_registers_and_fractions_match_truth() {
     // A 16-µm section at 5·10⁴ photons per pixel (edge jump ≈ 0.33 OD, σ ≈ 0.0066 per energy).
-    let Some(s) = run(&Case { photons: 5e4, drift_px: 1.5, slab_um: 16.0, register: true, min_thickness_um: 2.0 }) else {
+    let Some(s) = run(&Case { photons: 5e4, drift_px: 1.5, slab_um: 16.0, register: true, min_thickness_um: 2.0 })
+    else {
         eprintln!("skipped: ../shared/data not found");
         return;
     };
@@ -104,7 +111,8 @@ fn noisy_drifting_stack_registers_and_fractions_match_truth() {
 fn simulator_default_stack_is_photon_limited() {
     // The simulator's default: a 6-µm slab at 2·10⁴ photons (edge jump ≈ 0.15
     // OD, σ ≈ 0.0097): per-pixel fractions are limited by photon noise.
-    let Some(s) = run(&Case { photons: 2e4, drift_px: 1.5, slab_um: 6.0, register: true, min_thickness_um: 2.0 }) else {
+    let Some(s) = run(&Case { photons: 2e4, drift_px: 1.5, slab_um: 6.0, register: true, min_thickness_um: 2.0 })
+    else {
         return;
     };
     eprintln!("6-µm slab, 2e4 photons: {s:?}");
@@ -114,7 +122,8 @@ fn simulator_default_stack_is_photon_limited() {
 
 #[test]
 fn noise_free_mixtures_are_recovered() {
-    let Some(s) = run(&Case { photons: 0.0, drift_px: 0.0, slab_um: 6.0, register: false, min_thickness_um: 1.0 }) else {
+    let Some(s) = run(&Case { photons: 0.0, drift_px: 0.0, slab_um: 6.0, register: false, min_thickness_um: 1.0 })
+    else {
         return;
     };
     eprintln!("noise-free, no drift: {s:?}");

@@ -3,7 +3,7 @@
 
 use crate::ui::Ui;
 use chemomech_core::{Provenance, Result};
-use chemomech_io::{atomic, open_with, save, OpenOptions, Part, SaveOptions};
+use chemomech_io::{OpenOptions, Part, SaveOptions, atomic, open_with, save};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]

@@ -21,7 +21,13 @@ pub fn run(a: &Args, ui: &Ui) -> Result<()> {
 /// and objects compactly, long lists summarised.
 fn human(v: &serde_json::Value) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{} — {}, {} bytes", v["path"].as_str().unwrap_or(""), v["format"].as_str().unwrap_or(""), v["bytes"]);
+    let _ = writeln!(
+        s,
+        "{} — {}, {} bytes",
+        v["path"].as_str().unwrap_or(""),
+        v["format"].as_str().unwrap_or(""),
+        v["bytes"]
+    );
     if let Some(o) = v.as_object() {
         for (k, x) in o {
             if matches!(k.as_str(), "path" | "format" | "bytes") || x.is_null() {
@@ -52,7 +58,13 @@ fn render(s: &mut String, key: &str, x: &serde_json::Value, depth: usize) {
         }
         serde_json::Value::Array(a) if a.len() > 8 => {
             let head: Vec<String> = a.iter().take(3).map(|y| compact(y, 40)).collect();
-            let _ = writeln!(s, "{pad}{key}: [{}, … {} values … {}]", head.join(", "), a.len(), compact(&a[a.len() - 1], 40));
+            let _ = writeln!(
+                s,
+                "{pad}{key}: [{}, … {} values … {}]",
+                head.join(", "),
+                a.len(),
+                compact(&a[a.len() - 1], 40)
+            );
         }
         _ => {
             let _ = writeln!(s, "{pad}{key}: {}", compact(x, 200));
@@ -65,9 +77,5 @@ fn compact(x: &serde_json::Value, max: usize) -> String {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    if t.chars().count() > max {
-        format!("{}…", t.chars().take(max).collect::<String>())
-    } else {
-        t
-    }
+    if t.chars().count() > max { format!("{}…", t.chars().take(max).collect::<String>()) } else { t }
 }

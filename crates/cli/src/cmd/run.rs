@@ -60,7 +60,9 @@ fn execute(p: &runner::Pipeline, reg: &[StageKind], run_dir: &Path, ui: &Ui) -> 
     let mut events = |st: &StageSpec, rec: Option<&StageRecord>| match rec {
         None if ui.verbose > 0 => ui.info(format!("▸ {} ({})", st.name, st.kind)),
         None => {}
-        Some(r) if r.cached => ui.info(format!("= {:<12} cached ({:.1} s when run): {}", r.name, r.seconds, r.headline)),
+        Some(r) if r.cached => {
+            ui.info(format!("= {:<12} cached ({:.1} s when run): {}", r.name, r.seconds, r.headline))
+        }
         Some(r) => ui.info(format!("✓ {:<12} {:>6.1} s  {}", r.name, r.seconds, r.headline)),
     };
     runner::run(p, reg, run_dir, &bar, &mut events)
@@ -75,7 +77,15 @@ pub fn run(a: &Args, ui: &Ui) -> Result<()> {
     });
     let t0 = std::time::Instant::now();
     let v = execute(&p, &reg, &run_dir, ui)?;
-    ui.result(&v, || format!("pipeline '{}': {} stages in {:.1} s → {} (run.json)\n", p.name, p.stages.len(), t0.elapsed().as_secs_f64(), run_dir.display()));
+    ui.result(&v, || {
+        format!(
+            "pipeline '{}': {} stages in {:.1} s → {} (run.json)\n",
+            p.name,
+            p.stages.len(),
+            t0.elapsed().as_secs_f64(),
+            run_dir.display()
+        )
+    });
     Ok(())
 }
 
@@ -85,7 +95,11 @@ pub fn demo_toml(preset: DemoPreset, seed: u64) -> Result<String> {
     let cfg = chemomech_sim::config::preset(preset)?;
     let size = (cfg.electrode.lateral_um / cfg.electrode.voxel_um).round() as usize;
     let close = 2.5 * cfg.electrode.voxel_um;
-    Ok(DEMO_TOML.replace("{preset}", preset).replace("{size}", &size.to_string()).replace("{seed}", &seed.to_string()).replace("{crack_close_um}", &format!("{close:.3}")))
+    Ok(DEMO_TOML
+        .replace("{preset}", preset)
+        .replace("{size}", &size.to_string())
+        .replace("{seed}", &seed.to_string())
+        .replace("{crack_close_um}", &format!("{close:.3}")))
 }
 
 pub fn demo(a: &DemoArgs, ui: &Ui) -> Result<()> {
@@ -98,7 +112,8 @@ pub fn demo(a: &DemoArgs, ui: &Ui) -> Result<()> {
     let p = runner::parse(&file, &reg)?;
     let v = execute(&p, &reg, &a.out, ui)?;
     // The report at the top of the output directory, its data links pointing into report/.
-    let html = std::fs::read_to_string(a.out.join("report/report.html")).map_err(|e| Error::io(e).at(a.out.join("report/report.html")))?;
+    let html = std::fs::read_to_string(a.out.join("report/report.html"))
+        .map_err(|e| Error::io(e).at(a.out.join("report/report.html")))?;
     let top = a.out.join("report.html");
     chemomech_io::atomic::write_bytes(&top, html.replace("href=\"figures/", "href=\"report/figures/").as_bytes())?;
     let secs = t0.elapsed().as_secs_f64();
@@ -107,11 +122,18 @@ pub fn demo(a: &DemoArgs, ui: &Ui) -> Result<()> {
     out["seconds"] = serde_json::json!(secs);
     ui.result(&out, || {
         let mut t = format!("demo ({}) in {secs:.1} s → {}\n", a.preset.name(), top.display());
-        let report: Option<ReportSummary> = v["stages"].as_array().and_then(|s| s.iter().find(|r| r["run"] == "report")).and_then(|r| serde_json::from_value(r["summary"].clone()).ok());
+        let report: Option<ReportSummary> = v["stages"]
+            .as_array()
+            .and_then(|s| s.iter().find(|r| r["run"] == "report"))
+            .and_then(|r| serde_json::from_value(r["summary"].clone()).ok());
         if let Some(tm) = report.as_ref().and_then(|r| r.truth.particles.as_ref()) {
             let classes = tm.classes.as_ref().map(|c| c.class_accuracy).unwrap_or(f64::NAN);
             let soc = report.as_ref().and_then(|r| r.truth.soc.as_ref()).map(|s| s.soc_rmse).unwrap_or(f64::NAN);
-            t.push_str(&format!("  ground truth: {:.1} % of particles matched, damage classes {:.1} % right, SoC RMSE {soc:.3}\n", 100.0 * tm.matched_fraction, 100.0 * classes));
+            t.push_str(&format!(
+                "  ground truth: {:.1} % of particles matched, damage classes {:.1} % right, SoC RMSE {soc:.3}\n",
+                100.0 * tm.matched_fraction,
+                100.0 * classes
+            ));
         }
         t.push_str(&format!("  re-run (cached stages are skipped): chemomech run {}\n", file.display()));
         t

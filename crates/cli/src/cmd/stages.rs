@@ -91,7 +91,12 @@ pub struct ReportArgs {
 }
 
 /// Runs stage `S` and prints its summary (`human` gives the lines for people).
-fn run_stage<S: Stage>(params: &S::Params, out: &Path, ui: &Ui, human: impl FnOnce(&S::Summary) -> String) -> Result<()> {
+fn run_stage<S: Stage>(
+    params: &S::Params,
+    out: &Path,
+    ui: &Ui,
+    human: impl FnOnce(&S::Summary) -> String,
+) -> Result<()> {
     let s = S::run(params, out, &ui.progress())?;
     ui.result(&serde_json::to_value(&s)?, || human(&s));
     Ok(())
@@ -103,15 +108,21 @@ fn headline<S: Stage>(s: &S::Summary, out: &Path) -> String {
 }
 
 pub fn simulate(a: &SimulateArgs, ui: &Ui) -> Result<()> {
-    run_stage::<simulate::Simulate>(&a.params, &a.out, ui, |s| format!("simulated in {:.1} s: {}", s.seconds, headline::<simulate::Simulate>(s, &a.out)))
+    run_stage::<simulate::Simulate>(&a.params, &a.out, ui, |s| {
+        format!("simulated in {:.1} s: {}", s.seconds, headline::<simulate::Simulate>(s, &a.out))
+    })
 }
 
 pub fn reconstruct(a: &ReconstructArgs, ui: &Ui) -> Result<()> {
-    run_stage::<reconstruct::Reconstruct>(&a.params, &a.out, ui, |s| format!("reconstructed in {:.1} s: {}", s.seconds, headline::<reconstruct::Reconstruct>(s, &a.out)))
+    run_stage::<reconstruct::Reconstruct>(&a.params, &a.out, ui, |s| {
+        format!("reconstructed in {:.1} s: {}", s.seconds, headline::<reconstruct::Reconstruct>(s, &a.out))
+    })
 }
 
 pub fn segment(a: &SegmentArgs, ui: &Ui) -> Result<()> {
-    run_stage::<segment::Segment>(&a.params, &a.out, ui, |s| format!("segmented: {}", headline::<segment::Segment>(s, &a.out)))
+    run_stage::<segment::Segment>(&a.params, &a.out, ui, |s| {
+        format!("segmented: {}", headline::<segment::Segment>(s, &a.out))
+    })
 }
 
 pub fn morph(a: &MorphArgs, ui: &Ui) -> Result<()> {
@@ -123,7 +134,9 @@ pub fn particles(a: &ParticlesArgs, ui: &Ui) -> Result<()> {
 }
 
 pub fn report(a: &ReportArgs, ui: &Ui) -> Result<()> {
-    run_stage::<report::ReportStage>(&a.params, &a.out, ui, |s| format!("report with {} figures → {}\n", s.figures.len(), a.out.join(&s.report).display()))
+    run_stage::<report::ReportStage>(&a.params, &a.out, ui, |s| {
+        format!("report with {} figures → {}\n", s.figures.len(), a.out.join(&s.report).display())
+    })
 }
 
 pub fn stats(a: &StatsArgs, ui: &Ui) -> Result<()> {
@@ -133,7 +146,13 @@ pub fn stats(a: &StatsArgs, ui: &Ui) -> Result<()> {
         for w in &s.depth_profile {
             t.push_str(&format!(
                 "  {:>5.1}–{:<5.1} n={:<4} severe {:.2} [{:.2}, {:.2}]  mean crack fraction {:.3}\n",
-                w.z_from_um, w.z_to_um, w.particles, w.fraction_severe, w.severe_ci95.0, w.severe_ci95.1, w.mean_crack_fraction
+                w.z_from_um,
+                w.z_to_um,
+                w.particles,
+                w.fraction_severe,
+                w.severe_ci95.0,
+                w.severe_ci95.1,
+                w.mean_crack_fraction
             ));
         }
         if let Some(tau) = &s.pore_tortuosity_z {
@@ -147,9 +166,18 @@ pub fn stats(a: &StatsArgs, ui: &Ui) -> Result<()> {
 pub fn xanes(a: &XanesArgs, ui: &Ui) -> Result<()> {
     run_stage::<xanes::Xanes>(&a.params, &a.out, ui, |s| {
         let m = &s.maps;
-        let mut t = format!("{} frames {}–{} eV → {}\n", s.frames, s.energies_ev.first().copied().unwrap_or(f64::NAN), s.energies_ev.last().copied().unwrap_or(f64::NAN), a.out.display());
+        let mut t = format!(
+            "{} frames {}–{} eV → {}\n",
+            s.frames,
+            s.energies_ev.first().copied().unwrap_or(f64::NAN),
+            s.energies_ev.last().copied().unwrap_or(f64::NAN),
+            a.out.display()
+        );
         if let Some(r) = &s.registration {
-            t.push_str(&format!("  registration: reference frame at {} eV, largest shift {:.2} px, lowest quality {:.3}\n", r.reference_energy_ev, r.max_shift_px, r.min_quality));
+            t.push_str(&format!(
+                "  registration: reference frame at {} eV, largest shift {:.2} px, lowest quality {:.3}\n",
+                r.reference_energy_ev, r.max_shift_px, r.min_quality
+            ));
         }
         t.push_str(&format!("  mask: {} pixels", m["pixels_masked"]));
         if let Some(a) = m["masked_area_um2"].as_f64() {
@@ -157,11 +185,18 @@ pub fn xanes(a: &XanesArgs, ui: &Ui) -> Result<()> {
         }
         t.push('\n');
         if let Some(e0) = m["e0_ref_ev"].as_f64() {
-            t.push_str(&format!("  reference E0 {e0:.1} eV; median E0 (half height) {:.2} eV\n", m["median_e0_half_ev"].as_f64().unwrap_or(f64::NAN)));
+            t.push_str(&format!(
+                "  reference E0 {e0:.1} eV; median E0 (half height) {:.2} eV\n",
+                m["median_e0_half_ev"].as_f64().unwrap_or(f64::NAN)
+            ));
         }
         if let (Some(n), Some(f)) = (m["reference_names"].as_array(), m["mean_fractions"].as_array()) {
             for (n, f) in n.iter().zip(f) {
-                t.push_str(&format!("  mean fraction {}: {:.3}\n", n.as_str().unwrap_or(""), f.as_f64().unwrap_or(f64::NAN)));
+                t.push_str(&format!(
+                    "  mean fraction {}: {:.3}\n",
+                    n.as_str().unwrap_or(""),
+                    f.as_f64().unwrap_or(f64::NAN)
+                ));
             }
         }
         if let Some(c) = m["clusters"].as_array().filter(|c| !c.is_empty()) {

@@ -3,8 +3,8 @@
 use crate::ui::Ui;
 use chemomech_core::{Error, Result};
 use chemomech_pipeline::stages::xanes::read_reference;
-use chemomech_xas::lcf::{lcf, lcf_all_combinations, LcfOptions, Reference};
-use chemomech_xas::{pre_edge, PreEdgeParams};
+use chemomech_xas::lcf::{LcfOptions, Reference, lcf, lcf_all_combinations};
+use chemomech_xas::{PreEdgeParams, pre_edge};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -48,7 +48,16 @@ pub struct Spec {
 
 impl Spec {
     fn params(&self) -> PreEdgeParams {
-        PreEdgeParams { e0: self.e0, step: self.step, pre1: self.pre1, pre2: self.pre2, norm1: self.norm1, norm2: self.norm2, nnorm: self.nnorm, nvict: 0 }
+        PreEdgeParams {
+            e0: self.e0,
+            step: self.step,
+            pre1: self.pre1,
+            pre2: self.pre2,
+            norm1: self.norm1,
+            norm2: self.norm2,
+            nnorm: self.nnorm,
+            nvict: 0,
+        }
     }
 }
 
@@ -151,10 +160,21 @@ fn run_lcf(a: &LcfArgs, ui: &Ui) -> Result<()> {
     if !(a.emin < a.emax) {
         return Err(Error::param(format!("--emin {} must be below --emax {}", a.emin, a.emax)));
     }
-    let o = LcfOptions { sum_to_one: !a.no_sum, nonnegative: !a.allow_negative, max_shift_ev: a.max_shift_ev, emin: Some(pe.e0 + a.emin), emax: Some(pe.e0 + a.emax) };
-    let rr: Vec<Reference> = refs.iter().map(|(r, _)| Reference { name: &r.name, energy: &r.energy_ev, mu: &r.mu }).collect();
+    let o = LcfOptions {
+        sum_to_one: !a.no_sum,
+        nonnegative: !a.allow_negative,
+        max_shift_ev: a.max_shift_ev,
+        emin: Some(pe.e0 + a.emin),
+        emax: Some(pe.e0 + a.emax),
+    };
+    let rr: Vec<Reference> =
+        refs.iter().map(|(r, _)| Reference { name: &r.name, energy: &r.energy_ev, mu: &r.mu }).collect();
     let y = if a.norm { &pe.norm } else { &pe.flat };
-    let fits = if a.all_combinations { lcf_all_combinations(&pe.energy, y, &rr, &o, rr.len())? } else { vec![lcf(&pe.energy, y, &rr, &o).map_err(|err| err.at(&a.file))?] };
+    let fits = if a.all_combinations {
+        lcf_all_combinations(&pe.energy, y, &rr, &o, rr.len())?
+    } else {
+        vec![lcf(&pe.energy, y, &rr, &o).map_err(|err| err.at(&a.file))?]
+    };
     let js: Vec<serde_json::Value> = fits
         .iter()
         .map(|f| {
@@ -167,10 +187,29 @@ fn run_lcf(a: &LcfArgs, ui: &Ui) -> Result<()> {
         .collect();
     let j = serde_json::json!({"file": a.file, "e0": pe.e0, "edge_step": pe.edge_step, "window_ev": [pe.e0 + a.emin, pe.e0 + a.emax], "fits": js});
     ui.result(&j, || {
-        let mut t = format!("e0 {} eV, fit window {:.1}–{:.1} eV ({})\n", pe.e0, pe.e0 + a.emin, pe.e0 + a.emax, if a.norm { "norm" } else { "flat" });
+        let mut t = format!(
+            "e0 {} eV, fit window {:.1}–{:.1} eV ({})\n",
+            pe.e0,
+            pe.e0 + a.emin,
+            pe.e0 + a.emax,
+            if a.norm { "norm" } else { "flat" }
+        );
         for f in &fits {
-            let parts: Vec<String> = f.names.iter().zip(&f.weights).zip(&f.std_errors).map(|((n, w), s)| format!("{n} {w:.4} ± {s:.4}")).collect();
-            t.push_str(&format!("  {}  (sum {:.4}, shift {:.2} eV, R {:.3e}, χ²ᵣ {:.3e})\n", parts.join(", "), f.sum_weights, f.shift_ev, f.r_factor, f.reduced_chi2));
+            let parts: Vec<String> = f
+                .names
+                .iter()
+                .zip(&f.weights)
+                .zip(&f.std_errors)
+                .map(|((n, w), s)| format!("{n} {w:.4} ± {s:.4}"))
+                .collect();
+            t.push_str(&format!(
+                "  {}  (sum {:.4}, shift {:.2} eV, R {:.3e}, χ²ᵣ {:.3e})\n",
+                parts.join(", "),
+                f.sum_weights,
+                f.shift_ev,
+                f.r_factor,
+                f.reduced_chi2
+            ));
         }
         t
     });
@@ -193,7 +232,8 @@ fn run_pca(a: &PcaArgs, ui: &Ui) -> Result<()> {
     if grid.len() < 3 {
         return Err(Error::data(format!("the spectra share no energy range ({lo:.1}–{hi:.1} eV)")));
     }
-    let rows: Vec<Vec<f64>> = specs.iter().map(|(e, n)| grid.iter().map(|&x| chemomech_xas::lcf::interp_at(e, n, x)).collect()).collect();
+    let rows: Vec<Vec<f64>> =
+        specs.iter().map(|(e, n)| grid.iter().map(|&x| chemomech_xas::lcf::interp_at(e, n, x)).collect()).collect();
     let p = chemomech_xas::cluster::pca(&rows)?;
     let k = p.eigenvalues.len().min(a.files.len());
     let j = serde_json::json!({
@@ -202,9 +242,19 @@ fn run_pca(a: &PcaArgs, ui: &Ui) -> Result<()> {
         "ind": &p.ind[..p.ind.len().min(k)], "suggested_components": p.suggested_components,
     });
     ui.result(&j, || {
-        let mut t = format!("{} spectra on {} energies ({lo:.1}–{hi:.1} eV), mean-centred\n  component  eigenvalue   explained   IND\n", a.files.len(), grid.len());
+        let mut t = format!(
+            "{} spectra on {} energies ({lo:.1}–{hi:.1} eV), mean-centred\n  component  eigenvalue   explained   IND\n",
+            a.files.len(),
+            grid.len()
+        );
         for i in 0..k {
-            t.push_str(&format!("  {:>9}  {:>10.4e}  {:>9.4}  {}\n", i + 1, p.eigenvalues[i], p.explained_variance_ratio[i], p.ind.get(i).map_or(String::new(), |v| format!("{v:.4e}"))));
+            t.push_str(&format!(
+                "  {:>9}  {:>10.4e}  {:>9.4}  {}\n",
+                i + 1,
+                p.eigenvalues[i],
+                p.explained_variance_ratio[i],
+                p.ind.get(i).map_or(String::new(), |v| format!("{v:.4e}"))
+            ));
         }
         t.push_str(&format!("  suggested components (minimum IND): {}\n", p.suggested_components));
         t

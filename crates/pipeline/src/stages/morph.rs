@@ -6,10 +6,10 @@
 
 use super::segment::read_volume_or;
 use chemomech_core::{DynArray, Error, Progress, Provenance, Result};
-use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_imgproc::label::{label, label_compact, CompactLabels, Connectivity};
-use chemomech_imgproc::{edt, morph::h_maxima, watershed::watershed_from_peaks};
 use chemomech_imgproc::filters::median;
+use chemomech_imgproc::label::{CompactLabels, Connectivity, label, label_compact};
+use chemomech_imgproc::{edt, morph::h_maxima, watershed::watershed_from_peaks};
+use chemomech_io::tiffio::{TiffOptions, write_tiff};
 use ndarray::{Array3, ArrayView3};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -84,7 +84,17 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Self { op: OpName::Label, volume: PathBuf::new(), phase: None, voxel_um: None, connectivity: Connectivity::C26, radius: 1, h_um: 1.0, dataset: None, repeat: 1 }
+        Self {
+            op: OpName::Label,
+            volume: PathBuf::new(),
+            phase: None,
+            voxel_um: None,
+            connectivity: Connectivity::C26,
+            radius: 1,
+            h_um: 1.0,
+            dataset: None,
+            repeat: 1,
+        }
     }
 }
 
@@ -150,7 +160,10 @@ impl crate::stage::Stage for Morph {
         run(params, out, progress)
     }
     fn headline(s: &Summary) -> String {
-        let op = serde_json::to_value(s.op).ok().and_then(|v| v.as_str().map(String::from).or_else(|| v.as_object().and_then(|o| o.keys().next().cloned()))).unwrap_or_default();
+        let op = serde_json::to_value(s.op)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from).or_else(|| v.as_object().and_then(|o| o.keys().next().cloned())))
+            .unwrap_or_default();
         format!("{} → {} in {:.2} s", op.to_lowercase(), s.output, s.seconds_compute)
     }
 }
@@ -251,7 +264,13 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 t_flood.push(t.elapsed().as_secs_f64());
                 (lab, nm)
             });
-            tm = Timings { compute: times, edt: t_edt, markers: t_markers, flood: t_flood, count: Some((false, nm as u64)) };
+            tm = Timings {
+                compute: times,
+                edt: t_edt,
+                markers: t_markers,
+                flood: t_flood,
+                count: Some((false, nm as u64)),
+            };
             DynArray::U32(lab.into_dyn())
         }
     };

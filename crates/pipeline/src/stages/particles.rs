@@ -1,16 +1,18 @@
 //! `particles`: phases (or a grey volume, segmented first) → labelled
 //! particle envelopes, per-particle metrics (CSV and Parquet) and a summary.
 
-use super::segment::{read_volume, segment_volume, Denoise, Method};
+use super::segment::{Denoise, Method, read_volume, segment_volume};
 use crate::outdir::OutDir;
-use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
-use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_io::table;
-use chemomech_particles::compare::match_labels;
-use chemomech_imgproc::label::Connectivity;
 use crate::stage::ClassCounts;
-use chemomech_particles::metrics::{grey_crack_level, mark_grey_cracks, particle_metrics, DamageThresholds, PhaseCodes, CRACK_LEVEL};
-use chemomech_particles::separate::{separate, SeparateParams};
+use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
+use chemomech_imgproc::label::Connectivity;
+use chemomech_io::table;
+use chemomech_io::tiffio::{TiffOptions, write_tiff};
+use chemomech_particles::compare::match_labels;
+use chemomech_particles::metrics::{
+    CRACK_LEVEL, DamageThresholds, PhaseCodes, grey_crack_level, mark_grey_cracks, particle_metrics,
+};
+use chemomech_particles::separate::{SeparateParams, separate};
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +28,8 @@ pub struct Extra {
 impl std::str::FromStr for Extra {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let (k, v) = s.split_once('=').ok_or_else(|| Error::param(format!("an extra volume must be NAME=PATH, got '{s}'")))?;
+        let (k, v) =
+            s.split_once('=').ok_or_else(|| Error::param(format!("an extra volume must be NAME=PATH, got '{s}'")))?;
         Ok(Extra { name: k.trim().to_string(), path: PathBuf::from(v.trim()) })
     }
 }
@@ -193,13 +196,16 @@ impl crate::stage::Stage for Particles {
 /// Runs the stage into the directory `out`. See [`Params`].
 pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let t0 = std::time::Instant::now();
-    let input = p.phases.as_ref().or(p.volume.as_ref()).ok_or_else(|| Error::param("give a grey VOLUME, --phases PHASES, or both (grey levels then find the cracks)"))?;
+    let input = p.phases.as_ref().or(p.volume.as_ref()).ok_or_else(|| {
+        Error::param("give a grey VOLUME, --phases PHASES, or both (grey levels then find the cracks)")
+    })?;
     p.damage_thresholds.validate()?;
     chemomech_io::atomic::ensure_not_input(out, &[input])?;
     if let Some(l) = p.crack_level
-        && !(l > 0.0 && l < 1.0) {
-            return Err(Error::param(format!("the crack level must lie between 0 (pore) and 1 (active), got {l}")));
-        }
+        && !(l > 0.0 && l < 1.0)
+    {
+        return Err(Error::param(format!("the crack level must lie between 0 (pore) and 1 (active), got {l}")));
+    }
     let mut prov = Provenance::start("particles", serde_json::to_value(p)?);
     prov.add_input(input)?;
     progress.start("particles", 4);
@@ -210,9 +216,21 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             let c = p.phase_values;
             let known = |v: u8| v == c.pore || v == c.cbd || v == c.active;
             if let Some(bad) = a.iter().find(|&&v| !known(v)) {
-                return Err(Error::data(format!("value {bad} is none of the phase codes pore={}, cbd={}, active={}", c.pore, c.cbd, c.active)).at(ph));
+                return Err(Error::data(format!(
+                    "value {bad} is none of the phase codes pore={}, cbd={}, active={}",
+                    c.pore, c.cbd, c.active
+                ))
+                .at(ph));
             }
-            let canon = a.mapv(|v| if v == c.active { 2 } else if v == c.cbd { 1 } else { 0 });
+            let canon = a.mapv(|v| {
+                if v == c.active {
+                    2
+                } else if v == c.cbd {
+                    1
+                } else {
+                    0
+                }
+            });
             let sp = match (p.voxel_um, sp) {
                 (Some(v), _) => [v; 3],
                 (None, Some(s)) => s,
@@ -257,7 +275,12 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         }
         let g = read_volume(vp, None, Some(spacing[0]))?.data;
         if g.dim() != phases.dim() {
-            return Err(Error::shape(format!("grey volume {:?} does not match the phases {:?}", g.dim(), phases.dim())).at(vp));
+            return Err(Error::shape(format!(
+                "grey volume {:?} does not match the phases {:?}",
+                g.dim(),
+                phases.dim()
+            ))
+            .at(vp));
         }
         let level = p.crack_level.unwrap_or(CRACK_LEVEL);
         if let Some(c) = grey_crack_level(phases.view(), g.view(), level, PhaseCodes::default()) {
@@ -271,7 +294,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         .map(|Extra { name, path }| -> Result<(String, Array3<f32>)> {
             let v = read_volume(path, None, Some(spacing[0]))?;
             if v.data.dim() != phases.dim() {
-                return Err(Error::shape(format!("{:?} does not match the phases {:?}", v.data.dim(), phases.dim())).at(path));
+                return Err(
+                    Error::shape(format!("{:?} does not match the phases {:?}", v.data.dim(), phases.dim())).at(path)
+                );
             }
             Ok((name.clone(), v.data))
         })
@@ -306,8 +331,20 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     };
     prov.finish();
     let dir = OutDir::create(out)?;
-    write_tiff(&dir.path("labels.tiff"), &DynArray::U32(labels.into_dyn()), Some(&spacing), Some(&prov), TiffOptions::default())?;
-    write_tiff(&dir.path("phases.tiff"), &DynArray::U8(phases.clone().into_dyn()), Some(&spacing), Some(&prov), TiffOptions::default())?;
+    write_tiff(
+        &dir.path("labels.tiff"),
+        &DynArray::U32(labels.into_dyn()),
+        Some(&spacing),
+        Some(&prov),
+        TiffOptions::default(),
+    )?;
+    write_tiff(
+        &dir.path("phases.tiff"),
+        &DynArray::U8(phases.clone().into_dyn()),
+        Some(&spacing),
+        Some(&prov),
+        TiffOptions::default(),
+    )?;
     table::write_csv(&dir.path("particles.csv"), &t, Some(&prov))?;
     table::write_parquet(&dir.path("particles.parquet"), &t, Some(&prov))?;
     let mut outputs = vec!["labels.tiff", "phases.tiff", "particles.csv", "particles.parquet"];
@@ -351,20 +388,26 @@ fn class_counts(t: &Table) -> Result<ClassCounts> {
 /// score ([`score_detachment`]); and the per-pair table. Pairs are
 /// `matches` from [`match_labels`]; tables are `particle_metrics` rows (or
 /// the simulator's truth table).
-pub fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles::compare::Match]) -> Result<(serde_json::Value, Table)> {
+pub fn score_classes(
+    truth: &Table,
+    pred: &Table,
+    matches: &[chemomech_particles::compare::Match],
+) -> Result<(serde_json::Value, Table)> {
     let (tid, tcls, tcf) = (truth.f64("id")?, truth.str("damage_class")?, truth.f64("crack_fraction")?);
     let (pid, pcls, pcf) = (pred.f64("id")?, pred.str("damage_class")?, pred.f64("crack_fraction")?);
     let ti: std::collections::HashMap<u64, usize> = tid.iter().enumerate().map(|(i, &v)| (v as u64, i)).collect();
     let pi: std::collections::HashMap<u64, usize> = pid.iter().enumerate().map(|(i, &v)| (v as u64, i)).collect();
     let names = ["least", "mild", "severe"];
     let mut conf = [[0u64; 3]; 3];
-    let (mut a_id, mut b_id, mut iou, mut ac, mut bc, mut af, mut bf) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut a_id, mut b_id, mut iou, mut ac, mut bc, mut af, mut bf) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     // Row indices (truth, measured) of each scored pair.
     let mut rows = Vec::new();
     for m in matches {
         let (Some(&i), Some(&j)) = (ti.get(&(m.0 as u64)), pi.get(&(m.1 as u64))) else { continue };
         rows.push((i, j));
-        if let (Some(x), Some(y)) = (names.iter().position(|n| *n == tcls[i]), names.iter().position(|n| *n == pcls[j])) {
+        if let (Some(x), Some(y)) = (names.iter().position(|n| *n == tcls[i]), names.iter().position(|n| *n == pcls[j]))
+        {
             conf[x][y] += 1;
         }
         a_id.push(m.0 as u64);
@@ -397,7 +440,8 @@ pub fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles
     ])?;
     if let (Ok(tc), Ok(pc)) = (truth.f64("cbd_contact_fraction"), pred.f64("cbd_contact_fraction")) {
         let detached = truth.f64("detached").ok().map(|d| rows.iter().map(|&(i, _)| d[i] > 0.5).collect::<Vec<bool>>());
-        let (d, cols) = score_detachment(&rows.iter().map(|&(i, j)| (tc[i], pc[j])).collect::<Vec<_>>(), detached.as_deref());
+        let (d, cols) =
+            score_detachment(&rows.iter().map(|&(i, j)| (tc[i], pc[j])).collect::<Vec<_>>(), detached.as_deref());
         score["detachment"] = d;
         for (name, col) in cols {
             t.push(name, col, None)?;
@@ -410,7 +454,10 @@ pub fn score_classes(truth: &Table, pred: &Table, matches: &[chemomech_particles
 /// truth: correlation and means; with the truth's `detached` flags, the
 /// measured contact of detached and attached particles and the probability
 /// that an attached particle shows more contact than a detached one (AUC).
-pub fn score_detachment(pairs: &[(f64, f64)], detached: Option<&[bool]>) -> (serde_json::Value, Vec<(&'static str, Column)>) {
+pub fn score_detachment(
+    pairs: &[(f64, f64)],
+    detached: Option<&[bool]>,
+) -> (serde_json::Value, Vec<(&'static str, Column)>) {
     use chemomech_stats::tests::{mann_whitney, mean, pearson};
     let (tc, pc): (Vec<f64>, Vec<f64>) = pairs.iter().cloned().unzip();
     let mut v = serde_json::json!({
@@ -418,7 +465,8 @@ pub fn score_detachment(pairs: &[(f64, f64)], detached: Option<&[bool]>) -> (ser
         "cbd_contact_mean_truth": mean(&tc),
         "cbd_contact_mean_measured": mean(&pc),
     });
-    let mut cols = vec![("truth_cbd_contact_fraction", Column::F64(tc)), ("cbd_contact_fraction", Column::F64(pc.clone()))];
+    let mut cols =
+        vec![("truth_cbd_contact_fraction", Column::F64(tc)), ("cbd_contact_fraction", Column::F64(pc.clone()))];
     if let Some(d) = detached {
         let pick = |want: bool| pc.iter().zip(d).filter(|(_, x)| **x == want).map(|(c, _)| *c).collect::<Vec<f64>>();
         let (att, det) = (pick(false), pick(true));

@@ -2,13 +2,13 @@
 //! streamed slab by slab within a memory budget.
 
 use chemomech_core::{Error, Progress, ProjectionSet, Provenance, Result};
-use chemomech_io::{open_with, Dataset, OpenOptions};
+use chemomech_io::{Dataset, OpenOptions, open_with};
 use chemomech_tomo::center::{check_center, find_center_180, find_center_vo};
 use chemomech_tomo::fbp::Filter;
 use chemomech_tomo::phase::Paganin;
 use chemomech_tomo::preprocess::{Combine, Rings};
-use chemomech_tomo::recon::{preprocess, reconstruct, Algorithm, CenterSpec, PreReport, ReconParams};
-use ndarray::{s, Axis};
+use chemomech_tomo::recon::{Algorithm, CenterSpec, PreReport, ReconParams, preprocess, reconstruct};
+use ndarray::{Axis, s};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -102,7 +102,9 @@ impl std::str::FromStr for Center {
         Ok(Center(match s {
             "auto" | "vo" => CenterSpec::Auto,
             "180" | "opposite" => CenterSpec::Opposite,
-            v => CenterSpec::Value(v.parse().map_err(|_| Error::param(format!("the centre must be auto, 180 or a number, got '{v}'")))?),
+            v => CenterSpec::Value(
+                v.parse().map_err(|_| Error::param(format!("the centre must be auto, 180 or a number, got '{v}'")))?,
+            ),
         }))
     }
 }
@@ -120,8 +122,13 @@ impl std::str::FromStr for Rows {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let (a, b) = s.split_once(':').ok_or_else(|| Error::param(format!("slices must look like A:B, got '{s}'")))?;
-        let start = if a.is_empty() { 0 } else { a.parse().map_err(|_| Error::param(format!("bad slice start '{a}'")))? };
-        let end = if b.is_empty() { None } else { Some(b.parse().map_err(|_| Error::param(format!("bad slice end '{b}'")))?) };
+        let start =
+            if a.is_empty() { 0 } else { a.parse().map_err(|_| Error::param(format!("bad slice start '{a}'")))? };
+        let end = if b.is_empty() {
+            None
+        } else {
+            Some(b.parse().map_err(|_| Error::param(format!("bad slice end '{b}'")))?)
+        };
         Ok(Rows { start, end })
     }
 }
@@ -205,14 +212,28 @@ impl Params {
         };
         let paganin = match self.phase {
             PhaseName::Paganin => {
-                let need = |v: Option<f64>, n: &str| v.ok_or_else(|| Error::param(format!("--phase paganin needs {n}")));
-                let p = Paganin { energy_kev: need(self.energy_kev, "--energy-kev")?, distance_m: need(self.distance_m.first().copied(), "--distance-m")?, pixel_um: need(self.pixel_um, "--pixel-um")?, delta_beta: need(self.delta_beta, "--delta-beta")? };
+                let need =
+                    |v: Option<f64>, n: &str| v.ok_or_else(|| Error::param(format!("--phase paganin needs {n}")));
+                let p = Paganin {
+                    energy_kev: need(self.energy_kev, "--energy-kev")?,
+                    distance_m: need(self.distance_m.first().copied(), "--distance-m")?,
+                    pixel_um: need(self.pixel_um, "--pixel-um")?,
+                    delta_beta: need(self.delta_beta, "--delta-beta")?,
+                };
                 p.validate()?;
                 Some(p)
             }
             _ => None,
         };
-        let recon = ReconParams { algorithm: self.algorithm, filter: self.filter, rings, zinger: self.zinger, flats, paganin, size: self.size };
+        let recon = ReconParams {
+            algorithm: self.algorithm,
+            filter: self.filter,
+            rings,
+            zinger: self.zinger,
+            flats,
+            paganin,
+            size: self.size,
+        };
         let slices = self.slices.as_ref().map(|r| r.start..r.end.unwrap_or(usize::MAX));
         Ok(Plan { input: self.input.clone(), holo, center: self.center.0, recon, slices, memory_gb: self.memory_gb })
     }
@@ -296,15 +317,16 @@ impl crate::stage::Stage for Reconstruct {
 pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let mut plan = p.plan()?;
     if let Some(r) = &mut plan.slices
-        && r.end == usize::MAX {
-            if plan.holo.is_some() {
-                let f = holo_files(&plan.input)?;
-                r.end = f[0].1.dims().1;
-            } else {
-                let info = chemomech_io::info(&plan.input)?;
-                r.end = info["rows"].as_u64().map(|v| v as usize).unwrap_or(r.start + 1);
-            }
+        && r.end == usize::MAX
+    {
+        if plan.holo.is_some() {
+            let f = holo_files(&plan.input)?;
+            r.end = f[0].1.dims().1;
+        } else {
+            let info = chemomech_io::info(&plan.input)?;
+            r.end = info["rows"].as_u64().map(|v| v as usize).unwrap_or(r.start + 1);
         }
+    }
     run_plan(&plan, out, progress)
 }
 
@@ -325,7 +347,12 @@ fn status_mb(key: &str) -> Option<f64> {
 fn probe(input: &Path) -> Result<(usize, usize, usize, bool, Option<ProjectionSet>)> {
     let info = chemomech_io::info(input)?;
     if info["kind"] == "projections" && info["format"] == "HDF5" {
-        let g = |k: &str| info[k].as_u64().map(|v| v as usize).ok_or_else(|| Error::data(format!("cannot tell the number of {k}")).at(input));
+        let g = |k: &str| {
+            info[k]
+                .as_u64()
+                .map(|v| v as usize)
+                .ok_or_else(|| Error::data(format!("cannot tell the number of {k}")).at(input))
+        };
         return Ok((g("projections")?, g("rows")?, g("columns")?, true, None));
     }
     match chemomech_io::open(input)? {
@@ -346,7 +373,9 @@ fn slab(input: &Path, lazy: bool, full: Option<&ProjectionSet>, rows: Range<usiz
     }
     let p = full.expect("loaded");
     let cut = |a: &chemomech_core::DynArray| -> Result<chemomech_core::DynArray> {
-        Ok(chemomech_core::dyn_dispatch!(a, x => chemomech_core::array::Element::wrap(x.slice_axis(Axis(1), ndarray::Slice::from(rows.clone())).to_owned())))
+        Ok(
+            chemomech_core::dyn_dispatch!(a, x => chemomech_core::array::Element::wrap(x.slice_axis(Axis(1), ndarray::Slice::from(rows.clone())).to_owned())),
+        )
     };
     let mut q = p.clone();
     q.data = cut(&p.data)?;
@@ -410,7 +439,8 @@ pub fn run_plan(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary
     let first = slab(&p.input, lazy, full.as_ref(), rows.start..rows.start + 1)?;
     let pixel_um = first.pixel_um;
     let units = if pixel_um.is_some() { "1/cm" } else { "1/pixel" };
-    let mut writer = chemomech_io::stream::volume_writer(out, [rows.len(), n, n], pixel_um.map(|x| [x, x, x]), Some(&prov), units)?;
+    let mut writer =
+        chemomech_io::stream::volume_writer(out, [rows.len(), n, n], pixel_um.map(|x| [x, x, x]), Some(&prov), units)?;
     progress.start("reconstructing", rows.len() as u64);
     let mut report = PreReport::default();
     let mut z = rows.start;
@@ -528,11 +558,21 @@ fn run_holo(p: &Plan, h: &HoloParams, out: &Path, progress: &dyn Progress) -> Re
     let mid = (rows.start + rows.end) / 2;
     let (center, method) = match p.center {
         CenterSpec::Value(c) => (check_center(c, nd)?, "given"),
-        CenterSpec::Auto => (find_center_vo(lines.index_axis(Axis(1), mid), None, 0.5)?, "Vo 2014 Fourier (middle slice)"),
-        CenterSpec::Opposite => (find_center_180(lines.slice(s![.., rows.clone(), ..]), &angles)?, "0°/180° registration"),
+        CenterSpec::Auto => {
+            (find_center_vo(lines.index_axis(Axis(1), mid), None, 0.5)?, "Vo 2014 Fourier (middle slice)")
+        }
+        CenterSpec::Opposite => {
+            (find_center_180(lines.slice(s![.., rows.clone(), ..]), &angles)?, "0°/180° registration")
+        }
     };
     let n = p.recon.size.unwrap_or(nd);
-    let mut writer = chemomech_io::stream::volume_writer(out, [rows.len(), n, n], Some([ctf.pixel_um; 3]), Some(&prov), "delta (refractive index decrement)")?;
+    let mut writer = chemomech_io::stream::volume_writer(
+        out,
+        [rows.len(), n, n],
+        Some([ctf.pixel_um; 3]),
+        Some(&prov),
+        "delta (refractive index decrement)",
+    )?;
     let chunk = 16;
     let mut z = rows.start;
     while z < rows.end {

@@ -4,18 +4,18 @@
 //! spectra, histograms, a ground-truth panel for simulated input, and the
 //! provenance of everything. Every figure's data is written as CSV beside it.
 
-use crate::outdir::{OutDir, MARKER};
-use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
-use chemomech_io::table;
-use chemomech_report::charts::{self, Series, View, CLASS_COLORS, PALETTE};
-use chemomech_report::raster::{self, viridis};
-use chemomech_report::{escape, render, table_html, Body, Figure, Report, Section};
-use ndarray::{Array2, Array3, ArrayD, Axis, Ix2, Ix3};
-use serde_json::Value;
 use super::particles::{Summary as ParticlesSummary, TruthMatch};
 use super::stats::Summary as StatsSummary;
 use super::xanes::Summary as XanesSummary;
+use crate::outdir::{MARKER, OutDir};
+use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
+use chemomech_io::table;
+use chemomech_report::charts::{self, CLASS_COLORS, PALETTE, Series, View};
+use chemomech_report::raster::{self, viridis};
+use chemomech_report::{Body, Figure, Report, Section, escape, render, table_html};
 use chemomech_stats::profile::DepthWindow;
+use ndarray::{Array2, Array3, ArrayD, Axis, Ix2, Ix3};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// What `report` shows: the outputs of the other stages (all optional;
@@ -123,7 +123,8 @@ impl crate::stage::Stage for ReportStage {
 }
 
 fn read_json(p: &Path) -> Result<Value> {
-    serde_json::from_slice(&std::fs::read(p).map_err(|e| Error::io(e).at(p))?).map_err(|e| Error::data(format!("JSON: {e}")).at(p))
+    serde_json::from_slice(&std::fs::read(p).map_err(|e| Error::io(e).at(p))?)
+        .map_err(|e| Error::data(format!("JSON: {e}")).at(p))
 }
 
 fn read_marker(dir: &Path) -> Result<Value> {
@@ -185,7 +186,11 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         return Err(Error::param("nothing to report: give a volume, particles directories or a xanes directory"));
     }
     if !p.stats.is_empty() && p.stats.len() != p.particles.len() {
-        return Err(Error::param(format!("{} stats directories for {} particles directories: give one per sample", p.stats.len(), p.particles.len())));
+        return Err(Error::param(format!(
+            "{} stats directories for {} particles directories: give one per sample",
+            p.stats.len(),
+            p.particles.len()
+        )));
     }
     let mut inputs: Vec<&Path> = p.particles.iter().chain(&p.stats).map(|x| x.as_path()).collect();
     inputs.extend(p.volume.as_deref());
@@ -202,7 +207,14 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
 
     // Samples: particles tables, summaries and statistics.
     let names: Vec<String> = (0..p.particles.len())
-        .map(|i| p.sample.get(i).cloned().unwrap_or_else(|| p.particles[i].file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or(format!("sample {}", i + 1))))
+        .map(|i| {
+            p.sample.get(i).cloned().unwrap_or_else(|| {
+                p.particles[i]
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or(format!("sample {}", i + 1))
+            })
+        })
         .collect();
     let mut samples: Vec<(Table, ParticlesSummary, Option<StatsSummary>)> = Vec::new();
     for (i, pd) in p.particles.iter().enumerate() {
@@ -227,17 +239,35 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         let v = f32_3(vp)?;
         let (nz, ny, nx) = v.dim();
         let pc = raster::percentiles(v.index_axis(Axis(0), nz / 2).iter().copied(), &[1.0, 99.5]);
-        let planes = [("xy (depth mid-plane)", v.index_axis(Axis(0), nz / 2).to_owned()), ("z–x (y mid-plane; separator at top)", v.index_axis(Axis(1), ny / 2).to_owned()), ("z–y (x mid-plane; separator at top)", v.index_axis(Axis(2), nx / 2).to_owned())];
+        let planes = [
+            ("xy (depth mid-plane)", v.index_axis(Axis(0), nz / 2).to_owned()),
+            ("z–x (y mid-plane; separator at top)", v.index_axis(Axis(1), ny / 2).to_owned()),
+            ("z–y (x mid-plane; separator at top)", v.index_axis(Axis(2), nx / 2).to_owned()),
+        ];
         let f = (360 / nx.max(ny).max(nz)).max(1);
         let mut html = String::from("<div style=\"display:flex;gap:10px;flex-wrap:wrap\">");
         for (name, a) in &planes {
             let img = raster::upscale(&raster::grey(a.view(), pc[0], pc[1]), f);
-            html.push_str(&format!("<div><img src=\"{}\" width=\"{}\" alt=\"{}\"><div style=\"font-size:12px\">{}</div></div>", img.data_uri().map_err(Error::data)?, img.width, escape(name), escape(name)));
+            html.push_str(&format!(
+                "<div><img src=\"{}\" width=\"{}\" alt=\"{}\"><div style=\"font-size:12px\">{}</div></div>",
+                img.data_uri().map_err(Error::data)?,
+                img.width,
+                escape(name),
+                escape(name)
+            ));
         }
         html.push_str("</div>");
-        html.push_str(&charts::colorbar("reconstructed value (file units)", pc[0], pc[1], |t| [(t * 255.0) as u8; 3]).map_err(Error::data)?);
+        html.push_str(
+            &charts::colorbar("reconstructed value (file units)", pc[0], pc[1], |t| [(t * 255.0) as u8; 3])
+                .map_err(Error::data)?,
+        );
         let csv = data(&dir, "slice_xy", &map_table(&planes[0].1)?, &prov, &mut written)?;
-        let mut figs = vec![Figure::new("slices", "Orthogonal slices of the reconstruction", Body::Html(html)).caption(format!("{nz}×{ny}×{nx} voxels; grey scale 1st–99.5th percentile of the xy slice.")).csv(csv).wide()];
+        let mut figs = vec![
+            Figure::new("slices", "Orthogonal slices of the reconstruction", Body::Html(html))
+                .caption(format!("{nz}×{ny}×{nx} voxels; grey scale 1st–99.5th percentile of the xy slice."))
+                .csv(csv)
+                .wide(),
+        ];
         if !samples.is_empty() {
             let lp = p.particles[0].join("labels.tiff");
             let labels = u32_3(&lp)?;
@@ -253,9 +283,20 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 }
                 let base = raster::grey(planes[1].1.view(), pc[0], pc[1]);
                 let cols = CLASS_COLORS.map(|c| [c.0, c.1, c.2]);
-                let img = raster::upscale(&raster::class_overlay(&base, labels.index_axis(Axis(1), ny / 2), &|l| of.get(&l).copied(), &cols, 0.55), f);
+                let img = raster::upscale(
+                    &raster::class_overlay(
+                        &base,
+                        labels.index_axis(Axis(1), ny / 2),
+                        &|l| of.get(&l).copied(),
+                        &cols,
+                        0.55,
+                    ),
+                    f,
+                );
                 let legend = "<div style=\"font-size:13px\"><span style=\"color:#2ca02c\">■</span> least &nbsp; <span style=\"color:#ff7f0e\">■</span> mild &nbsp; <span style=\"color:#d62728\">■</span> severe</div>";
-                let lab2 = labels.index_axis(Axis(1), ny / 2).mapv(|l| if l == 0 { f32::NAN } else { of.get(&l).map(|k| *k as f32).unwrap_or(f32::NAN) });
+                let lab2 = labels
+                    .index_axis(Axis(1), ny / 2)
+                    .mapv(|l| if l == 0 { f32::NAN } else { of.get(&l).map(|k| *k as f32).unwrap_or(f32::NAN) });
                 let csv = data(&dir, "slice_damage_classes", &map_table(&lab2)?, &prov, &mut written)?;
                 figs.push(
                     Figure::new("damage-slice", "Damage classes on the z–x slice", Body::Html(format!("<img src=\"{}\" width=\"{}\" alt=\"damage classes\">{legend}", img.data_uri().map_err(Error::data)?, img.width)))
@@ -264,7 +305,12 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 );
             }
         }
-        sections.push(Section { id: "tomography".into(), title: "Tomography".into(), intro: String::new(), figures: figs });
+        sections.push(Section {
+            id: "tomography".into(),
+            title: "Tomography".into(),
+            intro: String::new(),
+            figures: figs,
+        });
     }
     progress.inc(1);
 
@@ -280,7 +326,12 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             .map(|(k, c)| {
                 let f = get(CLASS_FRACTION[k]);
                 let b = ci(CLASS_CI95[k]);
-                Series { name: c.to_string(), color: CLASS_COLORS[k], ci: Some(b.iter().zip(&f).map(|(b, f)| (b.0 - f, b.1 - f)).collect()), values: f }
+                Series {
+                    name: c.to_string(),
+                    color: CLASS_COLORS[k],
+                    ci: Some(b.iter().zip(&f).map(|(b, f)| (b.0 - f, b.1 - f)).collect()),
+                    values: f,
+                }
             })
             .collect();
         let mut pt = Table::default();
@@ -301,7 +352,11 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         if prof.len() >= 2 {
             let layer = |w: &DepthWindow| -> Vec<(String, f64, plotters::style::RGBColor)> {
                 let n = w.particles as f64;
-                ["least", "mild", "severe"].iter().enumerate().map(|(k, c)| (c.to_string(), (CLASS_FRACTION[k](w) * n).round(), CLASS_COLORS[k])).collect()
+                ["least", "mild", "severe"]
+                    .iter()
+                    .enumerate()
+                    .map(|(k, c)| (c.to_string(), (CLASS_FRACTION[k](w) * n).round(), CLASS_COLORS[k]))
+                    .collect()
             };
             let (top, bottom) = (layer(&prof[0]), layer(&prof[prof.len() - 1]));
             let mut lt = Table::default();
@@ -310,21 +365,57 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 lt.push(c, Column::F64(vec![top[k].1, bottom[k].1]), None)?;
             }
             let csv = data(&dir, "layer_classes", &lt, &prov, &mut written)?;
-            figs.push(Figure::new("pie-top", &format!("Top layer (separator side, {})", cats[0]), svg(charts::pie("Top layer: particles per class", &top))?).caption("Particle counts per damage class in the first depth window.").csv(csv.clone()));
-            figs.push(Figure::new("pie-bottom", &format!("Bottom layer (current-collector side, {})", cats[cats.len() - 1]), svg(charts::pie("Bottom layer: particles per class", &bottom))?).caption("Particle counts per damage class in the last depth window.").csv(csv));
+            figs.push(
+                Figure::new(
+                    "pie-top",
+                    &format!("Top layer (separator side, {})", cats[0]),
+                    svg(charts::pie("Top layer: particles per class", &top))?,
+                )
+                .caption("Particle counts per damage class in the first depth window.")
+                .csv(csv.clone()),
+            );
+            figs.push(
+                Figure::new(
+                    "pie-bottom",
+                    &format!("Bottom layer (current-collector side, {})", cats[cats.len() - 1]),
+                    svg(charts::pie("Bottom layer: particles per class", &bottom))?,
+                )
+                .caption("Particle counts per damage class in the last depth window.")
+                .csv(csv),
+            );
         }
         // Radar over samples.
         if samples.len() >= 2 {
-            let axes = ["mean crack fraction", "severe fraction", "mean ESD (µm)", "mean sphericity", "pore-facing surface", "pore tortuosity"];
+            let axes = [
+                "mean crack fraction",
+                "severe fraction",
+                "mean ESD (µm)",
+                "mean sphericity",
+                "pore-facing surface",
+                "pore tortuosity",
+            ];
             let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
             for (i, (t, _, st)) in samples.iter().enumerate() {
                 let mean = |c: &str| {
                     let v = csv_f(t, c);
                     v.iter().sum::<f64>() / v.len().max(1) as f64
                 };
-                let sev = t.str("damage_class").map(|c| c.iter().filter(|x| *x == "severe").count() as f64 / c.len().max(1) as f64).unwrap_or(f64::NAN);
+                let sev = t
+                    .str("damage_class")
+                    .map(|c| c.iter().filter(|x| *x == "severe").count() as f64 / c.len().max(1) as f64)
+                    .unwrap_or(f64::NAN);
                 let tau = st.as_ref().and_then(|s| s.pore_tortuosity_z.as_ref()).map(|t| t.tau).unwrap_or(f64::NAN);
-                rows.push((names[i].clone(), vec![mean("crack_fraction"), sev, mean("esd_um"), mean("sphericity"), mean("pore_contact_fraction"), tau]));
+                rows.push((
+                    names[i].clone(),
+                    vec![
+                        mean("crack_fraction"),
+                        sev,
+                        mean("esd_um"),
+                        mean("sphericity"),
+                        mean("pore_contact_fraction"),
+                        tau,
+                    ],
+                ));
             }
             let mut rt = Table::default();
             rt.push("sample", Column::Str(rows.iter().map(|r| r.0.clone()).collect()), None)?;
@@ -333,9 +424,22 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             }
             let csv = data(&dir, "samples_radar", &rt, &prov, &mut written)?;
             let ax: Vec<String> = axes.iter().map(|s| s.to_string()).collect();
-            figs.push(Figure::new("radar", "Samples compared", svg(charts::radar("Samples compared (each axis scaled to its largest value)", &ax, &rows))?).caption("Mean particle metrics per sample.").csv(csv));
+            figs.push(
+                Figure::new(
+                    "radar",
+                    "Samples compared",
+                    svg(charts::radar("Samples compared (each axis scaled to its largest value)", &ax, &rows))?,
+                )
+                .caption("Mean particle metrics per sample.")
+                .csv(csv),
+            );
         }
-        sections.push(Section { id: "depth".into(), title: "Damage through the electrode".into(), intro: "z = 0 is the separator, z = thickness the current collector.".into(), figures: figs });
+        sections.push(Section {
+            id: "depth".into(),
+            title: "Damage through the electrode".into(),
+            intro: "z = 0 is the separator, z = thickness the current collector.".into(),
+            figures: figs,
+        });
 
         // Network of severely damaged particles.
         let net = &st.severe_network;
@@ -361,8 +465,26 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 title: "Network of severely damaged particles".into(),
                 intro: String::new(),
                 figures: vec![
-                    Figure::new("network-3d", "k-nearest-neighbour network, perspective", svg(charts::network("Severe-particle network (perspective)", &nodes, &edges, extent, View::Perspective))?).caption(cap.clone()).csv(csv.clone()),
-                    Figure::new("network-top", "k-nearest-neighbour network, top view", svg(charts::network("Severe-particle network (top view)", &nodes, &edges, extent, View::Top))?).caption(cap).csv(csv),
+                    Figure::new(
+                        "network-3d",
+                        "k-nearest-neighbour network, perspective",
+                        svg(charts::network(
+                            "Severe-particle network (perspective)",
+                            &nodes,
+                            &edges,
+                            extent,
+                            View::Perspective,
+                        ))?,
+                    )
+                    .caption(cap.clone())
+                    .csv(csv.clone()),
+                    Figure::new(
+                        "network-top",
+                        "k-nearest-neighbour network, top view",
+                        svg(charts::network("Severe-particle network (top view)", &nodes, &edges, extent, View::Top))?,
+                    )
+                    .caption(cap)
+                    .csv(csv),
                 ],
             });
         }
@@ -374,23 +496,75 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         let hist = |c: &str| csv_f(t, c);
         let detach: Vec<f64> = hist("pore_contact_fraction");
         let mut ht = Table::default();
-        for c in ["id", "esd_um", "sphericity", "crack_fraction", "pore_contact_fraction", "cbd_contact_fraction", "centroid_z_um"] {
+        for c in [
+            "id",
+            "esd_um",
+            "sphericity",
+            "crack_fraction",
+            "pore_contact_fraction",
+            "cbd_contact_fraction",
+            "centroid_z_um",
+        ] {
             ht.push(c, Column::F64(hist(c)), if c.ends_with("_um") { Some("µm") } else { None })?;
         }
         let csv = data(&dir, "particle_metrics", &ht, &prov, &mut written)?;
         let figs = vec![
-            Figure::new("hist-esd", "Equivalent-sphere diameter", svg(charts::histogram("ESD", &hist("esd_um"), 20, "ESD (µm)", PALETTE[0]))?).csv(csv.clone()),
-            Figure::new("hist-sphericity", "Sphericity", svg(charts::histogram("Sphericity", &hist("sphericity"), 20, "sphericity (1 = sphere)", PALETTE[4]))?).caption("π^(1/3)(6V)^(2/3)/A with Crofton surface areas.").csv(csv.clone()),
-            Figure::new("hist-crack", "Crack fraction", svg(charts::histogram("Crack fraction", &hist("crack_fraction"), 20, "crack (pore) volume / particle envelope volume", PALETTE[3]))?).csv(csv.clone()),
-            Figure::new("hist-detachment", "Detachment", svg(charts::histogram("Detachment", &detach, 20, "fraction of particle surface facing pore", PALETTE[1]))?)
-                .caption("Surface not in contact with carbon-binder or other particles: detached particles have high values.")
-                .csv(csv),
+            Figure::new(
+                "hist-esd",
+                "Equivalent-sphere diameter",
+                svg(charts::histogram("ESD", &hist("esd_um"), 20, "ESD (µm)", PALETTE[0]))?,
+            )
+            .csv(csv.clone()),
+            Figure::new(
+                "hist-sphericity",
+                "Sphericity",
+                svg(charts::histogram("Sphericity", &hist("sphericity"), 20, "sphericity (1 = sphere)", PALETTE[4]))?,
+            )
+            .caption("π^(1/3)(6V)^(2/3)/A with Crofton surface areas.")
+            .csv(csv.clone()),
+            Figure::new(
+                "hist-crack",
+                "Crack fraction",
+                svg(charts::histogram(
+                    "Crack fraction",
+                    &hist("crack_fraction"),
+                    20,
+                    "crack (pore) volume / particle envelope volume",
+                    PALETTE[3],
+                ))?,
+            )
+            .csv(csv.clone()),
+            Figure::new(
+                "hist-detachment",
+                "Detachment",
+                svg(charts::histogram(
+                    "Detachment",
+                    &detach,
+                    20,
+                    "fraction of particle surface facing pore",
+                    PALETTE[1],
+                ))?,
+            )
+            .caption(
+                "Surface not in contact with carbon-binder or other particles: detached particles have high values.",
+            )
+            .csv(csv),
         ];
-        sections.push(Section { id: "particles".into(), title: "Particles".into(), intro: String::new(), figures: figs });
+        sections.push(Section {
+            id: "particles".into(),
+            title: "Particles".into(),
+            intro: String::new(),
+            figures: figs,
+        });
         let cc = &s.damage_classes;
         summary_rows.push(vec!["particles".into(), format!("{}", t.rows())]);
-        summary_rows.push(vec!["damage classes (least / mild / severe)".into(), format!("{} / {} / {}", cc.least, cc.mild, cc.severe)]);
-        let mean = |v: Vec<f64>| v.iter().filter(|x| x.is_finite()).sum::<f64>() / v.iter().filter(|x| x.is_finite()).count().max(1) as f64;
+        summary_rows.push(vec![
+            "damage classes (least / mild / severe)".into(),
+            format!("{} / {} / {}", cc.least, cc.mild, cc.severe),
+        ]);
+        let mean = |v: Vec<f64>| {
+            v.iter().filter(|x| x.is_finite()).sum::<f64>() / v.iter().filter(|x| x.is_finite()).count().max(1) as f64
+        };
         summary_rows.push(vec!["mean ESD (µm)".into(), charts::fmt(mean(hist("esd_um")))]);
         summary_rows.push(vec!["mean crack fraction".into(), charts::fmt(mean(hist("crack_fraction")))]);
         summary_rows.push(vec!["voxel size (µm)".into(), format!("{}", s.voxel_um[0])]);
@@ -440,9 +614,21 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             let img = raster::upscale(&raster::colormap(soc.view(), Some(mask.view()), 0.0, 1.0, viridis), f);
             let csv = data(&dir, "soc_map", &map_table(&soc)?, &prov, &mut written)?;
             figs.push(
-                Figure::new("soc-lcf", "State of charge from linear-combination fitting", Body::Image { uri: img.data_uri().map_err(Error::data)?, width: img.width, alt: "SoC map".into(), colorbar: Some(charts::colorbar("SoC (fraction of the charged reference)", 0.0, 1.0, viridis).map_err(Error::data)?) })
-                    .caption("Per-pixel LCF with the two references (sum to one, non-negative).")
-                    .csv(csv),
+                Figure::new(
+                    "soc-lcf",
+                    "State of charge from linear-combination fitting",
+                    Body::Image {
+                        uri: img.data_uri().map_err(Error::data)?,
+                        width: img.width,
+                        alt: "SoC map".into(),
+                        colorbar: Some(
+                            charts::colorbar("SoC (fraction of the charged reference)", 0.0, 1.0, viridis)
+                                .map_err(Error::data)?,
+                        ),
+                    },
+                )
+                .caption("Per-pixel LCF with the two references (sum to one, non-negative).")
+                .csv(csv),
             );
             xanes_fraction = Some(soc);
         }
@@ -453,10 +639,20 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             let e = csv_f(&t, "energy_ev");
             let mut series = Vec::new();
             for (i, n) in t.names.iter().filter(|n| n.starts_with("cluster_")).enumerate() {
-                series.push(Series { name: n.replace('_', " "), color: PALETTE[i % PALETTE.len()], values: csv_f(&t, n), ci: None });
+                series.push(Series {
+                    name: n.replace('_', " "),
+                    color: PALETTE[i % PALETTE.len()],
+                    values: csv_f(&t, n),
+                    ci: None,
+                });
             }
             if series.is_empty() {
-                series.push(Series { name: "mean".into(), color: PALETTE[0], values: csv_f(&t, "mean_norm"), ci: None });
+                series.push(Series {
+                    name: "mean".into(),
+                    color: PALETTE[0],
+                    values: csv_f(&t, "mean_norm"),
+                    ci: None,
+                });
             }
             let rel = "figures/cluster_spectra.csv".to_string();
             table::write_csv(&dir.path(&rel), &t, Some(&prov))?;
@@ -473,15 +669,28 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 ht.push("particle", Column::F64(csv_f(&t, t.names[0].as_str())), None)?;
                 ht.push(c, Column::F64(v.clone()), None)?;
                 let csv = data(&dir, "particle_soc", &ht, &prov, &mut written)?;
-                figs.push(Figure::new("hist-soc", "State of charge per particle", svg(charts::histogram("Mean SoC per particle", &v, 20, "SoC", PALETTE[2]))?).csv(csv));
+                figs.push(
+                    Figure::new(
+                        "hist-soc",
+                        "State of charge per particle",
+                        svg(charts::histogram("Mean SoC per particle", &v, 20, "SoC", PALETTE[2]))?,
+                    )
+                    .csv(csv),
+                );
             }
         }
         let m = &xs.maps;
         summary_rows.push(vec!["XANES pixels with Ni signal".into(), format!("{}", m["pixels_masked"])]);
-        summary_rows.push(vec!["median E0 (eV)".into(), charts::fmt(m["median_e0_half_ev"].as_f64().unwrap_or(f64::NAN))]);
+        summary_rows
+            .push(vec!["median E0 (eV)".into(), charts::fmt(m["median_e0_half_ev"].as_f64().unwrap_or(f64::NAN))]);
         summary_rows.push(vec!["mean SoC (XANES)".into(), charts::fmt(m["mean_soc"].as_f64().unwrap_or(f64::NAN))]);
         xanes_mask = Some(mask);
-        sections.push(Section { id: "chemistry".into(), title: "Chemistry (TXM-XANES)".into(), intro: String::new(), figures: figs });
+        sections.push(Section {
+            id: "chemistry".into(),
+            title: "Chemistry (TXM-XANES)".into(),
+            intro: String::new(),
+            figures: figs,
+        });
     }
     progress.inc(1);
 
@@ -492,17 +701,40 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         let mut figs = Vec::new();
         if let Some((_, s, _)) = samples.first() {
             if let Some(tm) = &s.truth_match {
-                rows.push(vec!["particles (true / found)".into(), format!("{} / {}", tm.report["true_particles"], tm.report["predicted_particles"])]);
+                rows.push(vec![
+                    "particles (true / found)".into(),
+                    format!("{} / {}", tm.report["true_particles"], tm.report["predicted_particles"]),
+                ]);
                 rows.push(vec!["matching rate (IoU ≥ 0.5)".into(), format!("{:.1} %", 100.0 * tm.matched_fraction)]);
-                rows.push(vec!["mean IoU of matched".into(), charts::fmt(tm.report["mean_iou"].as_f64().unwrap_or(f64::NAN))]);
+                rows.push(vec![
+                    "mean IoU of matched".into(),
+                    charts::fmt(tm.report["mean_iou"].as_f64().unwrap_or(f64::NAN)),
+                ]);
                 if let Some(c) = &tm.classes {
                     rows.push(vec!["damage-class accuracy".into(), format!("{:.1} %", 100.0 * c.class_accuracy)]);
                     rows.push(vec!["crack-fraction correlation".into(), charts::fmt(c.crack_fraction_correlation)]);
-                    rows.push(vec!["mean crack fraction (true / measured)".into(), format!("{} / {}", charts::fmt(c.crack_fraction_mean_truth), charts::fmt(c.crack_fraction_mean_measured))]);
+                    rows.push(vec![
+                        "mean crack fraction (true / measured)".into(),
+                        format!(
+                            "{} / {}",
+                            charts::fmt(c.crack_fraction_mean_truth),
+                            charts::fmt(c.crack_fraction_mean_measured)
+                        ),
+                    ]);
                     let conf = &c.confusion_rows_truth_cols_measured["counts"];
                     let names3 = ["least", "mild", "severe"];
-                    let ct: Vec<Vec<String>> = (0..3).map(|i| std::iter::once(format!("true {}", names3[i])).chain((0..3).map(|j| format!("{}", conf[i][j]))).collect()).collect();
-                    figs.push(Figure::new("confusion", "Damage classes: truth (rows) × measured (columns)", Body::Html(table_html(&["", "least", "mild", "severe"], &ct))));
+                    let ct: Vec<Vec<String>> = (0..3)
+                        .map(|i| {
+                            std::iter::once(format!("true {}", names3[i]))
+                                .chain((0..3).map(|j| format!("{}", conf[i][j])))
+                                .collect()
+                        })
+                        .collect();
+                    figs.push(Figure::new(
+                        "confusion",
+                        "Damage classes: truth (rows) × measured (columns)",
+                        Body::Html(table_html(&["", "least", "mild", "severe"], &ct)),
+                    ));
                 }
                 truth_json.particles = Some(tm.clone());
             }
@@ -512,7 +744,21 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 let rel = "figures/truth_matches.csv".to_string();
                 table::write_csv(&dir.path(&rel), &t, Some(&prov))?;
                 written.push(rel.clone());
-                figs.push(Figure::new("truth-crack", "Crack fraction: measured against true", svg(charts::scatter_identity("Crack fraction of matched particles", &csv_f(&t, "truth_crack_fraction"), &csv_f(&t, "crack_fraction"), "true crack fraction", "measured crack fraction"))?).caption("Sub-voxel cracks blur into the carbon-binder grey range and are under-counted.").csv(rel));
+                figs.push(
+                    Figure::new(
+                        "truth-crack",
+                        "Crack fraction: measured against true",
+                        svg(charts::scatter_identity(
+                            "Crack fraction of matched particles",
+                            &csv_f(&t, "truth_crack_fraction"),
+                            &csv_f(&t, "crack_fraction"),
+                            "true crack fraction",
+                            "measured crack fraction",
+                        ))?,
+                    )
+                    .caption("Sub-voxel cracks blur into the carbon-binder grey range and are under-counted.")
+                    .csv(rel),
+                );
             }
         }
         if let (Some(mask), Some(soc)) = (&xanes_mask, &xanes_fraction) {
@@ -520,11 +766,20 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             if tf.is_file() {
                 let ts = f32_2(&tf)?;
                 if ts.dim() == soc.dim() {
-                    let d: Vec<f64> = soc.iter().zip(ts.iter()).zip(mask.iter()).filter(|((a, b), m)| **m && a.is_finite() && b.is_finite()).map(|((a, b), _)| (*a - *b) as f64).collect();
+                    let d: Vec<f64> = soc
+                        .iter()
+                        .zip(ts.iter())
+                        .zip(mask.iter())
+                        .filter(|((a, b), m)| **m && a.is_finite() && b.is_finite())
+                        .map(|((a, b), _)| (*a - *b) as f64)
+                        .collect();
                     let n = d.len().max(1) as f64;
                     let rmse = (d.iter().map(|x| x * x).sum::<f64>() / n).sqrt();
                     let bias = d.iter().sum::<f64>() / n;
-                    rows.push(vec!["SoC error per pixel (RMSE / mean)".into(), format!("{} / {:+.3}", charts::fmt(rmse), bias)]);
+                    rows.push(vec![
+                        "SoC error per pixel (RMSE / mean)".into(),
+                        format!("{} / {:+.3}", charts::fmt(rmse), bias),
+                    ]);
                     truth_json.soc = Some(SocScore { soc_rmse: rmse, soc_bias: bias, soc_pixels: d.len() });
                 }
             }
@@ -537,8 +792,25 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             gt.push("quantity", Column::Str(rows.iter().map(|r| r[0].clone()).collect()), None)?;
             gt.push("value", Column::Str(rows.iter().map(|r| r[1].clone()).collect()), None)?;
             let csv = data(&dir, "ground_truth", &gt, &prov, &mut written)?;
-            figs.insert(0, Figure::new("ground-truth", "Accuracy against the simulator's ground truth", Body::Html(table_html(&["quantity", "value"], &rows))).csv(csv));
-            sections.insert(0, Section { id: "truth".into(), title: "Ground truth".into(), intro: "The input was simulated: every measured quantity is scored against the known answer.".into(), figures: figs });
+            figs.insert(
+                0,
+                Figure::new(
+                    "ground-truth",
+                    "Accuracy against the simulator's ground truth",
+                    Body::Html(table_html(&["quantity", "value"], &rows)),
+                )
+                .csv(csv),
+            );
+            sections.insert(
+                0,
+                Section {
+                    id: "truth".into(),
+                    title: "Ground truth".into(),
+                    intro: "The input was simulated: every measured quantity is scored against the known answer."
+                        .into(),
+                    figures: figs,
+                },
+            );
         }
     }
     if !summary_rows.is_empty() {
@@ -546,24 +818,67 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         st.push("quantity", Column::Str(summary_rows.iter().map(|r| r[0].clone()).collect()), None)?;
         st.push("value", Column::Str(summary_rows.iter().map(|r| r[1].clone()).collect()), None)?;
         let csv = data(&dir, "summary", &st, &prov, &mut written)?;
-        sections.insert(0, Section { id: "summary".into(), title: "Summary".into(), intro: String::new(), figures: vec![Figure::new("summary", "Summary", Body::Html(table_html(&["quantity", "value"], &summary_rows))).csv(csv)] });
+        sections.insert(
+            0,
+            Section {
+                id: "summary".into(),
+                title: "Summary".into(),
+                intro: String::new(),
+                figures: vec![
+                    Figure::new("summary", "Summary", Body::Html(table_html(&["quantity", "value"], &summary_rows)))
+                        .csv(csv),
+                ],
+            },
+        );
     }
     // Provenance of every input and of this report.
     prov.finish();
     let mut ph = String::new();
     for (name, v) in provenance_items.iter().chain(std::iter::once(&("report".to_string(), prov.to_json()))) {
-        ph.push_str(&format!("<h4>{}</h4><pre>{}</pre>", escape(name), escape(&serde_json::to_string_pretty(v).unwrap_or_default())));
+        ph.push_str(&format!(
+            "<h4>{}</h4><pre>{}</pre>",
+            escape(name),
+            escape(&serde_json::to_string_pretty(v).unwrap_or_default())
+        ));
     }
-    sections.push(Section { id: "provenance".into(), title: "Parameters and provenance".into(), intro: "Tool version, command, parameters and input checksums of every stage shown here.".into(), figures: vec![Figure::new("provenance", "Provenance", Body::Html(ph)).wide()] });
+    sections.push(Section {
+        id: "provenance".into(),
+        title: "Parameters and provenance".into(),
+        intro: "Tool version, command, parameters and input checksums of every stage shown here.".into(),
+        figures: vec![Figure::new("provenance", "Provenance", Body::Html(ph)).wide()],
+    });
     progress.inc(1);
 
     let nfig: usize = sections.iter().map(|s| s.figures.len()).sum();
     let title = if p.title.is_empty() { "chemomech report".to_string() } else { p.title.clone() };
-    let report = Report { title, subtitle: format!("chemomech {} — {} — {} figures", env!("CARGO_PKG_VERSION"), chemomech_core::provenance::now_utc(), nfig), sections };
+    let report = Report {
+        title,
+        subtitle: format!(
+            "chemomech {} — {} — {} figures",
+            env!("CARGO_PKG_VERSION"),
+            chemomech_core::provenance::now_utc(),
+            nfig
+        ),
+        sections,
+    };
     chemomech_io::atomic::write_bytes(&dir.path("report.html"), render(&report).as_bytes())?;
     progress.finish();
-    let figures = report.sections.iter().flat_map(|s| s.figures.iter().map(|f| FigureEntry { id: f.id.clone(), section: s.id.clone(), csv: f.csv.clone() })).collect();
-    let summary = Summary { stage: "report".into(), report: "report.html".into(), figures, truth: truth_json, outputs: written, seconds: t0.elapsed().as_secs_f64(), provenance: prov.to_json() };
+    let figures = report
+        .sections
+        .iter()
+        .flat_map(|s| {
+            s.figures.iter().map(|f| FigureEntry { id: f.id.clone(), section: s.id.clone(), csv: f.csv.clone() })
+        })
+        .collect();
+    let summary = Summary {
+        stage: "report".into(),
+        report: "report.html".into(),
+        figures,
+        truth: truth_json,
+        outputs: written,
+        seconds: t0.elapsed().as_secs_f64(),
+        provenance: prov.to_json(),
+    };
     dir.commit(&serde_json::to_value(&summary)?)?;
     Ok(summary)
 }

@@ -1,12 +1,12 @@
 //! `segment`: a grey-level volume → phases (0 pore, 1 carbon-binder, 2 active).
 
+use crate::stage::PhaseFractions;
 use chemomech_core::{DynArray, Error, Progress, Provenance, Result, Volume};
-use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_segment::classify::{train, FeatureBank, VoxelClassifier};
 use chemomech_imgproc::filters;
+use chemomech_io::tiffio::{TiffOptions, write_tiff};
+use chemomech_segment::classify::{FeatureBank, VoxelClassifier, train};
 use chemomech_segment::{iso50_3, multi_otsu};
 use ndarray::Array3;
-use crate::stage::PhaseFractions;
 use std::path::{Path, PathBuf};
 
 /// Denoising before thresholding.
@@ -51,13 +51,19 @@ impl std::str::FromStr for Denoise {
     /// `none`, `gaussian:SIGMA_UM`, `median:R`, `bilateral:SIGMA_UM:RANGE_FRACTION`.
     fn from_str(s: &str) -> Result<Self> {
         let parts: Vec<&str> = s.split(':').collect();
-        let num = |i: usize| -> Result<f64> { parts.get(i).and_then(|v| v.parse().ok()).ok_or_else(|| Error::param(format!("bad denoising '{s}'"))) };
+        let num = |i: usize| -> Result<f64> {
+            parts.get(i).and_then(|v| v.parse().ok()).ok_or_else(|| Error::param(format!("bad denoising '{s}'")))
+        };
         Ok(match parts[0] {
             "none" => Denoise::None,
             "gaussian" => Denoise::Gaussian(num(1)?),
             "median" => Denoise::Median(num(1)? as usize),
             "bilateral" => Denoise::Bilateral(num(1)?, num(2)?),
-            o => return Err(Error::param(format!("denoising must be none, gaussian:S, median:R or bilateral:S:R, got '{o}'"))),
+            o => {
+                return Err(Error::param(format!(
+                    "denoising must be none, gaussian:S, median:R or bilateral:S:R, got '{o}'"
+                )));
+            }
         })
     }
 }
@@ -115,7 +121,11 @@ impl Params {
             MethodName::Otsu => Method::Otsu,
             MethodName::Multiotsu => Method::MultiOtsu,
             MethodName::Iso50 => Method::Iso50,
-            MethodName::Rf => Method::Forest { train: self.train.clone(), model: self.model.clone(), save_model: self.save_model.clone() },
+            MethodName::Rf => Method::Forest {
+                train: self.train.clone(),
+                model: self.model.clone(),
+                save_model: self.save_model.clone(),
+            },
         }
     }
 }
@@ -165,7 +175,12 @@ pub fn read_volume(path: &Path, dataset: Option<String>, voxel_um: Option<f64>) 
 
 /// [`read_volume`], taking `unstated` µm voxels (when given) for a file
 /// that states no voxel size instead of refusing it.
-pub fn read_volume_or(path: &Path, dataset: Option<String>, voxel_um: Option<f64>, unstated: Option<f64>) -> Result<Volume<f32>> {
+pub fn read_volume_or(
+    path: &Path,
+    dataset: Option<String>,
+    voxel_um: Option<f64>,
+    unstated: Option<f64>,
+) -> Result<Volume<f32>> {
     let r = chemomech_io::read::read_raster(path, dataset)?;
     let mut v = r.to_volume_f32().map_err(|e| e.at(path))?;
     match (voxel_um, r.spacing_um.is_some(), unstated) {
@@ -200,7 +215,8 @@ pub fn segment_volume(v: &Volume<f32>, method: &Method, denoise: Denoise) -> Res
         Method::Otsu | Method::MultiOtsu | Method::Iso50 => {
             let classes = if matches!(method, Method::Otsu) { 2 } else { 3 };
             let vals: Vec<f32> = data.iter().cloned().filter(|x| x.is_finite()).collect();
-            let t = if matches!(method, Method::Iso50) { iso50_3(&vals)?.to_vec() } else { multi_otsu(&vals, classes)? };
+            let t =
+                if matches!(method, Method::Iso50) { iso50_3(&vals)?.to_vec() } else { multi_otsu(&vals, classes)? };
             let ph = data.mapv(|x| {
                 if !x.is_finite() || (x as f64) <= t[0] {
                     0u8
@@ -214,12 +230,18 @@ pub fn segment_volume(v: &Volume<f32>, method: &Method, denoise: Denoise) -> Res
         }
         Method::Forest { train: tr, model, save_model } => {
             let clf = match (tr, model) {
-                (_, Some(m)) => VoxelClassifier::from_json(&std::fs::read_to_string(m).map_err(|e| Error::io(e).at(m))?).map_err(|e| e.at(m))?,
+                (_, Some(m)) => {
+                    VoxelClassifier::from_json(&std::fs::read_to_string(m).map_err(|e| Error::io(e).at(m))?)
+                        .map_err(|e| e.at(m))?
+                }
                 (Some(t), None) => {
                     let lab = chemomech_io::read::read_volume::<u8>(t, None)?.0;
-                    train(data.view(), lab.view(), sp, FeatureBank::for_voxel(sp[0]), 50, 1, 20_000).map_err(|e| e.at(t))?
+                    train(data.view(), lab.view(), sp, FeatureBank::for_voxel(sp[0]), 50, 1, 20_000)
+                        .map_err(|e| e.at(t))?
                 }
-                (None, None) => return Err(Error::param("--method rf needs --train LABELS.tiff or --model MODEL.json")),
+                (None, None) => {
+                    return Err(Error::param("--method rf needs --train LABELS.tiff or --model MODEL.json"));
+                }
             };
             if let Some(s) = save_model {
                 chemomech_io::atomic::write_bytes(s, clf.to_json()?.as_bytes())?;
@@ -236,9 +258,10 @@ pub fn segment_volume(v: &Volume<f32>, method: &Method, denoise: Denoise) -> Res
 pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     chemomech_io::atomic::ensure_not_input(out, &[&p.volume])?;
     if let Some(v) = p.voxel_um
-        && !(v > 0.0 && v.is_finite()) {
-            return Err(Error::param("--voxel-um must be positive"));
-        }
+        && !(v > 0.0 && v.is_finite())
+    {
+        return Err(Error::param("--voxel-um must be positive"));
+    }
     let t0 = std::time::Instant::now();
     let mut prov = Provenance::start("segment", serde_json::to_value(p)?);
     prov.add_input(&p.volume)?;

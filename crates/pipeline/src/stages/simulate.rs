@@ -2,13 +2,13 @@
 //! would write it (DXchange tomography, FXI XANES) plus the ground truth.
 
 use crate::outdir::OutDir;
+use crate::stage::{ClassCounts, PhaseFractions};
 use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
-use chemomech_io::tiffio::{write_tiff, TiffOptions};
+use chemomech_io::tiffio::{TiffOptions, write_tiff};
 use chemomech_io::{hdf5io, table};
 use chemomech_sim::references::Reference;
-use chemomech_sim::truth::{scribble_annotations, SCRIBBLE_LENGTH, SCRIBBLE_PLANES, SCRIBBLE_STROKES};
-use chemomech_sim::{config, SimConfig, Simulation};
-use crate::stage::{ClassCounts, PhaseFractions};
+use chemomech_sim::truth::{SCRIBBLE_LENGTH, SCRIBBLE_PLANES, SCRIBBLE_STROKES, scribble_annotations};
+use chemomech_sim::{SimConfig, Simulation, config};
 use std::path::{Path, PathBuf};
 
 /// What to simulate.
@@ -65,7 +65,14 @@ impl crate::stage::Stage for Simulate {
         run(params, out, progress)
     }
     fn headline(s: &Summary) -> String {
-        format!("{} particles, classes {}; volume fractions pore {:.3}, carbon-binder {:.3}, active {:.3}", s.particles, s.class_counts, s.volume_fractions.pore, s.volume_fractions.carbon_binder, s.volume_fractions.active)
+        format!(
+            "{} particles, classes {}; volume fractions pore {:.3}, carbon-binder {:.3}, active {:.3}",
+            s.particles,
+            s.class_counts,
+            s.volume_fractions.pore,
+            s.volume_fractions.carbon_binder,
+            s.volume_fractions.active
+        )
     }
 }
 
@@ -76,7 +83,8 @@ pub fn resolve_config(p: &Params) -> Result<SimConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(e).at(path))?;
         // Layer the file over the preset: merge TOML tables key by key.
         let base = toml::Value::try_from(&cfg).map_err(|e| Error::param(e.to_string()))?;
-        let over: toml::Value = toml::from_str(&text).map_err(|e| Error::param(format!("invalid TOML: {}", e.to_string().replace('\n', " "))).at(path))?;
+        let over: toml::Value = toml::from_str(&text)
+            .map_err(|e| Error::param(format!("invalid TOML: {}", e.to_string().replace('\n', " "))).at(path))?;
         let merged = merge(base, over);
         let s = toml::to_string(&merged).map_err(|e| Error::param(e.to_string()))?;
         cfg = SimConfig::from_toml(&s).map_err(|e| e.at(path))?;
@@ -149,7 +157,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let t0 = std::time::Instant::now();
     // The reference spectra the XANES stack was made from, written beside it
     // so that `xanes` can fit with them (the demo needs no shared data).
-    let used_refs = refs.clone().unwrap_or_else(|| (chemomech_sim::references::Reference::model_nio(), chemomech_sim::references::Reference::model_linio2()));
+    let used_refs = refs.clone().unwrap_or_else(|| {
+        (chemomech_sim::references::Reference::model_nio(), chemomech_sim::references::Reference::model_linio2())
+    });
     let sim = chemomech_sim::simulate(&cfg, refs, progress)?;
     let secs = t0.elapsed().as_secs_f64();
     prov.finish();
@@ -157,7 +167,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     write(&sim, &dir, &prov)?;
     if sim.xanes.is_some() {
         for r in [&used_refs.0, &used_refs.1] {
-            let mut txt = format!("# {} reference spectrum used by chemomech simulate (normalised mu)\n# energy_ev mu\n", r.name);
+            let mut txt =
+                format!("# {} reference spectrum used by chemomech simulate (normalised mu)\n# energy_ev mu\n", r.name);
             for (e, m) in r.energy_ev.iter().zip(&r.mu) {
                 txt.push_str(&format!("{e:.4} {m:.8}\n"));
             }
@@ -167,7 +178,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let mut truth = sim.summary.as_object().cloned().unwrap_or_default();
     truth.remove("config");
     truth.insert("stage".into(), "simulate".into());
-    let take = |truth: &mut serde_json::Map<String, serde_json::Value>, k: &str| truth.remove(k).ok_or_else(|| Error::data(format!("the simulator's summary lacks '{k}'")));
+    let take = |truth: &mut serde_json::Map<String, serde_json::Value>, k: &str| {
+        truth.remove(k).ok_or_else(|| Error::data(format!("the simulator's summary lacks '{k}'")))
+    };
     let summary = Summary {
         particles: serde_json::from_value(take(&mut truth, "particles")?)?,
         volume_fractions: serde_json::from_value(take(&mut truth, "volume_fractions")?)?,
@@ -182,7 +195,17 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
 }
 
 fn outputs(sim: &Simulation) -> Vec<&'static str> {
-    let mut v = vec!["truth/labels.tiff", "truth/phases.tiff", "truth/annotations.tiff", "truth/scribbles.tiff", "truth/soc.tiff", "truth/particles.csv", "truth/particles.parquet", "truth/truth.json", "sim.toml"];
+    let mut v = vec![
+        "truth/labels.tiff",
+        "truth/phases.tiff",
+        "truth/annotations.tiff",
+        "truth/scribbles.tiff",
+        "truth/soc.tiff",
+        "truth/particles.csv",
+        "truth/particles.parquet",
+        "truth/truth.json",
+        "sim.toml",
+    ];
     if sim.absorption.is_some() {
         v.extend(["tomo.h5", "truth/mu.tiff"]);
     }
@@ -190,7 +213,17 @@ fn outputs(sim: &Simulation) -> Vec<&'static str> {
         v.extend(["holo/", "truth/holo_phase_rad.tiff"]);
     }
     if sim.xanes.is_some() {
-        v.extend(["xanes.h5", "truth/xanes_fraction_LiNiO2.tiff", "truth/xanes_soc.tiff", "truth/xanes_valence.tiff", "truth/xanes_active_thickness_um.tiff", "truth/xanes_labels.tiff", "truth/xanes_drift.csv", "references/NiO.txt", "references/LiNiO2.txt"]);
+        v.extend([
+            "xanes.h5",
+            "truth/xanes_fraction_LiNiO2.tiff",
+            "truth/xanes_soc.tiff",
+            "truth/xanes_valence.tiff",
+            "truth/xanes_active_thickness_um.tiff",
+            "truth/xanes_labels.tiff",
+            "truth/xanes_drift.csv",
+            "references/NiO.txt",
+            "references/LiNiO2.txt",
+        ]);
     }
     v
 }
@@ -204,17 +237,28 @@ fn write(sim: &Simulation, dir: &OutDir, prov: &Provenance) -> Result<()> {
     write_tiff(&dir.path("truth/labels.tiff"), &dyn3(&el.labels), Some(&sp3), Some(prov), opt)?;
     write_tiff(&dir.path("truth/phases.tiff"), &dyn3(&el.phases), Some(&sp3), Some(prov), opt)?;
     // Sparse training labels for `segment --method rf` (1 pore, 2 carbon-binder, 3 active).
-    let notes = chemomech_sim::truth::sparse_annotations(el.phases.view(), chemomech_sim::truth::ANNOTATED_FRACTION, sim.config.seed);
+    let notes = chemomech_sim::truth::sparse_annotations(
+        el.phases.view(),
+        chemomech_sim::truth::ANNOTATED_FRACTION,
+        sim.config.seed,
+    );
     write_tiff(&dir.path("truth/annotations.tiff"), &dyn3(&notes), Some(&sp3), Some(prov), opt)?;
     // The same as an annotator's brush strokes on a few planes (same codes).
-    let strokes = scribble_annotations(el.phases.view(), SCRIBBLE_PLANES, SCRIBBLE_STROKES, SCRIBBLE_LENGTH, sim.config.seed);
+    let strokes =
+        scribble_annotations(el.phases.view(), SCRIBBLE_PLANES, SCRIBBLE_STROKES, SCRIBBLE_LENGTH, sim.config.seed);
     write_tiff(&dir.path("truth/scribbles.tiff"), &dyn3(&strokes), Some(&sp3), Some(prov), opt)?;
     write_tiff(&dir.path("truth/soc.tiff"), &dyn3(&el.soc), Some(&sp3), Some(prov), opt)?;
     table::write_csv(&dir.path("truth/particles.csv"), &sim.truth, Some(prov))?;
     table::write_parquet(&dir.path("truth/particles.parquet"), &sim.truth, Some(prov))?;
-    chemomech_io::atomic::write_json(&dir.path("truth/truth.json"), &serde_json::json!({"truth": sim.summary, "provenance": prov.to_json()}))?;
+    chemomech_io::atomic::write_json(
+        &dir.path("truth/truth.json"),
+        &serde_json::json!({"truth": sim.summary, "provenance": prov.to_json()}),
+    )?;
     let toml_text = toml::to_string_pretty(&sim.config).map_err(|e| Error::param(e.to_string()))?;
-    chemomech_io::atomic::write_bytes(&dir.path("sim.toml"), format!("# chemomech simulate: effective configuration\n{toml_text}").as_bytes())?;
+    chemomech_io::atomic::write_bytes(
+        &dir.path("sim.toml"),
+        format!("# chemomech simulate: effective configuration\n{toml_text}").as_bytes(),
+    )?;
     if let Some(a) = &sim.absorption {
         hdf5io::write_dxchange(&dir.path("tomo.h5"), &a.projections, Some(prov))?;
         write_tiff(&dir.path("truth/mu.tiff"), &dyn3(&a.mu), Some(&sp3), Some(prov), opt)?;
@@ -233,7 +277,13 @@ fn write(sim: &Simulation, dir: &OutDir, prov: &Provenance) -> Result<()> {
         write_tiff(&dir.path("truth/xanes_fraction_LiNiO2.tiff"), &dyn2(&x.fraction_ni3), Some(&sp2), Some(prov), opt)?;
         write_tiff(&dir.path("truth/xanes_soc.tiff"), &dyn2(&x.soc), Some(&sp2), Some(prov), opt)?;
         write_tiff(&dir.path("truth/xanes_valence.tiff"), &dyn2(&x.valence), Some(&sp2), Some(prov), opt)?;
-        write_tiff(&dir.path("truth/xanes_active_thickness_um.tiff"), &dyn2(&x.active_thickness_um), Some(&sp2), Some(prov), opt)?;
+        write_tiff(
+            &dir.path("truth/xanes_active_thickness_um.tiff"),
+            &dyn2(&x.active_thickness_um),
+            Some(&sp2),
+            Some(prov),
+            opt,
+        )?;
         write_tiff(&dir.path("truth/xanes_labels.tiff"), &dyn2(&x.dominant_label), Some(&sp2), Some(prov), opt)?;
         let mut t = Table::default();
         t.push("energy_ev", Column::F64(x.stack.energies_ev.clone()), Some("eV"))?;

@@ -1,15 +1,15 @@
 //! `stats`: electrode statistics from a `particles` output directory.
 
+use crate::stages::particles::Summary as ParticlesSummary;
 use chemomech_core::{Column, Error, Progress, Provenance, Result, Table};
 use chemomech_io::table;
 use chemomech_stats::network::knn_network;
-use chemomech_stats::profile::{depth_profile, lateral_map, profile_table};
-use chemomech_stats::tortuosity::tortuosity;
-use chemomech_stats::volume::{interface_areas, rve_scan, volume_fractions};
-use crate::stages::particles::Summary as ParticlesSummary;
 use chemomech_stats::profile::DepthWindow;
+use chemomech_stats::profile::{depth_profile, lateral_map, profile_table};
 use chemomech_stats::tortuosity::Tortuosity;
+use chemomech_stats::tortuosity::tortuosity;
 use chemomech_stats::volume::RveTest;
+use chemomech_stats::volume::{interface_areas, rve_scan, volume_fractions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -46,7 +46,15 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Self { dir: PathBuf::new(), window_um: 10.0, k: 3, extra: Some("mean_soc".into()), bootstrap: 1000, seed: 1, no_tortuosity: false }
+        Self {
+            dir: PathBuf::new(),
+            window_um: 10.0,
+            k: 3,
+            extra: Some("mean_soc".into()),
+            bootstrap: 1000,
+            seed: 1,
+            no_tortuosity: false,
+        }
     }
 }
 
@@ -146,11 +154,13 @@ impl crate::stage::Stage for Stats {
 /// Reads a particles directory's table and summary.
 pub fn read_particles_dir(dir: &Path) -> Result<(Table, ParticlesSummary)> {
     let marker = dir.join(crate::outdir::MARKER);
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&marker).map_err(|e| Error::io(e).at(&marker))?).map_err(|e| Error::data(format!("summary: {e}")).at(dir))?;
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&marker).map_err(|e| Error::io(e).at(&marker))?)
+        .map_err(|e| Error::data(format!("summary: {e}")).at(dir))?;
     if v["stage"] != "particles" {
         return Err(Error::data("not the output directory of `chemomech particles`").at(dir));
     }
-    let summary: ParticlesSummary = serde_json::from_value(v).map_err(|e| Error::data(format!("the particles summary: {e}")).at(&marker))?;
+    let summary: ParticlesSummary =
+        serde_json::from_value(v).map_err(|e| Error::data(format!("the particles summary: {e}")).at(&marker))?;
     let pq = dir.join("particles.parquet");
     let t = if pq.is_file() { table::read_parquet(&pq)? } else { table::read_csv(&dir.join("particles.csv"))? };
     Ok((t, summary))
@@ -222,7 +232,12 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
         particles: t.rows() as u64,
         window_um: p.window_um,
         depth_profile: prof,
-        lateral_map: LateralMap { bins: 6, severe_fraction: sev_map, mean_crack_fraction: crack_map, counts: count_map },
+        lateral_map: LateralMap {
+            bins: 6,
+            severe_fraction: sev_map,
+            mean_crack_fraction: crack_map,
+            counts: count_map,
+        },
         severe_network: SevereNetwork {
             k: p.k,
             nodes: net.nodes.len(),
@@ -238,7 +253,10 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
         rve,
         volume_fractions: vf.iter().map(|(k, v)| (name(*k).to_string(), *v)).collect(),
         interface_areas_um2: areas.iter().map(|((a, b), v)| (format!("{}-{}", name(*a), name(*b)), *v)).collect(),
-        specific_interface_area_per_um: areas.iter().map(|((a, b), v)| (format!("{}-{}", name(*a), name(*b)), v / vol_um3)).collect(),
+        specific_interface_area_per_um: areas
+            .iter()
+            .map(|((a, b), v)| (format!("{}-{}", name(*a), name(*b)), v / vol_um3))
+            .collect(),
         pore_tortuosity_z: tau,
         seconds_tortuosity,
         seconds: t0.elapsed().as_secs_f64(),

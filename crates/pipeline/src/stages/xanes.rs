@@ -5,11 +5,11 @@
 
 use crate::outdir::OutDir;
 use chemomech_core::{Column, DynArray, Error, InputRecord, Progress, Provenance, Result, Table};
-use chemomech_io::tiffio::{write_tiff, TiffOptions};
-use chemomech_io::{table, OpenOptions};
-use chemomech_xas::maps::{two_energy_jump, xanes_maps, ClusterParams, MapParams, RefSpectrum, SocScale};
-use chemomech_xas::particle::{particle_chemistry, ParticleChemParams};
-use chemomech_xas::stack::{apply_registration, optical_density, register_stack, RegistrationMode, RegistrationParams};
+use chemomech_io::tiffio::{TiffOptions, write_tiff};
+use chemomech_io::{OpenOptions, table};
+use chemomech_xas::maps::{ClusterParams, MapParams, RefSpectrum, SocScale, two_energy_jump, xanes_maps};
+use chemomech_xas::particle::{ParticleChemParams, particle_chemistry};
+use chemomech_xas::stack::{RegistrationMode, RegistrationParams, apply_registration, optical_density, register_stack};
 use ndarray::{Array3, ArrayD, Axis, Ix3};
 use std::path::{Path, PathBuf};
 
@@ -48,7 +48,11 @@ impl std::str::FromStr for Register {
             "none" => RegistrationMode::None,
             r => match r.strip_prefix("reference:").and_then(|n| n.parse().ok()) {
                 Some(n) => RegistrationMode::Reference(Some(n)),
-                None => return Err(Error::param(format!("registration must be reference, reference:N, chained or none, got '{r}'"))),
+                None => {
+                    return Err(Error::param(format!(
+                        "registration must be reference, reference:N, chained or none, got '{r}'"
+                    )));
+                }
             },
         }))
     }
@@ -66,7 +70,10 @@ pub struct SocEdge {
 impl std::str::FromStr for SocEdge {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let v: Vec<f64> = s.split(',').map(|x| x.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().map_err(|_| Error::param(format!("the SoC edge calibration must be E_SOC0,E_SOC1 in eV, got '{s}'")))?;
+        let v: Vec<f64> =
+            s.split(',').map(|x| x.trim().parse::<f64>()).collect::<std::result::Result<_, _>>().map_err(|_| {
+                Error::param(format!("the SoC edge calibration must be E_SOC0,E_SOC1 in eV, got '{s}'"))
+            })?;
         match v[..] {
             [e_soc0, e_soc1] => Ok(SocEdge { e_soc0, e_soc1 }),
             _ => Err(Error::param("the SoC edge calibration must be E_SOC0,E_SOC1")),
@@ -307,7 +314,9 @@ pub fn read_reference(spec: &str) -> Result<(RefSpectrum, PathBuf)> {
     let (energy_ev, mu) = chemomech_io::read::read_mu(&path, group.clone())?;
     chemomech_core::types::check_increasing(&energy_ev, "reference energies").map_err(|e| e.at(&path))?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "reference".into());
-    let name = group.unwrap_or_else(|| stem.strip_prefix("ref_").or_else(|| stem.strip_prefix("ref-")).unwrap_or(&stem).to_string());
+    let name = group.unwrap_or_else(|| {
+        stem.strip_prefix("ref_").or_else(|| stem.strip_prefix("ref-")).unwrap_or(&stem).to_string()
+    });
     Ok((RefSpectrum { name, energy_ev, mu }, path))
 }
 
@@ -326,7 +335,10 @@ fn load_od(p: &Plan, prov: &mut Provenance) -> Result<(ArrayD<f32>, Vec<f64>, Op
         }
         None => None,
     };
-    let st = chemomech_io::read::read_energy_stack(path, &OpenOptions { dataset: p.dataset.clone(), energies: listed.clone(), ..Default::default() })?;
+    let st = chemomech_io::read::read_energy_stack(
+        path,
+        &OpenOptions { dataset: p.dataset.clone(), energies: listed.clone(), ..Default::default() },
+    )?;
     let (data, flats, darks, mut energies, pixel) = (st.data, st.flats, st.darks, st.energies_ev, st.pixel_um);
     if let Some(l) = listed {
         energies = l;
@@ -336,7 +348,10 @@ fn load_od(p: &Plan, prov: &mut Provenance) -> Result<(ArrayD<f32>, Vec<f64>, Op
     }
     let shape = data.shape().to_vec();
     if shape.len() < 3 || shape.len() > 4 {
-        return Err(Error::shape(format!("an energy stack must be 3-D (energy, y, x) or 4-D (energy, z, y, x), got {shape:?}")).at(path));
+        return Err(Error::shape(format!(
+            "an energy stack must be 3-D (energy, y, x) or 4-D (energy, z, y, x), got {shape:?}"
+        ))
+        .at(path));
     }
     if shape[0] != energies.len() {
         return Err(Error::shape(format!("{} frames but {} energies", shape[0], energies.len())).at(path));
@@ -350,21 +365,41 @@ fn load_od(p: &Plan, prov: &mut Provenance) -> Result<(ArrayD<f32>, Vec<f64>, Op
             }
             let d3 = raw.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(path))?;
             let f3 = f.to_f32().into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(path))?;
-            let k3 = darks.as_ref().map(|d| d.to_f32().into_dimensionality::<Ix3>()).transpose().map_err(|e| Error::from(e).at(path))?;
-            let (od, rep) = optical_density(d3.view(), Some(f3.view()), k3.as_ref().map(|a| a.view())).map_err(|e| e.at(path))?;
-            (od.into_dyn(), serde_json::json!({"from": "counts with reference frames", "invalid_pixels": rep.invalid_pixels, "flats_per_energy": rep.flats_per_energy, "darks": darks.is_some()}))
+            let k3 = darks
+                .as_ref()
+                .map(|d| d.to_f32().into_dimensionality::<Ix3>())
+                .transpose()
+                .map_err(|e| Error::from(e).at(path))?;
+            let (od, rep) =
+                optical_density(d3.view(), Some(f3.view()), k3.as_ref().map(|a| a.view())).map_err(|e| e.at(path))?;
+            (
+                od.into_dyn(),
+                serde_json::json!({"from": "counts with reference frames", "invalid_pixels": rep.invalid_pixels, "flats_per_energy": rep.flats_per_energy, "darks": darks.is_some()}),
+            )
         }
         (_, InputKind::Transmission) => {
             let bad = raw.iter().filter(|&&v| !(v > 0.0)).count();
-            (raw.mapv(|v| if v > 0.0 { -v.ln() } else { f32::NAN }), serde_json::json!({"from": "transmission", "invalid_pixels": bad}))
+            (
+                raw.mapv(|v| if v > 0.0 { -v.ln() } else { f32::NAN }),
+                serde_json::json!({"from": "transmission", "invalid_pixels": bad}),
+            )
         }
-        (_, InputKind::OpticalDensity | InputKind::Auto) => (raw, serde_json::json!({"from": "optical density as given"})),
+        (_, InputKind::OpticalDensity | InputKind::Auto) => {
+            (raw, serde_json::json!({"from": "optical density as given"}))
+        }
     };
     Ok((od, energies, pixel, how))
 }
 
 /// Writes a map as float32 TIFF with spacing and provenance.
-fn save_map(dir: &OutDir, name: &str, a: &ArrayD<f32>, sp: Option<&[f64]>, prov: &Provenance, written: &mut Vec<String>) -> Result<()> {
+fn save_map(
+    dir: &OutDir,
+    name: &str,
+    a: &ArrayD<f32>,
+    sp: Option<&[f64]>,
+    prov: &Provenance,
+    written: &mut Vec<String>,
+) -> Result<()> {
     write_tiff(&dir.path(name), &DynArray::F32(a.clone()), sp, Some(prov), TiffOptions::default())?;
     written.push(name.to_string());
     Ok(())
@@ -449,7 +484,13 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         });
     }
     if p.save_stack {
-        write_tiff(&dir.path("aligned_od.tiff"), &DynArray::F32(aligned.clone()), None, Some(&prov), TiffOptions::default())?;
+        write_tiff(
+            &dir.path("aligned_od.tiff"),
+            &DynArray::F32(aligned.clone()),
+            None,
+            Some(&prov),
+            TiffOptions::default(),
+        )?;
         written.push("aligned_od.tiff".into());
     }
     let mut soc_map: Option<ArrayD<f32>> = None;
@@ -460,9 +501,16 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             return Err(Error::data(format!("{ne} energies: 3-D maps need at least 8")).at(&p.stack));
         }
         let a3 = aligned.view().into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(&p.stack))?;
-        let (jump, mask, sigma) = two_energy_jump(a3.index_axis(Axis(0), 0), a3.index_axis(Axis(0), ne - 1), p.maps.mask_sigma)?;
+        let (jump, mask, sigma) =
+            two_energy_jump(a3.index_axis(Axis(0), 0), a3.index_axis(Axis(0), ne - 1), p.maps.mask_sigma)?;
         save_map(&dir, "edge_jump.tiff", &jump.into_dyn(), sp, &prov, &mut written)?;
-        write_tiff(&dir.path("mask.tiff"), &DynArray::U8(mask.mapv(|b| b as u8).into_dyn()), sp, Some(&prov), TiffOptions::default())?;
+        write_tiff(
+            &dir.path("mask.tiff"),
+            &DynArray::U8(mask.mapv(|b| b as u8).into_dyn()),
+            sp,
+            Some(&prov),
+            TiffOptions::default(),
+        )?;
         written.push("mask.tiff".into());
         let n = mask.iter().filter(|&&b| b).count();
         summary.maps = serde_json::json!({
@@ -501,7 +549,10 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         }
         // Spectra: the mean (normalised) and one per cluster.
         let cnames: Vec<String> = m.summary.clusters.iter().map(|c| format!("cluster_{}", c.cluster)).collect();
-        let mut cols = vec![("energy_ev", Column::F64(energies.clone()), Some("eV")), ("mean_norm", Column::F64(m.summary.mean_spectrum_norm.clone()), None)];
+        let mut cols = vec![
+            ("energy_ev", Column::F64(energies.clone()), Some("eV")),
+            ("mean_norm", Column::F64(m.summary.mean_spectrum_norm.clone()), None),
+        ];
         for (c, n) in m.summary.clusters.iter().zip(&cnames) {
             cols.push((n.as_str(), Column::F64(c.norm.clone()), None));
         }
@@ -521,7 +572,9 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         let Some(val) = soc_map.as_ref() else {
             return Err(Error::data("per-particle chemistry needs a normalised map (at least 8 energies)").at(lp));
         };
-        let val3 = if val.ndim() == 2 { val.clone().insert_axis(Axis(0)) } else { val.clone() }.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(lp))?;
+        let val3 = if val.ndim() == 2 { val.clone().insert_axis(Axis(0)) } else { val.clone() }
+            .into_dimensionality::<Ix3>()
+            .map_err(|e| Error::from(e).at(lp))?;
         if lab3.dim() != val3.dim() {
             return Err(Error::shape(format!("labels {:?} do not match the maps {:?}", lab3.dim(), val3.dim())).at(lp));
         }
@@ -558,7 +611,11 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             labels: lp.clone(),
             particles: ps.len(),
             with_chemistry: with.len(),
-            mean_of_particle_means: if with.is_empty() { f64::NAN } else { with.iter().map(|q| q.mean).sum::<f64>() / with.len() as f64 },
+            mean_of_particle_means: if with.is_empty() {
+                f64::NAN
+            } else {
+                with.iter().map(|q| q.mean).sum::<f64>() / with.len() as f64
+            },
             gradient_angle_histogram_10deg: pc.angle_histogram.clone(),
             gradient_angle_mean_cos: pc.angle_mean_cos,
             units: if pixel.is_some() { "µm" } else { "pixels (the stack states no pixel size)" }.into(),
@@ -576,4 +633,3 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
 pub fn map_params(clusters: bool, max_k: usize) -> MapParams {
     MapParams { clusters: clusters.then(|| ClusterParams { max_k, ..Default::default() }), ..Default::default() }
 }
-
