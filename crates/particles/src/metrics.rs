@@ -107,19 +107,97 @@ impl DamageThresholds {
     }
 }
 
+/// Sums over one particle's voxels, from which its metrics follow.
 #[derive(Clone, Default)]
 struct Acc {
+    /// Voxels of the envelope.
+    voxels: u64,
+    /// Σ of voxel-centre coordinates (z, y, x) in µm.
+    sum_um: [f64; 3],
+    /// Σ of products of voxel-centre coordinates (µm²).
+    moments: Moments,
+    /// Bounding box in voxels: lowest and highest index per axis.
+    bbox_lo: [usize; 3],
+    bbox_hi: [usize; 3],
+    /// Envelope voxels of the pore phase (cracks and voids).
+    crack_voxels: u64,
+    /// Envelope faces towards carbon-binder, pore and other particles.
+    faces: FaceContacts,
+    /// A voxel lies on a face of the volume.
+    touches_border: bool,
+    /// Surface transitions along the 13 lattice directions.
+    transitions: [u64; 13],
+    /// Running sums of each extra volume's finite values.
+    extra: Vec<RunningSum>,
+}
+
+/// Second moments Σ zz, yy, xx, zy, zx, yx of voxel-centre coordinates (µm²).
+#[derive(Clone, Copy, Default)]
+struct Moments {
+    zz: f64,
+    yy: f64,
+    xx: f64,
+    zy: f64,
+    zx: f64,
+    yx: f64,
+}
+
+/// Face contacts of a particle's envelope.
+#[derive(Clone, Copy, Default)]
+struct FaceContacts {
+    cbd: u64,
+    pore: u64,
+    particle: u64,
+}
+
+impl FaceContacts {
+    fn total(&self) -> f64 {
+        (self.cbd + self.pore + self.particle).max(1) as f64
+    }
+}
+
+/// Σ v, Σ v² and the count of finite values.
+#[derive(Clone, Copy, Default)]
+struct RunningSum {
+    sum: f64,
+    sum_sq: f64,
     n: u64,
-    s: [f64; 3],
-    ss: [f64; 6],
-    bb: [usize; 6],
-    crack: u64,
-    f_cbd: u64,
-    f_pore: u64,
-    f_part: u64,
-    border: bool,
-    trans: [u64; 13],
-    extra: Vec<(f64, f64, u64)>,
+}
+
+impl Acc {
+    fn empty(extras: usize) -> Self {
+        Acc { bbox_lo: [usize::MAX; 3], extra: vec![RunningSum::default(); extras], ..Default::default() }
+    }
+    /// Adds another chunk's sums (fixed chunk order: thread-independent floats).
+    fn merge(&mut self, b: Acc) {
+        self.voxels += b.voxels;
+        for d in 0..3 {
+            self.sum_um[d] += b.sum_um[d];
+        }
+        let (m, o) = (&mut self.moments, b.moments);
+        (m.zz, m.yy, m.xx, m.zy, m.zx, m.yx) =
+            (m.zz + o.zz, m.yy + o.yy, m.xx + o.xx, m.zy + o.zy, m.zx + o.zx, m.yx + o.yx);
+        for d in 0..3 {
+            self.bbox_lo[d] = self.bbox_lo[d].min(b.bbox_lo[d]);
+            self.bbox_hi[d] = self.bbox_hi[d].max(b.bbox_hi[d]);
+        }
+        self.crack_voxels += b.crack_voxels;
+        self.faces.cbd += b.faces.cbd;
+        self.faces.pore += b.faces.pore;
+        self.faces.particle += b.faces.particle;
+        self.touches_border |= b.touches_border;
+        for k in 0..13 {
+            self.transitions[k] += b.transitions[k];
+        }
+        for (x, y) in self.extra.iter_mut().zip(b.extra) {
+            x.sum += y.sum;
+            x.sum_sq += y.sum_sq;
+            x.n += y.n;
+        }
+    }
+    fn crack_fraction(&self) -> f64 {
+        self.crack_voxels as f64 / self.voxels as f64
+    }
 }
 
 /// Default crack level between the pore (0) and active (1) grey medians.
@@ -219,161 +297,196 @@ pub fn particle_metrics(
     thresholds: DamageThresholds,
     extra: &[(&str, ArrayView3<f32>)],
 ) -> Result<Table> {
-    let (nz, ny, nx) = labels.dim();
-    let nl = labels.iter().cloned().max().unwrap_or(0) as usize;
-    let ne = extra.len();
-    let empty =
-        Acc { bb: [usize::MAX, usize::MAX, usize::MAX, 0, 0, 0], extra: vec![(0.0, 0.0, 0); ne], ..Default::default() };
-    const CHUNK: usize = 4;
-    let chunk_accs: Vec<(Vec<Acc>, Vec<BTreeSet<(u32, u32)>>)> = (0..nz.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|ch| {
-            let mut acc = vec![empty.clone(); nl + 1];
-            let mut touch: Vec<BTreeSet<(u32, u32)>> = vec![BTreeSet::new()];
-            for z in ch * CHUNK..((ch + 1) * CHUNK).min(nz) {
-                for y in 0..ny {
-                    for x in 0..nx {
-                        let l = labels[[z, y, x]] as usize;
-                        // Surface transitions along the 13 directions (pairs counted once).
-                        // A step out of the volume crosses the surface too: a
-                        // particle cut by a face is closed by the cut, as
-                        // marching cubes closes it on a zero-padded volume, so
-                        // its surface and sphericity describe the piece seen.
-                        let out = |z: isize, y: isize, x: isize| {
-                            z < 0 || y < 0 || x < 0 || z as usize >= nz || y as usize >= ny || x as usize >= nx
-                        };
-                        let shell = z == 0 || y == 0 || x == 0 || z + 1 == nz || y + 1 == ny || x + 1 == nx;
-                        let (zi, yi, xi) = (z as isize, y as isize, x as isize);
-                        for (k, &(dz, dy, dx)) in DIRECTIONS.iter().enumerate() {
-                            let (z, y, x) = (zi, yi, xi);
-                            // The step back out of the volume (only from the shell).
-                            if l > 0 && shell && out(z - dz, y - dy, x - dx) {
-                                acc[l].trans[k] += 1;
-                            }
-                            let (zz, yy, xx) = (z + dz, y + dy, x + dx);
-                            if out(zz, yy, xx) {
-                                if l > 0 {
-                                    acc[l].trans[k] += 1;
-                                }
-                                continue;
-                            }
-                            let m = labels[[zz as usize, yy as usize, xx as usize]] as usize;
-                            if m != l {
-                                if l > 0 {
-                                    acc[l].trans[k] += 1;
-                                }
-                                if m > 0 {
-                                    acc[m].trans[k] += 1;
-                                }
-                            }
-                        }
-                        if l == 0 {
-                            continue;
-                        }
-                        let a = &mut acc[l];
-                        a.n += 1;
-                        let c = [
-                            (z as f64 + 0.5) * spacing[0],
-                            (y as f64 + 0.5) * spacing[1],
-                            (x as f64 + 0.5) * spacing[2],
-                        ];
-                        for d in 0..3 {
-                            a.s[d] += c[d];
-                        }
-                        a.ss[0] += c[0] * c[0];
-                        a.ss[1] += c[1] * c[1];
-                        a.ss[2] += c[2] * c[2];
-                        a.ss[3] += c[0] * c[1];
-                        a.ss[4] += c[0] * c[2];
-                        a.ss[5] += c[1] * c[2];
-                        a.bb[0] = a.bb[0].min(z);
-                        a.bb[1] = a.bb[1].min(y);
-                        a.bb[2] = a.bb[2].min(x);
-                        a.bb[3] = a.bb[3].max(z);
-                        a.bb[4] = a.bb[4].max(y);
-                        a.bb[5] = a.bb[5].max(x);
-                        if phases[[z, y, x]] == codes.pore {
-                            a.crack += 1;
-                        }
-                        if z == 0 || y == 0 || x == 0 || z == nz - 1 || y == ny - 1 || x == nx - 1 {
-                            a.border = true;
-                        }
-                        for (k, (_, vol)) in extra.iter().enumerate() {
-                            let v = vol[[z, y, x]];
-                            if v.is_finite() {
-                                a.extra[k].0 += v as f64;
-                                a.extra[k].1 += (v as f64) * (v as f64);
-                                a.extra[k].2 += 1;
-                            }
-                        }
-                        // Face contacts of the envelope.
-                        for (dz, dy, dx) in
-                            [(-1isize, 0isize, 0isize), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)]
-                        {
-                            let (zz, yy, xx) = (z as isize + dz, y as isize + dy, x as isize + dx);
-                            if zz < 0 || yy < 0 || xx < 0 || zz as usize >= nz || yy as usize >= ny || xx as usize >= nx
-                            {
-                                continue;
-                            }
-                            let (zz, yy, xx) = (zz as usize, yy as usize, xx as usize);
-                            let m = labels[[zz, yy, xx]] as usize;
-                            if m == l {
-                                continue;
-                            }
-                            let a = &mut acc[l];
-                            if m != 0 {
-                                a.f_part += 1;
-                                touch[0].insert((l.min(m) as u32, l.max(m) as u32));
-                            } else if phases[[zz, yy, xx]] == codes.cbd {
-                                a.f_cbd += 1;
-                            } else {
-                                a.f_pore += 1;
-                            }
-                        }
-                    }
-                }
-            }
-            (acc, touch)
-        })
-        .collect();
-    let mut acc = vec![empty.clone(); nl + 1];
-    let mut pairs = BTreeSet::new();
-    for (ch, t) in chunk_accs {
-        for (a, b) in acc.iter_mut().zip(ch) {
-            a.n += b.n;
-            for d in 0..3 {
-                a.s[d] += b.s[d];
-            }
-            for d in 0..6 {
-                a.ss[d] += b.ss[d];
-            }
-            for d in 0..3 {
-                a.bb[d] = a.bb[d].min(b.bb[d]);
-                a.bb[d + 3] = a.bb[d + 3].max(b.bb[d + 3]);
-            }
-            a.crack += b.crack;
-            a.f_cbd += b.f_cbd;
-            a.f_pore += b.f_pore;
-            a.f_part += b.f_part;
-            a.border |= b.border;
-            for k in 0..13 {
-                a.trans[k] += b.trans[k];
-            }
-            for (x, y) in a.extra.iter_mut().zip(b.extra) {
-                x.0 += y.0;
-                x.1 += y.1;
-                x.2 += y.2;
-            }
-        }
-        for s in t {
-            pairs.extend(s);
-        }
-    }
-    let mut neighbours = vec![0u64; nl + 1];
+    let scan = Scan { labels, phases, codes, spacing, extra };
+    let (acc, pairs) = scan.accumulate();
+    let mut neighbours = vec![0u64; acc.len()];
     for (a, b) in pairs {
         neighbours[a as usize] += 1;
         neighbours[b as usize] += 1;
     }
+    metrics_table(&acc, &neighbours, spacing, thresholds, extra)
+}
+
+/// One pass over the volume: the inputs of [`particle_metrics`].
+struct Scan<'a> {
+    labels: ArrayView3<'a, u32>,
+    phases: ArrayView3<'a, u8>,
+    codes: PhaseCodes,
+    spacing: [f64; 3],
+    extra: &'a [(&'a str, ArrayView3<'a, f32>)],
+}
+
+/// Slices of z per parallel chunk (sums merged in chunk order).
+const CHUNK: usize = 4;
+
+impl Scan<'_> {
+    /// Per-particle sums (index = label) and the touching pairs (a < b).
+    fn accumulate(&self) -> (Vec<Acc>, BTreeSet<(u32, u32)>) {
+        let nz = self.labels.dim().0;
+        let nl = self.labels.iter().cloned().max().unwrap_or(0) as usize;
+        let chunks: Vec<(Vec<Acc>, BTreeSet<(u32, u32)>)> = (0..nz.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|ch| {
+                let mut acc = vec![Acc::empty(self.extra.len()); nl + 1];
+                let mut touch = BTreeSet::new();
+                for z in ch * CHUNK..((ch + 1) * CHUNK).min(nz) {
+                    self.slice(z, &mut acc, &mut touch);
+                }
+                (acc, touch)
+            })
+            .collect();
+        let mut acc = vec![Acc::empty(self.extra.len()); nl + 1];
+        let mut pairs = BTreeSet::new();
+        for (ch, t) in chunks {
+            for (a, b) in acc.iter_mut().zip(ch) {
+                a.merge(b);
+            }
+            pairs.extend(t);
+        }
+        (acc, pairs)
+    }
+
+    /// Adds the voxels of slice `z`.
+    fn slice(&self, z: usize, acc: &mut [Acc], touch: &mut BTreeSet<(u32, u32)>) {
+        let (_, ny, nx) = self.labels.dim();
+        for y in 0..ny {
+            for x in 0..nx {
+                let l = self.labels[[z, y, x]] as usize;
+                self.transitions(z, y, x, l, acc);
+                if l == 0 {
+                    continue;
+                }
+                self.add_voxel(z, y, x, &mut acc[l]);
+                self.face_contacts(z, y, x, l, acc, touch);
+            }
+        }
+    }
+
+    fn outside(&self, z: isize, y: isize, x: isize) -> bool {
+        let (nz, ny, nx) = self.labels.dim();
+        z < 0 || y < 0 || x < 0 || z as usize >= nz || y as usize >= ny || x as usize >= nx
+    }
+
+    /// Surface transitions along the 13 directions (pairs counted once). A
+    /// step out of the volume crosses the surface too: a particle cut by a
+    /// face is closed by the cut, as marching cubes closes it on a
+    /// zero-padded volume, so its surface and sphericity describe the piece
+    /// seen.
+    fn transitions(&self, z: usize, y: usize, x: usize, l: usize, acc: &mut [Acc]) {
+        let (nz, ny, nx) = self.labels.dim();
+        let shell = z == 0 || y == 0 || x == 0 || z + 1 == nz || y + 1 == ny || x + 1 == nx;
+        let (z, y, x) = (z as isize, y as isize, x as isize);
+        for (k, &(dz, dy, dx)) in DIRECTIONS.iter().enumerate() {
+            // The step back out of the volume (only from the shell).
+            if l > 0 && shell && self.outside(z - dz, y - dy, x - dx) {
+                acc[l].transitions[k] += 1;
+            }
+            let (zz, yy, xx) = (z + dz, y + dy, x + dx);
+            if self.outside(zz, yy, xx) {
+                if l > 0 {
+                    acc[l].transitions[k] += 1;
+                }
+                continue;
+            }
+            let m = self.labels[[zz as usize, yy as usize, xx as usize]] as usize;
+            if m != l {
+                if l > 0 {
+                    acc[l].transitions[k] += 1;
+                }
+                if m > 0 {
+                    acc[m].transitions[k] += 1;
+                }
+            }
+        }
+    }
+
+    /// Size, moments, bounding box, cracks, border contact and extra volumes.
+    fn add_voxel(&self, z: usize, y: usize, x: usize, a: &mut Acc) {
+        let (nz, ny, nx) = self.labels.dim();
+        let sp = self.spacing;
+        a.voxels += 1;
+        let c = [(z as f64 + 0.5) * sp[0], (y as f64 + 0.5) * sp[1], (x as f64 + 0.5) * sp[2]];
+        for d in 0..3 {
+            a.sum_um[d] += c[d];
+        }
+        let m = &mut a.moments;
+        m.zz += c[0] * c[0];
+        m.yy += c[1] * c[1];
+        m.xx += c[2] * c[2];
+        m.zy += c[0] * c[1];
+        m.zx += c[0] * c[2];
+        m.yx += c[1] * c[2];
+        for (d, i) in [z, y, x].into_iter().enumerate() {
+            a.bbox_lo[d] = a.bbox_lo[d].min(i);
+            a.bbox_hi[d] = a.bbox_hi[d].max(i);
+        }
+        if self.phases[[z, y, x]] == self.codes.pore {
+            a.crack_voxels += 1;
+        }
+        if z == 0 || y == 0 || x == 0 || z == nz - 1 || y == ny - 1 || x == nx - 1 {
+            a.touches_border = true;
+        }
+        for (k, (_, vol)) in self.extra.iter().enumerate() {
+            let v = vol[[z, y, x]];
+            if v.is_finite() {
+                let e = &mut a.extra[k];
+                e.sum += v as f64;
+                e.sum_sq += (v as f64) * (v as f64);
+                e.n += 1;
+            }
+        }
+    }
+
+    /// Face contacts of the envelope with carbon-binder, pore and other particles.
+    fn face_contacts(&self, z: usize, y: usize, x: usize, l: usize, acc: &mut [Acc], touch: &mut BTreeSet<(u32, u32)>) {
+        for (dz, dy, dx) in [(-1isize, 0isize, 0isize), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)] {
+            let (zz, yy, xx) = (z as isize + dz, y as isize + dy, x as isize + dx);
+            if self.outside(zz, yy, xx) {
+                continue;
+            }
+            let (zz, yy, xx) = (zz as usize, yy as usize, xx as usize);
+            let m = self.labels[[zz, yy, xx]] as usize;
+            if m == l {
+                continue;
+            }
+            let f = &mut acc[l].faces;
+            if m != 0 {
+                f.particle += 1;
+                touch.insert((l.min(m) as u32, l.max(m) as u32));
+            } else if self.phases[[zz, yy, xx]] == self.codes.cbd {
+                f.cbd += 1;
+            } else {
+                f.pore += 1;
+            }
+        }
+    }
+}
+
+/// Principal axis lengths (µm, longest first): 4 σ along each principal
+/// direction, as scikit-image's `regionprops` measures them.
+fn principal_axes(a: &Acc, spacing: [f64; 3]) -> [f64; 3] {
+    let n = a.voxels as f64;
+    let (s, m) = (a.sum_um, a.moments);
+    let c = [s[0] / n, s[1] / n, s[2] / n];
+    let (czz, czy, czx) = (m.zz / n - c[0] * c[0], m.zy / n - c[0] * c[1], m.zx / n - c[0] * c[2]);
+    let (cyy, cyx, cxx) = (m.yy / n - c[1] * c[1], m.yx / n - c[1] * c[2], m.xx / n - c[2] * c[2]);
+    // Voxels are cubes, not points: each adds its own variance v²/12.
+    let e = sym_eigenvalues([
+        [czz + spacing[0] * spacing[0] / 12.0, czy, czx],
+        [czy, cyy + spacing[1] * spacing[1] / 12.0, cyx],
+        [czx, cyx, cxx + spacing[2] * spacing[2] / 12.0],
+    ]);
+    e.map(|v| 4.0 * v.max(0.0).sqrt())
+}
+
+/// The table of [`particle_metrics`] from the accumulated sums.
+fn metrics_table(
+    acc: &[Acc],
+    neighbours: &[u64],
+    spacing: [f64; 3],
+    thresholds: DamageThresholds,
+    extra: &[(&str, ArrayView3<f32>)],
+) -> Result<Table> {
     let w = crofton_weights(spacing);
     let vox = spacing.iter().product::<f64>();
     let step: Vec<f64> = DIRECTIONS
@@ -382,82 +495,54 @@ pub fn particle_metrics(
             ((a as f64 * spacing[0]).powi(2) + (b as f64 * spacing[1]).powi(2) + (c as f64 * spacing[2]).powi(2)).sqrt()
         })
         .collect();
-    let ids: Vec<usize> = (1..=nl).filter(|&l| acc[l].n > 0).collect();
+    let ids: Vec<usize> = (1..acc.len()).filter(|&l| acc[l].voxels > 0).collect();
     let col = |f: &dyn Fn(&Acc) -> f64| Column::F64(ids.iter().map(|&l| f(&acc[l])).collect());
-    let surface = |a: &Acc| -> f64 { 2.0 * (0..13).map(|k| w[k] * a.trans[k] as f64 * vox / step[k]).sum::<f64>() };
-    let axes = |a: &Acc| -> [f64; 3] {
-        let n = a.n as f64;
-        let m = [a.s[0] / n, a.s[1] / n, a.s[2] / n];
-        let c = [
-            [a.ss[0] / n - m[0] * m[0], a.ss[3] / n - m[0] * m[1], a.ss[4] / n - m[0] * m[2]],
-            [0.0, a.ss[1] / n - m[1] * m[1], a.ss[5] / n - m[1] * m[2]],
-            [0.0, 0.0, a.ss[2] / n - m[2] * m[2]],
-        ];
-        // Voxels are cubes, not points: each adds its own variance v²/12.
-        let e = sym_eigenvalues([
-            [c[0][0] + spacing[0] * spacing[0] / 12.0, c[0][1], c[0][2]],
-            [c[0][1], c[1][1] + spacing[1] * spacing[1] / 12.0, c[1][2]],
-            [c[0][2], c[1][2], c[2][2] + spacing[2] * spacing[2] / 12.0],
-        ]);
-        e.map(|v| 4.0 * v.max(0.0).sqrt())
-    };
-    let faces = |a: &Acc| (a.f_cbd + a.f_pore + a.f_part).max(1) as f64;
+    let surface =
+        |a: &Acc| -> f64 { 2.0 * (0..13).map(|k| w[k] * a.transitions[k] as f64 * vox / step[k]).sum::<f64>() };
+    let axes = |a: &Acc| principal_axes(a, spacing);
     let mut t = Table::default();
     t.push("id", Column::U64(ids.iter().map(|&l| l as u64).collect()), None)?;
-    t.push("voxels", Column::U64(ids.iter().map(|&l| acc[l].n).collect()), None)?;
-    t.push("volume_um3", col(&|a| a.n as f64 * vox), Some("µm³"))?;
-    t.push("esd_um", col(&|a| (6.0 * a.n as f64 * vox / std::f64::consts::PI).cbrt()), Some("µm"))?;
+    t.push("voxels", Column::U64(ids.iter().map(|&l| acc[l].voxels).collect()), None)?;
+    t.push("volume_um3", col(&|a| a.voxels as f64 * vox), Some("µm³"))?;
+    t.push("esd_um", col(&|a| (6.0 * a.voxels as f64 * vox / std::f64::consts::PI).cbrt()), Some("µm"))?;
     for (d, name) in ["centroid_z_um", "centroid_y_um", "centroid_x_um"].iter().enumerate() {
-        t.push(name, col(&|a| a.s[d] / a.n as f64), Some("µm"))?;
+        t.push(name, col(&|a| a.sum_um[d] / a.voxels as f64), Some("µm"))?;
     }
-    for (d, name) in ["bbox_z0", "bbox_y0", "bbox_x0", "bbox_z1", "bbox_y1", "bbox_x1"].iter().enumerate() {
-        t.push(
-            name,
-            Column::U64(ids.iter().map(|&l| (acc[l].bb[d] + if d >= 3 { 1 } else { 0 }) as u64).collect()),
-            Some("voxel"),
-        )?;
+    for (d, name) in ["bbox_z0", "bbox_y0", "bbox_x0"].iter().enumerate() {
+        t.push(name, Column::U64(ids.iter().map(|&l| acc[l].bbox_lo[d] as u64).collect()), Some("voxel"))?;
+    }
+    for (d, name) in ["bbox_z1", "bbox_y1", "bbox_x1"].iter().enumerate() {
+        t.push(name, Column::U64(ids.iter().map(|&l| (acc[l].bbox_hi[d] + 1) as u64).collect()), Some("voxel"))?;
     }
     t.push("surface_um2", col(&|a| surface(a)), Some("µm²"))?;
-    t.push(
-        "sphericity",
-        col(&|a| std::f64::consts::PI.cbrt() * (6.0 * a.n as f64 * vox).powf(2.0 / 3.0) / surface(a).max(1e-12)),
-        None,
-    )?;
+    let sphericity =
+        |a: &Acc| std::f64::consts::PI.cbrt() * (6.0 * a.voxels as f64 * vox).powf(2.0 / 3.0) / surface(a).max(1e-12);
+    t.push("sphericity", col(&sphericity), None)?;
     t.push("major_axis_um", col(&|a| axes(a)[0]), Some("µm"))?;
     t.push("minor_axis_um", col(&|a| axes(a)[2]), Some("µm"))?;
-    t.push(
-        "elongation",
-        col(&|a| {
-            let x = axes(a);
-            x[0] / x[2].max(1e-12)
-        }),
-        None,
-    )?;
-    t.push("crack_fraction", col(&|a| a.crack as f64 / a.n as f64), None)?;
+    t.push("elongation", col(&|a| axes(a)[0] / axes(a)[2].max(1e-12)), None)?;
+    t.push("crack_fraction", col(&Acc::crack_fraction), None)?;
     t.push(
         "damage_class",
-        Column::Str(ids.iter().map(|&l| thresholds.class(acc[l].crack as f64 / acc[l].n as f64).to_string()).collect()),
+        Column::Str(ids.iter().map(|&l| thresholds.class(acc[l].crack_fraction()).to_string()).collect()),
         None,
     )?;
-    t.push("cbd_contact_fraction", col(&|a| a.f_cbd as f64 / faces(a)), None)?;
-    t.push("pore_contact_fraction", col(&|a| a.f_pore as f64 / faces(a)), None)?;
-    t.push("particle_contact_fraction", col(&|a| a.f_part as f64 / faces(a)), None)?;
+    t.push("cbd_contact_fraction", col(&|a| a.faces.cbd as f64 / a.faces.total()), None)?;
+    t.push("pore_contact_fraction", col(&|a| a.faces.pore as f64 / a.faces.total()), None)?;
+    t.push("particle_contact_fraction", col(&|a| a.faces.particle as f64 / a.faces.total()), None)?;
     t.push("n_touching_particles", Column::U64(ids.iter().map(|&l| neighbours[l]).collect()), None)?;
-    t.push("touches_border", Column::Bool(ids.iter().map(|&l| acc[l].border).collect()), None)?;
+    t.push("touches_border", Column::Bool(ids.iter().map(|&l| acc[l].touches_border).collect()), None)?;
     for (k, (name, _)) in extra.iter().enumerate() {
-        t.push(
-            &format!("mean_{name}"),
-            col(&|a| if a.extra[k].2 > 0 { a.extra[k].0 / a.extra[k].2 as f64 } else { f64::NAN }),
-            None,
-        )?;
-        t.push(
-            &format!("std_{name}"),
-            col(&|a| {
-                let (s, ss, n) = a.extra[k];
-                if n > 1 { ((ss - s * s / n as f64) / (n as f64 - 1.0)).max(0.0).sqrt() } else { f64::NAN }
-            }),
-            None,
-        )?;
+        let mean = |a: &Acc| {
+            let e = a.extra[k];
+            if e.n > 0 { e.sum / e.n as f64 } else { f64::NAN }
+        };
+        let std = |a: &Acc| {
+            let RunningSum { sum, sum_sq, n } = a.extra[k];
+            if n > 1 { ((sum_sq - sum * sum / n as f64) / (n as f64 - 1.0)).max(0.0).sqrt() } else { f64::NAN }
+        };
+        t.push(&format!("mean_{name}"), col(&mean), None)?;
+        t.push(&format!("std_{name}"), col(&std), None)?;
     }
     Ok(t)
 }

@@ -205,11 +205,41 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
         at_line(file, line, format!("invalid TOML: {}", e.message().lines().next().unwrap_or("")))
     })?;
     let (heads, klines, top) = key_lines(text);
-    let line_of = |k: &str| top.get(k).copied().unwrap_or(1);
     let base = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let (name, out) = pipeline_table(file, &doc, &top, &base)?;
+    let line_of = |k: &str| top.get(k).copied().unwrap_or(1);
+    let stages_v = match doc.get("stage") {
+        Some(toml::Value::Array(a)) => a.clone(),
+        Some(other) => {
+            return Err(at_line(
+                file,
+                line_of("stage"),
+                format!("'stage' must be an array of tables ([[stage]]), not {}", type_name(other)),
+            ));
+        }
+        None => return Err(at_line(file, 1, "no stages: add [[stage]] tables".into())),
+    };
+    let mut stages: Vec<StageSpec> = Vec::new();
+    for (i, sv) in stages_v.iter().enumerate() {
+        let at =
+            Lines { file, line: heads.get(i).copied().unwrap_or(1), keys: klines.get(i).cloned().unwrap_or_default() };
+        let st = parse_stage(&at, i, sv, registry, &base, &stages)?;
+        stages.push(st);
+    }
+    Ok(Pipeline { file: file.to_path_buf(), name, out, sha256: sha256_hex(text.as_bytes()), stages })
+}
+
+/// The `[pipeline]` table: the pipeline's name and run directory.
+fn pipeline_table(
+    file: &Path,
+    doc: &toml::Table,
+    top: &HashMap<String, usize>,
+    base: &Path,
+) -> Result<(String, Option<PathBuf>)> {
+    let line_of = |k: &str| top.get(k).copied().unwrap_or(1);
     let mut name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into());
     let mut out = None;
-    for (k, v) in &doc {
+    for (k, v) in doc {
         match (k.as_str(), v) {
             ("stage", _) => {}
             ("pipeline", toml::Value::Table(t)) => {
@@ -243,178 +273,180 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
             }
         }
     }
-    let stages_v = match doc.get("stage") {
-        Some(toml::Value::Array(a)) => a.clone(),
-        Some(other) => {
-            return Err(at_line(
-                file,
-                line_of("stage"),
-                format!("'stage' must be an array of tables ([[stage]]), not {}", type_name(other)),
-            ));
-        }
-        None => return Err(at_line(file, 1, "no stages: add [[stage]] tables".into())),
-    };
-    let known: Vec<&str> = registry.iter().map(|k| k.name.as_str()).collect();
-    let mut stages: Vec<StageSpec> = Vec::new();
-    for (i, sv) in stages_v.iter().enumerate() {
-        let line = heads.get(i).copied().unwrap_or(1);
-        let kl = klines.get(i).cloned().unwrap_or_default();
-        let kline = |k: &str| kl.get(k).copied().unwrap_or(line);
-        let t = sv.as_table().ok_or_else(|| at_line(file, line, "each stage must be a table".into()))?;
-        let kind = match t.get("run") {
-            Some(toml::Value::String(s)) => s.clone(),
-            Some(other) => {
-                return Err(at_line(
-                    file,
-                    kline("run"),
-                    format!("key 'run' must be a string, not {}", type_name(other)),
-                ));
-            }
-            None => {
-                return Err(at_line(
-                    file,
-                    line,
-                    format!("stage {} has no 'run' key (one of: {})", i + 1, known.join(", ")),
-                ));
-            }
-        };
-        let sk = registry.iter().find(|k| k.name == kind).ok_or_else(|| {
-            at_line(file, kline("run"), format!("key 'run': unknown stage '{kind}' (one of: {})", known.join(", ")))
-        })?;
-        let sname = match t.get("name") {
-            Some(toml::Value::String(s)) => s.clone(),
-            Some(other) => {
-                return Err(at_line(
-                    file,
-                    kline("name"),
-                    format!("key 'name' must be a string, not {}", type_name(other)),
-                ));
-            }
-            None => kind.clone(),
-        };
-        if sname.is_empty()
-            || !sname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            || sname.starts_with('.')
-        {
-            return Err(at_line(
-                file,
-                kline("name"),
-                format!("key 'name': '{sname}' must be letters, digits, '_' or '-'"),
-            ));
-        }
-        if stages.iter().any(|s| s.name == sname) {
-            return Err(at_line(
-                file,
-                kline("name"),
-                format!("two stages named '{sname}': give one a distinct 'name'"),
-            ));
-        }
-        let mut options = Vec::new();
-        for (k, v) in t {
-            if k == "run" || k == "name" {
-                continue;
-            }
-            let l = kline(k);
-            let spec = sk.keys.iter().find(|s| s.key == *k);
-            let Some(spec) = spec else {
-                let names: Vec<&str> = sk
-                    .keys
-                    .iter()
-                    .map(|s| s.key.as_str())
-                    .filter(|s| *s != "out" || sk.output != Output::Dir)
-                    .collect();
-                return Err(at_line(
-                    file,
-                    l,
-                    format!("stage '{sname}': unknown key '{k}' for '{kind}' (known: {})", names.join(", ")),
-                ));
-            };
-            if k == "out" && sk.output == Output::Dir {
-                return Err(at_line(
-                    file,
-                    l,
-                    format!("stage '{sname}': key 'out' is set by the runner (outputs go to RUN/{sname}/)"),
-                ));
-            }
-            if spec.output
-                && (!matches!(v, toml::Value::String(s) if !s.contains('/') && !s.is_empty() && !s.starts_with('.')))
-            {
-                return Err(at_line(
-                    file,
-                    l,
-                    format!(
-                        "stage '{sname}': key '{k}' must be a file name (no directories; it is written into RUN/{sname}/), e.g. \"volume.tiff\""
-                    ),
-                ));
-            }
-            let ok = match spec.arity {
-                Arity::Flag => matches!(v, toml::Value::Boolean(_)),
-                Arity::One => scalar(v).is_some() && !matches!(v, toml::Value::Boolean(_)),
-                Arity::Many => {
-                    scalar(v).is_some() || v.as_array().is_some_and(|a| a.iter().all(|x| scalar(x).is_some()))
-                }
-            };
-            if !ok {
-                let want = match spec.arity {
-                    Arity::Flag => "true or false",
-                    Arity::One => "a string or number",
-                    Arity::Many => "a value or an array of values",
-                };
-                return Err(at_line(
-                    file,
-                    l,
-                    format!("stage '{sname}': key '{k}' must be {want}, not {}", type_name(v)),
-                ));
-            }
-            // References to earlier stages and inputs on disk.
-            for val in values(v) {
-                for tok in tokens(&val) {
-                    if let Some(r) = tok.strip_prefix('@') {
-                        let target = r.split('/').next().unwrap_or("");
-                        if !stages.iter().any(|s| s.name == target) {
-                            return Err(at_line(
-                                file,
-                                l,
-                                format!(
-                                    "stage '{sname}': key '{k}' refers to '@{target}', which is not a stage before this one"
-                                ),
-                            ));
-                        }
-                    } else if spec.path && !spec.output {
-                        let p = base.join(&tok);
-                        if !p.exists() {
-                            return Err(at_line(
-                                file,
-                                l,
-                                format!("stage '{sname}': key '{k}': input '{}' does not exist", p.display()),
-                            ));
-                        }
-                    }
-                }
-            }
-            options.push((k.clone(), v.clone(), l));
-        }
-        for spec in sk.keys.iter().filter(|s| s.required && s.key != "out") {
-            if !options.iter().any(|o| o.0 == spec.key) {
-                return Err(at_line(
-                    file,
-                    line,
-                    format!("stage '{sname}': missing key '{}' (required by '{kind}')", spec.key),
-                ));
-            }
-        }
-        let st = StageSpec { name: sname, kind, line, options };
-        // Values the subcommand itself rejects (numbers that are not, bad choices).
-        let argv = argv(&st, sk, &base, Path::new("/nonexistent-run"));
-        if let Err((opt, msg)) = (sk.check)(&argv) {
-            let key = opt.trim_start_matches('-').split([' ', '=', '<']).next().unwrap_or("").replace('-', "_");
-            let l = st.options.iter().find(|o| o.0 == key).map(|o| o.2).unwrap_or(line);
-            let what = if key.is_empty() { String::new() } else { format!("key '{key}': ") };
-            return Err(at_line(file, l, format!("stage '{}': {what}{msg}", st.name)));
-        }
-        stages.push(st);
+    Ok((name, out))
+}
+
+/// Where a stage's table and keys stand in the file, for errors.
+struct Lines<'a> {
+    file: &'a Path,
+    /// Line of the `[[stage]]` header.
+    line: usize,
+    /// Line of each key.
+    keys: HashMap<String, usize>,
+}
+
+impl Lines<'_> {
+    fn of(&self, key: &str) -> usize {
+        self.keys.get(key).copied().unwrap_or(self.line)
     }
-    Ok(Pipeline { file: file.to_path_buf(), name, out, sha256: sha256_hex(text.as_bytes()), stages })
+}
+
+/// One `[[stage]]` table, checked: its kind, name and options; `stages` are those before it.
+fn parse_stage(
+    at: &Lines,
+    i: usize,
+    sv: &toml::Value,
+    registry: &[StageKind],
+    base: &Path,
+    stages: &[StageSpec],
+) -> Result<StageSpec> {
+    let (file, line) = (at.file, at.line);
+    let kline = |k: &str| at.of(k);
+    let known: Vec<&str> = registry.iter().map(|k| k.name.as_str()).collect();
+    let t = sv.as_table().ok_or_else(|| at_line(file, line, "each stage must be a table".into()))?;
+    let kind = match t.get("run") {
+        Some(toml::Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(at_line(file, kline("run"), format!("key 'run' must be a string, not {}", type_name(other))));
+        }
+        None => {
+            return Err(at_line(
+                file,
+                line,
+                format!("stage {} has no 'run' key (one of: {})", i + 1, known.join(", ")),
+            ));
+        }
+    };
+    let sk = registry.iter().find(|k| k.name == kind).ok_or_else(|| {
+        at_line(file, kline("run"), format!("key 'run': unknown stage '{kind}' (one of: {})", known.join(", ")))
+    })?;
+    let sname = match t.get("name") {
+        Some(toml::Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(at_line(file, kline("name"), format!("key 'name' must be a string, not {}", type_name(other))));
+        }
+        None => kind.clone(),
+    };
+    if sname.is_empty()
+        || !sname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        || sname.starts_with('.')
+    {
+        return Err(at_line(file, kline("name"), format!("key 'name': '{sname}' must be letters, digits, '_' or '-'")));
+    }
+    if stages.iter().any(|s| s.name == sname) {
+        return Err(at_line(file, kline("name"), format!("two stages named '{sname}': give one a distinct 'name'")));
+    }
+    let mut options = Vec::new();
+    for (k, v) in t {
+        if k == "run" || k == "name" {
+            continue;
+        }
+        let l = kline(k);
+        check_option(&Lines { file, line: l, keys: HashMap::new() }, &sname, &kind, sk, k, v, base, stages)?;
+        options.push((k.clone(), v.clone(), l));
+    }
+    for spec in sk.keys.iter().filter(|s| s.required && s.key != "out") {
+        if !options.iter().any(|o| o.0 == spec.key) {
+            return Err(at_line(
+                file,
+                line,
+                format!("stage '{sname}': missing key '{}' (required by '{kind}')", spec.key),
+            ));
+        }
+    }
+    let st = StageSpec { name: sname, kind, line, options };
+    // Values the subcommand itself rejects (numbers that are not, bad choices).
+    let argv = argv(&st, sk, base, Path::new("/nonexistent-run"));
+    if let Err((opt, msg)) = (sk.check)(&argv) {
+        let key = opt.trim_start_matches('-').split([' ', '=', '<']).next().unwrap_or("").replace('-', "_");
+        let l = st.options.iter().find(|o| o.0 == key).map(|o| o.2).unwrap_or(line);
+        let what = if key.is_empty() { String::new() } else { format!("key '{key}': ") };
+        return Err(at_line(file, l, format!("stage '{}': {what}{msg}", st.name)));
+    }
+    Ok(st)
+}
+
+/// One key of a stage: known to the stage, of the right type, its
+/// references to earlier stages and its inputs on disk present.
+#[allow(clippy::too_many_arguments)]
+fn check_option(
+    at: &Lines,
+    sname: &str,
+    kind: &str,
+    sk: &StageKind,
+    k: &str,
+    v: &toml::Value,
+    base: &Path,
+    stages: &[StageSpec],
+) -> Result<()> {
+    let (file, l) = (at.file, at.line);
+    let spec = sk.keys.iter().find(|s| s.key == *k);
+    let Some(spec) = spec else {
+        let names: Vec<&str> =
+            sk.keys.iter().map(|s| s.key.as_str()).filter(|s| *s != "out" || sk.output != Output::Dir).collect();
+        return Err(at_line(
+            file,
+            l,
+            format!("stage '{sname}': unknown key '{k}' for '{kind}' (known: {})", names.join(", ")),
+        ));
+    };
+    if k == "out" && sk.output == Output::Dir {
+        return Err(at_line(
+            file,
+            l,
+            format!("stage '{sname}': key 'out' is set by the runner (outputs go to RUN/{sname}/)"),
+        ));
+    }
+    if spec.output && (!matches!(v, toml::Value::String(s) if !s.contains('/') && !s.is_empty() && !s.starts_with('.')))
+    {
+        return Err(at_line(
+            file,
+            l,
+            format!(
+                "stage '{sname}': key '{k}' must be a file name (no directories; it is written into RUN/{sname}/), e.g. \"volume.tiff\""
+            ),
+        ));
+    }
+    let ok = match spec.arity {
+        Arity::Flag => matches!(v, toml::Value::Boolean(_)),
+        Arity::One => scalar(v).is_some() && !matches!(v, toml::Value::Boolean(_)),
+        Arity::Many => scalar(v).is_some() || v.as_array().is_some_and(|a| a.iter().all(|x| scalar(x).is_some())),
+    };
+    if !ok {
+        let want = match spec.arity {
+            Arity::Flag => "true or false",
+            Arity::One => "a string or number",
+            Arity::Many => "a value or an array of values",
+        };
+        return Err(at_line(file, l, format!("stage '{sname}': key '{k}' must be {want}, not {}", type_name(v))));
+    }
+    // References to earlier stages and inputs on disk.
+    for val in values(v) {
+        for tok in tokens(&val) {
+            if let Some(r) = tok.strip_prefix('@') {
+                let target = r.split('/').next().unwrap_or("");
+                if !stages.iter().any(|s| s.name == target) {
+                    return Err(at_line(
+                        file,
+                        l,
+                        format!(
+                            "stage '{sname}': key '{k}' refers to '@{target}', which is not a stage before this one"
+                        ),
+                    ));
+                }
+            } else if spec.path && !spec.output {
+                let p = base.join(&tok);
+                if !p.exists() {
+                    return Err(at_line(
+                        file,
+                        l,
+                        format!("stage '{sname}': key '{k}': input '{}' does not exist", p.display()),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn values(v: &toml::Value) -> Vec<String> {

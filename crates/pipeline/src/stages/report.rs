@@ -197,16 +197,69 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     inputs.extend(p.xanes.as_deref());
     inputs.extend(p.truth.as_deref());
     chemomech_io::atomic::ensure_not_input(out, &inputs)?;
-    let mut prov = Provenance::start("report", serde_json::to_value(p)?);
-    let dir = OutDir::create(out)?;
-    let mut written: Vec<String> = vec!["report.html".into()];
-    let mut sections: Vec<Section> = Vec::new();
-    let mut summary_rows: Vec<Vec<String>> = Vec::new();
-    let mut provenance_items: Vec<(String, Value)> = Vec::new();
+    let prov = Provenance::start("report", serde_json::to_value(p)?);
+    let mut c = Ctx {
+        p,
+        dir: OutDir::create(out)?,
+        prov,
+        written: vec!["report.html".into()],
+        sections: Vec::new(),
+        summary_rows: Vec::new(),
+        provenance_items: Vec::new(),
+        names: Vec::new(),
+        samples: Vec::new(),
+        xanes_mask: None,
+        xanes_fraction: None,
+        truth_json: TruthScores::default(),
+    };
     progress.start("report", 6);
+    let steps: [fn(&mut Ctx) -> Result<()>; 8] = [
+        load_samples,
+        tomography_section,
+        depth_section,
+        network_section,
+        particles_section,
+        xanes_section,
+        truth_section,
+        summary_section,
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        step(&mut c)?;
+        // Six ticks: samples, tomography, depth and network, particles, XANES; the last in `finish`.
+        if !matches!(i, 3 | 6 | 7) {
+            progress.inc(1);
+        }
+    }
+    finish(c, t0, progress)
+}
 
+/// What the report's sections build up, step by step.
+struct Ctx<'a> {
+    p: &'a Params,
+    dir: OutDir,
+    prov: Provenance,
+    /// Files written, relative to the output directory.
+    written: Vec<String>,
+    sections: Vec<Section>,
+    /// Rows (quantity, value) of the summary table.
+    summary_rows: Vec<Vec<String>>,
+    /// (what, provenance) of every input shown.
+    provenance_items: Vec<(String, Value)>,
+    /// Sample names, one per particles directory.
+    names: Vec<String>,
+    /// Per sample: particle table, particles summary, statistics.
+    samples: Vec<(Table, ParticlesSummary, Option<StatsSummary>)>,
+    /// The XANES mask and SoC map, for the ground-truth scores.
+    xanes_mask: Option<Array2<bool>>,
+    xanes_fraction: Option<Array2<f32>>,
+    truth_json: TruthScores,
+}
+
+/// Samples: particles tables, summaries and statistics.
+fn load_samples(c: &mut Ctx) -> Result<()> {
+    let Ctx { p, prov, provenance_items, names, samples, .. } = c;
     // Samples: particles tables, summaries and statistics.
-    let names: Vec<String> = (0..p.particles.len())
+    *names = (0..p.particles.len())
         .map(|i| {
             p.sample.get(i).cloned().unwrap_or_else(|| {
                 p.particles[i]
@@ -216,7 +269,6 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             })
         })
         .collect();
-    let mut samples: Vec<(Table, ParticlesSummary, Option<StatsSummary>)> = Vec::new();
     for (i, pd) in p.particles.iter().enumerate() {
         let (t, s) = super::stats::read_particles_dir(pd)?;
         prov.add_input(&pd.join("particles.csv"))?;
@@ -231,8 +283,12 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         };
         samples.push((t, s, st));
     }
-    progress.inc(1);
+    Ok(())
+}
 
+/// Tomography: orthogonal slices and the damage-class overlay.
+fn tomography_section(c: &mut Ctx) -> Result<()> {
+    let Ctx { p, dir, prov, written, sections, samples, .. } = c;
     // Tomography: orthogonal slices and the damage-class overlay.
     if let Some(vp) = &p.volume {
         prov.add_input(vp)?;
@@ -261,7 +317,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             &charts::colorbar("reconstructed value (file units)", pc[0], pc[1], |t| [(t * 255.0) as u8; 3])
                 .map_err(Error::data)?,
         );
-        let csv = data(&dir, "slice_xy", &map_table(&planes[0].1)?, &prov, &mut written)?;
+        let csv = data(dir, "slice_xy", &map_table(&planes[0].1)?, prov, written)?;
         let mut figs = vec![
             Figure::new("slices", "Orthogonal slices of the reconstruction", Body::Html(html))
                 .caption(format!("{nz}×{ny}×{nx} voxels; grey scale 1st–99.5th percentile of the xy slice."))
@@ -297,7 +353,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 let lab2 = labels
                     .index_axis(Axis(1), ny / 2)
                     .mapv(|l| if l == 0 { f32::NAN } else { of.get(&l).map(|k| *k as f32).unwrap_or(f32::NAN) });
-                let csv = data(&dir, "slice_damage_classes", &map_table(&lab2)?, &prov, &mut written)?;
+                let csv = data(dir, "slice_damage_classes", &map_table(&lab2)?, prov, written)?;
                 figs.push(
                     Figure::new("damage-slice", "Damage classes on the z–x slice", Body::Html(format!("<img src=\"{}\" width=\"{}\" alt=\"damage classes\">{legend}", img.data_uri().map_err(Error::data)?, img.width)))
                         .caption("Each labelled particle tinted by its damage class (crack fraction thresholds of the particles stage); separator at the top, current collector at the bottom. CSV: class per pixel (0 least, 1 mild, 2 severe).")
@@ -312,9 +368,12 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             figures: figs,
         });
     }
-    progress.inc(1);
+    Ok(())
+}
 
-    // Damage versus depth, layers, samples.
+/// Damage versus depth, layers, samples.
+fn depth_section(c: &mut Ctx) -> Result<()> {
+    let Ctx { dir, prov, written, sections, names, samples, .. } = c;
     if let Some((_, _, Some(st))) = samples.first() {
         let prof = &st.depth_profile;
         let cats: Vec<String> = prof.iter().map(|w| format!("{:.0}–{:.0}", w.z_from_um, w.z_to_um)).collect();
@@ -344,7 +403,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             pt.push(&format!("{c}_ci95_lo"), Column::F64(b.iter().map(|x| x.0).collect()), None)?;
             pt.push(&format!("{c}_ci95_hi"), Column::F64(b.iter().map(|x| x.1).collect()), None)?;
         }
-        let csv = data(&dir, "depth_profile", &pt, &prov, &mut written)?;
+        let csv = data(dir, "depth_profile", &pt, prov, written)?;
         let mut figs = vec![Figure::new("depth-profile", "Damage classes from separator to current collector", svg(charts::stacked_bars("Damage classes by depth", &cats, &series, "depth from separator (µm)", "fraction of particles"))?)
             .caption("Fractions of least/mild/severely damaged particles per depth window (particle centroids); error bars: 95 % bootstrap intervals of each fraction.")
             .csv(csv)];
@@ -364,7 +423,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             for (k, c) in ["least", "mild", "severe"].iter().enumerate() {
                 lt.push(c, Column::F64(vec![top[k].1, bottom[k].1]), None)?;
             }
-            let csv = data(&dir, "layer_classes", &lt, &prov, &mut written)?;
+            let csv = data(dir, "layer_classes", &lt, prov, written)?;
             figs.push(
                 Figure::new(
                     "pie-top",
@@ -384,55 +443,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 .csv(csv),
             );
         }
-        // Radar over samples.
-        if samples.len() >= 2 {
-            let axes = [
-                "mean crack fraction",
-                "severe fraction",
-                "mean ESD (µm)",
-                "mean sphericity",
-                "pore-facing surface",
-                "pore tortuosity",
-            ];
-            let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
-            for (i, (t, _, st)) in samples.iter().enumerate() {
-                let mean = |c: &str| {
-                    let v = csv_f(t, c);
-                    v.iter().sum::<f64>() / v.len().max(1) as f64
-                };
-                let sev = t
-                    .str("damage_class")
-                    .map(|c| c.iter().filter(|x| *x == "severe").count() as f64 / c.len().max(1) as f64)
-                    .unwrap_or(f64::NAN);
-                let tau = st.as_ref().and_then(|s| s.pore_tortuosity_z.as_ref()).map(|t| t.tau).unwrap_or(f64::NAN);
-                rows.push((
-                    names[i].clone(),
-                    vec![
-                        mean("crack_fraction"),
-                        sev,
-                        mean("esd_um"),
-                        mean("sphericity"),
-                        mean("pore_contact_fraction"),
-                        tau,
-                    ],
-                ));
-            }
-            let mut rt = Table::default();
-            rt.push("sample", Column::Str(rows.iter().map(|r| r.0.clone()).collect()), None)?;
-            for (k, a) in axes.iter().enumerate() {
-                rt.push(a, Column::F64(rows.iter().map(|r| r.1[k]).collect()), None)?;
-            }
-            let csv = data(&dir, "samples_radar", &rt, &prov, &mut written)?;
-            let ax: Vec<String> = axes.iter().map(|s| s.to_string()).collect();
-            figs.push(
-                Figure::new(
-                    "radar",
-                    "Samples compared",
-                    svg(charts::radar("Samples compared (each axis scaled to its largest value)", &ax, &rows))?,
-                )
-                .caption("Mean particle metrics per sample.")
-                .csv(csv),
-            );
+        if let Some(radar) = radar_figure(samples, names, dir, prov, written)? {
+            figs.push(radar);
         }
         sections.push(Section {
             id: "depth".into(),
@@ -440,7 +452,67 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             intro: "z = 0 is the separator, z = thickness the current collector.".into(),
             figures: figs,
         });
+    }
+    Ok(())
+}
 
+/// Radar chart of mean particle metrics over the samples (two or more).
+fn radar_figure(
+    samples: &[(Table, ParticlesSummary, Option<StatsSummary>)],
+    names: &[String],
+    dir: &OutDir,
+    prov: &Provenance,
+    written: &mut Vec<String>,
+) -> Result<Option<Figure>> {
+    if samples.len() < 2 {
+        return Ok(None);
+    }
+    let axes = [
+        "mean crack fraction",
+        "severe fraction",
+        "mean ESD (µm)",
+        "mean sphericity",
+        "pore-facing surface",
+        "pore tortuosity",
+    ];
+    let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
+    for (i, (t, _, st)) in samples.iter().enumerate() {
+        let mean = |c: &str| {
+            let v = csv_f(t, c);
+            v.iter().sum::<f64>() / v.len().max(1) as f64
+        };
+        let sev = t
+            .str("damage_class")
+            .map(|c| c.iter().filter(|x| *x == "severe").count() as f64 / c.len().max(1) as f64)
+            .unwrap_or(f64::NAN);
+        let tau = st.as_ref().and_then(|s| s.pore_tortuosity_z.as_ref()).map(|t| t.tau).unwrap_or(f64::NAN);
+        rows.push((
+            names[i].clone(),
+            vec![mean("crack_fraction"), sev, mean("esd_um"), mean("sphericity"), mean("pore_contact_fraction"), tau],
+        ));
+    }
+    let mut rt = Table::default();
+    rt.push("sample", Column::Str(rows.iter().map(|r| r.0.clone()).collect()), None)?;
+    for (k, a) in axes.iter().enumerate() {
+        rt.push(a, Column::F64(rows.iter().map(|r| r.1[k]).collect()), None)?;
+    }
+    let csv = data(dir, "samples_radar", &rt, prov, written)?;
+    let ax: Vec<String> = axes.iter().map(|s| s.to_string()).collect();
+    Ok(Some(
+        Figure::new(
+            "radar",
+            "Samples compared",
+            svg(charts::radar("Samples compared (each axis scaled to its largest value)", &ax, &rows))?,
+        )
+        .caption("Mean particle metrics per sample.")
+        .csv(csv),
+    ))
+}
+
+/// The network of severely damaged particles.
+fn network_section(c: &mut Ctx) -> Result<()> {
+    let Ctx { dir, prov, written, sections, samples, .. } = c;
+    if let Some((_, _, Some(st))) = samples.first() {
         // Network of severely damaged particles.
         let net = &st.severe_network;
         let nodes: Vec<[f64; 3]> = net.node_positions_um.clone();
@@ -452,7 +524,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             nt.push("z_um", Column::F64(nodes.iter().map(|n| n[0]).collect()), Some("µm"))?;
             nt.push("y_um", Column::F64(nodes.iter().map(|n| n[1]).collect()), Some("µm"))?;
             nt.push("x_um", Column::F64(nodes.iter().map(|n| n[2]).collect()), Some("µm"))?;
-            let csv = data(&dir, "severe_network_nodes", &nt, &prov, &mut written)?;
+            let csv = data(dir, "severe_network_nodes", &nt, prov, written)?;
             let cap = format!(
                 "{} severely damaged particles, each joined to its {} nearest severe neighbours ({} edges; mean nearest-neighbour distance {} µm). Colour: depth (purple at the separator, yellow at the current collector). Edges: severe_network_edges.csv of the stats stage.",
                 nodes.len(),
@@ -489,9 +561,12 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             });
         }
     }
-    progress.inc(1);
+    Ok(())
+}
 
-    // Particle histograms and the summary table.
+/// Particle histograms and the summary table.
+fn particles_section(c: &mut Ctx) -> Result<()> {
+    let Ctx { dir, prov, written, sections, summary_rows, samples, .. } = c;
     if let Some((t, s, st)) = samples.first() {
         let hist = |c: &str| csv_f(t, c);
         let detach: Vec<f64> = hist("pore_contact_fraction");
@@ -507,7 +582,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         ] {
             ht.push(c, Column::F64(hist(c)), if c.ends_with("_um") { Some("µm") } else { None })?;
         }
-        let csv = data(&dir, "particle_metrics", &ht, &prov, &mut written)?;
+        let csv = data(dir, "particle_metrics", &ht, prov, written)?;
         let figs = vec![
             Figure::new(
                 "hist-esd",
@@ -579,11 +654,12 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             }
         }
     }
-    progress.inc(1);
+    Ok(())
+}
 
-    // XANES: edge-energy map with cracks, SoC map, cluster spectra.
-    let mut xanes_mask: Option<Array2<bool>> = None;
-    let mut xanes_fraction: Option<Array2<f32>> = None;
+/// XANES: edge-energy map with cracks, SoC map, cluster spectra.
+fn xanes_section(c: &mut Ctx) -> Result<()> {
+    let Ctx { p, dir, prov, written, sections, summary_rows, provenance_items, xanes_mask, xanes_fraction, .. } = c;
     if let Some(xd) = &p.xanes {
         let xs: XanesSummary = read_typed(&xd.join(MARKER))?;
         provenance_items.push(("xanes".into(), xs.provenance.clone()));
@@ -596,7 +672,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         raster::outline(&mut img, mask.view(), [255, 255, 255]);
         let f = (480 / e0.ncols().max(e0.nrows())).max(1);
         let img = raster::upscale(&img, f);
-        let csv = data(&dir, "e0_map", &map_table(&e0)?, &prov, &mut written)?;
+        let csv = data(dir, "e0_map", &map_table(&e0)?, prov, written)?;
         let px = xs.pixel_um;
         let mut figs = vec![Figure::new(
             "soc-map",
@@ -612,7 +688,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         if fr.is_file() {
             let soc = f32_2(&fr)?;
             let img = raster::upscale(&raster::colormap(soc.view(), Some(mask.view()), 0.0, 1.0, viridis), f);
-            let csv = data(&dir, "soc_map", &map_table(&soc)?, &prov, &mut written)?;
+            let csv = data(dir, "soc_map", &map_table(&soc)?, prov, written)?;
             figs.push(
                 Figure::new(
                     "soc-lcf",
@@ -630,7 +706,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 .caption("Per-pixel LCF with the two references (sum to one, non-negative).")
                 .csv(csv),
             );
-            xanes_fraction = Some(soc);
+            *xanes_fraction = Some(soc);
         }
         // Cluster spectra.
         let sp = xd.join("spectra.csv");
@@ -655,7 +731,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 });
             }
             let rel = "figures/cluster_spectra.csv".to_string();
-            table::write_csv(&dir.path(&rel), &t, Some(&prov))?;
+            table::write_csv(&dir.path(&rel), &t, Some(prov))?;
             written.push(rel.clone());
             figs.push(Figure::new("cluster-spectra", "Representative spectrum per cluster", svg(charts::lines("Mean normalised spectrum per k-means cluster", &e, &series, "energy (eV)", "normalised μ"))?).caption("Clusters of per-pixel spectra (PCA + k-means, number chosen by silhouette), numbered by edge energy.").csv(rel));
         }
@@ -668,7 +744,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 let mut ht = Table::default();
                 ht.push("particle", Column::F64(csv_f(&t, t.names[0].as_str())), None)?;
                 ht.push(c, Column::F64(v.clone()), None)?;
-                let csv = data(&dir, "particle_soc", &ht, &prov, &mut written)?;
+                let csv = data(dir, "particle_soc", &ht, prov, written)?;
                 figs.push(
                     Figure::new(
                         "hist-soc",
@@ -684,7 +760,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         summary_rows
             .push(vec!["median E0 (eV)".into(), charts::fmt(m["median_e0_half_ev"].as_f64().unwrap_or(f64::NAN))]);
         summary_rows.push(vec!["mean SoC (XANES)".into(), charts::fmt(m["mean_soc"].as_f64().unwrap_or(f64::NAN))]);
-        xanes_mask = Some(mask);
+        *xanes_mask = Some(mask);
         sections.push(Section {
             id: "chemistry".into(),
             title: "Chemistry (TXM-XANES)".into(),
@@ -692,10 +768,14 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             figures: figs,
         });
     }
-    progress.inc(1);
+    Ok(())
+}
 
-    // Ground truth.
-    let mut truth_json = TruthScores::default();
+/// Ground truth: scores against the simulator, when given.
+fn truth_section(c: &mut Ctx) -> Result<()> {
+    let Ctx {
+        p, dir, prov, written, sections, provenance_items, samples, xanes_mask, xanes_fraction, truth_json, ..
+    } = c;
     if let Some(td) = &p.truth {
         let mut rows: Vec<Vec<String>> = Vec::new();
         let mut figs = Vec::new();
@@ -742,7 +822,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             if mt.is_file() {
                 let t = table::read_csv(&mt)?;
                 let rel = "figures/truth_matches.csv".to_string();
-                table::write_csv(&dir.path(&rel), &t, Some(&prov))?;
+                table::write_csv(&dir.path(&rel), &t, Some(prov))?;
                 written.push(rel.clone());
                 figs.push(
                     Figure::new(
@@ -791,7 +871,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             let mut gt = Table::default();
             gt.push("quantity", Column::Str(rows.iter().map(|r| r[0].clone()).collect()), None)?;
             gt.push("value", Column::Str(rows.iter().map(|r| r[1].clone()).collect()), None)?;
-            let csv = data(&dir, "ground_truth", &gt, &prov, &mut written)?;
+            let csv = data(dir, "ground_truth", &gt, prov, written)?;
             figs.insert(
                 0,
                 Figure::new(
@@ -813,11 +893,17 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             );
         }
     }
+    Ok(())
+}
+
+/// The summary table, first in the report.
+fn summary_section(c: &mut Ctx) -> Result<()> {
+    let Ctx { dir, prov, written, sections, summary_rows, .. } = c;
     if !summary_rows.is_empty() {
         let mut st = Table::default();
         st.push("quantity", Column::Str(summary_rows.iter().map(|r| r[0].clone()).collect()), None)?;
         st.push("value", Column::Str(summary_rows.iter().map(|r| r[1].clone()).collect()), None)?;
-        let csv = data(&dir, "summary", &st, &prov, &mut written)?;
+        let csv = data(dir, "summary", &st, prov, written)?;
         sections.insert(
             0,
             Section {
@@ -825,12 +911,18 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 title: "Summary".into(),
                 intro: String::new(),
                 figures: vec![
-                    Figure::new("summary", "Summary", Body::Html(table_html(&["quantity", "value"], &summary_rows)))
+                    Figure::new("summary", "Summary", Body::Html(table_html(&["quantity", "value"], summary_rows)))
                         .csv(csv),
                 ],
             },
         );
     }
+    Ok(())
+}
+
+/// The provenance section, the HTML file and the summary.
+fn finish(c: Ctx, t0: std::time::Instant, progress: &dyn Progress) -> Result<Summary> {
+    let Ctx { p, dir, mut prov, written, mut sections, provenance_items, truth_json, .. } = c;
     // Provenance of every input and of this report.
     prov.finish();
     let mut ph = String::new();
@@ -848,7 +940,6 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         figures: vec![Figure::new("provenance", "Provenance", Body::Html(ph)).wide()],
     });
     progress.inc(1);
-
     let nfig: usize = sections.iter().map(|s| s.figures.len()).sum();
     let title = if p.title.is_empty() { "chemomech report".to_string() } else { p.title.clone() };
     let report = Report {
