@@ -83,7 +83,44 @@ pub fn tortuosity(
     if total == 0 {
         return Err(Error::data("the phase is empty: tortuosity undefined"));
     }
-    // Percolating voxels: 6-connected components touching both faces.
+    let (cells, index) = percolating_cells(p);
+    let m = cells.len();
+    if m == 0 {
+        return Ok(Tortuosity {
+            tau: f64::INFINITY,
+            volume_fraction: eps,
+            effective_diffusivity: 0.0,
+            percolating_fraction: 0.0,
+            iterations: 0,
+            relative_residual: 0.0,
+            flux_in: 0.0,
+            flux_out: 0.0,
+        });
+    }
+    let sys = System::new(&cells, &index, (nz, ny, nx), sp);
+    let (x, it, rel) = sys.solve(&cells, nz, rtol, max_iter, flux_tol);
+    let (fin, fout) = sys.fluxes(&x);
+    let flux = 0.5 * (fin + fout);
+    let area = ny as f64 * sp[1] * nx as f64 * sp[2];
+    let length = nz as f64 * sp[0];
+    let deff = flux * length / area;
+    Ok(Tortuosity {
+        tau: eps / deff,
+        volume_fraction: eps,
+        effective_diffusivity: deff,
+        percolating_fraction: m as f64 / total as f64,
+        iterations: it,
+        relative_residual: rel,
+        flux_in: fin,
+        flux_out: fout,
+    })
+}
+
+/// The voxels of 6-connected components touching both faces (z = 0 and
+/// z = last), in raster order, and each voxel's index among them
+/// (`u32::MAX` where none).
+fn percolating_cells(p: ArrayView3<bool>) -> (Vec<(usize, usize, usize)>, Vec<u32>) {
+    let (nz, ny, nx) = p.dim();
     let (lab, n) = label(p, Connectivity::C6);
     let mut at_in = vec![false; n as usize + 1];
     let mut at_out = vec![false; n as usize + 1];
@@ -102,72 +139,85 @@ pub fn tortuosity(
             cells.push((z, y, x));
         }
     }
-    let m = cells.len();
-    if m == 0 {
-        return Ok(Tortuosity {
-            tau: f64::INFINITY,
-            volume_fraction: eps,
-            effective_diffusivity: 0.0,
-            percolating_fraction: 0.0,
-            iterations: 0,
-            relative_residual: 0.0,
-            flux_in: 0.0,
-            flux_out: 0.0,
-        });
-    }
-    // Conductances: face area / centre distance; to a Dirichlet face: area / (d/2).
-    let g = [sp[1] * sp[2] / sp[0], sp[0] * sp[2] / sp[1], sp[0] * sp[1] / sp[2]];
-    let gb = 2.0 * g[0];
-    let nbr: Vec<[u32; 6]> = cells
-        .par_iter()
-        .map(|&(z, y, x)| {
-            let at = |zz: isize, yy: isize, xx: isize| -> u32 {
-                if zz < 0 || yy < 0 || xx < 0 || zz as usize >= nz || yy as usize >= ny || xx as usize >= nx {
-                    u32::MAX
-                } else {
-                    index[(zz as usize * ny + yy as usize) * nx + xx as usize]
-                }
-            };
-            let (z, y, x) = (z as isize, y as isize, x as isize);
-            [at(z - 1, y, x), at(z + 1, y, x), at(z, y - 1, x), at(z, y + 1, x), at(z, y, x - 1), at(z, y, x + 1)]
-        })
-        .collect();
-    let diag: Vec<f64> = cells
-        .par_iter()
-        .zip(nbr.par_iter())
-        .map(|(&(z, _, _), nb)| {
-            let mut d = 0.0;
-            for (k, &j) in nb.iter().enumerate() {
-                if j != u32::MAX {
-                    d += g[k / 2];
-                }
-            }
-            if z == 0 {
-                d += gb;
-            }
-            if z == nz - 1 {
-                d += gb;
-            }
-            d
-        })
-        .collect();
-    let inlet: Vec<usize> = (0..m).filter(|&i| cells[i].0 == 0).collect();
-    let outlet: Vec<usize> = (0..m).filter(|&i| cells[i].0 == nz - 1).collect();
-    let fluxes = |x: &[f64]| -> (f64, f64) {
-        (inlet.iter().map(|&i| gb * (1.0 - x[i])).sum(), outlet.iter().map(|&i| gb * x[i]).sum())
-    };
-    let mut last_flux = f64::INFINITY;
-    let b: Vec<f64> = cells.iter().map(|&(z, _, _)| if z == 0 { gb } else { 0.0 }).collect();
+    (cells, index)
+}
 
-    // Memory-bound: each iteration streams the vectors three times (apply
-    // with p·Ap; x, r and the preconditioned r·z in one pass; the new
-    // direction), no z vector is stored (z = r / diag on the fly). Sums go
-    // chunk by chunk in a fixed order, so the result does not depend on the
-    // thread count.
-    const CHUNK: usize = 1 << 14;
-    let in_order = |parts: Vec<(f64, f64)>| parts.into_iter().fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-    // out = A v; returns v·Av.
-    let apply = |v: &[f64], out: &mut [f64]| -> f64 {
+/// Vector sums go chunk by chunk in a fixed order, so the result does not
+/// depend on the thread count.
+const CHUNK: usize = 1 << 14;
+
+/// The finite-volume system A x = b of the percolating voxels, with unit
+/// concentration at the inlet face and zero at the outlet face.
+struct System {
+    /// The six face neighbours of each cell (`u32::MAX`: none).
+    nbr: Vec<[u32; 6]>,
+    /// Diagonal of A.
+    diag: Vec<f64>,
+    /// Conductance per axis (face area / centre distance).
+    g: [f64; 3],
+    /// Conductance to a Dirichlet face (area / half the distance).
+    gb: f64,
+    /// Right-hand side.
+    b: Vec<f64>,
+    /// Cells on the inlet and outlet faces.
+    inlet: Vec<usize>,
+    outlet: Vec<usize>,
+}
+
+impl System {
+    fn new(cells: &[(usize, usize, usize)], index: &[u32], (nz, ny, nx): (usize, usize, usize), sp: [f64; 3]) -> Self {
+        // Conductances: face area / centre distance; to a Dirichlet face: area / (d/2).
+        let g = [sp[1] * sp[2] / sp[0], sp[0] * sp[2] / sp[1], sp[0] * sp[1] / sp[2]];
+        let gb = 2.0 * g[0];
+        let nbr: Vec<[u32; 6]> = cells
+            .par_iter()
+            .map(|&(z, y, x)| {
+                let at = |zz: isize, yy: isize, xx: isize| -> u32 {
+                    if zz < 0 || yy < 0 || xx < 0 || zz as usize >= nz || yy as usize >= ny || xx as usize >= nx {
+                        u32::MAX
+                    } else {
+                        index[(zz as usize * ny + yy as usize) * nx + xx as usize]
+                    }
+                };
+                let (z, y, x) = (z as isize, y as isize, x as isize);
+                [at(z - 1, y, x), at(z + 1, y, x), at(z, y - 1, x), at(z, y + 1, x), at(z, y, x - 1), at(z, y, x + 1)]
+            })
+            .collect();
+        let diag: Vec<f64> = cells
+            .par_iter()
+            .zip(nbr.par_iter())
+            .map(|(&(z, _, _), nb)| {
+                let mut d = 0.0;
+                for (k, &j) in nb.iter().enumerate() {
+                    if j != u32::MAX {
+                        d += g[k / 2];
+                    }
+                }
+                if z == 0 {
+                    d += gb;
+                }
+                if z == nz - 1 {
+                    d += gb;
+                }
+                d
+            })
+            .collect();
+        let m = cells.len();
+        let inlet: Vec<usize> = (0..m).filter(|&i| cells[i].0 == 0).collect();
+        let outlet: Vec<usize> = (0..m).filter(|&i| cells[i].0 == nz - 1).collect();
+        let b: Vec<f64> = cells.iter().map(|&(z, _, _)| if z == 0 { gb } else { 0.0 }).collect();
+        System { nbr, diag, g, gb, b, inlet, outlet }
+    }
+
+    /// Flux in through the inlet face and out through the outlet face.
+    fn fluxes(&self, x: &[f64]) -> (f64, f64) {
+        let gb = self.gb;
+        (self.inlet.iter().map(|&i| gb * (1.0 - x[i])).sum(), self.outlet.iter().map(|&i| gb * x[i]).sum())
+    }
+
+    /// out = A v; returns v·Av.
+    fn apply(&self, v: &[f64], out: &mut [f64]) -> f64 {
+        let (diag, nbr, g) = (&self.diag, &self.nbr, self.g);
         out.par_chunks_mut(CHUNK)
             .enumerate()
             .map(|(c, o)| {
@@ -188,87 +238,97 @@ pub fn tortuosity(
             .collect::<Vec<f64>>()
             .iter()
             .sum()
-    };
-    // (r·z, r·r) with z = r / diag.
-    let norms = |r: &[f64]| -> (f64, f64) {
+    }
+
+    /// (r·z, r·r) with z = r / diag.
+    fn norms(&self, r: &[f64]) -> (f64, f64) {
         in_order(
             r.par_chunks(CHUNK)
-                .zip(diag.par_chunks(CHUNK))
+                .zip(self.diag.par_chunks(CHUNK))
                 .map(|(r, d)| r.iter().zip(d).fold((0.0, 0.0), |a, (ri, di)| (a.0 + ri * ri / di, a.1 + ri * ri)))
                 .collect(),
         )
-    };
-    // Initial guess: the linear profile.
-    let mut x: Vec<f64> = cells.iter().map(|&(z, _, _)| 1.0 - (z as f64 + 0.5) / nz as f64).collect();
-    let mut r = vec![0.0; m];
-    apply(&x, &mut r);
-    r.par_iter_mut().zip(b.par_iter()).for_each(|(ri, bi)| *ri = bi - *ri);
-    let bnorm = b
-        .par_chunks(CHUNK)
-        .map(|c| c.iter().map(|v| v * v).sum::<f64>())
-        .collect::<Vec<f64>>()
-        .iter()
-        .sum::<f64>()
-        .sqrt()
-        .max(1e-300);
-    let mut pv: Vec<f64> = r.par_iter().zip(diag.par_iter()).map(|(ri, d)| ri / d).collect();
-    let (mut rz, rr) = norms(&r);
-    let mut ap = vec![0.0; m];
-    let mut it = 0;
-    let mut rel = rr.sqrt() / bnorm;
-    while it < max_iter && rel > rtol {
-        let alpha = rz / apply(&pv, &mut ap);
-        let parts = x
-            .par_chunks_mut(CHUNK)
-            .zip(r.par_chunks_mut(CHUNK))
-            .zip(pv.par_chunks(CHUNK).zip(ap.par_chunks(CHUNK)).zip(diag.par_chunks(CHUNK)))
-            .map(|((x, r), ((p, a), d))| {
-                let (mut sz, mut sr) = (0.0, 0.0);
-                for k in 0..x.len() {
-                    x[k] += alpha * p[k];
-                    r[k] -= alpha * a[k];
-                    sz += r[k] * r[k] / d[k];
-                    sr += r[k] * r[k];
-                }
-                (sz, sr)
-            })
-            .collect();
-        let (rz2, rr2) = in_order(parts);
-        let beta = rz2 / rz;
-        rz = rz2;
-        pv.par_chunks_mut(CHUNK).zip(r.par_chunks(CHUNK).zip(diag.par_chunks(CHUNK))).for_each(|(p, (r, d))| {
-            for k in 0..p.len() {
-                p[k] = r[k] / d[k] + beta * p[k];
-            }
-        });
-        it += 1;
-        rel = rr2.sqrt() / bnorm;
-        if flux_tol > 0.0 && it % 10 == 0 {
-            // Converged in what is measured: the flux in equals the flux
-            // out, and the flux moved no more than that in 10 iterations.
-            let (fi, fo) = fluxes(&x);
-            let f = 0.5 * (fi + fo);
-            if (fi - fo).abs() <= flux_tol * f && (f - last_flux).abs() <= flux_tol * f {
-                break;
-            }
-            last_flux = f;
-        }
     }
-    let (fin, fout) = fluxes(&x);
-    let flux = 0.5 * (fin + fout);
-    let area = ny as f64 * sp[1] * nx as f64 * sp[2];
-    let length = nz as f64 * sp[0];
-    let deff = flux * length / area;
-    Ok(Tortuosity {
-        tau: eps / deff,
-        volume_fraction: eps,
-        effective_diffusivity: deff,
-        percolating_fraction: m as f64 / total as f64,
-        iterations: it,
-        relative_residual: rel,
-        flux_in: fin,
-        flux_out: fout,
-    })
+
+    /// Jacobi-preconditioned conjugate gradients from the linear profile:
+    /// (solution, iterations, relative residual). Memory-bound: each
+    /// iteration streams the vectors three times (apply with p·Ap; x, r and
+    /// the preconditioned r·z in one pass; the new direction), no z vector
+    /// is stored (z = r / diag on the fly).
+    fn solve(
+        &self,
+        cells: &[(usize, usize, usize)],
+        nz: usize,
+        rtol: f64,
+        max_iter: usize,
+        flux_tol: f64,
+    ) -> (Vec<f64>, usize, f64) {
+        let (m, diag) = (cells.len(), &self.diag);
+        let mut last_flux = f64::INFINITY;
+        // Initial guess: the linear profile.
+        let mut x: Vec<f64> = cells.iter().map(|&(z, _, _)| 1.0 - (z as f64 + 0.5) / nz as f64).collect();
+        let mut r = vec![0.0; m];
+        self.apply(&x, &mut r);
+        r.par_iter_mut().zip(self.b.par_iter()).for_each(|(ri, bi)| *ri = bi - *ri);
+        let bnorm = self
+            .b
+            .par_chunks(CHUNK)
+            .map(|c| c.iter().map(|v| v * v).sum::<f64>())
+            .collect::<Vec<f64>>()
+            .iter()
+            .sum::<f64>()
+            .sqrt()
+            .max(1e-300);
+        let mut pv: Vec<f64> = r.par_iter().zip(diag.par_iter()).map(|(ri, d)| ri / d).collect();
+        let (mut rz, rr) = self.norms(&r);
+        let mut ap = vec![0.0; m];
+        let mut it = 0;
+        let mut rel = rr.sqrt() / bnorm;
+        while it < max_iter && rel > rtol {
+            let alpha = rz / self.apply(&pv, &mut ap);
+            let parts = x
+                .par_chunks_mut(CHUNK)
+                .zip(r.par_chunks_mut(CHUNK))
+                .zip(pv.par_chunks(CHUNK).zip(ap.par_chunks(CHUNK)).zip(diag.par_chunks(CHUNK)))
+                .map(|((x, r), ((p, a), d))| {
+                    let (mut sz, mut sr) = (0.0, 0.0);
+                    for k in 0..x.len() {
+                        x[k] += alpha * p[k];
+                        r[k] -= alpha * a[k];
+                        sz += r[k] * r[k] / d[k];
+                        sr += r[k] * r[k];
+                    }
+                    (sz, sr)
+                })
+                .collect();
+            let (rz2, rr2) = in_order(parts);
+            let beta = rz2 / rz;
+            rz = rz2;
+            pv.par_chunks_mut(CHUNK).zip(r.par_chunks(CHUNK).zip(diag.par_chunks(CHUNK))).for_each(|(p, (r, d))| {
+                for k in 0..p.len() {
+                    p[k] = r[k] / d[k] + beta * p[k];
+                }
+            });
+            it += 1;
+            rel = rr2.sqrt() / bnorm;
+            if flux_tol > 0.0 && it % 10 == 0 {
+                // Converged in what is measured: the flux in equals the flux
+                // out, and the flux moved no more than that in 10 iterations.
+                let (fi, fo) = self.fluxes(&x);
+                let f = 0.5 * (fi + fo);
+                if (fi - fo).abs() <= flux_tol * f && (f - last_flux).abs() <= flux_tol * f {
+                    break;
+                }
+                last_flux = f;
+            }
+        }
+        (x, it, rel)
+    }
+}
+
+/// Chunk partial sums (r·z, r·r), added in chunk order.
+fn in_order(parts: Vec<(f64, f64)>) -> (f64, f64) {
+    parts.into_iter().fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
 #[cfg(test)]

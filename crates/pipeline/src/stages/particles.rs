@@ -310,21 +310,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let truth = match &p.truth {
         Some(tp) => {
             prov.add_input(tp)?;
-            let tl = chemomech_io::read::read_labels(tp)?;
-            if tl.dim() != labels.dim() {
-                return Err(Error::shape(format!("truth labels {:?} do not match {:?}", tl.dim(), labels.dim())).at(tp));
-            }
-            let (matches, rep) = match_labels(tl.view(), labels.view(), 0.5);
-            let mut v = serde_json::to_value(&rep)?;
-            // With the simulator's truth table beside the labels: score the
-            // damage classes and crack fractions of matched particles.
-            let tt = tp.parent().map(|d| d.join("particles.csv")).filter(|f| f.is_file());
-            if let Some(tf) = tt {
-                let truth_t = table::read_csv(&tf)?;
-                let (score, mt) = score_classes(&truth_t, &t, &matches).map_err(|e| e.at(&tf))?;
-                v["classes"] = score;
-                truth_table = Some(mt);
-            }
+            let (v, mt) = score_against_truth(tp, labels.view(), &t)?;
+            truth_table = mt;
             Some(v)
         }
         None => None,
@@ -374,6 +361,30 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     };
     dir.commit(&serde_json::to_value(&summary)?)?;
     Ok(summary)
+}
+
+/// Scores `labels` against the ground-truth labels `tp` (one-to-one
+/// matches at IoU ≥ 0.5) and, with the simulator's truth table beside them,
+/// the damage classes and crack fractions of matched particles.
+fn score_against_truth(
+    tp: &Path,
+    labels: ndarray::ArrayView3<u32>,
+    t: &Table,
+) -> Result<(serde_json::Value, Option<Table>)> {
+    let tl = chemomech_io::read::read_labels(tp)?;
+    if tl.dim() != labels.dim() {
+        return Err(Error::shape(format!("truth labels {:?} do not match {:?}", tl.dim(), labels.dim())).at(tp));
+    }
+    let (matches, rep) = match_labels(tl.view(), labels, 0.5);
+    let mut v = serde_json::to_value(&rep)?;
+    let mut table = None;
+    if let Some(tf) = tp.parent().map(|d| d.join("particles.csv")).filter(|f| f.is_file()) {
+        let truth_t = table::read_csv(&tf)?;
+        let (score, mt) = score_classes(&truth_t, t, &matches).map_err(|e| e.at(&tf))?;
+        v["classes"] = score;
+        table = Some(mt);
+    }
+    Ok((v, table))
 }
 
 fn class_counts(t: &Table) -> Result<ClassCounts> {

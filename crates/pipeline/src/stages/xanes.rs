@@ -462,26 +462,7 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         provenance: serde_json::Value::Null,
     };
     if let Some(reg) = &reg {
-        let t = Table::from_columns(vec![
-            ("frame", Column::U64(reg.frames.iter().map(|f| f.index as u64).collect()), None),
-            ("energy_ev", Column::F64(reg.frames.iter().map(|f| f.energy_ev).collect()), Some("eV")),
-            ("shift_rows_px", Column::F64(reg.frames.iter().map(|f| f.dy).collect()), Some("px")),
-            ("shift_cols_px", Column::F64(reg.frames.iter().map(|f| f.dx).collect()), Some("px")),
-            ("quality_before", Column::F64(reg.frames.iter().map(|f| f.quality_before).collect()), None),
-            ("quality_after", Column::F64(reg.frames.iter().map(|f| f.quality_after).collect()), None),
-            ("flagged", Column::U64(reg.frames.iter().map(|f| f.flagged as u64).collect()), None),
-        ])?;
-        table::write_csv(&dir.path("registration.csv"), &t, Some(&prov))?;
-        written.push("registration.csv".into());
-        let flagged: Vec<f64> = reg.frames.iter().filter(|f| f.flagged).map(|f| f.energy_ev).collect();
-        summary.registration = Some(RegistrationSummary {
-            mode: reg.mode,
-            reference_frame: reg.reference,
-            reference_energy_ev: energies[reg.reference],
-            max_shift_px: reg.frames.iter().map(|f| f.dy.hypot(f.dx)).fold(0.0, f64::max),
-            min_quality: reg.frames.iter().map(|f| f.quality_after).fold(f64::INFINITY, f64::min),
-            flagged_energies_ev: flagged,
-        });
+        summary.registration = Some(registration_table(reg, &energies, &dir, &prov, &mut written)?);
     }
     if p.save_stack {
         write_tiff(
@@ -567,59 +548,7 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         });
     }
     if let Some(lp) = &p.labels {
-        prov.add_input(lp)?;
-        let lab3: Array3<u32> = chemomech_io::read::read_labels(lp)?;
-        let Some(val) = soc_map.as_ref() else {
-            return Err(Error::data("per-particle chemistry needs a normalised map (at least 8 energies)").at(lp));
-        };
-        let val3 = if val.ndim() == 2 { val.clone().insert_axis(Axis(0)) } else { val.clone() }
-            .into_dimensionality::<Ix3>()
-            .map_err(|e| Error::from(e).at(lp))?;
-        if lab3.dim() != val3.dim() {
-            return Err(Error::shape(format!("labels {:?} do not match the maps {:?}", lab3.dim(), val3.dim())).at(lp));
-        }
-        let v = pixel.unwrap_or(1.0);
-        let pc = particle_chemistry(lab3.view(), val3.view(), [v, v, v], &p.particle).map_err(|e| e.at(lp))?;
-        let ps = &pc.particles;
-        let t = Table::from_columns(vec![
-            ("label", Column::U64(ps.iter().map(|q| q.label as u64).collect()), None),
-            ("pixels", Column::U64(ps.iter().map(|q| q.pixels as u64).collect()), None),
-            ("valid_pixels", Column::U64(ps.iter().map(|q| q.valid as u64).collect()), None),
-            ("mean_soc", Column::F64(ps.iter().map(|q| q.mean).collect()), None),
-            ("std_soc", Column::F64(ps.iter().map(|q| q.std).collect()), None),
-            ("median_soc", Column::F64(ps.iter().map(|q| q.median).collect()), None),
-            ("surface_soc", Column::F64(ps.iter().map(|q| q.surface_mean).collect()), None),
-            ("core_soc", Column::F64(ps.iter().map(|q| q.core_mean).collect()), None),
-            ("core_minus_surface", Column::F64(ps.iter().map(|q| q.core_minus_surface).collect()), None),
-            ("gradient_pixels", Column::U64(ps.iter().map(|q| q.gradient_pixels as u64).collect()), None),
-            ("gradient_angle_mean_deg", Column::F64(ps.iter().map(|q| q.angle_mean_deg).collect()), Some("deg")),
-            ("gradient_angle_median_deg", Column::F64(ps.iter().map(|q| q.angle_median_deg).collect()), Some("deg")),
-            ("gradient_angle_mean_cos", Column::F64(ps.iter().map(|q| q.angle_mean_cos).collect()), None),
-            ("fraction_toward_centre", Column::F64(ps.iter().map(|q| q.fraction_toward_centre).collect()), None),
-        ])?;
-        table::write_csv(&dir.path("particle_chemistry.csv"), &t, Some(&prov))?;
-        let prof = Table::from_columns(vec![
-            ("distance_to_surface_um", Column::F64(pc.shell_bins_um.clone()), Some("µm")),
-            ("mean", Column::F64(pc.shell_mean.clone()), None),
-            ("std", Column::F64(pc.shell_std.clone()), None),
-            ("pixels", Column::U64(pc.shell_count.clone()), None),
-        ])?;
-        table::write_csv(&dir.path("core_shell.csv"), &prof, Some(&prov))?;
-        written.extend(["particle_chemistry.csv".to_string(), "core_shell.csv".to_string()]);
-        let with: Vec<&chemomech_xas::particle::ParticleChem> = ps.iter().filter(|q| q.mean.is_finite()).collect();
-        summary.particles = Some(ParticlesChemistry {
-            labels: lp.clone(),
-            particles: ps.len(),
-            with_chemistry: with.len(),
-            mean_of_particle_means: if with.is_empty() {
-                f64::NAN
-            } else {
-                with.iter().map(|q| q.mean).sum::<f64>() / with.len() as f64
-            },
-            gradient_angle_histogram_10deg: pc.angle_histogram.clone(),
-            gradient_angle_mean_cos: pc.angle_mean_cos,
-            units: if pixel.is_some() { "µm" } else { "pixels (the stack states no pixel size)" }.into(),
-        });
+        summary.particles = Some(particle_tables(p, lp, soc_map.as_ref(), pixel, &dir, &mut prov, &mut written)?);
     }
     prov.finish();
     summary.outputs = written;
@@ -627,6 +556,102 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     summary.provenance = prov.to_json();
     dir.commit(&serde_json::to_value(&summary)?)?;
     Ok(summary)
+}
+
+/// Per-particle chemistry on the labels `lp`: `particle_chemistry.csv` and
+/// `core_shell.csv` in `dir`, and their summary.
+fn particle_tables(
+    p: &Plan,
+    lp: &Path,
+    soc_map: Option<&ArrayD<f32>>,
+    pixel: Option<f64>,
+    dir: &OutDir,
+    prov: &mut Provenance,
+    written: &mut Vec<String>,
+) -> Result<ParticlesChemistry> {
+    prov.add_input(lp)?;
+    let lab3: Array3<u32> = chemomech_io::read::read_labels(lp)?;
+    let Some(val) = soc_map else {
+        return Err(Error::data("per-particle chemistry needs a normalised map (at least 8 energies)").at(lp));
+    };
+    let val3 = if val.ndim() == 2 { val.clone().insert_axis(Axis(0)) } else { val.clone() }
+        .into_dimensionality::<Ix3>()
+        .map_err(|e| Error::from(e).at(lp))?;
+    if lab3.dim() != val3.dim() {
+        return Err(Error::shape(format!("labels {:?} do not match the maps {:?}", lab3.dim(), val3.dim())).at(lp));
+    }
+    let v = pixel.unwrap_or(1.0);
+    let pc = particle_chemistry(lab3.view(), val3.view(), [v, v, v], &p.particle).map_err(|e| e.at(lp))?;
+    let ps = &pc.particles;
+    let t = Table::from_columns(vec![
+        ("label", Column::U64(ps.iter().map(|q| q.label as u64).collect()), None),
+        ("pixels", Column::U64(ps.iter().map(|q| q.pixels as u64).collect()), None),
+        ("valid_pixels", Column::U64(ps.iter().map(|q| q.valid as u64).collect()), None),
+        ("mean_soc", Column::F64(ps.iter().map(|q| q.mean).collect()), None),
+        ("std_soc", Column::F64(ps.iter().map(|q| q.std).collect()), None),
+        ("median_soc", Column::F64(ps.iter().map(|q| q.median).collect()), None),
+        ("surface_soc", Column::F64(ps.iter().map(|q| q.surface_mean).collect()), None),
+        ("core_soc", Column::F64(ps.iter().map(|q| q.core_mean).collect()), None),
+        ("core_minus_surface", Column::F64(ps.iter().map(|q| q.core_minus_surface).collect()), None),
+        ("gradient_pixels", Column::U64(ps.iter().map(|q| q.gradient_pixels as u64).collect()), None),
+        ("gradient_angle_mean_deg", Column::F64(ps.iter().map(|q| q.angle_mean_deg).collect()), Some("deg")),
+        ("gradient_angle_median_deg", Column::F64(ps.iter().map(|q| q.angle_median_deg).collect()), Some("deg")),
+        ("gradient_angle_mean_cos", Column::F64(ps.iter().map(|q| q.angle_mean_cos).collect()), None),
+        ("fraction_toward_centre", Column::F64(ps.iter().map(|q| q.fraction_toward_centre).collect()), None),
+    ])?;
+    table::write_csv(&dir.path("particle_chemistry.csv"), &t, Some(prov))?;
+    let prof = Table::from_columns(vec![
+        ("distance_to_surface_um", Column::F64(pc.shell_bins_um.clone()), Some("µm")),
+        ("mean", Column::F64(pc.shell_mean.clone()), None),
+        ("std", Column::F64(pc.shell_std.clone()), None),
+        ("pixels", Column::U64(pc.shell_count.clone()), None),
+    ])?;
+    table::write_csv(&dir.path("core_shell.csv"), &prof, Some(prov))?;
+    written.extend(["particle_chemistry.csv".to_string(), "core_shell.csv".to_string()]);
+    let with: Vec<&chemomech_xas::particle::ParticleChem> = ps.iter().filter(|q| q.mean.is_finite()).collect();
+    Ok(ParticlesChemistry {
+        labels: lp.to_path_buf(),
+        particles: ps.len(),
+        with_chemistry: with.len(),
+        mean_of_particle_means: if with.is_empty() {
+            f64::NAN
+        } else {
+            with.iter().map(|q| q.mean).sum::<f64>() / with.len() as f64
+        },
+        gradient_angle_histogram_10deg: pc.angle_histogram.clone(),
+        gradient_angle_mean_cos: pc.angle_mean_cos,
+        units: if pixel.is_some() { "µm" } else { "pixels (the stack states no pixel size)" }.into(),
+    })
+}
+
+/// The registration's shifts per frame (`registration.csv` in `dir`) and its summary.
+fn registration_table(
+    reg: &chemomech_xas::stack::Registration,
+    energies: &[f64],
+    dir: &OutDir,
+    prov: &Provenance,
+    written: &mut Vec<String>,
+) -> Result<RegistrationSummary> {
+    let t = Table::from_columns(vec![
+        ("frame", Column::U64(reg.frames.iter().map(|f| f.index as u64).collect()), None),
+        ("energy_ev", Column::F64(reg.frames.iter().map(|f| f.energy_ev).collect()), Some("eV")),
+        ("shift_rows_px", Column::F64(reg.frames.iter().map(|f| f.dy).collect()), Some("px")),
+        ("shift_cols_px", Column::F64(reg.frames.iter().map(|f| f.dx).collect()), Some("px")),
+        ("quality_before", Column::F64(reg.frames.iter().map(|f| f.quality_before).collect()), None),
+        ("quality_after", Column::F64(reg.frames.iter().map(|f| f.quality_after).collect()), None),
+        ("flagged", Column::U64(reg.frames.iter().map(|f| f.flagged as u64).collect()), None),
+    ])?;
+    table::write_csv(&dir.path("registration.csv"), &t, Some(prov))?;
+    written.push("registration.csv".into());
+    let flagged: Vec<f64> = reg.frames.iter().filter(|f| f.flagged).map(|f| f.energy_ev).collect();
+    Ok(RegistrationSummary {
+        mode: reg.mode,
+        reference_frame: reg.reference,
+        reference_energy_ev: energies[reg.reference],
+        max_shift_px: reg.frames.iter().map(|f| f.dy.hypot(f.dx)).fold(0.0, f64::max),
+        min_quality: reg.frames.iter().map(|f| f.quality_after).fold(f64::INFINITY, f64::min),
+        flagged_energies_ev: flagged,
+    })
 }
 
 /// Default map parameters with clustering as given.
