@@ -1,0 +1,156 @@
+//! The runner on a toy stage: chaining, caching, outputs and errors in pipeline files.
+
+use super::*;
+
+fn registry() -> Vec<StageKind> {
+    let keys = vec![
+        KeySpec { key: "input".into(), long: None, arity: Arity::One, path: true, required: true, output: false },
+        KeySpec {
+            key: "scale".into(),
+            long: Some("scale".into()),
+            arity: Arity::One,
+            path: false,
+            required: false,
+            output: false,
+        },
+        KeySpec {
+            key: "fast".into(),
+            long: Some("fast".into()),
+            arity: Arity::Flag,
+            path: false,
+            required: false,
+            output: false,
+        },
+        KeySpec {
+            key: "save_log".into(),
+            long: Some("save-log".into()),
+            arity: Arity::One,
+            path: true,
+            required: false,
+            output: true,
+        },
+        KeySpec {
+            key: "out".into(),
+            long: Some("out".into()),
+            arity: Arity::One,
+            path: true,
+            required: false,
+            output: true,
+        },
+    ];
+    // A toy stage: copies its input, times --scale, into its output file.
+    let exec: Exec = Box::new(|a: &[String], _p: &dyn Progress| {
+        let pos = a.iter().position(|x| x == "--").unwrap();
+        let input = std::fs::read_to_string(&a[pos + 1]).unwrap();
+        let scale: f64 = a.iter().position(|x| x == "--scale").map(|i| a[i + 1].parse().unwrap()).unwrap_or(1.0);
+        let out = &a[a.iter().position(|x| x == "--out").unwrap() + 1];
+        let v: f64 = input.trim().parse::<f64>().unwrap() * scale;
+        std::fs::write(out, format!("{v}")).unwrap();
+        if let Some(i) = a.iter().position(|x| x == "--save-log") {
+            std::fs::write(&a[i + 1], format!("scaled by {scale}")).unwrap();
+        }
+        Ok(Finished { summary: json!({"value": v}), headline: format!("value {v}") })
+    });
+    let check: Check = Box::new(|a: &[String]| match a.iter().position(|x| x == "--scale") {
+        Some(i) if a[i + 1].parse::<f64>().is_err() => {
+            Err(("--scale <SCALE>".into(), format!("invalid value '{}': not a number", a[i + 1])))
+        }
+        _ => Ok(()),
+    });
+    let headline: Headline = Box::new(|v: &serde_json::Value| format!("value {}", v["value"]));
+    vec![StageKind { name: "scale".into(), keys, output: Output::File("v.txt"), exec, check, headline }]
+}
+
+fn write(dir: &Path, toml: &str) -> PathBuf {
+    std::fs::write(dir.join("in.txt"), "2").unwrap();
+    let f = dir.join("p.toml");
+    std::fs::write(&f, toml).unwrap();
+    f
+}
+
+#[test]
+fn chains_caches_and_reruns_on_change() {
+    let d = tempfile::tempdir().unwrap();
+    let toml = "[[stage]]\nrun = \"scale\"\nname = \"a\"\ninput = \"in.txt\"\nscale = 3\n\n[[stage]]\nrun = \"scale\"\nname = \"b\"\ninput = \"@a/v.txt\"\nscale = 2.5\n";
+    let f = write(d.path(), toml);
+    let reg = registry();
+    let p = parse(&f, &reg).unwrap();
+    let run_dir = d.path().join("run");
+    let mut ran = Vec::new();
+    let r = run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| {
+        if r.is_none() {
+            ran.push(s.name.clone())
+        }
+    })
+    .unwrap();
+    assert_eq!(ran, ["a", "b"]);
+    assert_eq!(std::fs::read_to_string(run_dir.join("b/v.txt")).unwrap(), "15");
+    assert_eq!(r["complete"], json!(true));
+    // Unchanged: nothing runs.
+    ran.clear();
+    run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| {
+        if r.is_none() {
+            ran.push(s.name.clone())
+        }
+    })
+    .unwrap();
+    assert!(ran.is_empty());
+    // A changed input re-runs both stages (b through a's key).
+    std::fs::write(d.path().join("in.txt"), "4").unwrap();
+    run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| {
+        if r.is_none() {
+            ran.push(s.name.clone())
+        }
+    })
+    .unwrap();
+    assert_eq!(ran, ["a", "b"]);
+    assert_eq!(std::fs::read_to_string(run_dir.join("b/v.txt")).unwrap(), "30");
+}
+
+#[test]
+fn output_keys_name_files_in_the_stage_directory() {
+    // A `save_…` key is written by the stage, not read: it need not
+    // exist, and lands beside the stage's other outputs.
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        d.path(),
+        "[[stage]]\nrun = \"scale\"\nname = \"a\"\ninput = \"in.txt\"\nscale = 3\nsave_log = \"log.txt\"\n",
+    );
+    let reg = registry();
+    let p = parse(&f, &reg).unwrap();
+    let run_dir = d.path().join("run");
+    run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |_, _| {}).unwrap();
+    assert_eq!(std::fs::read_to_string(run_dir.join("a/log.txt")).unwrap(), "scaled by 3");
+    assert!(!d.path().join("log.txt").exists());
+}
+
+#[test]
+fn bad_files_name_file_line_and_key() {
+    let d = tempfile::tempdir().unwrap();
+    let reg = registry();
+    let cases = [
+        ("[[stage]]\nrun = \"nope\"\n", ":2:", "unknown stage 'nope'"),
+        ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nbogus = 1\n", ":4:", "unknown key 'bogus'"),
+        ("[[stage]]\nrun = \"scale\"\ninput = \"missing.h5\"\n", ":3:", "does not exist"),
+        ("[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nfast = \"yes\"\n", ":4:", "key 'fast' must be true or false"),
+        (
+            "[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\n\nscale = \"abc\"\n",
+            ":5:",
+            "key 'scale': invalid value 'abc'",
+        ),
+        ("[[stage]]\nrun = \"scale\"\ninput = \"@later/v.txt\"\n", ":3:", "not a stage before"),
+        ("[[stage]]\nrun = \"scale\"\n", ":1:", "missing key 'input'"),
+        (
+            "[[stage]]\nrun = \"scale\"\ninput = \"in.txt\"\nsave_log = \"../log.txt\"\n",
+            ":4:",
+            "key 'save_log' must be a file name",
+        ),
+        ("[[stage]\nrun = 1\n", ":1:", "invalid TOML"),
+    ];
+    for (toml, line, msg) in cases {
+        let f = write(d.path(), toml);
+        let e = parse(&f, &reg).unwrap_err().to_string();
+        assert!(e.contains(&format!("p.toml{line}")) && e.contains(msg), "{toml:?} gave: {e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+}
