@@ -264,12 +264,16 @@ pub fn info(path: &Path) -> Result<serde_json::Value> {
                    "dtype": t.dtype.name(), "pages": t.pages, "bigtiff": t.bigtiff, "imagej": t.imagej,
                    "spacing_um": t.spacing_um, "description": t.description.map(|d| d.chars().take(2000).collect::<String>())})
         }
-        Format::Xdi => {
-            let s = xdi::read_xdi(path)?;
-            let mut j = spectrum_summary(&s);
-            j["xdi"] = s.meta.get("xdi").cloned().unwrap_or_default();
-            j
-        }
+        Format::Xdi => match xdi::read_xdi_dataset(path)? {
+            Dataset::Spectrum(s) => {
+                let mut j = spectrum_summary(&s);
+                j["xdi"] = s.meta.get("xdi").cloned().unwrap_or_default();
+                j
+            }
+            // χ(k) and other data against k: a table with its columns' units.
+            Dataset::Table(t) => json!({"kind": "table", "rows": t.rows(), "columns": t.names, "units": t.units}),
+            other => json!({"kind": other.kind()}),
+        },
         Format::Npy => {
             let r = npy::read_npy(path)?;
             json!({"kind": "array", "shape": r.data.shape(), "dtype": r.data.dtype().name()})

@@ -141,4 +141,7 @@ fn exafs_files_are_tables_not_spectra() {
     assert_eq!(c.names[..2], ["k", "chi"]);
     let e = chemomech_io::read::read_spectrum(&shared("exafs/NiO.chik"), None).unwrap_err().to_string();
     assert!(e.contains("expected a spectrum, found a table"), "{e}");
+    for f in ["exafs/NiO.chik", "exafs/NiO_feff0001.dat"] {
+        assert_eq!(info(&shared(f)).unwrap()["kind"], "table", "{f}");
+    }
 }
