@@ -182,13 +182,8 @@ fn parse_field(body: &str) -> Option<(&str, &str, &str)> {
 /// photoelectron wavenumber k (χ(k), first column in inverse Å) as a table
 /// of its columns with their units, since it is no μ(E) spectrum.
 pub fn read_xdi_dataset(path: &Path) -> Result<crate::Dataset> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(e).at(path))?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| Error::data("XDI file is not valid UTF-8 text").at(path))?;
-    let x = parse_xdi(text).map_err(|e| e.at(path))?;
-    let first_unit = x
-        .field("column", "1")
-        .map(|v| v.split_whitespace().skip(1).collect::<Vec<_>>().join(" ").to_ascii_lowercase())
-        .unwrap_or_default();
+    let x = read_parsed(path)?;
+    let first_unit = column_label(&x, 0).1.join(" ").to_ascii_lowercase();
     if first_unit.starts_with("inverse") || first_unit.starts_with("1/") || first_unit.contains("^-1") {
         return xdi_to_table(&x).map(crate::Dataset::Table).map_err(|e| e.at(path));
     }
@@ -199,27 +194,36 @@ pub fn read_xdi_dataset(path: &Path) -> Result<crate::Dataset> {
 fn xdi_to_table(x: &XdiFile) -> Result<chemomech_core::Table> {
     let mut t = chemomech_core::Table::default();
     for (c, values) in x.data.iter().enumerate() {
-        let (name, unit) = match x.field("column", &(c + 1).to_string()) {
-            Some(v) => {
-                let mut it = v.split_whitespace();
-                let name = it.next().unwrap_or("").to_string();
-                let unit = it.collect::<Vec<_>>().join(" ");
-                (name, (!unit.is_empty()).then_some(unit))
-            }
-            None => (x.column_labels.get(c).cloned().unwrap_or_else(|| format!("col{}", c + 1)), None),
-        };
-        let unit = unit.map(|u| if u.eq_ignore_ascii_case("inverse angstrom") { "1/Å".to_string() } else { u });
-        t.push(&name, chemomech_core::Column::F64(values.clone()), unit.as_deref())?;
+        let (name, words) = column_label(x, c);
+        let unit = words.join(" ");
+        let unit = if unit.eq_ignore_ascii_case("inverse angstrom") { "1/Å".to_string() } else { unit };
+        t.push(&name, chemomech_core::Column::F64(values.clone()), (!unit.is_empty()).then_some(unit.as_str()))?;
     }
     Ok(t)
 }
 
-/// Reads an XDI file into a [`Spectrum`] (energies in eV, μ chosen from the columns).
-pub fn read_xdi(path: &Path) -> Result<Spectrum> {
+/// Column `c`'s name and the words after it (its unit) from the
+/// `Column.N` field, else its label from the column line.
+fn column_label(x: &XdiFile, c: usize) -> (String, Vec<&str>) {
+    match x.field("column", &(c + 1).to_string()) {
+        Some(v) => {
+            let mut it = v.split_whitespace();
+            (it.next().unwrap_or("").to_string(), it.collect())
+        }
+        None => (x.column_labels.get(c).cloned().unwrap_or_else(|| format!("col{}", c + 1)), Vec::new()),
+    }
+}
+
+/// Reads and parses an XDI file (errors name it).
+fn read_parsed(path: &Path) -> Result<XdiFile> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(e).at(path))?;
     let text = std::str::from_utf8(&bytes).map_err(|_| Error::data("XDI file is not valid UTF-8 text").at(path))?;
-    let x = parse_xdi(text).map_err(|e| e.at(path))?;
-    xdi_to_spectrum(x).map_err(|e| e.at(path))
+    parse_xdi(text).map_err(|e| e.at(path))
+}
+
+/// Reads an XDI file into a [`Spectrum`] (energies in eV, μ chosen from the columns).
+pub fn read_xdi(path: &Path) -> Result<Spectrum> {
+    xdi_to_spectrum(read_parsed(path)?).map_err(|e| e.at(path))
 }
 
 /// Converts a parsed XDI file into a [`Spectrum`].
@@ -227,13 +231,8 @@ pub fn xdi_to_spectrum(x: XdiFile) -> Result<Spectrum> {
     let ncol = x.data.len();
     let mut columns = Vec::with_capacity(ncol);
     for c in 0..ncol {
-        let (name, unit) = match x.field("column", &(c + 1).to_string()) {
-            Some(v) => {
-                let mut it = v.split_whitespace();
-                (it.next().unwrap_or("").to_string(), it.next().map(str::to_string))
-            }
-            None => (x.column_labels.get(c).cloned().unwrap_or_else(|| format!("col{}", c + 1)), None),
-        };
+        let (name, words) = column_label(&x, c);
+        let unit = words.first().map(|w| w.to_string());
         columns.push(SpectrumColumn { name, unit, values: x.data[c].clone() });
     }
     let e = &columns[0];

@@ -342,7 +342,7 @@ fn parse_stage(
             continue;
         }
         let l = kline(k);
-        check_option(&Lines { file, line: l, keys: HashMap::new() }, &sname, &kind, sk, k, v, base, stages)?;
+        check_option((file, l), &sname, &kind, sk, k, v, base, stages)?;
         options.push((k.clone(), v.clone(), l));
     }
     for spec in sk.keys.iter().filter(|s| s.required && s.key != "out") {
@@ -370,7 +370,7 @@ fn parse_stage(
 /// references to earlier stages and its inputs on disk present.
 #[allow(clippy::too_many_arguments)]
 fn check_option(
-    at: &Lines,
+    (file, l): (&Path, usize),
     sname: &str,
     kind: &str,
     sk: &StageKind,
@@ -379,7 +379,6 @@ fn check_option(
     base: &Path,
     stages: &[StageSpec],
 ) -> Result<()> {
-    let (file, l) = (at.file, at.line);
     let spec = sk.keys.iter().find(|s| s.key == *k);
     let Some(spec) = spec else {
         let names: Vec<&str> =

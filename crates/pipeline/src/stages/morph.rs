@@ -175,7 +175,8 @@ struct Timings {
     edt: Vec<f64>,
     markers: Vec<f64>,
     flood: Vec<f64>,
-    count: Option<(bool, u64)>,
+    n_components: Option<u64>,
+    n_regions: Option<u64>,
 }
 
 /// Runs `f` `n` times (at least once); its last result and each run's seconds.
@@ -225,7 +226,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             // 16-bit labels up to 65 535 components (as cc3d), which Fiji opens as integers.
             let ((lab, n), times) = timed(p.repeat, || label_compact(m.view(), conn));
             tm.compute = times;
-            tm.count = Some((true, n as u64));
+            tm.n_components = Some(n as u64);
             match lab {
                 CompactLabels::U16(a) => DynArray::U16(a.into_dyn()),
                 CompactLabels::U32(a) => DynArray::U32(a.into_dyn()),
@@ -269,7 +270,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                 edt: t_edt,
                 markers: t_markers,
                 flood: t_flood,
-                count: Some((false, nm as u64)),
+                n_components: None,
+                n_regions: Some(nm as u64),
             };
             DynArray::U32(lab.into_dyn())
         }
@@ -278,7 +280,6 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     prov.finish();
     write_tiff(out, &result, Some(&sp), Some(&prov), TiffOptions::default())?;
     let step = |t: &[f64]| (!t.is_empty()).then(|| best(t));
-    let count = |want: bool| tm.count.filter(|c| c.0 == want).map(|c| c.1);
     Ok(Summary {
         stage: "morph".into(),
         op,
@@ -291,8 +292,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         seconds_edt: step(&tm.edt),
         seconds_markers: step(&tm.markers),
         seconds_flood: step(&tm.flood),
-        n_components: count(true),
-        n_regions: count(false),
+        n_components: tm.n_components,
+        n_regions: tm.n_regions,
         seconds_runs: tm.compute,
     })
 }
