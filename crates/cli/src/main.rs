@@ -43,6 +43,8 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Simulate a cycled NMC electrode and its tomography/XANES measurements, with ground truth.
     Simulate(cmd::stages::SimulateArgs),
+    /// One member of the simulator family (irregular, hollow, porous, agglomerate particles; thin cracks; several imaging conditions) with its truth.
+    Phantom(cmd::stages::PhantomArgs),
     /// Reconstruct projections into a volume (µ in 1/cm), streamed within a memory budget.
     Reconstruct(cmd::stages::ReconstructArgs),
     /// Segment a volume into pore / carbon-binder / active phases.
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd::info::run(a, &ui),
         Command::Convert(a) => cmd::convert::run(a, &ui),
         Command::Simulate(a) => cmd::stages::simulate(a, &ui),
+        Command::Phantom(a) => cmd::stages::phantom(a, &ui),
         Command::Reconstruct(a) => cmd::stages::reconstruct(a, &ui),
         Command::Segment(a) => cmd::stages::segment(a, &ui),
         Command::Particles(a) => cmd::stages::particles(a, &ui),

@@ -112,6 +112,46 @@ impl Table {
         self.units.push(unit.map(str::to_string));
         Ok(())
     }
+    /// Replaces the column `name` (keeping its place and unit), or appends
+    /// it when there is none.
+    pub fn set(&mut self, name: &str, col: Column, unit: Option<&str>) -> Result<()> {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) if self.columns[i].len() == col.len() => {
+                self.columns[i] = col;
+                Ok(())
+            }
+            Some(i) => Err(Error::shape(format!(
+                "column '{name}' has {} rows, table has {}",
+                col.len(),
+                self.columns[i].len()
+            ))),
+            None => self.push(name, col, unit),
+        }
+    }
+    /// The rows where `keep` is true, in order.
+    ///
+    /// ```
+    /// use chemomech_core::{Column, Table};
+    /// let t = Table::from_columns(vec![("id", Column::U64(vec![1, 2, 3]), None)]).unwrap();
+    /// assert_eq!(t.filter(&[true, false, true]).f64("id").unwrap(), vec![1.0, 3.0]);
+    /// ```
+    pub fn filter(&self, keep: &[bool]) -> Table {
+        fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
+            v.iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| x.clone()).collect()
+        }
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| match c {
+                Column::F64(v) => Column::F64(pick(v, keep)),
+                Column::I64(v) => Column::I64(pick(v, keep)),
+                Column::U64(v) => Column::U64(pick(v, keep)),
+                Column::Bool(v) => Column::Bool(pick(v, keep)),
+                Column::Str(v) => Column::Str(pick(v, keep)),
+            })
+            .collect();
+        Table { names: self.names.clone(), columns, units: self.units.clone() }
+    }
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.columns.first().map_or(0, Column::len)

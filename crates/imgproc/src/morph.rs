@@ -34,13 +34,16 @@ pub fn close(mask: ArrayView3<bool>, r: f64, spacing: [f64; 3]) -> Array3<bool> 
 }
 
 /// Fills cavities: background components that do not touch the border.
+/// An axis one voxel long has no border (a 2-D image is one slice, and
+/// its holes are the holes in its plane).
 pub fn fill_holes(mask: ArrayView3<bool>) -> Array3<bool> {
     let bg = map(mask, |m| !m);
     let (lab, n) = label(bg.view(), Connectivity::C6);
     let (nz, ny, nx) = mask.dim();
+    let edge = |i: usize, len: usize| len > 1 && (i == 0 || i == len - 1);
     let mut touches = vec![false; n as usize + 1];
     for ((z, y, x), &l) in lab.indexed_iter() {
-        if l > 0 && (z == 0 || y == 0 || x == 0 || z == nz - 1 || y == ny - 1 || x == nx - 1) {
+        if l > 0 && (edge(z, nz) || edge(y, ny) || edge(x, nx)) {
             touches[l as usize] = true;
         }
     }
@@ -284,6 +287,13 @@ mod tests {
         h[[0, 0, 0]] = false;
         let f = fill_holes(h.view());
         assert!(f[[2, 2, 2]] && !f[[0, 0, 0]]);
+        // A ring in a one-slice image (2-D) encloses its hole.
+        let ring = Array3::from_shape_fn((1, 9, 9), |(_, y, x)| {
+            let r2 = (y as f64 - 4.0).powi(2) + (x as f64 - 4.0).powi(2);
+            (4.0..=16.0).contains(&r2)
+        });
+        let f = fill_holes(ring.view());
+        assert!(f[[0, 4, 4]] && !f[[0, 0, 0]]);
     }
     #[test]
     fn h_maxima_keeps_deep_peaks_only() {

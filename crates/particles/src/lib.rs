@@ -7,3 +7,4 @@ pub mod compare;
 pub mod metrics;
 pub mod separate;
 pub mod spheres;
+pub mod voids;

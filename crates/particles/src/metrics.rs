@@ -304,7 +304,7 @@ pub fn particle_metrics(
         neighbours[a as usize] += 1;
         neighbours[b as usize] += 1;
     }
-    metrics_table(&acc, &neighbours, spacing, thresholds, extra)
+    metrics_table(&acc, &neighbours, spacing, thresholds, extra, labels.dim().0 == 1)
 }
 
 /// One pass over the volume: the inputs of [`particle_metrics`].
@@ -479,6 +479,52 @@ fn principal_axes(a: &Acc, spacing: [f64; 3]) -> [f64; 3] {
     e.map(|v| 4.0 * v.max(0.0).sqrt())
 }
 
+/// The in-plane directions of [`DIRECTIONS`] (those with no z step).
+const IN_PLANE: [usize; 4] = [1, 2, 7, 8];
+
+/// Sizes and shapes of particles in a 2-D image (one slice): area,
+/// equivalent circular diameter, perimeter (Cauchy–Crofton over the four
+/// in-plane lattice directions: P = π/8 · Σ crossings × line spacing, each
+/// crossing counted from both sides), circularity 4πA/P², and the in-plane
+/// principal axes.
+fn push_sizes_2d(t: &mut Table, ids: &[usize], acc: &[Acc], spacing: [f64; 3]) -> Result<()> {
+    let pix = spacing[1] * spacing[2];
+    let col = |f: &dyn Fn(&Acc) -> f64| Column::F64(ids.iter().map(|&l| f(&acc[l])).collect());
+    let area = |a: &Acc| a.voxels as f64 * pix;
+    let perimeter = |a: &Acc| {
+        IN_PLANE
+            .iter()
+            .map(|&k| {
+                let (_, dy, dx) = DIRECTIONS[k];
+                let step = ((dy as f64 * spacing[1]).powi(2) + (dx as f64 * spacing[2]).powi(2)).sqrt();
+                a.transitions[k] as f64 * pix / step
+            })
+            .sum::<f64>()
+            * std::f64::consts::PI
+            / 8.0
+    };
+    let axes = |a: &Acc| {
+        let n = a.voxels as f64;
+        let (cy, cx) = (a.sum_um[1] / n, a.sum_um[2] / n);
+        let m = a.moments;
+        let (yy, yx, xx) = (
+            m.yy / n - cy * cy + spacing[1] * spacing[1] / 12.0,
+            m.yx / n - cy * cx,
+            m.xx / n - cx * cx + spacing[2] * spacing[2] / 12.0,
+        );
+        let (h, d) = (0.5 * (yy + xx), (0.25 * (yy - xx).powi(2) + yx * yx).sqrt());
+        [4.0 * (h + d).max(0.0).sqrt(), 4.0 * (h - d).max(0.0).sqrt()]
+    };
+    t.push("area_um2", col(&area), Some("µm²"))?;
+    t.push("ecd_um", col(&|a| (4.0 * area(a) / std::f64::consts::PI).sqrt()), Some("µm"))?;
+    t.push("perimeter_um", col(&perimeter), Some("µm"))?;
+    t.push("circularity", col(&|a| 4.0 * std::f64::consts::PI * area(a) / perimeter(a).powi(2).max(1e-12)), None)?;
+    t.push("major_axis_um", col(&|a| axes(a)[0]), Some("µm"))?;
+    t.push("minor_axis_um", col(&|a| axes(a)[1]), Some("µm"))?;
+    t.push("elongation", col(&|a| axes(a)[0] / axes(a)[1].max(1e-12)), None)?;
+    Ok(())
+}
+
 /// The table of [`particle_metrics`] from the accumulated sums.
 fn metrics_table(
     acc: &[Acc],
@@ -486,6 +532,7 @@ fn metrics_table(
     spacing: [f64; 3],
     thresholds: DamageThresholds,
     extra: &[(&str, ArrayView3<f32>)],
+    two_d: bool,
 ) -> Result<Table> {
     let w = crofton_weights(spacing);
     let vox = spacing.iter().product::<f64>();
@@ -503,8 +550,12 @@ fn metrics_table(
     let mut t = Table::default();
     t.push("id", Column::U64(ids.iter().map(|&l| l as u64).collect()), None)?;
     t.push("voxels", Column::U64(ids.iter().map(|&l| acc[l].voxels).collect()), None)?;
-    t.push("volume_um3", col(&|a| a.voxels as f64 * vox), Some("µm³"))?;
-    t.push("esd_um", col(&|a| (6.0 * a.voxels as f64 * vox / std::f64::consts::PI).cbrt()), Some("µm"))?;
+    if two_d {
+        push_sizes_2d(&mut t, &ids, acc, spacing)?;
+    } else {
+        t.push("volume_um3", col(&|a| a.voxels as f64 * vox), Some("µm³"))?;
+        t.push("esd_um", col(&|a| (6.0 * a.voxels as f64 * vox / std::f64::consts::PI).cbrt()), Some("µm"))?;
+    }
     for (d, name) in ["centroid_z_um", "centroid_y_um", "centroid_x_um"].iter().enumerate() {
         t.push(name, col(&|a| a.sum_um[d] / a.voxels as f64), Some("µm"))?;
     }
@@ -514,13 +565,16 @@ fn metrics_table(
     for (d, name) in ["bbox_z1", "bbox_y1", "bbox_x1"].iter().enumerate() {
         t.push(name, Column::U64(ids.iter().map(|&l| (acc[l].bbox_hi[d] + 1) as u64).collect()), Some("voxel"))?;
     }
-    t.push("surface_um2", col(&|a| surface(a)), Some("µm²"))?;
-    let sphericity =
-        |a: &Acc| std::f64::consts::PI.cbrt() * (6.0 * a.voxels as f64 * vox).powf(2.0 / 3.0) / surface(a).max(1e-12);
-    t.push("sphericity", col(&sphericity), None)?;
-    t.push("major_axis_um", col(&|a| axes(a)[0]), Some("µm"))?;
-    t.push("minor_axis_um", col(&|a| axes(a)[2]), Some("µm"))?;
-    t.push("elongation", col(&|a| axes(a)[0] / axes(a)[2].max(1e-12)), None)?;
+    if !two_d {
+        t.push("surface_um2", col(&|a| surface(a)), Some("µm²"))?;
+        let sphericity = |a: &Acc| {
+            std::f64::consts::PI.cbrt() * (6.0 * a.voxels as f64 * vox).powf(2.0 / 3.0) / surface(a).max(1e-12)
+        };
+        t.push("sphericity", col(&sphericity), None)?;
+        t.push("major_axis_um", col(&|a| axes(a)[0]), Some("µm"))?;
+        t.push("minor_axis_um", col(&|a| axes(a)[2]), Some("µm"))?;
+        t.push("elongation", col(&|a| axes(a)[0] / axes(a)[2].max(1e-12)), None)?;
+    }
     t.push("crack_fraction", col(&Acc::crack_fraction), None)?;
     t.push(
         "damage_class",
@@ -622,5 +676,26 @@ mod tests {
     fn eigenvalues() {
         let e = sym_eigenvalues([[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 5.0]]);
         assert!((e[0] - 5.0).abs() < 1e-12 && (e[1] - 3.0).abs() < 1e-12 && (e[2] - 1.0).abs() < 1e-12);
+    }
+
+    /// A 2-D image (one slice) gets 2-D sizes: a disc of radius 20 pixels
+    /// of 0.5 µm has its area, equivalent circular diameter, Crofton
+    /// perimeter (2πr within 3 %) and circularity near 1, and no
+    /// sphere-equivalent diameter or sphericity.
+    #[test]
+    fn slices_get_circular_measures() {
+        let lab =
+            Array3::from_shape_fn((1, 60, 60), |(_, y, x)| ((y as f64 - 29.7).hypot(x as f64 - 30.2) <= 20.0) as u32);
+        let ph = lab.mapv(|l| if l > 0 { 2u8 } else { 0 });
+        let t =
+            particle_metrics(lab.view(), ph.view(), PhaseCodes::default(), [0.5; 3], DamageThresholds::default(), &[])
+                .unwrap();
+        let get = |c: &str| t.f64(c).unwrap()[0];
+        let r = 10.0;
+        assert!((get("ecd_um") - 2.0 * r).abs() < 0.02 * 2.0 * r);
+        assert!((get("perimeter_um") / (2.0 * std::f64::consts::PI * r) - 1.0).abs() < 0.03, "{}", get("perimeter_um"));
+        assert!((get("circularity") - 1.0).abs() < 0.06);
+        assert!((get("major_axis_um") / get("minor_axis_um") - 1.0).abs() < 0.02);
+        assert!(t.get("esd_um").is_none() && t.get("sphericity").is_none());
     }
 }

@@ -742,4 +742,37 @@ mod tests {
         p.merge_convex = false;
         assert_eq!(separate(solid.view(), &p).1.particles, 6);
     }
+
+    /// Hollow and core-cracked particles (a crack from the core through
+    /// the wall) are each one particle, holes included, beside a touching
+    /// neighbour: in a 2-D slice and in a volume.
+    #[test]
+    fn hollow_and_core_cracked_particles_stay_whole() {
+        let disc = |c: (f64, f64), r: f64, y: usize, x: usize| (y as f64 - c.0).hypot(x as f64 - c.1) <= r;
+        let slice = Array3::from_shape_fn((1, 80, 80), |(_, y, x)| {
+            let ring_a = disc((20.0, 20.0), 12.0, y, x) && !disc((20.0, 20.0), 6.0, y, x);
+            let crack = (y as f64 - 20.0).abs() < 1.0 && x > 43;
+            let ring_b = disc((20.0, 43.0), 11.0, y, x) && !disc((20.0, 43.0), 5.0, y, x) && !crack;
+            ring_a || ring_b || disc((42.0, 22.0), 12.0, y, x)
+        });
+        let p = SeparateParams::for_voxel([1.0; 3]);
+        let (lab, rep) = separate(slice.view(), &p);
+        assert_eq!(rep.particles, 3, "{rep:?}");
+        // Each hole belongs to its ring's particle.
+        assert_eq!(lab[[0, 20, 20]], lab[[0, 20, 10]]);
+        assert_eq!(lab[[0, 20, 43]], lab[[0, 12, 43]]);
+        assert_ne!(lab[[0, 20, 20]], lab[[0, 20, 43]]);
+        let ball =
+            |c: [f64; 3], r: f64, p: [usize; 3]| (0..3).map(|k| (p[k] as f64 - c[k]).powi(2)).sum::<f64>().sqrt() <= r;
+        let vol = Array3::from_shape_fn((30, 30, 52), |(z, y, x)| {
+            let q = [z, y, x];
+            let crack = (z as f64 - 15.0).abs() < 1.0 && y > 15;
+            let shell = ball([15.0, 15.0, 14.0], 11.0, q) && !ball([15.0, 15.0, 14.0], 5.5, q) && !crack;
+            shell || ball([15.0, 15.0, 34.5], 9.5, q)
+        });
+        let (lab, rep) = separate(vol.view(), &p);
+        assert_eq!(rep.particles, 2, "{rep:?}");
+        assert_eq!(lab[[15, 15, 14]], lab[[15, 15, 5]]);
+        assert_ne!(lab[[15, 15, 14]], lab[[15, 15, 34]]);
+    }
 }

@@ -132,6 +132,7 @@ pub fn registry() -> Vec<StageKind> {
     use crate::stages::*;
     vec![
         kind::<simulate::Simulate>(),
+        kind::<phantom::Phantom>(),
         kind::<reconstruct::Reconstruct>(),
         kind::<segment::Segment>(),
         kind::<morph::Morph>(),

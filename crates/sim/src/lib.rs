@@ -13,6 +13,7 @@ pub mod absorption;
 pub mod config;
 pub mod detector;
 pub mod electrode;
+pub mod family;
 pub mod holo;
 pub mod references;
 pub mod rng;

@@ -7,7 +7,7 @@
 use crate::ui::Ui;
 use chemomech_core::Result;
 use chemomech_pipeline::stage::Stage;
-use chemomech_pipeline::stages::{morph, particles, reconstruct, report, segment, simulate, stats, xanes};
+use chemomech_pipeline::stages::{morph, particles, phantom, reconstruct, report, segment, simulate, stats, xanes};
 use std::path::{Path, PathBuf};
 
 /// `chemomech simulate`: a virtual cycled NMC electrode and its synchrotron measurements, with ground truth.
@@ -15,6 +15,16 @@ use std::path::{Path, PathBuf};
 pub struct SimulateArgs {
     #[command(flatten)]
     pub params: simulate::Params,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `chemomech phantom`: one member of the simulator family with its truth.
+#[derive(clap::Args, Debug)]
+pub struct PhantomArgs {
+    #[command(flatten)]
+    pub params: phantom::Params,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -110,6 +120,12 @@ fn headline<S: Stage>(s: &S::Summary, out: &Path) -> String {
 pub fn simulate(a: &SimulateArgs, ui: &Ui) -> Result<()> {
     run_stage::<simulate::Simulate>(&a.params, &a.out, ui, |s| {
         format!("simulated in {:.1} s: {}", s.seconds, headline::<simulate::Simulate>(s, &a.out))
+    })
+}
+
+pub fn phantom(a: &PhantomArgs, ui: &Ui) -> Result<()> {
+    run_stage::<phantom::Phantom>(&a.params, &a.out, ui, |s| {
+        format!("made in {:.1} s: {}", s.seconds, headline::<phantom::Phantom>(s, &a.out))
     })
 }
 

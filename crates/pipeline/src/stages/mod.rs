@@ -1,6 +1,7 @@
 //! One runner per stage.
 pub mod morph;
 pub mod particles;
+pub mod phantom;
 pub mod reconstruct;
 pub mod report;
 pub mod segment;

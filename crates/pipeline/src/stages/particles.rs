@@ -13,6 +13,7 @@ use chemomech_particles::metrics::{
     CRACK_LEVEL, DamageThresholds, PhaseCodes, grey_crack_level, mark_grey_cracks, particle_metrics,
 };
 use chemomech_particles::separate::{SeparateParams, separate};
+use chemomech_particles::voids::{ParticleVoids, void_fractions};
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
 
@@ -267,8 +268,11 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let seconds_separate = t_sep.elapsed().as_secs_f64();
     progress.inc(1);
     // Cracks from grey levels when the grey volume is at hand: thin cracks
-    // are partial-volume voxels that a phase threshold misses.
+    // are partial-volume voxels that a phase threshold misses. The voxels
+    // below the crack level are marked (phases.tiff); the crack fraction
+    // itself is the particle's grey-level deficit (`voids`).
     let mut crack_rule = serde_json::json!({"rule": "pore-phase voxels inside the envelope"});
+    let mut voids = None;
     if let Some(vp) = &p.volume {
         if p.phases.is_some() {
             prov.add_input(vp)?;
@@ -282,10 +286,11 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             ))
             .at(vp));
         }
+        voids = void_fractions(g.view(), labels.view(), phases.view());
         let level = p.crack_level.unwrap_or(CRACK_LEVEL);
         if let Some(c) = grey_crack_level(phases.view(), g.view(), level, PhaseCodes::default()) {
             mark_grey_cracks(labels.view(), g.view(), c.threshold as f32, phases.view_mut(), PhaseCodes::default());
-            crack_rule = serde_json::json!({"rule": "grey level below `level` of the way from the pore to the active median, inside the envelope off its outer voxel shell", "level": level, "active_median": c.active_median, "pore_median": c.pore_median, "threshold": c.threshold});
+            crack_rule = serde_json::json!({"rule": "crack fraction: grey-level deficit of the envelope against a blurred model of intact particles at their own solid level (partial volumes count); crack voxels in phases.tiff: grey level below `level` of the way from the pore to the active median, off the envelope's outer voxel shell", "level": level, "active_median": c.active_median, "pore_median": c.pore_median, "threshold": c.threshold, "model": voids.as_ref().map(|v| v.0)});
         }
     }
     let extras: Vec<(String, Array3<f32>)> = p
@@ -303,7 +308,12 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         .collect::<Result<_>>()?;
     let ev: Vec<(&str, ndarray::ArrayView3<f32>)> = extras.iter().map(|(n, a)| (n.as_str(), a.view())).collect();
     let t_met = std::time::Instant::now();
-    let t = particle_metrics(labels.view(), phases.view(), PhaseCodes::default(), spacing, p.damage_thresholds, &ev)?;
+    let mut t =
+        particle_metrics(labels.view(), phases.view(), PhaseCodes::default(), spacing, p.damage_thresholds, &ev)?;
+    if let Some((_, v)) = &voids {
+        use_void_fractions(&mut t, v, p.damage_thresholds)?;
+    }
+    flag_excluded(&mut t)?;
     let seconds_metrics = t_met.elapsed().as_secs_f64();
     progress.inc(1);
     let mut truth_table: Option<Table> = None;
@@ -361,6 +371,50 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     };
     dir.commit(&serde_json::to_value(&summary)?)?;
     Ok(summary)
+}
+
+/// Replaces the thresholded crack fractions of `t` by the grey-level ones
+/// (`crack_fraction_voxels` keeps the thresholded count), adds their
+/// standard errors and re-derives the damage classes.
+fn use_void_fractions(t: &mut Table, v: &[ParticleVoids], thresholds: DamageThresholds) -> Result<()> {
+    let ids = t.f64("id")?;
+    let by_id = |i: f64| v.get(i as usize).copied().unwrap_or_default();
+    let f: Vec<f64> = ids.iter().map(|&i| by_id(i).fraction).collect();
+    let voxel_count = t.f64("crack_fraction")?;
+    t.set("crack_fraction", Column::F64(f.clone()), None)?;
+    t.set("damage_class", Column::Str(f.iter().map(|&x| thresholds.class(x).to_string()).collect()), None)?;
+    t.push("crack_fraction_sd", Column::F64(ids.iter().map(|&i| by_id(i).sd).collect()), None)?;
+    t.push("crack_fraction_voxels", Column::F64(voxel_count), None)?;
+    t.push("solid_level", Column::F64(ids.iter().map(|&i| by_id(i).solid_level).collect()), None)?;
+    Ok(())
+}
+
+/// A particle is a fragment when its equivalent diameter is below this
+/// fraction of the median of the particles off the border.
+pub const FRAGMENT_DIAMETER_FRACTION: f64 = 0.4;
+
+/// Adds `fragment` (equivalent diameter below
+/// [`FRAGMENT_DIAMETER_FRACTION`] of the median off the border: a chip or
+/// a sliver, whose crack fraction is mostly its surface) and `excluded`
+/// (a fragment, or cut by the volume's faces: part of the particle is
+/// unseen), which `stats` leaves out of the damage statistics unless told
+/// to keep them.
+fn flag_excluded(t: &mut Table) -> Result<()> {
+    let d = t.f64("esd_um").or_else(|_| t.f64("ecd_um"))?;
+    let border = match t.get("touches_border") {
+        Some(Column::Bool(b)) => b.clone(),
+        _ => vec![false; d.len()],
+    };
+    let mut inner: Vec<f64> = d.iter().zip(&border).filter(|(_, b)| !**b).map(|(x, _)| *x).collect();
+    if inner.is_empty() {
+        inner = d.clone();
+    }
+    inner.sort_by(f64::total_cmp);
+    let median = inner.get(inner.len() / 2).copied().unwrap_or(0.0);
+    let fragment: Vec<bool> = d.iter().map(|&x| x < FRAGMENT_DIAMETER_FRACTION * median).collect();
+    let excluded: Vec<bool> = fragment.iter().zip(&border).map(|(f, b)| *f || *b).collect();
+    t.push("fragment", Column::Bool(fragment), None)?;
+    t.push("excluded", Column::Bool(excluded), None)
 }
 
 /// Scores `labels` against the ground-truth labels `tp` (one-to-one

@@ -42,6 +42,10 @@ pub struct Params {
     /// Skip the pore tortuosity (it can take a while on large volumes).
     #[arg(long)]
     pub no_tortuosity: bool,
+    /// Keep the particles `particles` flagged `excluded` (cut by the
+    /// volume's faces, or fragments) in the damage statistics.
+    #[arg(long)]
+    pub keep_excluded: bool,
 }
 
 impl Default for Params {
@@ -54,6 +58,7 @@ impl Default for Params {
             bootstrap: 1000,
             seed: 1,
             no_tortuosity: false,
+            keep_excluded: false,
         }
     }
 }
@@ -106,8 +111,12 @@ pub struct SevereNetwork {
 pub struct Summary {
     /// The stage that wrote it (`stats`).
     pub stage: String,
-    /// Particles in the table.
+    /// Particles in the damage statistics.
     pub particles: u64,
+    /// Particles left out of them (flagged `excluded` by `particles`:
+    /// cut by the faces or fragments); 0 with `--keep-excluded`.
+    #[serde(default)]
+    pub excluded_particles: u64,
     /// Depth window in µm.
     pub window_um: f64,
     /// Damage per depth window, from separator to current collector.
@@ -174,7 +183,14 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
     if !(p.window_um > 0.0) || p.k == 0 {
         return Err(Error::param("--window-um must be positive and k at least 1"));
     }
-    let (t, summary) = read_particles_dir(dir)?;
+    let (all, summary) = read_particles_dir(dir)?;
+    // Damage statistics leave out the particles cut by the faces and the
+    // fragments (their crack fractions are not the particle's).
+    let t = match all.get("excluded") {
+        Some(Column::Bool(ex)) if !p.keep_excluded => all.filter(&ex.iter().map(|e| !e).collect::<Vec<_>>()),
+        _ => all.clone(),
+    };
+    let excluded_particles = (all.rows() - t.rows()) as u64;
     let mut prov = Provenance::start("stats", serde_json::to_value(p)?);
     prov.add_input(&dir.join("particles.csv"))?;
     let (ext, spacing) = (summary.extent_um, summary.voxel_um);
@@ -189,7 +205,7 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
     let pts: Vec<[f64; 3]> = sev.iter().map(|&i| [z[i], y[i], x[i]]).collect();
     let net = knn_network(&pts, &sev.iter().map(|&i| ids[i] as u64).collect::<Vec<_>>(), p.k);
     progress.inc(1);
-    let rve = rve_scan(&t, ext[1], ext[2], &[0.25, 0.5, 0.75])?;
+    let rve = rve_scan(&all, ext[1], ext[2], &[0.25, 0.5, 0.75])?;
     // Phase-level quantities from the phases saved by `particles`.
     let phases = chemomech_io::read::read_volume::<u8>(&dir.join("phases.tiff"), None)?.0;
     let vf = volume_fractions(phases.view());
@@ -230,6 +246,7 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
     let s = Summary {
         stage: "stats".into(),
         particles: t.rows() as u64,
+        excluded_particles,
         window_um: p.window_um,
         depth_profile: prof,
         lateral_map: LateralMap {
