@@ -120,3 +120,17 @@ impl Padded {
         }
     }
 }
+
+/// Whether voxel `p` lies on a face of a volume of `dims`. An axis one
+/// voxel long has no faces: a 2-D image is one slice, and its border is
+/// the edge of its plane.
+///
+/// ```
+/// use chemomech_imgproc::grid::on_face;
+/// assert!(on_face([0, 5, 5], [10, 10, 10]));
+/// assert!(!on_face([0, 5, 5], [1, 10, 10]));
+/// assert!(on_face([0, 9, 5], [1, 10, 10]));
+/// ```
+pub fn on_face(p: [usize; 3], dims: [usize; 3]) -> bool {
+    (0..3).any(|a| dims[a] > 1 && (p[a] == 0 || p[a] + 1 == dims[a]))
+}

@@ -20,6 +20,7 @@ pub mod edt;
 pub mod fft;
 pub mod filters;
 pub mod grid;
+pub mod hull;
 pub mod label;
 pub mod morph;
 pub mod register;

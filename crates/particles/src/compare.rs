@@ -54,7 +54,7 @@ pub fn match_labels(truth: ArrayView3<u32>, pred: ArrayView3<u32>, threshold: f6
     for (((z, y, x), &t), &p) in truth.indexed_iter().zip(pred.iter()) {
         if t > 0 {
             *st.entry(t).or_default() += 1;
-            if z == 0 || y == 0 || x == 0 || z + 1 == nz || y + 1 == ny || x + 1 == nx {
+            if chemomech_imgproc::grid::on_face([z, y, x], [nz, ny, nx]) {
                 border.insert(t);
             }
         }

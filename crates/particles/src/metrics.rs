@@ -423,7 +423,7 @@ impl Scan<'_> {
         if self.phases[[z, y, x]] == self.codes.pore {
             a.crack_voxels += 1;
         }
-        if z == 0 || y == 0 || x == 0 || z == nz - 1 || y == ny - 1 || x == nx - 1 {
+        if chemomech_imgproc::grid::on_face([z, y, x], [nz, ny, nx]) {
             a.touches_border = true;
         }
         for (k, (_, vol)) in self.extra.iter().enumerate() {

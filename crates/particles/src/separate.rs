@@ -13,8 +13,9 @@
 
 use crate::spheres::reassign_chunks;
 use chemomech_imgproc::edt::edt;
+use chemomech_imgproc::hull::{self, Extent};
 use chemomech_imgproc::label::{Connectivity, label, renumber};
-use chemomech_imgproc::morph::{close, fill_holes, h_maxima};
+use chemomech_imgproc::morph::{CORE_MIN_SOLIDITY, close, fill_holes, fill_holes_where, h_maxima};
 use chemomech_imgproc::watershed::watershed_from_peaks;
 use ndarray::{Array3, ArrayView3, s};
 use rayon::prelude::*;
@@ -105,7 +106,12 @@ pub struct SeparateReport {
 /// Labels particle envelopes in the active phase `solid`.
 pub fn separate(solid: ArrayView3<bool>, p: &SeparateParams) -> (Array3<u32>, SeparateReport) {
     let mut rep = SeparateReport::default();
-    let filled = fill_holes(close(solid, p.crack_close_um, p.spacing_um).view());
+    // Only convex cavities are filled before the markers: a particle's core
+    // is one, while the cusped pore pockets that touching particles enclose
+    // (common in a 2-D slice) are not, and filling them would merge the
+    // particles around them. Each envelope fills its own holes below.
+    let filled =
+        fill_holes_where(close(solid, p.crack_close_um, p.spacing_um).view(), |h| h.solidity >= CORE_MIN_SOLIDITY);
     let (comp, ncomp) = label(filled.view(), p.connectivity);
     rep.components_before_split = ncomp;
     let regions = if p.split {
@@ -220,125 +226,14 @@ fn envelope_of(
     let own = ndarray::Zip::from(&reg).and(&sol).map_collect(|r, &s| s && ids.contains(r));
     let env = fill_holes(close(own.view(), p.crack_close_um, p.spacing_um).view());
     let mut v = Vec::new();
+    // The region's voxels, and the cavities of its own closing that the
+    // regions left empty (holes no other particle reaches into).
     for ((z, y, x), &e) in env.indexed_iter() {
-        if e && ids.contains(&reg[[z, y, x]]) {
+        if e && (ids.contains(&reg[[z, y, x]]) || reg[[z, y, x]] == 0) {
             v.push((z + z0, y + y0, x + x0));
         }
     }
     v
-}
-
-/// Directions of the discrete convex hull: the primitive integer vectors
-/// with components in −2..=2, one of each ± pair (49). Bounding a set by
-/// its extent along each gives a polytope within a few per cent of its
-/// convex hull's volume, and the hull of a union is then just the wider
-/// extent of the two: no hull is ever built.
-fn hull_directions() -> Vec<[i32; 3]> {
-    fn gcd(a: i32, b: i32) -> i32 {
-        if b == 0 { a.abs() } else { gcd(b, a % b) }
-    }
-    let mut v = Vec::new();
-    for a in -2..=2i32 {
-        for b in -2..=2i32 {
-            for c in -2..=2i32 {
-                let first = if a != 0 {
-                    a
-                } else if b != 0 {
-                    b
-                } else {
-                    c
-                };
-                if first > 0 && gcd(gcd(a, b), c) == 1 {
-                    v.push([a, b, c]);
-                }
-            }
-        }
-    }
-    v
-}
-
-/// A piece's extent along each hull direction (physical coordinates) and
-/// its voxel count.
-#[derive(Clone)]
-struct Extent {
-    range: Vec<(f64, f64)>,
-    voxels: usize,
-}
-
-impl Extent {
-    /// From voxels in raster order: only each row's two ends can bound a
-    /// linear function, so only they are visited.
-    fn of(vox: &[(usize, usize, usize)], dirs: &[[i32; 3]], sp: [f64; 3]) -> Self {
-        let mut range = vec![(f64::INFINITY, f64::NEG_INFINITY); dirs.len()];
-        let mut add = |q: (usize, usize, usize)| {
-            let pt = [q.0 as f64 * sp[0], q.1 as f64 * sp[1], q.2 as f64 * sp[2]];
-            for (r, d) in range.iter_mut().zip(dirs) {
-                let t = d[0] as f64 * pt[0] + d[1] as f64 * pt[1] + d[2] as f64 * pt[2];
-                r.0 = r.0.min(t);
-                r.1 = r.1.max(t);
-            }
-        };
-        let mut i = 0;
-        while i < vox.len() {
-            let mut j = i;
-            while j + 1 < vox.len() && vox[j + 1].0 == vox[i].0 && vox[j + 1].1 == vox[i].1 {
-                j += 1;
-            }
-            add(vox[i]);
-            add(vox[j]);
-            i = j + 1;
-        }
-        Extent { range, voxels: vox.len() }
-    }
-    fn union(&self, o: &Extent) -> Extent {
-        Extent {
-            range: self.range.iter().zip(&o.range).map(|(a, b)| (a.0.min(b.0), a.1.max(b.1))).collect(),
-            voxels: self.voxels + o.voxels,
-        }
-    }
-    /// Voxel centres inside the polytope (the discrete hull's volume).
-    fn hull_voxels(&self, dirs: &[[i32; 3]], sp: [f64; 3]) -> usize {
-        const EPS: f64 = 1e-6;
-        let axis = |k: usize| {
-            dirs.iter().position(|d| d[k] == 1 && d.iter().map(|c| c.abs()).sum::<i32>() == 1).expect("axis directions")
-        };
-        let (rz, ry) = (self.range[axis(0)], self.range[axis(1)]);
-        // Directions across rows only admit or reject a whole row; those
-        // along rows bound x: r.0 ≤ base + c·x ≤ r.1 (c = d_x·s_x ≠ 0).
-        let (mut across, mut along) = (Vec::new(), Vec::new());
-        for (d, r) in dirs.iter().zip(&self.range) {
-            let (cz, cy) = (d[0] as f64 * sp[0], d[1] as f64 * sp[1]);
-            if d[2] == 0 {
-                across.push((cz, cy, r.0 - EPS, r.1 + EPS));
-            } else {
-                along.push((cz, cy, r.0, r.1, 1.0 / (d[2] as f64 * sp[2])));
-            }
-        }
-        let mut n = 0usize;
-        for z in (((rz.0 / sp[0]) - EPS).ceil() as i64).max(0)..=((rz.1 / sp[0]) + EPS).floor() as i64 {
-            for y in (((ry.0 / sp[1]) - EPS).ceil() as i64).max(0)..=((ry.1 / sp[1]) + EPS).floor() as i64 {
-                let (zf, yf) = (z as f64, y as f64);
-                if across.iter().any(|&(cz, cy, lo, hi)| {
-                    let t = cz * zf + cy * yf;
-                    t < lo || t > hi
-                }) {
-                    continue;
-                }
-                let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
-                for &(cz, cy, r0, r1, inv) in &along {
-                    let base = cz * zf + cy * yf;
-                    let (a, b) = ((r0 - base) * inv, (r1 - base) * inv);
-                    lo = lo.max(a.min(b));
-                    hi = hi.min(a.max(b));
-                }
-                let (x0, x1) = ((lo - EPS).ceil(), (hi + EPS).floor());
-                if x1 >= x0 {
-                    n += (x1 - x0) as usize + 1;
-                }
-            }
-        }
-        n.max(1)
-    }
 }
 
 /// Convexity gain of merging two pieces: the union's solidity (voxels /
@@ -380,7 +275,7 @@ const MERGE_MIN_GAIN: f64 = 1.0;
 /// assert_eq!(pieces(&|_, x| x < 15), vec![vec![1], vec![2]]);
 /// ```
 pub fn convex_merges(regions: ArrayView3<u32>, parts: &[Piece], spacing_um: [f64; 3]) -> Vec<Vec<u32>> {
-    let dirs = hull_directions();
+    let dirs = hull::directions();
     // Labels of `regions` without a piece (none in `separate`) take no part.
     let n = parts.iter().map(|p| p.0).max().unwrap_or(0) as usize;
     let has = |ext: &[Option<Extent>], l: u32| ext.get(l as usize).is_some_and(|e| e.is_some());
