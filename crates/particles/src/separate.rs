@@ -106,12 +106,18 @@ pub struct SeparateReport {
 /// Labels particle envelopes in the active phase `solid`.
 pub fn separate(solid: ArrayView3<bool>, p: &SeparateParams) -> (Array3<u32>, SeparateReport) {
     let mut rep = SeparateReport::default();
-    // Only convex cavities are filled before the markers: a particle's core
-    // is one, while the cusped pore pockets that touching particles enclose
-    // (common in a 2-D slice) are not, and filling them would merge the
-    // particles around them. Each envelope fills its own holes below.
-    let filled =
-        fill_holes_where(close(solid, p.crack_close_um, p.spacing_um).view(), |h| h.solidity >= CORE_MIN_SOLIDITY);
+    // Cavities are filled before the markers, so that a hollow or cracked
+    // core does not cut its particle into pie slices around it. In a 2-D
+    // slice only convex cavities are: the cusped pore pockets that touching
+    // particles enclose there are not a core, and filling them would merge
+    // the particles around them (each envelope fills its own holes below).
+    // In a volume the pore space percolates and such pockets are rare,
+    // while crossing cracks make non-convex cavities inside a particle:
+    // all are filled.
+    let two_d = solid.shape().contains(&1);
+    let filled = fill_holes_where(close(solid, p.crack_close_um, p.spacing_um).view(), |h| {
+        !two_d || h.solidity >= CORE_MIN_SOLIDITY
+    });
     let (comp, ncomp) = label(filled.view(), p.connectivity);
     rep.components_before_split = ncomp;
     let regions = if p.split {
