@@ -1,7 +1,8 @@
 """Accuracy matrix of `chemomech particles` on the simulator family: every
 row is one member (`chemomech phantom`: morphology × crack width × imaging,
 or a randomised member) and seed, analysed with the same defaults and only
-the voxel size given, as a new user would, and scored against its truth.
+the voxel size given (and `--crack-measure deficit`, the default here:
+`--crack-measure threshold` for the stage's default), and scored against its truth.
 
 Columns: count error; one-to-one matches at IoU >= 0.5; damage-class
 accuracy; crack-fraction bias (mean measured / mean true - 1) and Pearson
@@ -29,6 +30,7 @@ from common import ROOT
 BIN = ROOT / "target" / "release" / "chemomech"
 CONDITIONS = [f"{m}+{i}" for m in ["dense", "agglomerate", "hollow", "thin-cracks"] for i in ["clean", "absorption", "holo"]]
 CONDITIONS += ["mixed+soft", "random"]
+CRACK_MEASURE = "deficit"
 
 
 def run(*args):
@@ -62,7 +64,7 @@ def score(preset, seed, size, slice_, work):
     args = ["phantom", "--preset", preset, "--seed", seed, "--size", size, "--out", ph / "phantom"]
     s = run(*args, *(["--slice"] if slice_ else []))
     v = s["config"]["voxel_um"]
-    p = run("particles", ph / "phantom" / "image.tiff", "--voxel-um", v, "--truth", ph / "phantom" / "truth" / "labels.tiff", "--out", ph / "particles")
+    p = run("particles", ph / "phantom" / "image.tiff", "--voxel-um", v, "--crack-measure", CRACK_MEASURE, "--truth", ph / "phantom" / "truth" / "labels.tiff", "--out", ph / "particles")
     truth = table(ph / "phantom" / "truth" / "particles.csv")
     meas = table(ph / "particles" / "particles.csv")
     tm = p["truth_match"]
@@ -99,7 +101,10 @@ def main():
     ap.add_argument("--held-out", action="store_true")
     ap.add_argument("--only", default=None)
     ap.add_argument("--no-2d", action="store_true")
+    ap.add_argument("--crack-measure", default="deficit", choices=["deficit", "threshold"])
     a = ap.parse_args()
+    global CRACK_MEASURE
+    CRACK_MEASURE = a.crack_measure
     seeds = [int(s) for s in a.seeds.split(",")]
     if a.held_out:
         rows = [("random", s, False) for s in range(101, 105)] + [("random", s, True) for s in range(105, 107)]

@@ -32,6 +32,11 @@ def electrode(tmp_path_factory):
     return d, rows, s, tifffile.imread(d / "p" / "labels.tiff")
 
 
+def kept(rows):
+    """The rows stats' damage statistics use: not flagged `excluded`."""
+    return [r for r in rows if r["excluded"] != "true"]
+
+
 def col(rows, k):
     return np.array([float(r[k]) for r in rows])
 
@@ -51,6 +56,8 @@ def test_particle_table_equals_regionprops(electrode):
 
 def test_depth_profile_equals_numpy_windows(electrode):
     _, rows, s, lab = electrode
+    assert s["excluded_particles"] == len(rows) - len(kept(rows)) > 0
+    rows = kept(rows)
     z, cf = col(rows, "centroid_z_um"), col(rows, "crack_fraction")
     cls = np.array([r["damage_class"] for r in rows])
     thickness = lab.shape[0] * VOXEL_UM
@@ -72,6 +79,7 @@ def test_depth_profile_equals_numpy_windows(electrode):
 
 def test_severe_network_equals_cKDTree(electrode):
     _, rows, s, _ = electrode
+    rows = kept(rows)
     pts = np.stack([col(rows, f"centroid_{k}_um") for k in "zyx"], 1)
     sev = pts[np.array([r["damage_class"] == "severe" for r in rows])]
     net = s["severe_network"]
