@@ -143,17 +143,19 @@ fn pore_noise(grey: ArrayView3<f32>, phases: ArrayView3<u8>, outside: ArrayView3
 }
 
 /// Per particle: its solid level, from the voxels at least two voxels deep
-/// that are brighter than the pore–solid midpoint: their 90th percentile
-/// less 1.28 noise σ (the 90th percentile of noisy solid). An upper
-/// quantile, because in thin walls and between cracks the blur pulls many
-/// deep voxels below the solid level, which drags a median down. The
-/// global level when fewer than 8 voxels; with its standard error.
+/// that are brighter than the pore–solid midpoint: their 95th percentile
+/// less 1.645 σ of the solid (the 95th percentile of a noisy solid). σ is
+/// the solid's own spread, from the upper quantiles only ((q95 − q85) /
+/// 0.609, the median over the particles): in absorption tomography the
+/// solid is noisier than the pore, and blur or cracks pull the lower
+/// quantiles down, which drags a median or a full-width spread down too.
+/// The global level when fewer than 8 voxels; with its standard error.
 fn own_solid_levels(
     grey: ArrayView3<f32>,
     labels: ArrayView3<u32>,
     depth: ArrayView3<f32>,
     lv: &Levels,
-    noise: f64,
+    pore_noise: f64,
     n: usize,
 ) -> Vec<(f64, f64)> {
     let mid = 0.5 * (lv.pore + lv.solid);
@@ -163,15 +165,34 @@ fn own_solid_levels(
             per[l as usize].push(g);
         }
     });
-    per.into_par_iter()
+    // (q85, q95, voxels) per particle.
+    let q: Vec<(f64, f64, usize)> = per
+        .into_par_iter()
         .map(|mut v| {
             if v.len() < 8 {
+                return (f64::NAN, f64::NAN, v.len());
+            }
+            let len = v.len();
+            let k = |f: f64| ((len as f64 * f) as usize).min(len - 1);
+            let q95 = *v.select_nth_unstable_by(k(0.95), f32::total_cmp).1 as f64;
+            let q85 = *v.select_nth_unstable_by(k(0.85), f32::total_cmp).1 as f64;
+            (q85, q95, v.len())
+        })
+        .collect();
+    let mut spreads: Vec<f64> = q.iter().filter(|x| x.2 >= 30).map(|x| (x.1 - x.0) / 0.609).collect();
+    let sigma = if spreads.is_empty() {
+        pore_noise
+    } else {
+        let m = spreads.len() / 2;
+        *spreads.select_nth_unstable_by(m, f64::total_cmp).1
+    };
+    q.into_iter()
+        .map(|(_, q95, k)| {
+            if k < 8 {
                 return (lv.solid, f64::NAN);
             }
-            let q = ((v.len() as f64 * 0.9) as usize).min(v.len() - 1);
-            let q90 = *v.select_nth_unstable_by(q, f32::total_cmp).1 as f64;
-            // Standard error of a 90th percentile: σ √(0.09 / n) / φ(1.28).
-            (q90 - 1.2816 * noise, 1.71 * noise.max(1e-12) / (v.len() as f64).sqrt())
+            // Standard error of a 95th percentile: σ √(0.0475 / n) / φ(1.645).
+            (q95 - 1.6449 * sigma, 2.11 * sigma.max(1e-12) / (k as f64).sqrt())
         })
         .collect()
 }
