@@ -37,7 +37,7 @@ pub fn close(mask: ArrayView3<bool>, r: f64, spacing: [f64; 3]) -> Array3<bool> 
 /// An axis one voxel long has no border (a 2-D image is one slice, and
 /// its holes are the holes in its plane).
 pub fn fill_holes(mask: ArrayView3<bool>) -> Array3<bool> {
-    fill_holes_where(mask, |_| true)
+    fill_selected(mask, None)
 }
 
 /// A cavity of a mask: its voxels and its solidity.
@@ -62,6 +62,11 @@ pub const CORE_MIN_SOLIDITY: f64 = 0.85;
 /// Fills the cavities (background components, 6-connected, that do not
 /// touch the border; see [`fill_holes`]) that `keep` accepts.
 pub fn fill_holes_where(mask: ArrayView3<bool>, mut keep: impl FnMut(&Hole) -> bool) -> Array3<bool> {
+    fill_selected(mask, Some(&mut keep))
+}
+
+/// [`fill_holes_where`], or every cavity without measuring them (`None`).
+fn fill_selected(mask: ArrayView3<bool>, keep: Option<&mut dyn FnMut(&Hole) -> bool>) -> Array3<bool> {
     let bg = map(mask, |m| !m);
     let (lab, n) = label(bg.view(), Connectivity::C6);
     let (nz, ny, nx) = mask.dim();
@@ -71,6 +76,9 @@ pub fn fill_holes_where(mask: ArrayView3<bool>, mut keep: impl FnMut(&Hole) -> b
             touches[l as usize] = true;
         }
     }
+    let Some(keep) = keep else {
+        return Zip::from(&lab).and(mask).map_collect(|&l, &m| m || (l > 0 && !touches[l as usize]));
+    };
     // The cavities' voxels, in raster order.
     let mut voxels: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new(); n as usize + 1];
     for (p, &l) in lab.indexed_iter() {

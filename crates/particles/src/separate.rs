@@ -114,10 +114,12 @@ pub fn separate(solid: ArrayView3<bool>, p: &SeparateParams) -> (Array3<u32>, Se
     // In a volume the pore space percolates and such pockets are rare,
     // while crossing cracks make non-convex cavities inside a particle:
     // all are filled.
-    let two_d = solid.shape().contains(&1);
-    let filled = fill_holes_where(close(solid, p.crack_close_um, p.spacing_um).view(), |h| {
-        !two_d || h.solidity >= CORE_MIN_SOLIDITY
-    });
+    let closed = close(solid, p.crack_close_um, p.spacing_um);
+    let filled = if solid.shape().contains(&1) {
+        fill_holes_where(closed.view(), |h| h.solidity >= CORE_MIN_SOLIDITY)
+    } else {
+        fill_holes(closed.view())
+    };
     let (comp, ncomp) = label(filled.view(), p.connectivity);
     rep.components_before_split = ncomp;
     let regions = if p.split {
