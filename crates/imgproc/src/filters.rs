@@ -67,6 +67,21 @@ pub fn gaussian_derivative(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64; 3
     a
 }
 
+/// Laplacian of Gaussian: Σ ∂²/∂x² of the volume smoothed by σ µm, over
+/// the axes longer than one voxel (a 2-D image is one slice).
+pub fn laplacian_of_gaussian(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64; 3]) -> Array3<f32> {
+    let mut out = Array3::<f32>::zeros(vol.dim());
+    for axis in 0..3 {
+        if vol.len_of(Axis(axis)) < 2 {
+            continue;
+        }
+        let mut orders = [0; 3];
+        orders[axis] = 2;
+        out += &gaussian_derivative(vol, sigma_um, spacing, orders);
+    }
+    out
+}
+
 /// Gaussian smoothing with σ in µm.
 ///
 /// ```

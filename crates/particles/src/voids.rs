@@ -23,7 +23,7 @@
 //! Noise is not clipped per voxel, so it averages out instead of biasing
 //! intact particles upwards.
 
-use chemomech_imgproc::filters::{gaussian, gaussian_derivative};
+use chemomech_imgproc::filters::{gaussian, laplacian_of_gaussian};
 use ndarray::{Array3, ArrayView3, Zip};
 use rayon::prelude::*;
 
@@ -96,6 +96,23 @@ pub fn void_fractions(
     Some((m, deficits(grey, labels, depth.view(), &fit.expected, &solid, &m, n)))
 }
 
+/// The median of `v` (reordered; not empty).
+fn median(v: &mut [f32]) -> f32 {
+    let m = v.len() / 2;
+    *v.select_nth_unstable_by(m, f32::total_cmp).1
+}
+
+/// Robust σ of `v`: 1.4826 × its median absolute deviation; NaN when it
+/// has fewer than 16 values.
+fn robust_sigma(v: &mut [f32]) -> f64 {
+    if v.len() < 16 {
+        return f64::NAN;
+    }
+    let med = median(v);
+    let mut dev: Vec<f32> = v.iter().map(|x| (x - med).abs()).collect();
+    1.4826 * median(&mut dev) as f64
+}
+
 struct Levels {
     pore: f64,
     cbd: f64,
@@ -111,11 +128,7 @@ impl Levels {
                 }
                 acc
             });
-            if v.is_empty() {
-                return None;
-            }
-            let m = v.len() / 2;
-            Some(*v.select_nth_unstable_by(m, f32::total_cmp).1 as f64)
+            (!v.is_empty()).then(|| median(&mut v) as f64)
         };
         let pore = median(&|l, p| l == 0 && p == 0)?;
         let solid = median(&|l, p| l > 0 && p == 2).or_else(|| median(&|_, p| p == 2))?;
@@ -133,13 +146,8 @@ fn pore_noise(grey: ArrayView3<f32>, phases: ArrayView3<u8>, outside: ArrayView3
         }
         a
     });
-    if v.len() < 16 {
-        return 0.0;
-    }
-    let m = v.len() / 2;
-    let med = *v.select_nth_unstable_by(m, f32::total_cmp).1;
-    let mut dev: Vec<f32> = v.iter().map(|x| (x - med).abs()).collect();
-    1.4826 * *dev.select_nth_unstable_by(m, f32::total_cmp).1 as f64
+    let s = robust_sigma(&mut v);
+    if s.is_nan() { 0.0 } else { s }
 }
 
 /// Per particle: its solid level, from the voxels at least two voxels deep
@@ -215,7 +223,7 @@ fn fit_blur(grey: ArrayView3<f32>, model: ArrayView3<f32>, outside: ArrayView3<f
     let mut best: Option<(f64, BlurFit)> = None;
     for &s in &SIGMAS {
         let b = gaussian(model, s, [1.0; 3]);
-        let lap = laplacian(b.view());
+        let lap = laplacian_of_gaussian(b.view(), 1.0, [1.0; 3]);
         let (bs, ls) = (b.as_slice().expect("standard"), lap.as_slice().expect("standard"));
         let (mut num, mut den) = (0.0, 0.0);
         for &i in &near {
@@ -241,28 +249,7 @@ fn fit_blur(grey: ArrayView3<f32>, model: ArrayView3<f32>, outside: ArrayView3<f
 /// 3 voxels outside the particles.
 fn residual_noise(g: &[f32], e: &[f32], outside: &[f32]) -> f64 {
     let mut r: Vec<f32> = (0..g.len()).filter(|&i| outside[i] > 3.0).map(|i| g[i] - e[i]).collect();
-    if r.len() < 16 {
-        return f64::NAN;
-    }
-    let m = r.len() / 2;
-    let med = *r.select_nth_unstable_by(m, f32::total_cmp).1;
-    let mut dev: Vec<f32> = r.iter().map(|x| (x - med).abs()).collect();
-    1.4826 * *dev.select_nth_unstable_by(m, f32::total_cmp).1 as f64
-}
-
-/// Σ σ² ∂² over the axes with more than one voxel (σ = 1 voxel).
-fn laplacian(b: ArrayView3<f32>) -> Array3<f32> {
-    let dims = [b.dim().0, b.dim().1, b.dim().2];
-    let mut out = Array3::<f32>::zeros(b.dim());
-    for axis in 0..3 {
-        if dims[axis] < 2 {
-            continue;
-        }
-        let mut orders = [0; 3];
-        orders[axis] = 2;
-        out += &gaussian_derivative(b, 1.0, [1.0; 3], orders);
-    }
-    out
+    robust_sigma(&mut r)
 }
 
 /// Sums of one particle's deficit (expected − grey) by depth layer.

@@ -468,7 +468,8 @@ fn score_against_truth(
     Ok((v, table))
 }
 
-fn class_counts(t: &Table) -> Result<ClassCounts> {
+/// Particles per damage class in a table's `damage_class` column.
+pub(crate) fn class_counts(t: &Table) -> Result<ClassCounts> {
     let c = t.str("damage_class")?;
     let n = |k: &str| c.iter().filter(|x| *x == k).count() as u64;
     Ok(ClassCounts { least: n("least"), mild: n("mild"), severe: n("severe") })

@@ -118,13 +118,12 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     table::write_csv(&dir.path("truth/particles.csv"), &m.truth, Some(&prov))?;
     progress.inc(1);
     progress.finish();
-    let cls = m.truth.str("damage_class")?;
-    let n = |k: &str| cls.iter().filter(|c| *c == k).count() as u64;
+    let class_counts = super::particles::class_counts(&m.truth)?;
     let cf = m.truth.f64("crack_fraction")?;
     let summary = Summary {
         stage: "phantom".into(),
         particles: m.truth.rows() as u64,
-        class_counts: ClassCounts { least: n("least"), mild: n("mild"), severe: n("severe") },
+        class_counts,
         crack_fraction_mean: cf.iter().sum::<f64>() / cf.len().max(1) as f64,
         config: cfg,
         outputs: ["image.tiff", "truth/labels.tiff", "truth/phases.tiff", "truth/particles.csv"]

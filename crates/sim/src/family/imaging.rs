@@ -6,7 +6,7 @@
 
 use super::config::Imaging;
 use crate::rng::{Stream, uniform};
-use chemomech_imgproc::filters::{correlate1d, gaussian_kernel};
+use chemomech_imgproc::filters::{correlate1d, gaussian_kernel, laplacian_of_gaussian};
 use ndarray::{Array3, Axis};
 use rayon::prelude::*;
 
@@ -15,7 +15,7 @@ use rayon::prelude::*;
 pub fn image(a: &Array3<f32>, im: &Imaging, seed: u64) -> Array3<f32> {
     let mut g = blur(a, im.psf_vox);
     if im.fringes > 0.0 {
-        let lap = laplacian(&g);
+        let lap = laplacian_of_gaussian(g.view(), 1.0, [1.0; 3]);
         g.zip_mut_with(&lap, |v, &l| *v -= im.fringes as f32 * l);
     }
     add_residues(&mut g, im, seed);
@@ -31,24 +31,6 @@ fn blur(a: &Array3<f32>, sigma: [f64; 3]) -> Array3<f32> {
         }
     }
     g
-}
-
-/// Σ σ² ∂²g over the image's axes at σ = 1 voxel (scale-normalised LoG).
-fn laplacian(g: &Array3<f32>) -> Array3<f32> {
-    let mut out = Array3::<f32>::zeros(g.dim());
-    for axis in 0..3 {
-        if g.len_of(Axis(axis)) < 2 {
-            continue;
-        }
-        let mut d = g.clone();
-        for b in 0..3 {
-            if d.len_of(Axis(b)) > 1 {
-                d = correlate1d(&d, b, &gaussian_kernel(1.0, if b == axis { 2 } else { 0 }));
-            }
-        }
-        out += &d;
-    }
-    out
 }
 
 /// Rings: an offset per integer radius from the centre of each slice
