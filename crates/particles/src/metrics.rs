@@ -47,6 +47,20 @@ impl Default for DamageThresholds {
     }
 }
 
+impl std::fmt::Display for PhaseCodes {
+    /// `pore=0,cbd=1,active=2`: what [`str::parse`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pore={},cbd={},active={}", self.pore, self.cbd, self.active)
+    }
+}
+
+impl std::fmt::Display for DamageThresholds {
+    /// `MILD,SEVERE`: what [`str::parse`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{},{}", self.mild, self.severe)
+    }
+}
+
 impl std::str::FromStr for PhaseCodes {
     type Err = chemomech_core::Error;
     /// `pore=0,cbd=85,active=170` (`carbon_binder` also names the binder).

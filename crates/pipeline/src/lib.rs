@@ -4,6 +4,7 @@
 //! pipeline are thin layers over these runners.
 
 pub mod outdir;
+pub mod params;
 pub mod runner;
 pub mod stage;
 pub mod stages;

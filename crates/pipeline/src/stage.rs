@@ -87,6 +87,30 @@ fn command<S: Stage>() -> clap::Command {
     S::Params::augment_args(clap::Command::new(S::NAME)).arg(out).disable_help_flag(true).disable_version_flag(true)
 }
 
+/// A stage's parameters from a JSON object of its keys (serde, the
+/// parameters' defaults for absent keys); `Err((key, message))` names the
+/// first key whose value the type rejects.
+///
+/// # Errors
+/// A key the stage does not know, or a value its type rejects.
+pub fn params_from_json<S: Stage>(v: &serde_json::Value) -> std::result::Result<S::Params, (String, String)> {
+    serde_json::from_value::<S::Params>(v.clone()).map_err(|e| {
+        // serde does not say which field failed: try the keys one by one
+        // (every field has a default, so each alone is a valid table).
+        let bad = v.as_object().and_then(|m| {
+            m.iter().find(|(k, x)| {
+                let mut one = serde_json::Map::new();
+                one.insert((*k).clone(), (*x).clone());
+                serde_json::from_value::<S::Params>(serde_json::Value::Object(one)).is_err()
+            })
+        });
+        let msg = e.to_string();
+        // serde_json appends " at line L column C", meaningless for a value built in memory.
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        (bad.map(|(k, _)| k.clone()).unwrap_or_default(), msg)
+    })
+}
+
 /// A stage kind for the pipeline runner, from the stage's clap definition.
 pub fn kind<S: Stage>() -> StageKind {
     let keys = command::<S>()
@@ -101,25 +125,20 @@ pub fn kind<S: Stage>() -> StageKind {
             },
             path: a.get_value_parser().type_id() == std::any::TypeId::of::<PathBuf>(),
             required: a.is_required_set(),
+            delimiter: a.get_value_delimiter(),
             // Files the stage writes: --out and every --save-….
             output: a.get_id() == "out" || a.get_id().as_str().starts_with("save_"),
         })
         .collect();
-    let check: runner::Check = Box::new(move |argv: &[String]| {
-        command::<S>().try_get_matches_from(argv).map(|_| ()).map_err(|e| {
-            let opt = match e.get(clap::error::ContextKind::InvalidArg) {
-                Some(clap::error::ContextValue::String(s)) => s.clone(),
-                _ => String::new(),
-            };
-            (opt, clap_line(&e))
-        })
-    });
-    let exec: runner::Exec = Box::new(move |argv: &[String], progress: &dyn Progress| {
-        let m = command::<S>().try_get_matches_from(argv).map_err(|e| Error::param(clap_line(&e)))?;
-        let params = S::Params::from_arg_matches(&m).map_err(|e| Error::param(clap_line(&e)))?;
-        let out = m.get_one::<PathBuf>("out").ok_or_else(|| Error::param("--out is required"))?;
+    let check: runner::Check = Box::new(|v: &serde_json::Value| params_from_json::<S>(v).map(|_| ()));
+    let exec: runner::Exec = Box::new(|v: &serde_json::Value, out: &Path, progress: &dyn Progress| {
+        let params = params_from_json::<S>(v).map_err(|(key, msg)| Error::param(format!("key '{key}': {msg}")))?;
         let summary = S::run(&params, out, progress)?;
-        Ok(runner::Finished { headline: S::headline(&summary), summary: serde_json::to_value(&summary)? })
+        Ok(runner::Finished {
+            params: serde_json::to_value(&params)?,
+            headline: S::headline(&summary),
+            summary: serde_json::to_value(&summary)?,
+        })
     });
     let headline: runner::Headline = Box::new(|v: &serde_json::Value| {
         serde_json::from_value::<S::Summary>(v.clone()).map(|s| S::headline(&s)).unwrap_or_default()
@@ -230,5 +249,113 @@ mod tests {
                 .try_get_matches_from(["particles", "--damage-thresholds", "0.2,0.1", "--out", "o"])
                 .is_err()
         );
+    }
+
+    /// The typed parameters a pipeline file gives (serde, after the runner
+    /// resolves paths) and those the same options give on the command line.
+    fn toml_and_argv<S: Stage>(toml_keys: &str, argv: &[&str]) -> (serde_json::Value, serde_json::Value) {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["p.h5", "v.tiff", "ph.tiff", "soc.tiff", "s.h5", "a.xdi", "b.xdi"] {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        let file = dir.path().join("p.toml");
+        let text = format!("[[stage]]\nrun = \"{}\"\n{toml_keys}\n", S::NAME);
+        let reg = registry();
+        let p = crate::runner::parse_str(&file, &text, &reg).unwrap();
+        let sk = reg.iter().find(|k| k.name == S::NAME).unwrap();
+        let json = crate::runner::params(&p.stages[0], sk, dir.path(), &dir.path().join("run").join(S::NAME));
+        let from_toml = serde_json::to_value(params_from_json::<S>(&json).unwrap()).unwrap();
+        let d = dir.path().display().to_string();
+        let argv: Vec<String> = argv.iter().map(|a| a.replace("DIR", &d)).collect();
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        (from_toml, serde_json::to_value(parse::<S>(&argv)).unwrap())
+    }
+
+    #[test]
+    fn pipeline_keys_and_command_line_options_give_the_same_parameters() {
+        let (t, a) = toml_and_argv::<reconstruct::Reconstruct>(
+            "input = \"p.h5\"\nrings = \"vo\"\ncenter = 512.5\nslices = \"4:\"\ndistance_m = \"0.1,0.2\"\nfilter = \"shepp-logan\"\nalgorithm = \"gridrec\"",
+            &[
+                "reconstruct",
+                "DIR/p.h5",
+                "--rings",
+                "vo",
+                "--center",
+                "512.5",
+                "--slices",
+                "4:",
+                "--distance-m",
+                "0.1,0.2",
+                "--filter",
+                "shepp-logan",
+                "--algorithm",
+                "gridrec",
+            ],
+        );
+        assert_eq!(t, a);
+        assert_eq!((t["center"].as_str(), t["distance_m"].clone()), (Some("512.5"), serde_json::json!(["0.1", "0.2"])));
+        let (t2, _) = toml_and_argv::<reconstruct::Reconstruct>(
+            "input = \"p.h5\"\ndistance_m = [0.1, 0.2]",
+            &["reconstruct", "p.h5"],
+        );
+        assert_eq!(t2["distance_m"], t["distance_m"]);
+        let (t, a) = toml_and_argv::<particles::Particles>(
+            "phases = \"ph.tiff\"\nphase_values = \"pore=0,cbd=85,active=170\"\nconnectivity = 6\nextra = [\"soc=soc.tiff\"]\ndamage_thresholds = \"0.05,0.2\"\ncrack_measure = \"deficit\"\nno_merge = true",
+            &[
+                "particles",
+                "--phases",
+                "DIR/ph.tiff",
+                "--phase-values",
+                "pore=0,cbd=85,active=170",
+                "--connectivity",
+                "6",
+                "--extra",
+                "soc=DIR/soc.tiff",
+                "--damage-thresholds",
+                "0.05,0.2",
+                "--crack-measure",
+                "deficit",
+                "--no-merge",
+            ],
+        );
+        assert_eq!(t, a);
+        let (t, a) = toml_and_argv::<xanes::Xanes>(
+            "stack = \"s.h5\"\ninput = \"od\"\nregister = \"reference:3\"\nrefs = \"a.xdi,b.xdi\"\nsoc_edge = \"8340,8342.5\"",
+            &[
+                "xanes",
+                "DIR/s.h5",
+                "--input",
+                "od",
+                "--register",
+                "reference:3",
+                "--refs",
+                "DIR/a.xdi,DIR/b.xdi",
+                "--soc-edge",
+                "8340,8342.5",
+            ],
+        );
+        assert_eq!(t, a);
+        assert_eq!(t["input"], "od");
+        let (t, a) = toml_and_argv::<segment::Segment>(
+            "volume = \"v.tiff\"\nmethod = \"multi-otsu\"\ndenoise = \"bilateral:0.5:0.1\"",
+            &["segment", "DIR/v.tiff", "--method", "multi-otsu", "--denoise", "bilateral:0.5:0.1"],
+        );
+        assert_eq!(t, a);
+    }
+
+    #[test]
+    fn bad_pipeline_values_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.h5"), "x").unwrap();
+        let reg = registry();
+        for (keys, key, words) in [
+            ("input = \"counts\"", "input", "'counts' is not one of: auto, od, transmission"),
+            ("register = \"sideways\"", "register", "registration must be"),
+            ("mask_sigma = \"five\"", "mask_sigma", "invalid type"),
+        ] {
+            let text = format!("[[stage]]\nrun = \"xanes\"\nstack = \"s.h5\"\n{keys}\n");
+            let e = crate::runner::parse_str(&dir.path().join("p.toml"), &text, &reg).unwrap_err().to_string();
+            assert!(e.contains(&format!("key '{key}'")) && e.contains(words) && e.contains("p.toml:4"), "{e}");
+        }
     }
 }

@@ -29,6 +29,19 @@ pub enum Filter {
     Hann,
 }
 
+impl std::fmt::Display for Filter {
+    /// The filter's name as [`str::parse`] reads it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Filter::Ramp => "ramp",
+            Filter::Shepp => "shepp",
+            Filter::Cosine => "cosine",
+            Filter::Hamming => "hamming",
+            Filter::Hann => "hann",
+        })
+    }
+}
+
 impl FromStr for Filter {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {

@@ -32,6 +32,16 @@ pub enum Algorithm {
     Fourier,
 }
 
+impl std::fmt::Display for Algorithm {
+    /// The algorithm's name as [`str::parse`] reads it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Algorithm::Fbp => "fbp",
+            Algorithm::Fourier => "fourier",
+        })
+    }
+}
+
 impl std::str::FromStr for Algorithm {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {

@@ -18,6 +18,10 @@
 //! Keys are the subcommand's options with `_` for `-` (`window_um` for
 //! `--window-um`); `true` sets a flag, arrays give repeated or
 //! comma-separated values. Relative paths are relative to the TOML file.
+//! Each table is deserialised by serde into the stage's typed parameters
+//! (after `@STAGE/PATH` references and relative paths are resolved), the
+//! same type that clap fills from the command line; `stage.json` records
+//! the parameters in full, defaults included, and the equivalent command.
 //! The runner owns `out`: each stage writes into `RUN/NAME/` (for stages
 //! that write one file, `out` names that file inside it).
 //!
@@ -62,6 +66,8 @@ pub struct KeySpec {
     pub output: bool,
     /// The stage cannot run without it.
     pub required: bool,
+    /// A text value holds several values separated by this character.
+    pub delimiter: Option<char>,
 }
 
 /// What a stage writes.
@@ -73,22 +79,25 @@ pub enum Output {
     File(&'static str),
 }
 
-/// What a stage run returns to the runner: its summary as JSON and one
-/// line for people.
+/// What a stage run returns to the runner: its parameters and summary as
+/// JSON and one line for people.
 #[derive(Debug, Clone)]
 pub struct Finished {
+    /// The typed parameters it ran with, defaults included, as JSON.
+    pub params: serde_json::Value,
     /// The stage's summary as JSON.
     pub summary: serde_json::Value,
     /// One line for people about the run.
     pub headline: String,
 }
 
-/// Runs a stage from its command-line arguments (program name first).
-pub type Exec = Box<dyn Fn(&[String], &dyn Progress) -> Result<Finished> + Send + Sync>;
+/// Runs a stage on its parameters (a JSON object of resolved TOML keys)
+/// with its output at the path given (a directory, or the one file).
+pub type Exec = Box<dyn Fn(&serde_json::Value, &Path, &dyn Progress) -> Result<Finished> + Send + Sync>;
 /// One line for people from a stored summary (a cached stage).
 pub type Headline = Box<dyn Fn(&serde_json::Value) -> String + Send + Sync>;
-/// Checks arguments without running; `Err((option or "", message))`.
-pub type Check = Box<dyn Fn(&[String]) -> std::result::Result<(), (String, String)> + Send + Sync>;
+/// Checks parameters without running; `Err((key or "", message))`.
+pub type Check = Box<dyn Fn(&serde_json::Value) -> std::result::Result<(), (String, String)> + Send + Sync>;
 
 /// A kind of stage the runner can call.
 pub struct StageKind {
@@ -98,9 +107,9 @@ pub struct StageKind {
     pub keys: Vec<KeySpec>,
     /// What the stage writes.
     pub output: Output,
-    /// Runs the stage from its command-line arguments.
+    /// Runs the stage on its parameters.
     pub exec: Exec,
-    /// Checks the stage's arguments without running it.
+    /// Checks the stage's parameters without running it.
     pub check: Check,
     /// One line for people from a stored summary.
     pub headline: Headline,
@@ -355,10 +364,9 @@ fn parse_stage(
         }
     }
     let st = StageSpec { name: sname, kind, line, options };
-    // Values the subcommand itself rejects (numbers that are not, bad choices).
-    let argv = argv(&st, sk, base, Path::new("/nonexistent-run"));
-    if let Err((opt, msg)) = (sk.check)(&argv) {
-        let key = opt.trim_start_matches('-').split([' ', '=', '<']).next().unwrap_or("").replace('-', "_");
+    // Values the stage's parameter type rejects (numbers that are not, bad choices).
+    let dest = Path::new("/nonexistent-run").join(&st.name);
+    if let Err((key, msg)) = (sk.check)(&params(&st, sk, base, &dest)) {
         let l = st.options.iter().find(|o| o.0 == key).map(|o| o.2).unwrap_or(line);
         let what = if key.is_empty() { String::new() } else { format!("key '{key}': ") };
         return Err(at_line(file, l, format!("stage '{}': {what}{msg}", st.name)));
@@ -489,7 +497,50 @@ fn resolve(v: &str, base: &Path, run: &Path, path_key: bool) -> String {
     items.join(",")
 }
 
-/// The stage's command line, with its output in `dest` (a directory).
+/// The stage's parameters as JSON for serde, with its outputs in `dest`
+/// (a directory): references and relative paths resolved, repeated keys as
+/// arrays (a text value split at the option's delimiter).
+pub(crate) fn params(st: &StageSpec, sk: &StageKind, base: &Path, dest: &Path) -> serde_json::Value {
+    let run = dest.parent().unwrap_or(Path::new("."));
+    let text = |spec: &KeySpec, x: &str| -> String {
+        if spec.output { dest.join(x).display().to_string() } else { resolve(x, base, run, spec.path) }
+    };
+    let mut m = serde_json::Map::new();
+    for (k, v, _) in &st.options {
+        let Some(spec) = sk.keys.iter().find(|s| s.key == *k) else { continue };
+        if spec.key == "out" {
+            continue;
+        }
+        let value = match (spec.arity, v) {
+            (Arity::Flag, _) => json!(v.as_bool() == Some(true)),
+            (Arity::One, toml::Value::String(s)) => json!(text(spec, s)),
+            (Arity::One, other) => serde_json::to_value(other).unwrap_or_default(),
+            (Arity::Many, _) => {
+                let items: Vec<serde_json::Value> = match v {
+                    toml::Value::Array(a) => a.iter().flat_map(|x| many_item(spec, x, &text)).collect(),
+                    x => many_item(spec, x, &text),
+                };
+                json!(items)
+            }
+        };
+        m.insert(k.clone(), value);
+    }
+    serde_json::Value::Object(m)
+}
+
+/// One TOML value of a repeated key as JSON items: text split at the
+/// option's delimiter and resolved as paths; numbers kept as numbers.
+fn many_item(spec: &KeySpec, v: &toml::Value, text: &dyn Fn(&KeySpec, &str) -> String) -> Vec<serde_json::Value> {
+    match (v, spec.delimiter) {
+        (toml::Value::String(s), Some(d)) => s.split(d).map(|x| json!(text(spec, x.trim()))).collect(),
+        (toml::Value::String(s), None) => vec![json!(text(spec, s))],
+        (other, _) => vec![serde_json::to_value(other).unwrap_or_default()],
+    }
+}
+
+/// The equivalent command line of a stage, with its output in `dest` (a
+/// directory): what `stage.json` and `run.json` show people. The runner
+/// itself passes [`params`] to the stage.
 fn argv(st: &StageSpec, sk: &StageKind, base: &Path, dest: &Path) -> Vec<String> {
     let run = dest.parent().unwrap_or(Path::new("."));
     let mut a = vec![sk.name.clone()];
@@ -581,8 +632,10 @@ pub struct StageRecord {
     pub seconds: f64,
     /// The stage's output directory.
     pub dir: PathBuf,
-    /// The stage's command line.
+    /// The equivalent command line.
     pub command: Vec<String>,
+    /// The typed parameters it ran with, defaults included.
+    pub params: serde_json::Value,
     /// The stage's summary as JSON.
     pub summary: serde_json::Value,
     /// One line for people (not written to `run.json`).
@@ -626,7 +679,16 @@ pub fn run(
         let sk = registry.iter().find(|k| k.name == st.kind).expect("checked by parse");
         let dest = run_dir.join(&st.name);
         let partial = run_dir.join(format!(".{}.partial", st.name));
-        let args = argv(st, sk, &base, &partial);
+        let args: Vec<String> = argv(st, sk, &base, &partial)
+            .iter()
+            .map(|a| a.replace(&*partial.to_string_lossy(), &dest.to_string_lossy()))
+            .collect();
+        let out = match &sk.output {
+            Output::Dir => partial.clone(),
+            Output::File(default) => {
+                partial.join(st.options.iter().find(|o| o.0 == "out").and_then(|o| o.1.as_str()).unwrap_or(default))
+            }
+        };
         // The key: version, arguments as written, upstream keys, input contents.
         let mut inputs = serde_json::Map::new();
         let mut upstream = serde_json::Map::new();
@@ -662,6 +724,7 @@ pub fn run(
                 seconds: c["seconds"].as_f64().unwrap_or(0.0),
                 dir: dest.clone(),
                 command: args.clone(),
+                params: c["params"].clone(),
                 headline: (sk.headline)(&c["summary"]),
                 summary: c["summary"].clone(),
             }
@@ -669,7 +732,7 @@ pub fn run(
             events(st, None);
             std::fs::create_dir_all(&partial).map_err(|e| Error::io(e).at(&partial))?;
             let t0 = std::time::Instant::now();
-            let finished = match (sk.exec)(&args, progress) {
+            let finished = match (sk.exec)(&params(st, sk, &base, &partial), &out, progress) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&partial);
@@ -677,8 +740,6 @@ pub fn run(
                 }
             };
             let seconds = t0.elapsed().as_secs_f64();
-            let shown: Vec<String> =
-                args.iter().map(|a| a.replace(&*partial.to_string_lossy(), &dest.to_string_lossy())).collect();
             let rec = StageRecord {
                 name: st.name.clone(),
                 run: st.kind.clone(),
@@ -686,13 +747,19 @@ pub fn run(
                 cached: false,
                 seconds,
                 dir: dest.clone(),
-                command: shown,
+                command: args.clone(),
+                params: finished
+                    .params
+                    .to_string()
+                    .replace(&*partial.to_string_lossy(), &dest.to_string_lossy())
+                    .parse()
+                    .unwrap_or_default(),
                 summary: finished.summary,
                 headline: finished.headline,
             };
             chemomech_io::atomic::write_json(
                 &partial.join("stage.json"),
-                &json!({"key": key, "key_inputs": key_doc, "seconds": seconds, "command": rec.command, "summary": rec.summary}),
+                &json!({"key": key, "key_inputs": key_doc, "seconds": seconds, "command": rec.command, "params": rec.params, "summary": rec.summary}),
             )?;
             chemomech_io::atomic::commit(&partial, &dest)?;
             rec

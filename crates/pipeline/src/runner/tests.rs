@@ -4,7 +4,15 @@ use super::*;
 
 fn registry() -> Vec<StageKind> {
     let keys = vec![
-        KeySpec { key: "input".into(), long: None, arity: Arity::One, path: true, required: true, output: false },
+        KeySpec {
+            key: "input".into(),
+            long: None,
+            arity: Arity::One,
+            path: true,
+            required: true,
+            output: false,
+            delimiter: None,
+        },
         KeySpec {
             key: "scale".into(),
             long: Some("scale".into()),
@@ -12,6 +20,7 @@ fn registry() -> Vec<StageKind> {
             path: false,
             required: false,
             output: false,
+            delimiter: None,
         },
         KeySpec {
             key: "fast".into(),
@@ -20,6 +29,7 @@ fn registry() -> Vec<StageKind> {
             path: false,
             required: false,
             output: false,
+            delimiter: None,
         },
         KeySpec {
             key: "save_log".into(),
@@ -28,6 +38,7 @@ fn registry() -> Vec<StageKind> {
             path: true,
             required: false,
             output: true,
+            delimiter: None,
         },
         KeySpec {
             key: "out".into(),
@@ -36,25 +47,22 @@ fn registry() -> Vec<StageKind> {
             path: true,
             required: false,
             output: true,
+            delimiter: None,
         },
     ];
     // A toy stage: copies its input, times --scale, into its output file.
-    let exec: Exec = Box::new(|a: &[String], _p: &dyn Progress| {
-        let pos = a.iter().position(|x| x == "--").unwrap();
-        let input = std::fs::read_to_string(&a[pos + 1]).unwrap();
-        let scale: f64 = a.iter().position(|x| x == "--scale").map(|i| a[i + 1].parse().unwrap()).unwrap_or(1.0);
-        let out = &a[a.iter().position(|x| x == "--out").unwrap() + 1];
+    let exec: Exec = Box::new(|p: &serde_json::Value, out: &Path, _progress: &dyn Progress| {
+        let input = std::fs::read_to_string(p["input"].as_str().unwrap()).unwrap();
+        let scale: f64 = p["scale"].as_f64().unwrap_or(1.0);
         let v: f64 = input.trim().parse::<f64>().unwrap() * scale;
         std::fs::write(out, format!("{v}")).unwrap();
-        if let Some(i) = a.iter().position(|x| x == "--save-log") {
-            std::fs::write(&a[i + 1], format!("scaled by {scale}")).unwrap();
+        if let Some(log) = p["save_log"].as_str() {
+            std::fs::write(log, format!("scaled by {scale}")).unwrap();
         }
-        Ok(Finished { summary: json!({"value": v}), headline: format!("value {v}") })
+        Ok(Finished { params: p.clone(), summary: json!({"value": v}), headline: format!("value {v}") })
     });
-    let check: Check = Box::new(|a: &[String]| match a.iter().position(|x| x == "--scale") {
-        Some(i) if a[i + 1].parse::<f64>().is_err() => {
-            Err(("--scale <SCALE>".into(), format!("invalid value '{}': not a number", a[i + 1])))
-        }
+    let check: Check = Box::new(|p: &serde_json::Value| match &p["scale"] {
+        serde_json::Value::String(s) => Err(("scale".into(), format!("invalid value '{s}': not a number"))),
         _ => Ok(()),
     });
     let headline: Headline = Box::new(|v: &serde_json::Value| format!("value {}", v["value"]));

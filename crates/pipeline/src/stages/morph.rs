@@ -31,8 +31,7 @@ pub enum Op {
 }
 
 /// The primitive, as the user names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OpName {
     /// Connected components → 16-bit labels up to 65 535 components, else 32-bit.
     #[default]
@@ -62,6 +61,7 @@ pub struct Params {
     pub voxel_um: Option<f64>,
     /// 6, 18 or 26 (label).
     #[arg(long, default_value = "26")]
+    #[serde(with = "crate::params::text")]
     pub connectivity: Connectivity,
     /// Median over a (2r+1)³ cube (median).
     #[arg(long, default_value_t = 1)]
@@ -297,3 +297,5 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         seconds_runs: tm.compute,
     })
 }
+
+crate::value_enum_serde!(OpName);

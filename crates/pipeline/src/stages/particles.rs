@@ -26,6 +26,13 @@ pub struct Extra {
     pub path: PathBuf,
 }
 
+impl std::fmt::Display for Extra {
+    /// `NAME=PATH`: what [`str::parse`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.name, self.path.display())
+    }
+}
+
 impl std::str::FromStr for Extra {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -36,8 +43,7 @@ impl std::str::FromStr for Extra {
 }
 
 /// How the crack fraction of a particle is measured from grey levels.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum CrackMeasure {
     /// Voxels darker than the crack level inside the envelope, over its voxels.
     #[default]
@@ -61,12 +67,14 @@ pub struct Params {
     pub phases: Option<PathBuf>,
     /// Codes of the phases in --phases, e.g. pore=0,cbd=85,active=170.
     #[arg(long = "phase-values", default_value = "pore=0,cbd=1,active=2")]
+    #[serde(with = "crate::params::text")]
     pub phase_values: PhaseCodes,
     /// Voxel size in µm (required when the file states none).
     #[arg(long)]
     pub voxel_um: Option<f64>,
     /// 6, 18 or 26.
     #[arg(long, default_value = "26")]
+    #[serde(with = "crate::params::text")]
     pub connectivity: Connectivity,
     /// Do not split touching particles (connected components only).
     #[arg(long)]
@@ -99,9 +107,11 @@ pub struct Params {
     pub crack_measure: CrackMeasure,
     /// Crack-fraction thresholds least<MILD≤mild<SEVERE≤severe.
     #[arg(long, default_value = "0.03,0.15")]
+    #[serde(with = "crate::params::text")]
     pub damage_thresholds: DamageThresholds,
     /// Extra volume averaged per particle, NAME=PATH (repeatable), e.g. soc=soc.tiff.
     #[arg(long = "extra")]
+    #[serde(with = "crate::params::text_list")]
     pub extra: Vec<Extra>,
     /// Ground-truth labels (simulated data) to score against.
     #[arg(long)]
@@ -573,3 +583,5 @@ pub fn score_detachment(
     }
     (v, cols)
 }
+
+crate::value_enum_serde!(CrackMeasure);

@@ -49,8 +49,7 @@ pub struct Plan {
 }
 
 /// Ring removal, as the user names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum RingsName {
     /// No ring removal.
     #[default]
@@ -62,8 +61,7 @@ pub enum RingsName {
 }
 
 /// Combination of flat (and dark) frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum FlatsName {
     /// Mean of the frames.
     #[default]
@@ -73,8 +71,7 @@ pub enum FlatsName {
 }
 
 /// Phase retrieval, as the user names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum PhaseName {
     /// Absorption contrast only.
     #[default]
@@ -86,9 +83,23 @@ pub enum PhaseName {
 }
 
 /// The rotation centre: `auto` (Vo's method), `180` (0°/180° registration) or a value in detector pixels.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Center(pub CenterSpec);
+
+crate::value_enum_serde!(RingsName);
+crate::value_enum_serde!(FlatsName);
+crate::value_enum_serde!(PhaseName);
+
+impl std::fmt::Display for Center {
+    /// `auto`, `180` or the value: what [`str::parse`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            CenterSpec::Auto => f.write_str("auto"),
+            CenterSpec::Opposite => f.write_str("180"),
+            CenterSpec::Value(v) => write!(f, "{v}"),
+        }
+    }
+}
 
 impl Default for Center {
     fn default() -> Self {
@@ -110,12 +121,22 @@ impl std::str::FromStr for Center {
 }
 
 /// Detector rows `A:B` (either end may be left out).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rows {
     /// First row (inclusive).
     pub start: usize,
     /// Exclusive end; `None`: the last row.
     pub end: Option<usize>,
+}
+
+impl std::fmt::Display for Rows {
+    /// `A:B` (`A:` to the last row): what [`str::parse`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.end {
+            Some(e) => write!(f, "{}:{e}", self.start),
+            None => write!(f, "{}:", self.start),
+        }
+    }
 }
 
 impl std::str::FromStr for Rows {
@@ -142,13 +163,16 @@ pub struct Params {
     pub input: PathBuf,
     /// Rotation centre: auto (Vo's method), 180 (0°/180° registration), or a value in detector pixels.
     #[arg(long, default_value = "auto")]
+    #[serde(with = "crate::params::text")]
     pub center: Center,
     /// Filter: ramp, shepp, cosine, hamming, hann.
     #[arg(long, default_value = "ramp")]
+    #[serde(with = "crate::params::text")]
     pub filter: Filter,
     /// Algorithm: fbp (filtered back-projection) or fourier (direct
     /// Fourier gridding, faster; same filters and scale).
     #[arg(long, default_value = "fbp")]
+    #[serde(with = "crate::params::text")]
     pub algorithm: Algorithm,
     /// Ring removal: none, vo (Vo 2018 sorting + large stripes), fw (Münch 2009 Fourier–wavelet).
     #[arg(long, value_enum, default_value_t = RingsName::None)]
@@ -170,12 +194,14 @@ pub struct Params {
     pub energy_kev: Option<f64>,
     /// Propagation distance(s) in metres (phase retrieval), comma-separated.
     #[arg(long, value_delimiter = ',')]
+    #[serde(with = "crate::params::text_list")]
     pub distance_m: Vec<f64>,
     /// Pixel size in µm (phase retrieval; overrides the file's).
     #[arg(long)]
     pub pixel_um: Option<f64>,
     /// Slices (detector rows) A:B to reconstruct.
     #[arg(long)]
+    #[serde(with = "crate::params::text_opt")]
     pub slices: Option<Rows>,
     /// Memory budget in GB for data in flight (default 4).
     #[arg(long)]

@@ -46,6 +46,18 @@ pub enum Method {
     },
 }
 
+impl std::fmt::Display for Denoise {
+    /// `none`, `gaussian:S`, `median:R`, `bilateral:S:R`: what [`str::parse`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Denoise::None => f.write_str("none"),
+            Denoise::Gaussian(s) => write!(f, "gaussian:{s}"),
+            Denoise::Median(r) => write!(f, "median:{r}"),
+            Denoise::Bilateral(s, r) => write!(f, "bilateral:{s}:{r}"),
+        }
+    }
+}
+
 impl std::str::FromStr for Denoise {
     type Err = Error;
     /// `none`, `gaussian:SIGMA_UM`, `median:R`, `bilateral:SIGMA_UM:RANGE_FRACTION`.
@@ -69,8 +81,7 @@ impl std::str::FromStr for Denoise {
 }
 
 /// How phases are assigned, as the user names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum MethodName {
     /// 3 phases at half-way grey levels between class medians (right extent of blurred particles).
     #[default]
@@ -108,6 +119,7 @@ pub struct Params {
     pub save_model: Option<PathBuf>,
     /// Denoising: none, gaussian:SIGMA_UM, median:R, bilateral:SIGMA_UM:RANGE_FRACTION.
     #[arg(long, default_value = "none")]
+    #[serde(with = "crate::params::text")]
     pub denoise: Denoise,
     /// Dataset inside a container file.
     #[arg(long)]
@@ -284,3 +296,5 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         provenance: prov.to_json(),
     })
 }
+
+crate::value_enum_serde!(MethodName);

@@ -14,8 +14,7 @@ use ndarray::{Array3, ArrayD, Axis, Ix3};
 use std::path::{Path, PathBuf};
 
 /// What the stack's values are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum InputKind {
     /// Counts with reference (flat) frames when the file has them, else optical density.
     #[default]
@@ -36,6 +35,18 @@ pub struct Register(pub RegistrationMode);
 impl Default for Register {
     fn default() -> Self {
         Register(RegistrationMode::Reference(None))
+    }
+}
+
+impl std::fmt::Display for Register {
+    /// `reference`, `reference:N`, `chained` or `none`: what [`str::parse`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            RegistrationMode::Reference(None) => f.write_str("reference"),
+            RegistrationMode::Reference(Some(n)) => write!(f, "reference:{n}"),
+            RegistrationMode::Chained => f.write_str("chained"),
+            RegistrationMode::None => f.write_str("none"),
+        }
     }
 }
 
@@ -65,6 +76,13 @@ pub struct SocEdge {
     pub e_soc0: f64,
     /// Edge energy at SoC 1 in eV.
     pub e_soc1: f64,
+}
+
+impl std::fmt::Display for SocEdge {
+    /// `E_SOC0,E_SOC1`: what [`str::parse`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{},{}", self.e_soc0, self.e_soc1)
+    }
 }
 
 impl std::str::FromStr for SocEdge {
@@ -105,12 +123,14 @@ pub struct Params {
     pub labels: Option<PathBuf>,
     /// Registration: reference (to the best-contrast frame), reference:N, chained, none. 3-D stacks are not registered.
     #[arg(long, default_value = "reference")]
+    #[serde(with = "crate::params::text")]
     pub register: Register,
     /// Mask pixels whose edge jump exceeds K times their pre-edge noise.
     #[arg(long, default_value_t = 5.0)]
     pub mask_sigma: f64,
     /// SoC from the edge energy instead of LCF: E_SOC0,E_SOC1 (eV at SoC 0 and 1).
     #[arg(long)]
+    #[serde(with = "crate::params::text_opt")]
     pub soc_edge: Option<SocEdge>,
     /// Largest number of spectral clusters tried (0: no clustering).
     #[arg(long, default_value_t = 6)]
@@ -658,3 +678,5 @@ fn registration_table(
 pub fn map_params(clusters: bool, max_k: usize) -> MapParams {
     MapParams { clusters: clusters.then(|| ClusterParams { max_k, ..Default::default() }), ..Default::default() }
 }
+
+crate::value_enum_serde!(InputKind);
