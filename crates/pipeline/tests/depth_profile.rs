@@ -13,8 +13,8 @@ use chemomech_particles::metrics::{
 };
 use chemomech_particles::separate::{SeparateParams, separate};
 use chemomech_pipeline::stages::particles::score_classes;
-use chemomech_pipeline::stages::segment::{Denoise, Method, segment_volume};
 use chemomech_segment::classify::{FeatureBank, train};
+use chemomech_segment::phases::{Denoise, PhaseMethod, segment_phases};
 use chemomech_sim::truth::{
     ANNOTATED_FRACTION, SCRIBBLE_LENGTH, SCRIBBLE_PLANES, SCRIBBLE_STROKES, correction_strokes, scribble_annotations,
     sparse_annotations,
@@ -109,7 +109,10 @@ fn score(name: &str, source: Source) -> Scores {
                 reconstruct(lines.view(), &p.angles_deg, p.meta["rotation_center"].as_f64().unwrap(), &params, Some(v))
                     .unwrap();
             let vol = chemomech_core::Volume::new(vol, [v; 3]);
-            (segment_volume(&vol, &Method::Iso50, Denoise::None).unwrap().0, Some(vol.data))
+            (
+                segment_phases(vol.data.view(), vol.voxel_um, &PhaseMethod::Iso50, Denoise::None).unwrap().0,
+                Some(vol.data),
+            )
         }
         Source::Holo(kind) => {
             let h = sim.holo.as_ref().unwrap();
@@ -207,7 +210,9 @@ fn score(name: &str, source: Source) -> Scores {
     };
     let (truth_severe, measured_severe) = (prof(&sim.truth), prof(&m));
     // Matched pairs: class agreement and carbon-binder contact, scored as the particles stage scores them.
-    let (cls, _) = score_classes(&sim.truth, &m, &matches).unwrap();
+    let pairs: Vec<(u64, u64, f64)> = matches.iter().map(|m| (m.0 as u64, m.1 as u64, m.2)).collect();
+    let (cls, _) = score_classes(&sim.truth, &m, &pairs).unwrap();
+    let cls = serde_json::to_value(cls).unwrap();
     let det = &cls["detachment"];
     Scores {
         spearman_severe: spearman(&truth_severe, &measured_severe),

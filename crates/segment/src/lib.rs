@@ -4,6 +4,7 @@
 //! Pure functions on `ndarray` views.
 
 pub mod classify;
+pub mod phases;
 pub mod threshold;
 
 pub use threshold::{iso50, iso50_3, multi_otsu, otsu};

@@ -5,6 +5,7 @@ pub mod network;
 pub mod profile;
 pub mod tests;
 pub mod tortuosity;
+pub mod truth;
 pub mod volume;
 
 pub use profile::{DepthWindow, depth_profile};

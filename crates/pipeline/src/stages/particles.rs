@@ -1,7 +1,7 @@
 //! `particles`: phases (or a grey volume, segmented first) → labelled
 //! particle envelopes, per-particle metrics (CSV and Parquet) and a summary.
 
-use super::segment::{Denoise, Method, read_volume, segment_volume};
+use super::segment::read_volume;
 use crate::outdir::OutDir;
 use crate::stage::ClassCounts;
 use chemomech_core::{Column, DynArray, Error, Progress, Provenance, Result, Table};
@@ -14,6 +14,7 @@ use chemomech_particles::metrics::{
 };
 use chemomech_particles::separate::{SeparateParams, separate};
 use chemomech_particles::voids::{ParticleVoids, void_fractions};
+use chemomech_segment::phases::{Denoise, PhaseMethod, segment_phases};
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
 
@@ -171,29 +172,7 @@ pub struct TruthMatch {
     pub classes: Option<ClassScore>,
 }
 
-/// Damage classes and crack fractions of matched particles against the truth.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ClassScore {
-    /// Matched particles scored.
-    pub matched: u64,
-    /// Fraction of scored particles whose damage class equals the true one.
-    #[serde(deserialize_with = "chemomech_core::nan::f64")]
-    pub class_accuracy: f64,
-    /// Damage-class confusion matrix: class names and counts, rows true, columns measured.
-    pub confusion_rows_truth_cols_measured: serde_json::Value,
-    /// Pearson correlation of true and measured crack fractions.
-    #[serde(deserialize_with = "chemomech_core::nan::f64")]
-    pub crack_fraction_correlation: f64,
-    /// Mean true crack fraction of the scored particles.
-    #[serde(deserialize_with = "chemomech_core::nan::f64")]
-    pub crack_fraction_mean_truth: f64,
-    /// Mean measured crack fraction of the scored particles.
-    #[serde(deserialize_with = "chemomech_core::nan::f64")]
-    pub crack_fraction_mean_measured: f64,
-    /// Carbon-binder contact against the truth ([`score_detachment`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detachment: Option<serde_json::Value>,
-}
+pub use chemomech_stats::truth::{ClassScore, score_classes};
 
 /// The `particles` stage.
 pub struct Particles;
@@ -212,7 +191,7 @@ impl crate::stage::Stage for Particles {
             t.push_str(&format!("; matched to truth {:.1} %", 100.0 * m.matched_fraction));
             if let Some(c) = &m.classes {
                 t.push_str(&format!(", classes {:.1} % right", 100.0 * c.class_accuracy));
-                if let Some(r) = c.detachment.as_ref().and_then(|d| d["cbd_contact_correlation"].as_f64()) {
+                if let Some(r) = c.detachment.as_ref().map(|d| d.cbd_contact_correlation).filter(|r| r.is_finite()) {
                     t.push_str(&format!(", carbon-binder contact r {r:.2}"));
                 }
             }
@@ -268,7 +247,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         }
         (None, Some(vol)) => {
             let v = read_volume(vol, None, p.voxel_um)?;
-            let (ph, _) = segment_volume(&v, &Method::Iso50, Denoise::Gaussian(0.5 * v.voxel_um[0]))?;
+            let (ph, _) =
+                segment_phases(v.data.view(), v.voxel_um, &PhaseMethod::Iso50, Denoise::Gaussian(0.5 * v.voxel_um[0]))?;
             (ph, v.voxel_um)
         }
         (None, None) => unreachable!("checked above"),
@@ -471,8 +451,9 @@ fn score_against_truth(
     let mut table = None;
     if let Some(tf) = tp.parent().map(|d| d.join("particles.csv")).filter(|f| f.is_file()) {
         let truth_t = table::read_csv(&tf)?;
-        let (score, mt) = score_classes(&truth_t, t, &matches).map_err(|e| e.at(&tf))?;
-        v["classes"] = score;
+        let pairs: Vec<(u64, u64, f64)> = matches.iter().map(|m| (m.0 as u64, m.1 as u64, m.2)).collect();
+        let (score, mt) = score_classes(&truth_t, t, &pairs).map_err(|e| e.at(&tf))?;
+        v["classes"] = serde_json::to_value(score)?;
         table = Some(mt);
     }
     Ok((v, table))
@@ -483,105 +464,6 @@ pub(crate) fn class_counts(t: &Table) -> Result<ClassCounts> {
     let c = t.str("damage_class")?;
     let n = |k: &str| c.iter().filter(|x| *x == k).count() as u64;
     Ok(ClassCounts { least: n("least"), mild: n("mild"), severe: n("severe") })
-}
-
-/// Damage classes and crack fractions of matched particles against the
-/// truth table: accuracy, confusion matrix, crack-fraction correlation and
-/// mean error; with `cbd_contact_fraction` in both tables, the detachment
-/// score ([`score_detachment`]); and the per-pair table. Pairs are
-/// `matches` from [`match_labels`]; tables are `particle_metrics` rows (or
-/// the simulator's truth table).
-pub fn score_classes(
-    truth: &Table,
-    pred: &Table,
-    matches: &[chemomech_particles::compare::Match],
-) -> Result<(serde_json::Value, Table)> {
-    let (tid, tcls, tcf) = (truth.f64("id")?, truth.str("damage_class")?, truth.f64("crack_fraction")?);
-    let (pid, pcls, pcf) = (pred.f64("id")?, pred.str("damage_class")?, pred.f64("crack_fraction")?);
-    let ti: std::collections::HashMap<u64, usize> = tid.iter().enumerate().map(|(i, &v)| (v as u64, i)).collect();
-    let pi: std::collections::HashMap<u64, usize> = pid.iter().enumerate().map(|(i, &v)| (v as u64, i)).collect();
-    let names = ["least", "mild", "severe"];
-    let mut conf = [[0u64; 3]; 3];
-    let (mut a_id, mut b_id, mut iou, mut ac, mut bc, mut af, mut bf) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    // Row indices (truth, measured) of each scored pair.
-    let mut rows = Vec::new();
-    for m in matches {
-        let (Some(&i), Some(&j)) = (ti.get(&(m.0 as u64)), pi.get(&(m.1 as u64))) else { continue };
-        rows.push((i, j));
-        if let (Some(x), Some(y)) = (names.iter().position(|n| *n == tcls[i]), names.iter().position(|n| *n == pcls[j]))
-        {
-            conf[x][y] += 1;
-        }
-        a_id.push(m.0 as u64);
-        b_id.push(m.1 as u64);
-        iou.push(m.2);
-        ac.push(tcls[i].clone());
-        bc.push(pcls[j].clone());
-        af.push(tcf[i]);
-        bf.push(pcf[j]);
-    }
-    let n = rows.len();
-    let correct: u64 = (0..3).map(|k| conf[k][k]).sum();
-    use chemomech_stats::tests::{mean, pearson};
-    let mut score = serde_json::json!({
-        "matched": n,
-        "class_accuracy": if n > 0 { correct as f64 / n as f64 } else { f64::NAN },
-        "confusion_rows_truth_cols_measured": {"classes": names, "counts": conf},
-        "crack_fraction_correlation": pearson(&af, &bf),
-        "crack_fraction_mean_truth": mean(&af),
-        "crack_fraction_mean_measured": mean(&bf),
-    });
-    let mut t = Table::from_columns(vec![
-        ("truth_id", Column::U64(a_id), None),
-        ("particle_id", Column::U64(b_id), None),
-        ("iou", Column::F64(iou), None),
-        ("truth_class", Column::Str(ac), None),
-        ("damage_class", Column::Str(bc), None),
-        ("truth_crack_fraction", Column::F64(af), None),
-        ("crack_fraction", Column::F64(bf), None),
-    ])?;
-    if let (Ok(tc), Ok(pc)) = (truth.f64("cbd_contact_fraction"), pred.f64("cbd_contact_fraction")) {
-        let detached = truth.f64("detached").ok().map(|d| rows.iter().map(|&(i, _)| d[i] > 0.5).collect::<Vec<bool>>());
-        let (d, cols) =
-            score_detachment(&rows.iter().map(|&(i, j)| (tc[i], pc[j])).collect::<Vec<_>>(), detached.as_deref());
-        score["detachment"] = d;
-        for (name, col) in cols {
-            t.push(name, col, None)?;
-        }
-    }
-    Ok((score, t))
-}
-
-/// Carbon-binder contact of matched particles (truth, measured) against the
-/// truth: correlation and means; with the truth's `detached` flags, the
-/// measured contact of detached and attached particles and the probability
-/// that an attached particle shows more contact than a detached one (AUC).
-pub fn score_detachment(
-    pairs: &[(f64, f64)],
-    detached: Option<&[bool]>,
-) -> (serde_json::Value, Vec<(&'static str, Column)>) {
-    use chemomech_stats::tests::{mann_whitney, mean, pearson};
-    let (tc, pc): (Vec<f64>, Vec<f64>) = pairs.iter().cloned().unzip();
-    let mut v = serde_json::json!({
-        "cbd_contact_correlation": pearson(&tc, &pc),
-        "cbd_contact_mean_truth": mean(&tc),
-        "cbd_contact_mean_measured": mean(&pc),
-    });
-    let mut cols =
-        vec![("truth_cbd_contact_fraction", Column::F64(tc)), ("cbd_contact_fraction", Column::F64(pc.clone()))];
-    if let Some(d) = detached {
-        let pick = |want: bool| pc.iter().zip(d).filter(|(_, x)| **x == want).map(|(c, _)| *c).collect::<Vec<f64>>();
-        let (att, det) = (pick(false), pick(true));
-        let (u, p) = mann_whitney(&att, &det);
-        v["detached_truth"] = det.len().into();
-        v["cbd_contact_measured_detached"] = mean(&det).into();
-        v["cbd_contact_measured_attached"] = mean(&att).into();
-        v["auc_attached_above_detached"] = (u / (att.len() * det.len()).max(1) as f64).into();
-        v["mann_whitney_p"] = p.into();
-        cols.push(("truth_detached", Column::Bool(d.to_vec())));
-    }
-    (v, cols)
 }
 
 crate::value_enum_serde!(CrackMeasure);

@@ -2,26 +2,13 @@
 
 use crate::stage::PhaseFractions;
 use chemomech_core::{DynArray, Error, Progress, Provenance, Result, Volume};
-use chemomech_imgproc::filters;
 use chemomech_io::tiffio::{TiffOptions, write_tiff};
-use chemomech_segment::classify::{FeatureBank, VoxelClassifier, train};
-use chemomech_segment::{iso50_3, multi_otsu};
+use chemomech_segment::classify::VoxelClassifier;
+use chemomech_segment::phases::{ForestParams, PhaseDetails, PhaseMethod, segment_phases};
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
 
-/// Denoising before thresholding.
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub enum Denoise {
-    /// No denoising.
-    #[default]
-    None,
-    /// Gaussian σ in µm.
-    Gaussian(f64),
-    /// Median over a (2r+1)³ cube.
-    Median(usize),
-    /// Bilateral (σ spatial µm, σ range as a fraction of the data's spread).
-    Bilateral(f64, f64),
-}
+pub use chemomech_segment::phases::Denoise;
 
 /// How phases are assigned.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -44,40 +31,6 @@ pub enum Method {
         /// Where to save the trained model (JSON).
         save_model: Option<PathBuf>,
     },
-}
-
-impl std::fmt::Display for Denoise {
-    /// `none`, `gaussian:S`, `median:R`, `bilateral:S:R`: what [`str::parse`] reads.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Denoise::None => f.write_str("none"),
-            Denoise::Gaussian(s) => write!(f, "gaussian:{s}"),
-            Denoise::Median(r) => write!(f, "median:{r}"),
-            Denoise::Bilateral(s, r) => write!(f, "bilateral:{s}:{r}"),
-        }
-    }
-}
-
-impl std::str::FromStr for Denoise {
-    type Err = Error;
-    /// `none`, `gaussian:SIGMA_UM`, `median:R`, `bilateral:SIGMA_UM:RANGE_FRACTION`.
-    fn from_str(s: &str) -> Result<Self> {
-        let parts: Vec<&str> = s.split(':').collect();
-        let num = |i: usize| -> Result<f64> {
-            parts.get(i).and_then(|v| v.parse().ok()).ok_or_else(|| Error::param(format!("bad denoising '{s}'")))
-        };
-        Ok(match parts[0] {
-            "none" => Denoise::None,
-            "gaussian" => Denoise::Gaussian(num(1)?),
-            "median" => Denoise::Median(num(1)? as usize),
-            "bilateral" => Denoise::Bilateral(num(1)?, num(2)?),
-            o => {
-                return Err(Error::param(format!(
-                    "denoising must be none, gaussian:S, median:R or bilateral:S:R, got '{o}'"
-                )));
-            }
-        })
-    }
 }
 
 /// How phases are assigned, as the user names it.
@@ -206,64 +159,45 @@ pub fn read_volume_or(
     Ok(v)
 }
 
-/// Segments a volume in memory (the library entry point of this stage).
+/// Segments a volume in memory: the method's files (training labels, a
+/// saved model) are read, the library call
+/// [`segment_phases`](chemomech_segment::phases::segment_phases) assigns
+/// the phases, and a trained forest is saved where asked.
+///
+/// # Errors
+/// Unreadable model or label files, and the library call's errors.
 pub fn segment_volume(v: &Volume<f32>, method: &Method, denoise: Denoise) -> Result<(Array3<u8>, serde_json::Value)> {
-    let sp = v.voxel_um;
-    let nonfinite = v.data.iter().filter(|x| !x.is_finite()).count();
-    if nonfinite == v.data.len() {
-        return Err(Error::data("the volume holds no finite value"));
+    let (given, labels) = match method {
+        Method::Forest { model: Some(m), .. } => {
+            let text = std::fs::read_to_string(m).map_err(|e| Error::io(e).at(m))?;
+            (Some(VoxelClassifier::from_json(&text).map_err(|e| e.at(m))?), None)
+        }
+        Method::Forest { train: Some(t), .. } => (None, Some(chemomech_io::read::read_volume::<u8>(t, None)?.0)),
+        Method::Forest { .. } => {
+            return Err(Error::param("--method rf needs --train LABELS.tiff or --model MODEL.json"));
+        }
+        _ => (None, None),
+    };
+    let how = match (method, &given, &labels) {
+        (Method::Otsu, ..) => PhaseMethod::Otsu,
+        (Method::MultiOtsu, ..) => PhaseMethod::MultiOtsu,
+        (Method::Iso50, ..) => PhaseMethod::Iso50,
+        (_, Some(clf), _) => PhaseMethod::Apply(clf),
+        (_, None, Some(lab)) => PhaseMethod::Train(lab.view(), ForestParams::default()),
+        (_, None, None) => unreachable!("a forest has a model or training labels (checked above)"),
+    };
+    let (phases, details) = segment_phases(v.data.view(), v.voxel_um, &how, denoise).map_err(|e| match method {
+        Method::Forest { train: Some(t), model: None, .. } => e.at(t),
+        _ => e,
+    })?;
+    if let Method::Forest { save_model: Some(s), .. } = method {
+        let clf = match &details {
+            PhaseDetails::Forest { trained: Some(clf), .. } => clf,
+            _ => given.as_ref().expect("a forest not trained here was given"),
+        };
+        chemomech_io::atomic::write_bytes(s, clf.to_json()?.as_bytes())?;
     }
-    let data = match denoise {
-        Denoise::None => v.data.clone(),
-        Denoise::Gaussian(s) => filters::gaussian(v.data.view(), s, sp),
-        Denoise::Median(r) => filters::median(v.data.view(), r),
-        Denoise::Bilateral(s, r) => {
-            let vals: Vec<f32> = v.data.iter().cloned().filter(|x| x.is_finite()).collect();
-            let (lo, hi) = vals.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-            filters::bilateral(v.data.view(), s, r * (hi - lo) as f64, sp, 2)
-        }
-    };
-    let (phases, info) = match method {
-        Method::Otsu | Method::MultiOtsu | Method::Iso50 => {
-            let classes = if matches!(method, Method::Otsu) { 2 } else { 3 };
-            let vals: Vec<f32> = data.iter().cloned().filter(|x| x.is_finite()).collect();
-            let t =
-                if matches!(method, Method::Iso50) { iso50_3(&vals)?.to_vec() } else { multi_otsu(&vals, classes)? };
-            let ph = data.mapv(|x| {
-                if !x.is_finite() || (x as f64) <= t[0] {
-                    0u8
-                } else if classes == 2 || (x as f64) > t[1] {
-                    2
-                } else {
-                    1
-                }
-            });
-            (ph, serde_json::json!({"thresholds": t}))
-        }
-        Method::Forest { train: tr, model, save_model } => {
-            let clf = match (tr, model) {
-                (_, Some(m)) => {
-                    VoxelClassifier::from_json(&std::fs::read_to_string(m).map_err(|e| Error::io(e).at(m))?)
-                        .map_err(|e| e.at(m))?
-                }
-                (Some(t), None) => {
-                    let lab = chemomech_io::read::read_volume::<u8>(t, None)?.0;
-                    train(data.view(), lab.view(), sp, FeatureBank::for_voxel(sp[0]), 50, 1, 20_000)
-                        .map_err(|e| e.at(t))?
-                }
-                (None, None) => {
-                    return Err(Error::param("--method rf needs --train LABELS.tiff or --model MODEL.json"));
-                }
-            };
-            if let Some(s) = save_model {
-                chemomech_io::atomic::write_bytes(s, clf.to_json()?.as_bytes())?;
-            }
-            // Training labels 1/2/3 (pore/carbon-binder/active) → phases 0/1/2.
-            let pred = clf.predict(data.view())?;
-            (pred.mapv(|c| c.saturating_sub(1).min(2)), serde_json::json!({"classes": clf.classes}))
-        }
-    };
-    Ok((phases, info))
+    Ok((phases, details.to_json()))
 }
 
 /// Segments `p.volume` into the phase volume `out` (TIFF). See [`Params`].

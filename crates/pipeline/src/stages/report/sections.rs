@@ -549,7 +549,7 @@ pub(super) fn truth_section(c: &mut Ctx) -> Result<()> {
                             charts::fmt(c.crack_fraction_mean_measured)
                         ),
                     ]);
-                    let conf = &c.confusion_rows_truth_cols_measured["counts"];
+                    let conf = &c.confusion_rows_truth_cols_measured.counts;
                     let names3 = ["least", "mild", "severe"];
                     let ct: Vec<Vec<String>> = (0..3)
                         .map(|i| {
