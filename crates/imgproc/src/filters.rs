@@ -3,6 +3,7 @@
 //! are reflected (scipy's `mode='reflect'`); work is parallel over lines.
 
 use chemomech_core::math::reflect;
+use multiversion::multiversion;
 use ndarray::{Array3, ArrayView3, Axis, Zip};
 use rayon::prelude::*;
 
@@ -178,34 +179,23 @@ fn median_row_body<const K: usize>(src: &[&[f32]], r: usize, sc: &mut MedianScra
     }
 }
 
-macro_rules! median_row_dispatch {
-    ($name:ident, $k:expr) => {
-        fn $name(src: &[&[f32]], r: usize, sc: &mut MedianScratch, out: &mut [f32]) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                fn avx512(src: &[&[f32]], r: usize, sc: &mut MedianScratch, out: &mut [f32]) {
-                    median_row_body::<{ $k }>(src, r, sc, out)
-                }
-                #[target_feature(enable = "avx2")]
-                fn avx2(src: &[&[f32]], r: usize, sc: &mut MedianScratch, out: &mut [f32]) {
-                    median_row_body::<{ $k }>(src, r, sc, out)
-                }
-                if std::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports AVX-512F (checked just above).
-                    return unsafe { avx512(src, r, sc, out) };
-                }
-                if std::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2 (checked just above).
-                    return unsafe { avx2(src, r, sc, out) };
-                }
-            }
-            median_row_body::<{ $k }>(src, r, sc, out)
-        }
-    };
+// The row kernels compiled for AVX-512F (one register per 16 lanes) and AVX2
+// as well as the baseline, the best the CPU supports chosen at run time by
+// `multiversion` (0.8, as in xas: 0.9 would make the AVX-512 target require
+// Ice Lake's extensions too). `median_row_body` is `#[inline(always)]` so
+// that it is compiled with each target's features.
+
+/// One output row of the 3×3×3 median (the sorted list of 14 in registers).
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+fn median_row_3(src: &[&[f32]], r: usize, sc: &mut MedianScratch, out: &mut [f32]) {
+    median_row_body::<14>(src, r, sc, out)
 }
-median_row_dispatch!(median_row_3, 14);
-median_row_dispatch!(median_row_any, 0);
+
+/// One output row of the median of any radius (the sorted list in scratch).
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+fn median_row_any(src: &[&[f32]], r: usize, sc: &mut MedianScratch, out: &mut [f32]) {
+    median_row_body::<0>(src, r, sc, out)
+}
 
 /// Median over a (2r+1)³ cube (r voxels), reflecting at the borders
 /// (scipy's `median_filter(size=2r+1, mode='reflect')`, value for value).

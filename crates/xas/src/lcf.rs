@@ -5,7 +5,7 @@
 //! break the sum), an optional energy shift of the references is fitted,
 //! and R-factor, χ², reduced χ² and standard errors are reported.
 
-use crate::linalg::{dotv, inverse, solve};
+use crate::linalg::{Lstsq, dotv};
 use chemomech_core::{Error, Result};
 use serde::Serialize;
 
@@ -85,8 +85,49 @@ pub fn interp_at(x: &[f64], y: &[f64], v: f64) -> f64 {
     y[i] + t * (y[i + 1] - y[i])
 }
 
+/// Least squares on the columns `idx` of `a`, under the sum-to-one
+/// constraint when asked: (weights in the order of `idx`, their unscaled
+/// covariance). The constraint is eliminated (the last weight is one minus
+/// the others: columns a_p − a_last, data y − a_last) and the reduced problem
+/// solved by QR, so nearly collinear references keep their digits; the
+/// covariance Z (BᵀB)⁻¹ Zᵀ is the constrained one (the weights' block of the
+/// inverse KKT matrix). `None` when the (reduced) design is rank-deficient.
+fn subset_lsq(a: &[Vec<f64>], y: &[f64], idx: &[usize], sum_to_one: bool) -> Option<(Vec<f64>, Vec<Vec<f64>>)> {
+    let m = idx.len();
+    if !sum_to_one {
+        let cols: Vec<Vec<f64>> = idx.iter().map(|&i| a[i].clone()).collect();
+        let q = Lstsq::new(&cols)?;
+        return Some((q.solve(y), q.cov()));
+    }
+    if m == 1 {
+        return Some((vec![1.0], vec![vec![0.0]]));
+    }
+    let last = &a[idx[m - 1]];
+    let cols: Vec<Vec<f64>> =
+        idx[..m - 1].iter().map(|&i| a[i].iter().zip(last).map(|(p, q)| p - q).collect()).collect();
+    let t: Vec<f64> = y.iter().zip(last).map(|(p, q)| p - q).collect();
+    let q = Lstsq::new(&cols)?;
+    let mut w = q.solve(&t);
+    w.push(1.0 - w.iter().sum::<f64>());
+    let c = q.cov();
+    // Z C Zᵀ with Z = [I; −1ᵀ].
+    let mut cov = vec![vec![0.0; m]; m];
+    for p in 0..m - 1 {
+        for r in 0..m - 1 {
+            cov[p][r] = c[p][r];
+        }
+        let s: f64 = c[p].iter().sum();
+        cov[p][m - 1] = -s;
+        cov[m - 1][p] = -s;
+    }
+    cov[m - 1][m - 1] = c.iter().flatten().sum();
+    Some((w, cov))
+}
+
 /// The constrained least-squares solution for columns `a` (one per
-/// reference) and data `y`: (weights, SSR, inverse KKT block for errors).
+/// reference) and data `y`: (weights, SSR, unscaled covariance of the
+/// weights, zero outside the active set). Every active set is solved by QR
+/// ([`subset_lsq`]); the feasible one of least SSR wins.
 pub fn constrained_lsq(
     a: &[Vec<f64>],
     y: &[f64],
@@ -94,32 +135,12 @@ pub fn constrained_lsq(
     nonnegative: bool,
 ) -> Option<(Vec<f64>, f64, Vec<Vec<f64>>)> {
     let k = a.len();
-    let ata: Vec<Vec<f64>> = (0..k).map(|i| (0..k).map(|j| dotv(&a[i], &a[j])).collect()).collect();
-    let aty: Vec<f64> = (0..k).map(|i| dotv(&a[i], y)).collect();
     let yy = dotv(y, y);
-    let mut best: Option<(Vec<f64>, f64, Vec<Vec<f64>>)> = None;
+    let mut best: Option<(Vec<f64>, f64, Vec<usize>, Vec<Vec<f64>>)> = None;
     let subsets: Vec<u32> = if nonnegative { (1..(1u32 << k)).collect() } else { vec![(1u32 << k) - 1] };
     for mask in subsets {
         let idx: Vec<usize> = (0..k).filter(|&i| mask >> i & 1 == 1).collect();
-        let m = idx.len();
-        let dim = m + sum_to_one as usize;
-        let mut kkt = vec![vec![0.0; dim]; dim];
-        let mut rhs = vec![0.0; dim];
-        for (p, &i) in idx.iter().enumerate() {
-            for (q, &j) in idx.iter().enumerate() {
-                kkt[p][q] = ata[i][j];
-            }
-            rhs[p] = aty[i];
-            if sum_to_one {
-                kkt[p][m] = 1.0;
-                kkt[m][p] = 1.0;
-            }
-        }
-        if sum_to_one {
-            rhs[m] = 1.0;
-        }
-        let Some(sol) = solve(kkt.clone(), rhs) else { continue };
-        let w_s = &sol[..m];
+        let Some((w_s, cov_s)) = subset_lsq(a, y, &idx, sum_to_one) else { continue };
         if nonnegative && w_s.iter().any(|&w| w < -1e-12) {
             continue;
         }
@@ -127,25 +148,25 @@ pub fn constrained_lsq(
         for (p, &i) in idx.iter().enumerate() {
             w[i] = w_s[p].max(if nonnegative { 0.0 } else { f64::NEG_INFINITY });
         }
-        // SSR = yᵀy − 2 wᵀAᵀy + wᵀAᵀA w.
-        let mut ssr = yy - 2.0 * dotv(&w, &aty);
-        for i in 0..k {
-            for j in 0..k {
-                ssr += w[i] * ata[i][j] * w[j];
-            }
-        }
+        // SSR from the residual itself (no cancellation against yᵀy).
+        let ssr: f64 = (0..y.len())
+            .map(|t| {
+                let r = y[t] - idx.iter().map(|&i| w[i] * a[i][t]).sum::<f64>();
+                r * r
+            })
+            .sum();
         if best.as_ref().is_none_or(|b| ssr < b.1 - 1e-15 * yy.max(1.0)) {
-            let inv = inverse(&kkt).unwrap_or_else(|| vec![vec![f64::NAN; dim]; dim]);
-            let mut cov = vec![vec![0.0; k]; k];
-            for (p, &i) in idx.iter().enumerate() {
-                for (q, &j) in idx.iter().enumerate() {
-                    cov[i][j] = inv[p][q];
-                }
-            }
-            best = Some((w, ssr.max(0.0), cov));
+            best = Some((w, ssr, idx, cov_s));
         }
     }
-    best
+    let (w, ssr, idx, cov_s) = best?;
+    let mut cov = vec![vec![0.0; k]; k];
+    for (p, &i) in idx.iter().enumerate() {
+        for (q, &j) in idx.iter().enumerate() {
+            cov[i][j] = cov_s[p][q];
+        }
+    }
+    Some((w, ssr, cov))
 }
 
 /// Fits `y(E)` with the references.

@@ -8,7 +8,7 @@
 use super::params::{MapParams, RefSpectrum};
 use crate::larch::{PreEdge, index_nearest, index_of};
 use crate::lcf::{LcfOptions, interp_at};
-use crate::linalg::inverse;
+use crate::linalg::{Lstsq, inverse};
 use chemomech_core::{Error, Result};
 
 /// Most references a map fits.
@@ -33,11 +33,8 @@ impl PolyFit {
         let deg = deg.min(idx.len().saturating_sub(1));
         let phi: Vec<Vec<f64>> =
             (0..=deg).map(|k| x.iter().map(|&v| ((v - off) / scl).powi(k as i32)).collect()).collect();
-        let ata: Vec<Vec<f64>> =
-            phi.iter().map(|a| phi.iter().map(|b| a.iter().zip(b).map(|(p, q)| p * q).sum()).collect()).collect();
-        let inv = inverse(&ata)?;
-        let w =
-            (0..=deg).map(|k| (0..x.len()).map(|i| (0..=deg).map(|j| inv[k][j] * phi[j][i]).sum()).collect()).collect();
+        // The least-squares operator A⁺ = R⁻¹Qᵀ, by QR (no normal equations).
+        let w = Lstsq::new(&phi)?.pinv();
         let basis = e
             .iter()
             .map(|&v| {
@@ -69,7 +66,8 @@ impl PolyFit {
 }
 
 /// Least-squares quadratic q0 + q1 x + q2 x² through fixed points: the
-/// weights (XᵀX)⁻¹Xᵀ, so that a fit is three short dot products.
+/// weights X⁺ = (XᵀX)⁻¹Xᵀ (computed by QR), so that a fit is three short
+/// dot products.
 #[derive(Debug, Clone)]
 pub(super) struct QuadFit {
     idx: Vec<usize>,
@@ -84,17 +82,10 @@ impl QuadFit {
             return None;
         }
         let x: Vec<f64> = idx.iter().map(|&i| e[i] - x0).collect();
-        let mut xtx = vec![vec![0.0; 3]; 3];
-        for &v in &x {
-            let p = [1.0, v, v * v];
-            for a in 0..3 {
-                for b in 0..3 {
-                    xtx[a][b] += p[a] * p[b];
-                }
-            }
-        }
-        let inv = inverse(&xtx)?;
-        let w = x.iter().map(|&v| std::array::from_fn(|k| inv[k][0] + inv[k][1] * v + inv[k][2] * v * v)).collect();
+        let cols: Vec<Vec<f64>> = (0..3).map(|p| x.iter().map(|v| v.powi(p)).collect()).collect();
+        // The weights A⁺ = R⁻¹Qᵀ, by QR.
+        let pinv = Lstsq::new(&cols)?.pinv();
+        let w = (0..x.len()).map(|i| std::array::from_fn(|k| pinv[k][i])).collect();
         Some(Self { idx, w })
     }
 
