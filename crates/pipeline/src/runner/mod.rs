@@ -689,26 +689,7 @@ pub fn run(
                 partial.join(st.options.iter().find(|o| o.0 == "out").and_then(|o| o.1.as_str()).unwrap_or(default))
             }
         };
-        // The key: version, arguments as written, upstream keys, input contents.
-        let mut inputs = serde_json::Map::new();
-        let mut upstream = serde_json::Map::new();
-        for (k, v, _) in &st.options {
-            let spec = sk.keys.iter().find(|s| s.key == *k).expect("checked");
-            for val in values(v) {
-                for tok in tokens(&val) {
-                    if let Some(r) = tok.strip_prefix('@') {
-                        let s = r.split('/').next().unwrap_or("");
-                        upstream.insert(s.into(), json!(keys.get(s)));
-                    } else if !spec.output && (spec.path || base.join(&tok).exists()) {
-                        inputs.insert(tok.clone(), json!(content_hash(&base.join(&tok))?));
-                    }
-                }
-            }
-        }
-        let opts: serde_json::Map<String, serde_json::Value> =
-            st.options.iter().map(|(k, v, _)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect();
-        let key_doc = json!({"tool": "chemomech", "version": env!("CARGO_PKG_VERSION"), "build": build, "run": st.kind, "options": opts, "upstream": upstream, "inputs": inputs});
-        let key = sha256_hex(serde_json::to_string(&key_doc)?.as_bytes());
+        let (key, key_doc) = cache_key(st, sk, &base, &build, &keys)?;
         keys.insert(st.name.clone(), key.clone());
         let marker = dest.join("stage.json");
         let cached: Option<serde_json::Value> = std::fs::read(&marker)
@@ -769,6 +750,37 @@ pub fn run(
         write_run_json(p, &run_dir, &started, &records, false)?;
     }
     write_run_json(p, &run_dir, &started, &records, true)
+}
+
+/// The cache key of a stage (SHA-256 of the document returned beside it):
+/// the tool version and build, the options as written, the keys of the
+/// stages it reads and the contents of its inputs on disk.
+fn cache_key(
+    st: &StageSpec,
+    sk: &StageKind,
+    base: &Path,
+    build: &str,
+    keys: &HashMap<String, String>,
+) -> Result<(String, serde_json::Value)> {
+    let mut inputs = serde_json::Map::new();
+    let mut upstream = serde_json::Map::new();
+    for (k, v, _) in &st.options {
+        let spec = sk.keys.iter().find(|s| s.key == *k).expect("checked");
+        for val in values(v) {
+            for tok in tokens(&val) {
+                if let Some(r) = tok.strip_prefix('@') {
+                    let s = r.split('/').next().unwrap_or("");
+                    upstream.insert(s.into(), json!(keys.get(s)));
+                } else if !spec.output && (spec.path || base.join(&tok).exists()) {
+                    inputs.insert(tok.clone(), json!(content_hash(&base.join(&tok))?));
+                }
+            }
+        }
+    }
+    let opts: serde_json::Map<String, serde_json::Value> =
+        st.options.iter().map(|(k, v, _)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect();
+    let key_doc = json!({"tool": "chemomech", "version": env!("CARGO_PKG_VERSION"), "build": build, "run": st.kind, "options": opts, "upstream": upstream, "inputs": inputs});
+    Ok((sha256_hex(serde_json::to_string(&key_doc)?.as_bytes()), key_doc))
 }
 
 /// Identity of the running executable (size and modification time): a

@@ -13,7 +13,7 @@ use chemomech_particles::metrics::{
     CRACK_LEVEL, DamageThresholds, PhaseCodes, grey_crack_level, mark_grey_cracks, particle_metrics,
 };
 use chemomech_particles::separate::{SeparateParams, separate};
-use chemomech_particles::voids::{ParticleVoids, void_fractions};
+use chemomech_particles::voids::{ParticleVoids, VoidModel, void_fractions};
 use chemomech_segment::phases::{Denoise, PhaseMethod, segment_phases};
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
@@ -216,10 +216,70 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let mut prov = Provenance::start("particles", serde_json::to_value(p)?);
     prov.add_input(input)?;
     progress.start("particles", 4);
-    // Phases in the canonical codes 0/1/2.
-    let (mut phases, spacing) = match (&p.phases, &p.volume) {
+    let (mut phases, spacing_um) = read_phases(p)?;
+    progress.inc(1);
+    let solid = phases.mapv(|v| v == 2);
+    if !solid.iter().any(|&b| b) {
+        return Err(Error::data("no active-material voxels: nothing to label").at(input));
+    }
+    let t_sep = std::time::Instant::now();
+    let (labels, rep) = separate(solid.view(), &separate_params(p, spacing_um));
+    let seconds_separate = t_sep.elapsed().as_secs_f64();
+    progress.inc(1);
+    let (crack_rule, voids) = grey_cracks(p, &mut prov, labels.view(), phases.view_mut(), spacing_um)?;
+    let extras = read_extras(p, phases.dim(), spacing_um)?;
+    let ev: Vec<(&str, ndarray::ArrayView3<f32>)> = extras.iter().map(|(n, a)| (n.as_str(), a.view())).collect();
+    let t_met = std::time::Instant::now();
+    let mut t =
+        particle_metrics(labels.view(), phases.view(), PhaseCodes::default(), spacing_um, p.damage_thresholds, &ev)?;
+    if let Some((_, v)) = &voids {
+        use_void_fractions(&mut t, v, p.damage_thresholds)?;
+    }
+    flag_excluded(&mut t)?;
+    let seconds_metrics = t_met.elapsed().as_secs_f64();
+    progress.inc(1);
+    let (truth, truth_table) = match &p.truth {
+        Some(tp) => {
+            prov.add_input(tp)?;
+            let (v, mt) = score_against_truth(tp, labels.view(), &t)?;
+            (Some(v), mt)
+        }
+        None => (None, None),
+    };
+    prov.finish();
+    let shape = phases.shape().to_vec();
+    let outputs = Outputs { labels, phases, table: &t, truth_table: truth_table.as_ref(), spacing_um, prov: &prov };
+    let dir = OutDir::create(out)?;
+    let written = outputs.write(&dir)?;
+    progress.inc(1);
+    progress.finish();
+    let summary = Summary {
+        stage: "particles".into(),
+        n_particles: t.rows() as u64,
+        separation: serde_json::to_value(&rep)?,
+        voxel_um: spacing_um,
+        extent_um: std::array::from_fn(|k| shape[k] as f64 * spacing_um[k]),
+        shape,
+        damage_classes: class_counts(&t)?,
+        thresholds: p.damage_thresholds,
+        crack_detection: crack_rule,
+        truth_match: truth.map(serde_json::from_value).transpose()?,
+        outputs: written,
+        seconds: t0.elapsed().as_secs_f64(),
+        seconds_separate,
+        seconds_metrics,
+        provenance: prov.to_json(),
+    };
+    dir.commit(&serde_json::to_value(&summary)?)?;
+    Ok(summary)
+}
+
+/// The phases in the canonical codes 0/1/2 and the voxel size (z, y, x) in
+/// µm: from `--phases` (recoded), or segmented from the grey volume.
+fn read_phases(p: &Params) -> Result<(Array3<u8>, [f64; 3])> {
+    match (&p.phases, &p.volume) {
         (Some(ph), _) => {
-            let (a, sp) = chemomech_io::read::read_volume::<u8>(ph, None)?;
+            let (a, stated) = chemomech_io::read::read_volume::<u8>(ph, None)?;
             let c = p.phase_values;
             let known = |v: u8| v == c.pore || v == c.cbd || v == c.active;
             if let Some(bad) = a.iter().find(|&&v| !known(v)) {
@@ -238,27 +298,26 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
                     0
                 }
             });
-            let sp = match (p.voxel_um, sp) {
+            let spacing_um = match (p.voxel_um, stated) {
                 (Some(v), _) => [v; 3],
                 (None, Some(s)) => s,
                 (None, None) => return Err(Error::param("the phase file states no voxel size; give --voxel-um").at(ph)),
             };
-            (canon, sp)
+            Ok((canon, spacing_um))
         }
         (None, Some(vol)) => {
             let v = read_volume(vol, None, p.voxel_um)?;
-            let (ph, _) =
-                segment_phases(v.data.view(), v.voxel_um, &PhaseMethod::Iso50, Denoise::Gaussian(0.5 * v.voxel_um[0]))?;
-            (ph, v.voxel_um)
+            let blur = Denoise::Gaussian(0.5 * v.voxel_um[0]);
+            let (ph, _) = segment_phases(v.data.view(), v.voxel_um, &PhaseMethod::Iso50, blur)?;
+            Ok((ph, v.voxel_um))
         }
-        (None, None) => unreachable!("checked above"),
-    };
-    progress.inc(1);
-    let solid = phases.mapv(|v| v == 2);
-    if !solid.iter().any(|&b| b) {
-        return Err(Error::data("no active-material voxels: nothing to label").at(input));
+        (None, None) => Err(Error::param("give a grey VOLUME, --phases PHASES, or both")),
     }
-    let mut sp = SeparateParams::for_voxel(spacing);
+}
+
+/// The separation settings: the voxel's defaults with the options' switches.
+fn separate_params(p: &Params, spacing_um: [f64; 3]) -> SeparateParams {
+    let mut sp = SeparateParams::for_voxel(spacing_um);
     sp.connectivity = p.connectivity;
     sp.split = !p.no_split;
     sp.face_seeds = !p.no_face_seeds;
@@ -270,121 +329,87 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     if let Some(h) = p.h_um {
         sp.h_um = h;
     }
-    let t_sep = std::time::Instant::now();
-    let (labels, rep) = separate(solid.view(), &sp);
-    let seconds_separate = t_sep.elapsed().as_secs_f64();
-    progress.inc(1);
-    // Cracks from grey levels when the grey volume is at hand: thin cracks
-    // are partial-volume voxels that a phase threshold misses. The voxels
-    // below the crack level are marked (phases.tiff); the crack fraction
-    // itself is the particle's grey-level deficit (`voids`).
+    sp
+}
+
+/// Cracks from grey levels when the grey volume is at hand: thin cracks are
+/// partial-volume voxels that a phase threshold misses. The voxels below
+/// the crack level are marked in `phases`; with `--crack-measure deficit`
+/// the crack fraction is the particle's grey-level deficit (`voids`).
+/// Returns the rule as reported and the void model with its per-particle
+/// fractions.
+fn grey_cracks(
+    p: &Params,
+    prov: &mut Provenance,
+    labels: ndarray::ArrayView3<u32>,
+    mut phases: ndarray::ArrayViewMut3<u8>,
+    spacing_um: [f64; 3],
+) -> Result<(serde_json::Value, Option<(VoidModel, Vec<ParticleVoids>)>)> {
     let mut crack_rule = serde_json::json!({"rule": "pore-phase voxels inside the envelope"});
-    let mut voids = None;
-    if let Some(vp) = &p.volume {
-        if p.phases.is_some() {
-            prov.add_input(vp)?;
-        }
-        let g = read_volume(vp, None, Some(spacing[0]))?.data;
-        if g.dim() != phases.dim() {
-            return Err(Error::shape(format!(
-                "grey volume {:?} does not match the phases {:?}",
-                g.dim(),
-                phases.dim()
-            ))
-            .at(vp));
-        }
-        if p.crack_measure == CrackMeasure::Deficit {
-            voids = void_fractions(g.view(), labels.view(), phases.view());
-        }
-        let level = p.crack_level.unwrap_or(CRACK_LEVEL);
-        if let Some(c) = grey_crack_level(phases.view(), g.view(), level, PhaseCodes::default()) {
-            mark_grey_cracks(labels.view(), g.view(), c.threshold as f32, phases.view_mut(), PhaseCodes::default());
-            crack_rule = serde_json::json!({"rule": "crack fraction: grey-level deficit of the envelope against a blurred model of intact particles at their own solid level (partial volumes count); crack voxels in phases.tiff: grey level below `level` of the way from the pore to the active median, off the envelope's outer voxel shell", "level": level, "active_median": c.active_median, "pore_median": c.pore_median, "threshold": c.threshold, "model": voids.as_ref().map(|v| v.0)});
-        }
+    let Some(vp) = &p.volume else { return Ok((crack_rule, None)) };
+    if p.phases.is_some() {
+        prov.add_input(vp)?;
     }
-    let extras: Vec<(String, Array3<f32>)> = p
-        .extra
+    let g = read_volume(vp, None, Some(spacing_um[0]))?.data;
+    if g.dim() != phases.dim() {
+        return Err(
+            Error::shape(format!("grey volume {:?} does not match the phases {:?}", g.dim(), phases.dim())).at(vp)
+        );
+    }
+    let voids = match p.crack_measure {
+        CrackMeasure::Deficit => void_fractions(g.view(), labels, phases.view()),
+        CrackMeasure::Threshold => None,
+    };
+    let level = p.crack_level.unwrap_or(CRACK_LEVEL);
+    if let Some(c) = grey_crack_level(phases.view(), g.view(), level, PhaseCodes::default()) {
+        mark_grey_cracks(labels, g.view(), c.threshold as f32, phases.view_mut(), PhaseCodes::default());
+        crack_rule = serde_json::json!({"rule": "crack fraction: grey-level deficit of the envelope against a blurred model of intact particles at their own solid level (partial volumes count); crack voxels in phases.tiff: grey level below `level` of the way from the pore to the active median, off the envelope's outer voxel shell", "level": level, "active_median": c.active_median, "pore_median": c.pore_median, "threshold": c.threshold, "model": voids.as_ref().map(|v| v.0)});
+    }
+    Ok((crack_rule, voids))
+}
+
+/// The `--extra NAME=PATH` volumes, each on the phases' grid.
+fn read_extras(p: &Params, dim: (usize, usize, usize), spacing_um: [f64; 3]) -> Result<Vec<(String, Array3<f32>)>> {
+    p.extra
         .iter()
         .map(|Extra { name, path }| -> Result<(String, Array3<f32>)> {
-            let v = read_volume(path, None, Some(spacing[0]))?;
-            if v.data.dim() != phases.dim() {
-                return Err(
-                    Error::shape(format!("{:?} does not match the phases {:?}", v.data.dim(), phases.dim())).at(path)
-                );
+            let v = read_volume(path, None, Some(spacing_um[0]))?;
+            if v.data.dim() != dim {
+                return Err(Error::shape(format!("{:?} does not match the phases {:?}", v.data.dim(), dim)).at(path));
             }
             Ok((name.clone(), v.data))
         })
-        .collect::<Result<_>>()?;
-    let ev: Vec<(&str, ndarray::ArrayView3<f32>)> = extras.iter().map(|(n, a)| (n.as_str(), a.view())).collect();
-    let t_met = std::time::Instant::now();
-    let mut t =
-        particle_metrics(labels.view(), phases.view(), PhaseCodes::default(), spacing, p.damage_thresholds, &ev)?;
-    if let Some((_, v)) = &voids {
-        use_void_fractions(&mut t, v, p.damage_thresholds)?;
-    }
-    flag_excluded(&mut t)?;
-    let seconds_metrics = t_met.elapsed().as_secs_f64();
-    progress.inc(1);
-    let mut truth_table: Option<Table> = None;
-    let truth = match &p.truth {
-        Some(tp) => {
-            prov.add_input(tp)?;
-            let (v, mt) = score_against_truth(tp, labels.view(), &t)?;
-            truth_table = mt;
-            Some(v)
-        }
-        None => None,
-    };
-    prov.finish();
-    let dir = OutDir::create(out)?;
-    write_tiff(
-        &dir.path("labels.tiff"),
-        &DynArray::U32(labels.into_dyn()),
-        Some(&spacing),
-        Some(&prov),
-        TiffOptions::default(),
-    )?;
-    write_tiff(
-        &dir.path("phases.tiff"),
-        &DynArray::U8(phases.clone().into_dyn()),
-        Some(&spacing),
-        Some(&prov),
-        TiffOptions::default(),
-    )?;
-    table::write_csv(&dir.path("particles.csv"), &t, Some(&prov))?;
-    table::write_parquet(&dir.path("particles.parquet"), &t, Some(&prov))?;
-    let mut outputs = vec!["labels.tiff", "phases.tiff", "particles.csv", "particles.parquet"];
-    if let Some(mt) = &truth_table {
-        table::write_csv(&dir.path("truth_matches.csv"), mt, Some(&prov))?;
-        outputs.push("truth_matches.csv");
-    }
-    progress.inc(1);
-    progress.finish();
-    let shape = phases.shape().to_vec();
-    let summary = Summary {
-        stage: "particles".into(),
-        n_particles: t.rows() as u64,
-        separation: serde_json::to_value(&rep)?,
-        voxel_um: spacing,
-        extent_um: [shape[0] as f64 * spacing[0], shape[1] as f64 * spacing[1], shape[2] as f64 * spacing[2]],
-        shape,
-        damage_classes: class_counts(&t)?,
-        thresholds: p.damage_thresholds,
-        crack_detection: crack_rule,
-        truth_match: truth.map(serde_json::from_value).transpose()?,
-        outputs: outputs.into_iter().map(String::from).collect(),
-        seconds: t0.elapsed().as_secs_f64(),
-        seconds_separate,
-        seconds_metrics,
-        provenance: prov.to_json(),
-    };
-    dir.commit(&serde_json::to_value(&summary)?)?;
-    Ok(summary)
+        .collect()
 }
 
-/// Replaces the thresholded crack fractions of `t` by the grey-level ones
-/// (`crack_fraction_voxels` keeps the thresholded count), adds their
-/// standard errors and re-derives the damage classes.
+/// What `particles` writes into its directory.
+struct Outputs<'a> {
+    labels: Array3<u32>,
+    phases: Array3<u8>,
+    table: &'a Table,
+    truth_table: Option<&'a Table>,
+    spacing_um: [f64; 3],
+    prov: &'a Provenance,
+}
+
+impl Outputs<'_> {
+    /// Writes labels, phases and the particle table (CSV and Parquet), and
+    /// the truth matches when scored; returns the names written.
+    fn write(self, dir: &OutDir) -> Result<Vec<String>> {
+        let (sp, prov) = (Some(&self.spacing_um[..]), Some(self.prov));
+        write_tiff(&dir.path("labels.tiff"), &DynArray::U32(self.labels.into_dyn()), sp, prov, TiffOptions::default())?;
+        write_tiff(&dir.path("phases.tiff"), &DynArray::U8(self.phases.into_dyn()), sp, prov, TiffOptions::default())?;
+        table::write_csv(&dir.path("particles.csv"), self.table, prov)?;
+        table::write_parquet(&dir.path("particles.parquet"), self.table, prov)?;
+        let mut written = vec!["labels.tiff", "phases.tiff", "particles.csv", "particles.parquet"];
+        if let Some(mt) = self.truth_table {
+            table::write_csv(&dir.path("truth_matches.csv"), mt, prov)?;
+            written.push("truth_matches.csv");
+        }
+        Ok(written.into_iter().map(String::from).collect())
+    }
+}
+
 fn use_void_fractions(t: &mut Table, v: &[ParticleVoids], thresholds: DamageThresholds) -> Result<()> {
     let ids = t.f64("id")?;
     let by_id = |i: f64| v.get(i as usize).copied().unwrap_or_default();

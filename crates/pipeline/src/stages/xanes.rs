@@ -411,18 +411,112 @@ fn load_od(p: &Plan, prov: &mut Provenance) -> Result<(ArrayD<f32>, Vec<f64>, Op
     Ok((od, energies, pixel, how))
 }
 
-/// Writes a map as float32 TIFF with spacing and provenance.
-fn save_map(
-    dir: &OutDir,
-    name: &str,
-    a: &ArrayD<f32>,
-    sp: Option<&[f64]>,
-    prov: &Provenance,
-    written: &mut Vec<String>,
-) -> Result<()> {
-    write_tiff(&dir.path(name), &DynArray::F32(a.clone()), sp, Some(prov), TiffOptions::default())?;
-    written.push(name.to_string());
-    Ok(())
+/// Writes the maps of one analysis into its directory, with spacing and
+/// provenance, and keeps the names written.
+struct MapWriter<'a> {
+    dir: &'a OutDir,
+    spacing_um: Option<&'a [f64]>,
+    prov: &'a Provenance,
+    written: Vec<String>,
+}
+
+impl MapWriter<'_> {
+    /// A float32 map.
+    fn f32(&mut self, name: &str, a: &ArrayD<f32>) -> Result<()> {
+        self.array(name, DynArray::F32(a.clone()))
+    }
+
+    /// Any array as TIFF.
+    fn array(&mut self, name: &str, a: DynArray) -> Result<()> {
+        write_tiff(&self.dir.path(name), &a, self.spacing_um, Some(self.prov), TiffOptions::default())?;
+        self.written.push(name.to_string());
+        Ok(())
+    }
+
+    /// Every map of a full analysis: edge, white line, fractions with
+    /// errors and fit quality, SoC, clusters, and the mean and cluster
+    /// spectra (`spectra.csv`).
+    fn all(&mut self, m: &chemomech_xas::maps::XanesMaps, energies: &[f64]) -> Result<()> {
+        self.f32("edge_jump.tiff", &m.edge_jump)?;
+        self.f32("pre_edge_sigma.tiff", &m.pre_edge_sigma)?;
+        self.array("mask.tiff", DynArray::U8(m.mask.clone()))?;
+        self.f32("e0_half.tiff", &m.e0_half)?;
+        self.f32("e0_derivative.tiff", &m.e0_derivative)?;
+        self.f32("white_line_energy.tiff", &m.white_line_energy)?;
+        self.f32("white_line_height.tiff", &m.white_line_height)?;
+        for (name, f, e) in &m.fractions {
+            self.f32(&format!("fraction_{}.tiff", safe(name)), f)?;
+            self.f32(&format!("fraction_{}_error.tiff", safe(name)), e)?;
+        }
+        if !m.fractions.is_empty() {
+            self.f32("r_factor.tiff", &m.r_factor)?;
+            self.f32("reduced_chi2.tiff", &m.reduced_chi2)?;
+        }
+        if let Some(s) = &m.soc {
+            self.f32("soc.tiff", s)?;
+        }
+        if let Some(c) = &m.cluster {
+            self.array("cluster.tiff", DynArray::U8(c.clone()))?;
+        }
+        // Spectra: the mean (normalised) and one per cluster.
+        let cnames: Vec<String> = m.summary.clusters.iter().map(|c| format!("cluster_{}", c.cluster)).collect();
+        let mut cols = vec![
+            ("energy_ev", Column::F64(energies.to_vec()), Some("eV")),
+            ("mean_norm", Column::F64(m.summary.mean_spectrum_norm.clone()), None),
+        ];
+        for (c, n) in m.summary.clusters.iter().zip(&cnames) {
+            cols.push((n.as_str(), Column::F64(c.norm.clone()), None));
+        }
+        table::write_csv(&self.dir.path("spectra.csv"), &Table::from_columns(cols)?, Some(self.prov))?;
+        self.written.push("spectra.csv".into());
+        Ok(())
+    }
+}
+
+/// Registers a 2-D stack's frames (3-D stacks and `none` pass through).
+fn register_2d(
+    p: &Plan,
+    od: ArrayD<f32>,
+    energies: &[f64],
+    progress: &dyn Progress,
+) -> Result<(ArrayD<f32>, Option<chemomech_xas::stack::Registration>)> {
+    if od.ndim() == 4 || p.registration.mode == RegistrationMode::None {
+        return Ok((od, None));
+    }
+    let od3 = od.view().into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(&p.stack))?;
+    progress.start("registration", 1);
+    let reg = register_stack(od3, energies, &p.registration).map_err(|e| e.at(&p.stack))?;
+    let (al, _fov) = apply_registration(od3, &reg)?;
+    progress.finish();
+    Ok((al.into_dyn(), Some(reg)))
+}
+
+/// Too few energies to normalise: the edge jump between the first and last
+/// frames (the energies nearest below and above the edge) and its mask.
+fn edge_jump_only(
+    p: &Plan,
+    aligned: ndarray::ArrayViewD<f32>,
+    energies: &[f64],
+    pixel: Option<f64>,
+    maps: &mut MapWriter,
+) -> Result<serde_json::Value> {
+    let ne = energies.len();
+    if aligned.ndim() == 4 {
+        return Err(Error::data(format!("{ne} energies: 3-D maps need at least 8")).at(&p.stack));
+    }
+    let a3 = aligned.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(&p.stack))?;
+    let (jump, mask, sigma) =
+        two_energy_jump(a3.index_axis(Axis(0), 0), a3.index_axis(Axis(0), ne - 1), p.maps.mask_sigma)?;
+    maps.f32("edge_jump.tiff", &jump.into_dyn())?;
+    maps.array("mask.tiff", DynArray::U8(mask.mapv(|b| b as u8).into_dyn()))?;
+    let n = mask.iter().filter(|&&b| b).count();
+    Ok(serde_json::json!({
+        "method": "two-energy edge jump (fewer than 8 energies: no normalisation)",
+        "below_ev": energies[0], "above_ev": energies[ne - 1],
+        "noise_sigma_od": sigma, "mask_sigma": p.maps.mask_sigma,
+        "pixels_masked": n, "masked_fraction": n as f64 / mask.len() as f64,
+        "masked_area_um2": pixel.map(|v| n as f64 * v * v),
+    }))
 }
 
 /// Runs a resolved XANES analysis into the directory `out`.
@@ -447,18 +541,7 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     }
     let t_load = t0.elapsed().as_secs_f64();
     let ne = energies.len();
-    let is3d = od.ndim() == 4;
-    // Registration (2-D stacks).
-    let (aligned, reg) = if !is3d && p.registration.mode != RegistrationMode::None {
-        let od3 = od.view().into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(&p.stack))?;
-        progress.start("registration", 1);
-        let reg = register_stack(od3, &energies, &p.registration).map_err(|e| e.at(&p.stack))?;
-        let (al, _fov) = apply_registration(od3, &reg)?;
-        progress.finish();
-        (al.into_dyn(), Some(reg))
-    } else {
-        (od, None)
-    };
+    let (aligned, reg) = register_2d(p, od, &energies, progress)?;
     let pix_shape: Vec<usize> = aligned.shape()[1..].to_vec();
     let spacing: Option<Vec<f64>> = pixel.map(|v| vec![v; pix_shape.len()]);
     let sp = spacing.as_deref();
@@ -494,79 +577,24 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         )?;
         written.push("aligned_od.tiff".into());
     }
-    let mut soc_map: Option<ArrayD<f32>> = None;
-    if ne < 8 {
-        // Too few energies to normalise: the edge jump between the energies
-        // nearest below and above the edge (or the first and last frames).
-        if is3d {
-            return Err(Error::data(format!("{ne} energies: 3-D maps need at least 8")).at(&p.stack));
-        }
-        let a3 = aligned.view().into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(&p.stack))?;
-        let (jump, mask, sigma) =
-            two_energy_jump(a3.index_axis(Axis(0), 0), a3.index_axis(Axis(0), ne - 1), p.maps.mask_sigma)?;
-        save_map(&dir, "edge_jump.tiff", &jump.into_dyn(), sp, &prov, &mut written)?;
-        write_tiff(
-            &dir.path("mask.tiff"),
-            &DynArray::U8(mask.mapv(|b| b as u8).into_dyn()),
-            sp,
-            Some(&prov),
-            TiffOptions::default(),
-        )?;
-        written.push("mask.tiff".into());
-        let n = mask.iter().filter(|&&b| b).count();
-        summary.maps = serde_json::json!({
-            "method": "two-energy edge jump (fewer than 8 energies: no normalisation)",
-            "below_ev": energies[0], "above_ev": energies[ne - 1],
-            "noise_sigma_od": sigma, "mask_sigma": p.maps.mask_sigma,
-            "pixels_masked": n, "masked_fraction": n as f64 / mask.len() as f64,
-            "masked_area_um2": pixel.map(|v| n as f64 * v * v),
-        });
+    let mut maps = MapWriter { dir: &dir, spacing_um: sp, prov: &prov, written };
+    let soc_map = if ne < 8 {
+        summary.maps = edge_jump_only(p, aligned.view(), &energies, pixel, &mut maps)?;
+        None
     } else {
         let tm = std::time::Instant::now();
         let m = xanes_maps(aligned.view(), &energies, &refs, &p.maps, progress).map_err(|e| e.at(&p.stack))?;
         summary.seconds_maps = Some(tm.elapsed().as_secs_f64());
-        save_map(&dir, "edge_jump.tiff", &m.edge_jump, sp, &prov, &mut written)?;
-        save_map(&dir, "pre_edge_sigma.tiff", &m.pre_edge_sigma, sp, &prov, &mut written)?;
-        write_tiff(&dir.path("mask.tiff"), &DynArray::U8(m.mask.clone()), sp, Some(&prov), TiffOptions::default())?;
-        written.push("mask.tiff".into());
-        save_map(&dir, "e0_half.tiff", &m.e0_half, sp, &prov, &mut written)?;
-        save_map(&dir, "e0_derivative.tiff", &m.e0_derivative, sp, &prov, &mut written)?;
-        save_map(&dir, "white_line_energy.tiff", &m.white_line_energy, sp, &prov, &mut written)?;
-        save_map(&dir, "white_line_height.tiff", &m.white_line_height, sp, &prov, &mut written)?;
-        for (name, f, e) in &m.fractions {
-            save_map(&dir, &format!("fraction_{}.tiff", safe(name)), f, sp, &prov, &mut written)?;
-            save_map(&dir, &format!("fraction_{}_error.tiff", safe(name)), e, sp, &prov, &mut written)?;
-        }
-        if !m.fractions.is_empty() {
-            save_map(&dir, "r_factor.tiff", &m.r_factor, sp, &prov, &mut written)?;
-            save_map(&dir, "reduced_chi2.tiff", &m.reduced_chi2, sp, &prov, &mut written)?;
-        }
-        if let Some(s) = &m.soc {
-            save_map(&dir, "soc.tiff", s, sp, &prov, &mut written)?;
-        }
-        if let Some(c) = &m.cluster {
-            write_tiff(&dir.path("cluster.tiff"), &DynArray::U8(c.clone()), sp, Some(&prov), TiffOptions::default())?;
-            written.push("cluster.tiff".into());
-        }
-        // Spectra: the mean (normalised) and one per cluster.
-        let cnames: Vec<String> = m.summary.clusters.iter().map(|c| format!("cluster_{}", c.cluster)).collect();
-        let mut cols = vec![
-            ("energy_ev", Column::F64(energies.clone()), Some("eV")),
-            ("mean_norm", Column::F64(m.summary.mean_spectrum_norm.clone()), None),
-        ];
-        for (c, n) in m.summary.clusters.iter().zip(&cnames) {
-            cols.push((n.as_str(), Column::F64(c.norm.clone()), None));
-        }
-        table::write_csv(&dir.path("spectra.csv"), &Table::from_columns(cols)?, Some(&prov))?;
-        written.push("spectra.csv".into());
-        soc_map = m.soc.clone().or_else(|| Some(m.e0_half.clone()));
+        maps.all(&m, &energies)?;
         summary.maps = serde_json::to_value(&m.summary)?;
         summary.maps["soc_source"] = serde_json::json!(match (&p.maps.soc, refs.is_empty()) {
             (SocScale::Fractions(_), false) => "LCF fractions",
             (SocScale::EdgeEnergy { .. }, _) => "edge energy (E0 at half height), calibrated",
             _ => "none (no references): particle statistics use E0 at half height",
         });
-    }
+        m.soc.or(Some(m.e0_half))
+    };
+    let mut written = maps.written;
     if let Some(lp) = &p.labels {
         summary.particles = Some(particle_tables(p, lp, soc_map.as_ref(), pixel, &dir, &mut prov, &mut written)?);
     }

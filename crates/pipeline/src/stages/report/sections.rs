@@ -529,41 +529,7 @@ pub(super) fn truth_section(c: &mut Ctx) -> Result<()> {
         let mut figs = Vec::new();
         if let Some((_, s, _)) = samples.first() {
             if let Some(tm) = &s.truth_match {
-                rows.push(vec![
-                    "particles (true / found)".into(),
-                    format!("{} / {}", tm.report["true_particles"], tm.report["predicted_particles"]),
-                ]);
-                rows.push(vec!["matching rate (IoU ≥ 0.5)".into(), format!("{:.1} %", 100.0 * tm.matched_fraction)]);
-                rows.push(vec![
-                    "mean IoU of matched".into(),
-                    charts::fmt(tm.report["mean_iou"].as_f64().unwrap_or(f64::NAN)),
-                ]);
-                if let Some(c) = &tm.classes {
-                    rows.push(vec!["damage-class accuracy".into(), format!("{:.1} %", 100.0 * c.class_accuracy)]);
-                    rows.push(vec!["crack-fraction correlation".into(), charts::fmt(c.crack_fraction_correlation)]);
-                    rows.push(vec![
-                        "mean crack fraction (true / measured)".into(),
-                        format!(
-                            "{} / {}",
-                            charts::fmt(c.crack_fraction_mean_truth),
-                            charts::fmt(c.crack_fraction_mean_measured)
-                        ),
-                    ]);
-                    let conf = &c.confusion_rows_truth_cols_measured.counts;
-                    let names3 = ["least", "mild", "severe"];
-                    let ct: Vec<Vec<String>> = (0..3)
-                        .map(|i| {
-                            std::iter::once(format!("true {}", names3[i]))
-                                .chain((0..3).map(|j| format!("{}", conf[i][j])))
-                                .collect()
-                        })
-                        .collect();
-                    figs.push(Figure::new(
-                        "confusion",
-                        "Damage classes: truth (rows) × measured (columns)",
-                        Body::Html(table_html(&["", "least", "mild", "severe"], &ct)),
-                    ));
-                }
+                particle_truth_rows(tm, &mut rows, &mut figs);
                 truth_json.particles = Some(tm.clone());
             }
             let mt = p.particles[0].join("truth_matches.csv");
@@ -589,28 +555,14 @@ pub(super) fn truth_section(c: &mut Ctx) -> Result<()> {
                 );
             }
         }
-        if let (Some(mask), Some(soc)) = (&xanes_mask, &xanes_fraction) {
-            let tf = td.join("truth/xanes_soc.tiff");
-            if tf.is_file() {
-                let ts = f32_2(&tf)?;
-                if ts.dim() == soc.dim() {
-                    let d: Vec<f64> = soc
-                        .iter()
-                        .zip(ts.iter())
-                        .zip(mask.iter())
-                        .filter(|((a, b), m)| **m && a.is_finite() && b.is_finite())
-                        .map(|((a, b), _)| (*a - *b) as f64)
-                        .collect();
-                    let n = d.len().max(1) as f64;
-                    let rmse = (d.iter().map(|x| x * x).sum::<f64>() / n).sqrt();
-                    let bias = d.iter().sum::<f64>() / n;
-                    rows.push(vec![
-                        "SoC error per pixel (RMSE / mean)".into(),
-                        format!("{} / {:+.3}", charts::fmt(rmse), bias),
-                    ]);
-                    truth_json.soc = Some(SocScore { soc_rmse: rmse, soc_bias: bias, soc_pixels: d.len() });
-                }
-            }
+        if let (Some(mask), Some(soc)) = (&xanes_mask, &xanes_fraction)
+            && let Some(score) = soc_against_truth(td, mask, soc)?
+        {
+            rows.push(vec![
+                "SoC error per pixel (RMSE / mean)".into(),
+                format!("{} / {:+.3}", charts::fmt(score.soc_rmse), score.soc_bias),
+            ]);
+            truth_json.soc = Some(score);
         }
         if let Ok(tj) = read_marker(td) {
             provenance_items.push(("simulate".into(), tj["provenance"].clone()));
@@ -642,6 +594,61 @@ pub(super) fn truth_section(c: &mut Ctx) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The particle rows of the ground-truth table (counts, matching, damage
+/// classes, crack fractions) and the class confusion matrix.
+fn particle_truth_rows(tm: &TruthMatch, rows: &mut Vec<Vec<String>>, figs: &mut Vec<Figure>) {
+    rows.push(vec![
+        "particles (true / found)".into(),
+        format!("{} / {}", tm.report["true_particles"], tm.report["predicted_particles"]),
+    ]);
+    rows.push(vec!["matching rate (IoU ≥ 0.5)".into(), format!("{:.1} %", 100.0 * tm.matched_fraction)]);
+    rows.push(vec!["mean IoU of matched".into(), charts::fmt(tm.report["mean_iou"].as_f64().unwrap_or(f64::NAN))]);
+    let Some(c) = &tm.classes else { return };
+    rows.push(vec!["damage-class accuracy".into(), format!("{:.1} %", 100.0 * c.class_accuracy)]);
+    rows.push(vec!["crack-fraction correlation".into(), charts::fmt(c.crack_fraction_correlation)]);
+    rows.push(vec![
+        "mean crack fraction (true / measured)".into(),
+        format!("{} / {}", charts::fmt(c.crack_fraction_mean_truth), charts::fmt(c.crack_fraction_mean_measured)),
+    ]);
+    let conf = &c.confusion_rows_truth_cols_measured.counts;
+    let names3 = ["least", "mild", "severe"];
+    let ct: Vec<Vec<String>> = (0..3)
+        .map(|i| {
+            std::iter::once(format!("true {}", names3[i])).chain((0..3).map(|j| format!("{}", conf[i][j]))).collect()
+        })
+        .collect();
+    figs.push(Figure::new(
+        "confusion",
+        "Damage classes: truth (rows) × measured (columns)",
+        Body::Html(table_html(&["", "least", "mild", "severe"], &ct)),
+    ));
+}
+
+/// The XANES SoC map against the simulator's true SoC (`truth/xanes_soc.tiff`
+/// in the simulation `td`) over the masked pixels; `None` without a true
+/// map of the same shape.
+fn soc_against_truth(td: &Path, mask: &Array2<bool>, soc: &Array2<f32>) -> Result<Option<SocScore>> {
+    let tf = td.join("truth/xanes_soc.tiff");
+    if !tf.is_file() {
+        return Ok(None);
+    }
+    let ts = f32_2(&tf)?;
+    if ts.dim() != soc.dim() {
+        return Ok(None);
+    }
+    let d: Vec<f64> = soc
+        .iter()
+        .zip(ts.iter())
+        .zip(mask.iter())
+        .filter(|((a, b), m)| **m && a.is_finite() && b.is_finite())
+        .map(|((a, b), _)| (*a - *b) as f64)
+        .collect();
+    let n = d.len().max(1) as f64;
+    let rmse = (d.iter().map(|x| x * x).sum::<f64>() / n).sqrt();
+    let bias = d.iter().sum::<f64>() / n;
+    Ok(Some(SocScore { soc_rmse: rmse, soc_bias: bias, soc_pixels: d.len() }))
 }
 
 /// The summary table, first in the report.
