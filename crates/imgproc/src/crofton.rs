@@ -20,15 +20,15 @@ pub const DIRECTIONS: [(isize, isize, isize); 13] = [
     (1, -1, -1),
 ];
 
-/// Solid-angle weights of the 13 directions for a lattice of `spacing`
+/// Solid-angle weights of the 13 directions for a lattice of `spacing_um`
 /// (each direction's share of the sphere of orientations closest to it,
 /// from a 200 000-point Fibonacci sphere; isotropic voxels give Legland et
 /// al.'s 0.0458 / 0.0370 / 0.0352 per direction sign).
-pub fn crofton_weights(spacing: [f64; 3]) -> [f64; 13] {
+pub fn crofton_weights(spacing_um: [f64; 3]) -> [f64; 13] {
     let dirs: Vec<[f64; 3]> = DIRECTIONS
         .iter()
         .map(|&(a, b, c)| {
-            let v = [a as f64 * spacing[0], b as f64 * spacing[1], c as f64 * spacing[2]];
+            let v = [a as f64 * spacing_um[0], b as f64 * spacing_um[1], c as f64 * spacing_um[2]];
             let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
             [v[0] / n, v[1] / n, v[2] / n]
         })

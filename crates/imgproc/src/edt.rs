@@ -89,14 +89,14 @@ fn pass_x(m: &[bool], d: &mut [f32], nx: usize, w: f64) {
 }
 
 /// Squared EDT (µm²) of `mask`, passes along x, then y, then z.
-fn squared(mask: ArrayView3<bool>, spacing: [f64; 3]) -> Array3<f32> {
+fn squared(mask: ArrayView3<bool>, spacing_um: [f64; 3]) -> Array3<f32> {
     let (nz, ny, nx) = mask.dim();
     let m = mask.as_standard_layout();
     let mut d = chemomech_core::bigmem::filled((nz, ny, nx), 0.0f32);
     if nz * ny * nx == 0 {
         return d;
     }
-    pass_x(m.as_slice().expect("standard layout"), d.as_slice_mut().expect("standard layout"), nx, spacing[2]);
+    pass_x(m.as_slice().expect("standard layout"), d.as_slice_mut().expect("standard layout"), nx, spacing_um[2]);
     // Lanes x0..x0 + bw (consecutive in memory, one cache line) gathered
     // together from stride `step`, transformed one by one, scattered back.
     fn run_lanes(p: *mut f32, bw: usize, len: usize, step: usize, w: f64, buf: &mut Vec<f64>, e: &mut Envelope) {
@@ -128,7 +128,7 @@ fn squared(mask: ArrayView3<bool>, spacing: [f64; 3]) -> Array3<f32> {
             let p = plane.as_mut_ptr();
             for x0 in (0..nx).step_by(BLOCK) {
                 // SAFETY: columns x0.. of this plane: offsets x + y·nx, y < ny.
-                run_lanes(unsafe { p.add(x0) }, BLOCK.min(nx - x0), ny, nx, spacing[1], buf, e);
+                run_lanes(unsafe { p.add(x0) }, BLOCK.min(nx - x0), ny, nx, spacing_um[1], buf, e);
             }
         });
     }
@@ -138,14 +138,14 @@ fn squared(mask: ArrayView3<bool>, spacing: [f64; 3]) -> Array3<f32> {
             let p = slab.as_mut_ptr();
             for x0 in (0..nx).step_by(BLOCK) {
                 // SAFETY: lanes x0.. of this slab: offsets x + z·ny·nx, z < nz.
-                run_lanes(unsafe { p.add(x0) }, BLOCK.min(nx - x0), nz, ny * nx, spacing[0], buf, e);
+                run_lanes(unsafe { p.add(x0) }, BLOCK.min(nx - x0), nz, ny * nx, spacing_um[0], buf, e);
             }
         });
     }
     d
 }
 
-/// Distance (µm, with voxel `spacing` (z, y, x)) from every `true` voxel of
+/// Distance (µm, with voxel `spacing_um` (z, y, x)) from every `true` voxel of
 /// `mask` to the nearest `false` voxel; 0 on `false` voxels. Voxels outside
 /// the volume do not count as background (as scipy's
 /// `distance_transform_edt`). With no background at all the result is +∞.
@@ -160,13 +160,13 @@ fn squared(mask: ArrayView3<bool>, spacing: [f64; 3]) -> Array3<f32> {
 /// let d = chemomech_imgproc::edt(m.view(), [1.0, 1.0, 0.5]);
 /// assert_eq!(d[[0, 0, 4]], 2.0);
 /// ```
-pub fn edt(mask: ArrayView3<bool>, spacing: [f64; 3]) -> Array3<f32> {
+pub fn edt(mask: ArrayView3<bool>, spacing_um: [f64; 3]) -> Array3<f32> {
     // Squared distances in units of the finest spacing: integers (exact in
     // f32 up to 4096 voxels) for isotropic voxels, so equal distances are
     // equal bit for bit whatever path the passes took — plateaus of the
     // distance map (h-maxima markers) depend on it.
-    let unit = spacing.iter().cloned().fold(f64::INFINITY, f64::min);
-    let mut d = squared(mask, spacing.map(|s| s / unit));
+    let unit = spacing_um.iter().cloned().fold(f64::INFINITY, f64::min);
+    let mut d = squared(mask, spacing_um.map(|s| s / unit));
     d.par_mapv_inplace(|v| ((v as f64).sqrt() * unit) as f32);
     d
 }
@@ -177,20 +177,22 @@ mod tests {
     #[test]
     fn matches_brute_force() {
         // Widths below, at and above the 16-lane blocks of the y and z passes.
-        for (dim, sp) in [((6, 7, 8), [0.7, 1.0, 1.3]), ((5, 9, 37), [1.0, 0.5, 0.8]), ((4, 3, 16), [1.0, 1.0, 1.0])] {
-            check(dim, sp);
+        for (dim, spacing_um) in
+            [((6, 7, 8), [0.7, 1.0, 1.3]), ((5, 9, 37), [1.0, 0.5, 0.8]), ((4, 3, 16), [1.0, 1.0, 1.0])]
+        {
+            check(dim, spacing_um);
         }
     }
-    fn check(dim: (usize, usize, usize), sp: [f64; 3]) {
+    fn check(dim: (usize, usize, usize), spacing_um: [f64; 3]) {
         let m = Array3::from_shape_fn(dim, |(z, y, x)| (z * 3 + y * 5 + x * 7) % 11 != 0);
-        let d = edt(m.view(), sp);
+        let d = edt(m.view(), spacing_um);
         for ((z, y, x), &v) in d.indexed_iter() {
             let mut best = f64::INFINITY;
             for ((zz, yy, xx), &b) in m.indexed_iter() {
                 if !b {
-                    let dd = ((z as f64 - zz as f64) * sp[0]).powi(2)
-                        + ((y as f64 - yy as f64) * sp[1]).powi(2)
-                        + ((x as f64 - xx as f64) * sp[2]).powi(2);
+                    let dd = ((z as f64 - zz as f64) * spacing_um[0]).powi(2)
+                        + ((y as f64 - yy as f64) * spacing_um[1]).powi(2)
+                        + ((x as f64 - xx as f64) * spacing_um[2]).powi(2);
                     best = best.min(dd);
                 }
             }

@@ -51,15 +51,20 @@ pub fn correlate1d(a: &Array3<f32>, axis: usize, kernel: &[f64]) -> Array3<f32> 
     out
 }
 
-/// Gaussian filter (σ in µm per axis, voxel `spacing` in µm) with derivative
+/// Gaussian filter (σ in µm per axis, voxel `spacing_um`) with derivative
 /// `orders` per axis (0 smoothing, 1 first, 2 second derivative).
-pub fn gaussian_derivative(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64; 3], orders: [usize; 3]) -> Array3<f32> {
+pub fn gaussian_derivative(
+    vol: ArrayView3<f32>,
+    sigma_um: f64,
+    spacing_um: [f64; 3],
+    orders: [usize; 3],
+) -> Array3<f32> {
     let mut a = vol.to_owned();
     for axis in 0..3 {
-        let s = sigma_um / spacing[axis];
+        let s = sigma_um / spacing_um[axis];
         let mut k = gaussian_kernel(s, orders[axis]);
         // Derivatives per µm.
-        let scale = spacing[axis].powi(orders[axis] as i32);
+        let scale = spacing_um[axis].powi(orders[axis] as i32);
         if scale != 1.0 {
             k.iter_mut().for_each(|v| *v /= scale);
         }
@@ -70,7 +75,7 @@ pub fn gaussian_derivative(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64; 3
 
 /// Laplacian of Gaussian: Σ ∂²/∂x² of the volume smoothed by σ µm, over
 /// the axes longer than one voxel (a 2-D image is one slice).
-pub fn laplacian_of_gaussian(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64; 3]) -> Array3<f32> {
+pub fn laplacian_of_gaussian(vol: ArrayView3<f32>, sigma_um: f64, spacing_um: [f64; 3]) -> Array3<f32> {
     let mut out = Array3::<f32>::zeros(vol.dim());
     for axis in 0..3 {
         if vol.len_of(Axis(axis)) < 2 {
@@ -78,7 +83,7 @@ pub fn laplacian_of_gaussian(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64;
         }
         let mut orders = [0; 3];
         orders[axis] = 2;
-        out += &gaussian_derivative(vol, sigma_um, spacing, orders);
+        out += &gaussian_derivative(vol, sigma_um, spacing_um, orders);
     }
     out
 }
@@ -90,8 +95,8 @@ pub fn laplacian_of_gaussian(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64;
 /// let g = chemomech_imgproc::filters::gaussian(v.view(), 1.0, [1.0; 3]);
 /// assert!((g[[2, 3, 3]] - 2.0).abs() < 1e-5);
 /// ```
-pub fn gaussian(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64; 3]) -> Array3<f32> {
-    gaussian_derivative(vol, sigma_um, spacing, [0, 0, 0])
+pub fn gaussian(vol: ArrayView3<f32>, sigma_um: f64, spacing_um: [f64; 3]) -> Array3<f32> {
+    gaussian_derivative(vol, sigma_um, spacing_um, [0, 0, 0])
 }
 
 /// Lanes of the median kernel (one AVX-512 register of f32).
@@ -245,7 +250,7 @@ pub fn bilateral(
     vol: ArrayView3<f32>,
     sigma_spatial_um: f64,
     sigma_range: f64,
-    spacing: [f64; 3],
+    spacing_um: [f64; 3],
     radius: usize,
 ) -> Array3<f32> {
     let (nz, ny, nx) = vol.dim();
@@ -254,9 +259,9 @@ pub fn bilateral(
     for dz in -r..=r {
         for dy in -r..=r {
             for dx in -r..=r {
-                let d2 = (dz as f64 * spacing[0]).powi(2)
-                    + (dy as f64 * spacing[1]).powi(2)
-                    + (dx as f64 * spacing[2]).powi(2);
+                let d2 = (dz as f64 * spacing_um[0]).powi(2)
+                    + (dy as f64 * spacing_um[1]).powi(2)
+                    + (dx as f64 * spacing_um[2]).powi(2);
                 offs.push((dz, dy, dx, (-d2 / (2.0 * sigma_spatial_um * sigma_spatial_um)).exp()));
             }
         }
@@ -284,10 +289,10 @@ pub fn bilateral(
 }
 
 /// Gradient magnitude of the Gaussian-smoothed volume (per µm).
-pub fn gradient_magnitude(vol: ArrayView3<f32>, sigma_um: f64, spacing: [f64; 3]) -> Array3<f32> {
-    let gz = gaussian_derivative(vol, sigma_um, spacing, [1, 0, 0]);
-    let gy = gaussian_derivative(vol, sigma_um, spacing, [0, 1, 0]);
-    let gx = gaussian_derivative(vol, sigma_um, spacing, [0, 0, 1]);
+pub fn gradient_magnitude(vol: ArrayView3<f32>, sigma_um: f64, spacing_um: [f64; 3]) -> Array3<f32> {
+    let gz = gaussian_derivative(vol, sigma_um, spacing_um, [1, 0, 0]);
+    let gy = gaussian_derivative(vol, sigma_um, spacing_um, [0, 1, 0]);
+    let gx = gaussian_derivative(vol, sigma_um, spacing_um, [0, 0, 1]);
     Zip::from(&gz).and(&gy).and(&gx).map_collect(|a, b, c| (a * a + b * b + c * c).sqrt())
 }
 

@@ -44,12 +44,12 @@ pub struct Extent {
 }
 
 impl Extent {
-    /// From voxels `(z, y, x)` in raster order, with voxel spacing `sp` µm: only each row's two ends can bound a
+    /// From voxels `(z, y, x)` in raster order, with voxel `spacing_um` (µm): only each row's two ends can bound a
     /// linear function, so only they are visited.
-    pub fn of(vox: &[(usize, usize, usize)], dirs: &[[i32; 3]], sp: [f64; 3]) -> Self {
+    pub fn of(vox: &[(usize, usize, usize)], dirs: &[[i32; 3]], spacing_um: [f64; 3]) -> Self {
         let mut range = vec![(f64::INFINITY, f64::NEG_INFINITY); dirs.len()];
         let mut add = |q: (usize, usize, usize)| {
-            let pt = [q.0 as f64 * sp[0], q.1 as f64 * sp[1], q.2 as f64 * sp[2]];
+            let pt = [q.0 as f64 * spacing_um[0], q.1 as f64 * spacing_um[1], q.2 as f64 * spacing_um[2]];
             for (r, d) in range.iter_mut().zip(dirs) {
                 let t = d[0] as f64 * pt[0] + d[1] as f64 * pt[1] + d[2] as f64 * pt[2];
                 r.0 = r.0.min(t);
@@ -76,7 +76,7 @@ impl Extent {
         }
     }
     /// Voxel centres inside the polytope (the discrete hull's volume).
-    pub fn hull_voxels(&self, dirs: &[[i32; 3]], sp: [f64; 3]) -> usize {
+    pub fn hull_voxels(&self, dirs: &[[i32; 3]], spacing_um: [f64; 3]) -> usize {
         const EPS: f64 = 1e-6;
         let axis = |k: usize| {
             dirs.iter().position(|d| d[k] == 1 && d.iter().map(|c| c.abs()).sum::<i32>() == 1).expect("axis directions")
@@ -86,16 +86,18 @@ impl Extent {
         // along rows bound x: r.0 ≤ base + c·x ≤ r.1 (c = d_x·s_x ≠ 0).
         let (mut across, mut along) = (Vec::new(), Vec::new());
         for (d, r) in dirs.iter().zip(&self.range) {
-            let (cz, cy) = (d[0] as f64 * sp[0], d[1] as f64 * sp[1]);
+            let (cz, cy) = (d[0] as f64 * spacing_um[0], d[1] as f64 * spacing_um[1]);
             if d[2] == 0 {
                 across.push((cz, cy, r.0 - EPS, r.1 + EPS));
             } else {
-                along.push((cz, cy, r.0, r.1, 1.0 / (d[2] as f64 * sp[2])));
+                along.push((cz, cy, r.0, r.1, 1.0 / (d[2] as f64 * spacing_um[2])));
             }
         }
         let mut n = 0usize;
-        for z in (((rz.0 / sp[0]) - EPS).ceil() as i64).max(0)..=((rz.1 / sp[0]) + EPS).floor() as i64 {
-            for y in (((ry.0 / sp[1]) - EPS).ceil() as i64).max(0)..=((ry.1 / sp[1]) + EPS).floor() as i64 {
+        for z in (((rz.0 / spacing_um[0]) - EPS).ceil() as i64).max(0)..=((rz.1 / spacing_um[0]) + EPS).floor() as i64 {
+            for y in
+                (((ry.0 / spacing_um[1]) - EPS).ceil() as i64).max(0)..=((ry.1 / spacing_um[1]) + EPS).floor() as i64
+            {
                 let (zf, yf) = (z as f64, y as f64);
                 if across.iter().any(|&(cz, cy, lo, hi)| {
                     let t = cz * zf + cy * yf;

@@ -11,23 +11,23 @@ use rayon::prelude::*;
 use std::collections::VecDeque;
 
 /// Dilation by a ball of radius `r` µm.
-pub fn dilate(mask: ArrayView3<bool>, r: f64, spacing: [f64; 3]) -> Array3<bool> {
+pub fn dilate(mask: ArrayView3<bool>, r: f64, spacing_um: [f64; 3]) -> Array3<bool> {
     let inv = map(mask, |m| !m);
-    let d = edt(inv.view(), spacing);
+    let d = edt(inv.view(), spacing_um);
     map(d.view(), |&v| (v as f64) <= r)
 }
 
 /// Erosion by a ball of radius `r` µm (outside the volume counts as inside
 /// the mask, so borders do not erode).
-pub fn erode(mask: ArrayView3<bool>, r: f64, spacing: [f64; 3]) -> Array3<bool> {
-    let d = edt(mask, spacing);
+pub fn erode(mask: ArrayView3<bool>, r: f64, spacing_um: [f64; 3]) -> Array3<bool> {
+    let d = edt(mask, spacing_um);
     map(d.view(), |&v| (v as f64) > r)
 }
 
 /// Closing (dilation then erosion) by a ball of radius `r` µm.
-pub fn close(mask: ArrayView3<bool>, r: f64, spacing: [f64; 3]) -> Array3<bool> {
-    let d = dilate(mask, r, spacing);
-    let mut c = erode(d.view(), r, spacing);
+pub fn close(mask: ArrayView3<bool>, r: f64, spacing_um: [f64; 3]) -> Array3<bool> {
+    let d = dilate(mask, r, spacing_um);
+    let mut c = erode(d.view(), r, spacing_um);
     // Closing never removes voxels of the original.
     Zip::from(&mut c).and(mask).for_each(|c, &m| *c |= m);
     c

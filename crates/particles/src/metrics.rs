@@ -307,18 +307,18 @@ pub fn particle_metrics(
     labels: ArrayView3<u32>,
     phases: ArrayView3<u8>,
     codes: PhaseCodes,
-    spacing: [f64; 3],
+    spacing_um: [f64; 3],
     thresholds: DamageThresholds,
     extra: &[(&str, ArrayView3<f32>)],
 ) -> Result<Table> {
-    let scan = Scan { labels, phases, codes, spacing, extra };
+    let scan = Scan { labels, phases, codes, spacing_um, extra };
     let (acc, pairs) = scan.accumulate();
     let mut neighbours = vec![0u64; acc.len()];
     for (a, b) in pairs {
         neighbours[a as usize] += 1;
         neighbours[b as usize] += 1;
     }
-    metrics_table(&acc, &neighbours, spacing, thresholds, extra, labels.dim().0 == 1)
+    metrics_table(&acc, &neighbours, spacing_um, thresholds, extra, labels.dim().0 == 1)
 }
 
 /// One pass over the volume: the inputs of [`particle_metrics`].
@@ -326,7 +326,7 @@ struct Scan<'a> {
     labels: ArrayView3<'a, u32>,
     phases: ArrayView3<'a, u8>,
     codes: PhaseCodes,
-    spacing: [f64; 3],
+    spacing_um: [f64; 3],
     extra: &'a [(&'a str, ArrayView3<'a, f32>)],
 }
 
@@ -417,9 +417,9 @@ impl Scan<'_> {
     /// Size, moments, bounding box, cracks, border contact and extra volumes.
     fn add_voxel(&self, z: usize, y: usize, x: usize, a: &mut Acc) {
         let (nz, ny, nx) = self.labels.dim();
-        let sp = self.spacing;
+        let spacing_um = self.spacing_um;
         a.voxels += 1;
-        let c = [(z as f64 + 0.5) * sp[0], (y as f64 + 0.5) * sp[1], (x as f64 + 0.5) * sp[2]];
+        let c = [(z as f64 + 0.5) * spacing_um[0], (y as f64 + 0.5) * spacing_um[1], (x as f64 + 0.5) * spacing_um[2]];
         for d in 0..3 {
             a.sum_um[d] += c[d];
         }
@@ -478,7 +478,7 @@ impl Scan<'_> {
 
 /// Principal axis lengths (µm, longest first): 4 σ along each principal
 /// direction, as scikit-image's `regionprops` measures them.
-fn principal_axes(a: &Acc, spacing: [f64; 3]) -> [f64; 3] {
+fn principal_axes(a: &Acc, spacing_um: [f64; 3]) -> [f64; 3] {
     let n = a.voxels as f64;
     let (s, m) = (a.sum_um, a.moments);
     let c = [s[0] / n, s[1] / n, s[2] / n];
@@ -486,9 +486,9 @@ fn principal_axes(a: &Acc, spacing: [f64; 3]) -> [f64; 3] {
     let (cyy, cyx, cxx) = (m.yy / n - c[1] * c[1], m.yx / n - c[1] * c[2], m.xx / n - c[2] * c[2]);
     // Voxels are cubes, not points: each adds its own variance v²/12.
     let e = sym_eigenvalues([
-        [czz + spacing[0] * spacing[0] / 12.0, czy, czx],
-        [czy, cyy + spacing[1] * spacing[1] / 12.0, cyx],
-        [czx, cyx, cxx + spacing[2] * spacing[2] / 12.0],
+        [czz + spacing_um[0] * spacing_um[0] / 12.0, czy, czx],
+        [czy, cyy + spacing_um[1] * spacing_um[1] / 12.0, cyx],
+        [czx, cyx, cxx + spacing_um[2] * spacing_um[2] / 12.0],
     ]);
     e.map(|v| 4.0 * v.max(0.0).sqrt())
 }
@@ -501,8 +501,8 @@ const IN_PLANE: [usize; 4] = [1, 2, 7, 8];
 /// in-plane lattice directions: P = π/8 · Σ crossings × line spacing, each
 /// crossing counted from both sides), circularity 4πA/P², and the in-plane
 /// principal axes.
-fn push_sizes_2d(t: &mut Table, ids: &[usize], acc: &[Acc], spacing: [f64; 3]) -> Result<()> {
-    let pix = spacing[1] * spacing[2];
+fn push_sizes_2d(t: &mut Table, ids: &[usize], acc: &[Acc], spacing_um: [f64; 3]) -> Result<()> {
+    let pix = spacing_um[1] * spacing_um[2];
     let col = |f: &dyn Fn(&Acc) -> f64| Column::F64(ids.iter().map(|&l| f(&acc[l])).collect());
     let area = |a: &Acc| a.voxels as f64 * pix;
     let perimeter = |a: &Acc| {
@@ -510,7 +510,7 @@ fn push_sizes_2d(t: &mut Table, ids: &[usize], acc: &[Acc], spacing: [f64; 3]) -
             .iter()
             .map(|&k| {
                 let (_, dy, dx) = DIRECTIONS[k];
-                let step = ((dy as f64 * spacing[1]).powi(2) + (dx as f64 * spacing[2]).powi(2)).sqrt();
+                let step = ((dy as f64 * spacing_um[1]).powi(2) + (dx as f64 * spacing_um[2]).powi(2)).sqrt();
                 a.transitions[k] as f64 * pix / step
             })
             .sum::<f64>()
@@ -522,9 +522,9 @@ fn push_sizes_2d(t: &mut Table, ids: &[usize], acc: &[Acc], spacing: [f64; 3]) -
         let (cy, cx) = (a.sum_um[1] / n, a.sum_um[2] / n);
         let m = a.moments;
         let (yy, yx, xx) = (
-            m.yy / n - cy * cy + spacing[1] * spacing[1] / 12.0,
+            m.yy / n - cy * cy + spacing_um[1] * spacing_um[1] / 12.0,
             m.yx / n - cy * cx,
-            m.xx / n - cx * cx + spacing[2] * spacing[2] / 12.0,
+            m.xx / n - cx * cx + spacing_um[2] * spacing_um[2] / 12.0,
         );
         let (h, d) = (0.5 * (yy + xx), (0.25 * (yy - xx).powi(2) + yx * yx).sqrt());
         [4.0 * (h + d).max(0.0).sqrt(), 4.0 * (h - d).max(0.0).sqrt()]
@@ -543,29 +543,32 @@ fn push_sizes_2d(t: &mut Table, ids: &[usize], acc: &[Acc], spacing: [f64; 3]) -
 fn metrics_table(
     acc: &[Acc],
     neighbours: &[u64],
-    spacing: [f64; 3],
+    spacing_um: [f64; 3],
     thresholds: DamageThresholds,
     extra: &[(&str, ArrayView3<f32>)],
     two_d: bool,
 ) -> Result<Table> {
-    let w = crofton_weights(spacing);
-    let vox = spacing.iter().product::<f64>();
+    let w = crofton_weights(spacing_um);
+    let vox = spacing_um.iter().product::<f64>();
     let step: Vec<f64> = DIRECTIONS
         .iter()
         .map(|&(a, b, c)| {
-            ((a as f64 * spacing[0]).powi(2) + (b as f64 * spacing[1]).powi(2) + (c as f64 * spacing[2]).powi(2)).sqrt()
+            ((a as f64 * spacing_um[0]).powi(2)
+                + (b as f64 * spacing_um[1]).powi(2)
+                + (c as f64 * spacing_um[2]).powi(2))
+            .sqrt()
         })
         .collect();
     let ids: Vec<usize> = (1..acc.len()).filter(|&l| acc[l].voxels > 0).collect();
     let col = |f: &dyn Fn(&Acc) -> f64| Column::F64(ids.iter().map(|&l| f(&acc[l])).collect());
     let surface =
         |a: &Acc| -> f64 { 2.0 * (0..13).map(|k| w[k] * a.transitions[k] as f64 * vox / step[k]).sum::<f64>() };
-    let axes = |a: &Acc| principal_axes(a, spacing);
+    let axes = |a: &Acc| principal_axes(a, spacing_um);
     let mut t = Table::default();
     t.push("id", Column::U64(ids.iter().map(|&l| l as u64).collect()), None)?;
     t.push("voxels", Column::U64(ids.iter().map(|&l| acc[l].voxels).collect()), None)?;
     if two_d {
-        push_sizes_2d(&mut t, &ids, acc, spacing)?;
+        push_sizes_2d(&mut t, &ids, acc, spacing_um)?;
     } else {
         t.push("volume_um3", col(&|a| a.voxels as f64 * vox), Some("µm³"))?;
         t.push("esd_um", col(&|a| (6.0 * a.voxels as f64 * vox / std::f64::consts::PI).cbrt()), Some("µm"))?;

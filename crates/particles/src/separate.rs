@@ -527,18 +527,18 @@ fn seeds_from_sections<'a>(
             continue;
         }
         let others: Vec<usize> = (0..3).filter(|&a| a != axis).collect();
-        let sp = [p.spacing_um[axis], p.spacing_um[others[0]], p.spacing_um[others[1]]];
+        let spacing_um = [p.spacing_um[axis], p.spacing_um[others[0]], p.spacing_um[others[1]]];
         for at in [0, len - 1] {
             // The plane k voxels inwards from the face, as a 1-thick volume.
             let plane = |v: ArrayView3<'a, bool>, k: usize| -> ArrayView3<'a, bool> {
                 v.index_axis_move(Axis(axis), if at == 0 { k } else { at - k }).insert_axis(Axis(0))
             };
-            let d0 = edt(plane(sections, 0), sp);
+            let d0 = edt(plane(sections, 0), spacing_um);
             let (pk, npk) = label(h_maxima(d0.view(), p.h_um as f32).view(), Connectivity::C26);
             if npk == 0 {
                 continue;
             }
-            let d2 = edt(plane(filled, 2), sp);
+            let d2 = edt(plane(filled, 2), spacing_um);
             let to3 = |a: usize, b: usize| {
                 let mut c = [at; 3];
                 c[others[0]] = a;

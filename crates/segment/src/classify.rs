@@ -34,19 +34,19 @@ impl FeatureBank {
         false
     }
     /// Halo (voxels) a slab needs for exact features.
-    pub fn halo(&self, spacing: [f64; 3]) -> usize {
-        let smin = spacing.iter().cloned().fold(f64::INFINITY, f64::min);
+    pub fn halo(&self, spacing_um: [f64; 3]) -> usize {
+        let smin = spacing_um.iter().cloned().fold(f64::INFINITY, f64::min);
         (self.sigmas_um.iter().cloned().fold(0.0, f64::max) * 1.6 * 4.0 * 2.0 / smin).ceil() as usize + 1
     }
 }
 
 /// Feature images of a volume: `(feature, z, y, x)`.
-pub fn features(vol: ArrayView3<f32>, bank: &FeatureBank, spacing: [f64; 3]) -> Vec<Array3<f32>> {
+pub fn features(vol: ArrayView3<f32>, bank: &FeatureBank, spacing_um: [f64; 3]) -> Vec<Array3<f32>> {
     let mut out = vec![vol.to_owned()];
     for &s in &bank.sigmas_um {
-        let g = gaussian(vol, s, spacing);
-        let g2 = gaussian(vol, 1.6 * s, spacing);
-        let d = |o: [usize; 3]| gaussian_derivative(vol, s, spacing, o);
+        let g = gaussian(vol, s, spacing_um);
+        let g2 = gaussian(vol, 1.6 * s, spacing_um);
+        let d = |o: [usize; 3]| gaussian_derivative(vol, s, spacing_um, o);
         let (hzz, hyy, hxx) = (d([2, 0, 0]), d([0, 2, 0]), d([0, 0, 2]));
         let (hzy, hzx, hyx) = (d([1, 1, 0]), d([1, 0, 1]), d([0, 1, 1]));
         let (gz, gy, gx) = (d([1, 0, 0]), d([0, 1, 0]), d([0, 0, 1]));
@@ -54,7 +54,7 @@ pub fn features(vol: ArrayView3<f32>, bank: &FeatureBank, spacing: [f64; 3]) -> 
         let gm = ndarray::Zip::from(&gz).and(&gy).and(&gx).map_collect(|a, b, c| (a * a + b * b + c * c).sqrt());
         let dog = &g - &g2;
         // Structure tensor: products of first derivatives smoothed at 2σ.
-        let st = |a: &Array3<f32>, b: &Array3<f32>| gaussian((a * b).view(), 2.0 * s, spacing);
+        let st = |a: &Array3<f32>, b: &Array3<f32>| gaussian((a * b).view(), 2.0 * s, spacing_um);
         let (szz, syy, sxx, szy, szx, syx) =
             (st(&gz, &gz), st(&gy, &gy), st(&gx, &gx), st(&gz, &gy), st(&gz, &gx), st(&gy, &gx));
         let eig = |a: [&Array3<f32>; 6]| -> [Array3<f32>; 3] {
@@ -99,7 +99,9 @@ pub fn features(vol: ArrayView3<f32>, bank: &FeatureBank, spacing: [f64; 3]) -> 
 pub struct VoxelClassifier {
     /// Feature-bank settings the classifier was trained with.
     pub bank: FeatureBank,
-    /// Voxel spacing (z, y, x) in µm the classifier was trained with.
+    /// Voxel spacing (z, y, x) in µm the classifier was trained with
+    /// (`spacing` in models saved before the name carried its unit).
+    #[serde(alias = "spacing")]
     pub spacing_um: [f64; 3],
     /// Label values (as in the training labels) per class index.
     pub classes: Vec<u8>,
@@ -111,7 +113,7 @@ pub struct VoxelClassifier {
 pub fn train(
     vol: ArrayView3<f32>,
     labels: ArrayView3<u8>,
-    spacing: [f64; 3],
+    spacing_um: [f64; 3],
     bank: FeatureBank,
     trees: u16,
     seed: u64,
@@ -134,7 +136,7 @@ pub fn train(
     }
     let step = (picks.len() / max_samples.max(1)).max(1);
     let picks: Vec<_> = picks.into_iter().step_by(step).collect();
-    let feats = features(vol, &bank, spacing);
+    let feats = features(vol, &bank, spacing_um);
     let rows: Vec<Vec<f64>> =
         picks.iter().map(|&(z, y, x, _)| feats.iter().map(|f| f[[z, y, x]] as f64).collect()).collect();
     // The forest cannot split on NaN (smartcore indexes out of bounds).
@@ -150,7 +152,7 @@ pub fn train(
     let x = DenseMatrix::from_2d_vec(&rows).map_err(|e| Error::data(format!("training matrix: {e}")))?;
     let params = RandomForestClassifierParameters { n_trees: trees, seed, max_depth: Some(16), ..Default::default() };
     let forest = RandomForestClassifier::fit(&x, &y, params).map_err(|e| Error::data(format!("random forest: {e}")))?;
-    Ok(VoxelClassifier { bank, spacing_um: spacing, classes, forest })
+    Ok(VoxelClassifier { bank, spacing_um, classes, forest })
 }
 
 impl VoxelClassifier {

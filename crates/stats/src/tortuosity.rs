@@ -57,7 +57,7 @@ pub struct Tortuosity {
 /// ```
 pub fn tortuosity(
     phase: ArrayView3<bool>,
-    spacing: [f64; 3],
+    spacing_um: [f64; 3],
     axis: usize,
     rtol: f64,
     max_iter: usize,
@@ -72,10 +72,10 @@ pub fn tortuosity(
         1 => [1, 0, 2],
         _ => [2, 1, 0],
     });
-    let sp = match axis {
-        0 => spacing,
-        1 => [spacing[1], spacing[0], spacing[2]],
-        _ => [spacing[2], spacing[1], spacing[0]],
+    let spacing_um = match axis {
+        0 => spacing_um,
+        1 => [spacing_um[1], spacing_um[0], spacing_um[2]],
+        _ => [spacing_um[2], spacing_um[1], spacing_um[0]],
     };
     let (nz, ny, nx) = p.dim();
     let total = p.iter().filter(|&&b| b).count();
@@ -97,12 +97,12 @@ pub fn tortuosity(
             flux_out: 0.0,
         });
     }
-    let sys = System::new(&cells, &index, (nz, ny, nx), sp);
+    let sys = System::new(&cells, &index, (nz, ny, nx), spacing_um);
     let (x, it, rel) = sys.solve(&cells, nz, rtol, max_iter, flux_tol);
     let (fin, fout) = sys.fluxes(&x);
     let flux = 0.5 * (fin + fout);
-    let area = ny as f64 * sp[1] * nx as f64 * sp[2];
-    let length = nz as f64 * sp[0];
+    let area = ny as f64 * spacing_um[1] * nx as f64 * spacing_um[2];
+    let length = nz as f64 * spacing_um[0];
     let deff = flux * length / area;
     Ok(Tortuosity {
         tau: eps / deff,
@@ -165,9 +165,18 @@ struct System {
 }
 
 impl System {
-    fn new(cells: &[(usize, usize, usize)], index: &[u32], (nz, ny, nx): (usize, usize, usize), sp: [f64; 3]) -> Self {
+    fn new(
+        cells: &[(usize, usize, usize)],
+        index: &[u32],
+        (nz, ny, nx): (usize, usize, usize),
+        spacing_um: [f64; 3],
+    ) -> Self {
         // Conductances: face area / centre distance; to a Dirichlet face: area / (d/2).
-        let g = [sp[1] * sp[2] / sp[0], sp[0] * sp[2] / sp[1], sp[0] * sp[1] / sp[2]];
+        let g = [
+            spacing_um[1] * spacing_um[2] / spacing_um[0],
+            spacing_um[0] * spacing_um[2] / spacing_um[1],
+            spacing_um[0] * spacing_um[1] / spacing_um[2],
+        ];
         let gb = 2.0 * g[0];
         let nbr: Vec<[u32; 6]> = cells
             .par_iter()

@@ -23,10 +23,10 @@ pub fn volume_fractions(phases: ArrayView3<u8>) -> BTreeMap<u8, f64> {
 
 /// Interface areas (µm²) between each pair of phase codes (a < b), and each
 /// phase's total surface, by the Crofton formula.
-pub fn interface_areas(phases: ArrayView3<u8>, spacing: [f64; 3]) -> BTreeMap<(u8, u8), f64> {
+pub fn interface_areas(phases: ArrayView3<u8>, spacing_um: [f64; 3]) -> BTreeMap<(u8, u8), f64> {
     let (nz, ny, nx) = phases.dim();
-    let w = crofton_weights(spacing);
-    let vox = spacing.iter().product::<f64>();
+    let w = crofton_weights(spacing_um);
+    let vox = spacing_um.iter().product::<f64>();
     let counts: Vec<BTreeMap<(u8, u8), [u64; 13]>> = (0..nz)
         .into_par_iter()
         .map(|z| {
@@ -64,9 +64,9 @@ pub fn interface_areas(phases: ArrayView3<u8>, spacing: [f64; 3]) -> BTreeMap<(u
             let s: f64 = (0..13)
                 .map(|i| {
                     let (a, b, c) = DIRECTIONS[i];
-                    let d = ((a as f64 * spacing[0]).powi(2)
-                        + (b as f64 * spacing[1]).powi(2)
-                        + (c as f64 * spacing[2]).powi(2))
+                    let d = ((a as f64 * spacing_um[0]).powi(2)
+                        + (b as f64 * spacing_um[1]).powi(2)
+                        + (c as f64 * spacing_um[2]).powi(2))
                     .sqrt();
                     w[i] * t[i] as f64 * vox / d
                 })

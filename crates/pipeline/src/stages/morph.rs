@@ -215,7 +215,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     if v.data.is_empty() {
         return Err(Error::shape("the volume is empty").at(&p.volume));
     }
-    let sp = v.voxel_um;
+    let spacing_um = v.voxel_um;
     progress.start("morph", 1);
     let t0 = Instant::now();
     let mut tm = Timings::default();
@@ -234,7 +234,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         }
         Op::Edt => {
             let m = mask_of(v.data.view(), p.phase);
-            let (d, times) = timed(p.repeat, || edt(m.view(), sp));
+            let (d, times) = timed(p.repeat, || edt(m.view(), spacing_um));
             tm.compute = times;
             DynArray::F32(d.into_dyn())
         }
@@ -255,7 +255,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
             let (mut t_edt, mut t_markers, mut t_flood) = (Vec::new(), Vec::new(), Vec::new());
             let ((lab, nm), times) = timed(p.repeat, || {
                 let t = Instant::now();
-                let dist = edt(m.view(), sp);
+                let dist = edt(m.view(), spacing_um);
                 t_edt.push(t.elapsed().as_secs_f64());
                 let t = Instant::now();
                 let (markers, nm) = label(h_maxima(dist.view(), h_um as f32).view(), Connectivity::C26);
@@ -278,14 +278,14 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     };
     progress.finish();
     prov.finish();
-    write_tiff(out, &result, Some(&sp), Some(&prov), TiffOptions::default())?;
+    write_tiff(out, &result, Some(&spacing_um), Some(&prov), TiffOptions::default())?;
     let step = |t: &[f64]| (!t.is_empty()).then(|| best(t));
     Ok(Summary {
         stage: "morph".into(),
         op,
         output: out.display().to_string(),
         shape: v.data.shape().to_vec(),
-        voxel_um: sp,
+        voxel_um: spacing_um,
         seconds: t0.elapsed().as_secs_f64(),
         provenance: prov.to_json(),
         seconds_compute: best(&tm.compute),

@@ -109,9 +109,9 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     prov.finish();
     let dir = OutDir::create(out)?;
     std::fs::create_dir_all(dir.path("truth")).map_err(|e| Error::io(e).at(dir.path("truth")))?;
-    let sp = [cfg.voxel_um; 3];
+    let spacing_um = [cfg.voxel_um; 3];
     let opt = TiffOptions::default();
-    let w = |name: &str, a: DynArray| write_tiff(&dir.path(name), &a, Some(&sp), Some(&prov), opt);
+    let w = |name: &str, a: DynArray| write_tiff(&dir.path(name), &a, Some(&spacing_um), Some(&prov), opt);
     w("image.tiff", DynArray::F32(m.image.into_dyn()))?;
     w("truth/labels.tiff", DynArray::U32(m.labels.into_dyn()))?;
     w("truth/phases.tiff", DynArray::U8(m.phases.into_dyn()))?;

@@ -193,7 +193,7 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
     let excluded_particles = (all.rows() - t.rows()) as u64;
     let mut prov = Provenance::start("stats", serde_json::to_value(p)?);
     prov.add_input(&dir.join("particles.csv"))?;
-    let (ext, spacing) = (summary.extent_um, summary.voxel_um);
+    let (ext, spacing_um) = (summary.extent_um, summary.voxel_um);
     progress.start("statistics", 5);
     let prof = depth_profile(&t, ext[0], p.window_um, p.extra.as_deref(), p.bootstrap, p.seed)?;
     progress.inc(1);
@@ -209,13 +209,13 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
     // Phase-level quantities from the phases saved by `particles`.
     let phases = chemomech_io::read::read_volume::<u8>(&dir.join("phases.tiff"), None)?.0;
     let vf = volume_fractions(phases.view());
-    let areas = interface_areas(phases.view(), spacing);
+    let areas = interface_areas(phases.view(), spacing_um);
     let vol_um3: f64 = ext.iter().product();
     progress.inc(1);
     let t_tau = std::time::Instant::now();
     let tau = if !p.no_tortuosity {
         let pore = phases.mapv(|v| v == 0);
-        Some(tortuosity(pore.view(), spacing, 0, 1e-8, 20_000, TAU_FLUX_TOL)?)
+        Some(tortuosity(pore.view(), spacing_um, 0, 1e-8, 20_000, TAU_FLUX_TOL)?)
     } else {
         None
     };

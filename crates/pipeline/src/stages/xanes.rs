@@ -543,8 +543,8 @@ pub fn run(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let ne = energies.len();
     let (aligned, reg) = register_2d(p, od, &energies, progress)?;
     let pix_shape: Vec<usize> = aligned.shape()[1..].to_vec();
-    let spacing: Option<Vec<f64>> = pixel.map(|v| vec![v; pix_shape.len()]);
-    let sp = spacing.as_deref();
+    let spacing_um: Option<Vec<f64>> = pixel.map(|v| vec![v; pix_shape.len()]);
+    let sp = spacing_um.as_deref();
     let dir = OutDir::create(out)?;
     let mut written = Vec::new();
     let mut summary = Summary {
