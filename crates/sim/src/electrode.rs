@@ -6,6 +6,7 @@
 
 use crate::config::SimConfig;
 use crate::rng::{Stream, rng};
+pub use chemomech_core::DamageClass;
 use chemomech_core::{Error, Progress, Result};
 use ndarray::{Array3, Axis};
 use rand::Rng;
@@ -40,39 +41,6 @@ fn perpendicular(n: V3, r: &mut impl Rng) -> V3 {
     let v = random_unit(r);
     let p = sub(v, [n[0] * dot(v, n), n[1] * dot(v, n), n[2] * dot(v, n)]);
     unit(p)
-}
-
-/// Damage class of a particle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DamageClass {
-    /// Crack fraction below the mild threshold.
-    Least,
-    /// Crack fraction from the mild up to the severe threshold.
-    Mild,
-    /// Crack fraction at or above the severe threshold.
-    Severe,
-}
-
-impl DamageClass {
-    /// The class of a crack fraction under the thresholds.
-    pub fn of(cf: f64, mild: f64, severe: f64) -> Self {
-        if cf >= severe {
-            DamageClass::Severe
-        } else if cf >= mild {
-            DamageClass::Mild
-        } else {
-            DamageClass::Least
-        }
-    }
-    /// Lower-case name (`least`, `mild`, `severe`).
-    pub fn name(self) -> &'static str {
-        match self {
-            DamageClass::Least => "least",
-            DamageClass::Mild => "mild",
-            DamageClass::Severe => "severe",
-        }
-    }
 }
 
 /// A planar intergranular crack: a slab through the particle.
