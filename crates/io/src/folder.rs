@@ -235,6 +235,8 @@ impl Series {
     }
 }
 
+/// Reads the files of one series (loaded by `load`) into an energy stack: mean sample and
+/// reference frames per energy, darks, the energy sources and the pixel size.
 fn read_series(
     dir: &Path,
     files: &[PathBuf],
