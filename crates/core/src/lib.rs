@@ -18,6 +18,7 @@
 
 pub mod array;
 pub mod bigmem;
+pub mod damage;
 pub mod error;
 pub mod math;
 pub mod nan;
@@ -29,6 +30,7 @@ pub mod types;
 pub mod units;
 
 pub use array::{DType, DynArray};
+pub use damage::DamageClass;
 pub use error::{Error, Result};
 pub use progress::{NoProgress, Progress};
 pub use provenance::{InputRecord, Provenance};

@@ -96,29 +96,49 @@ pub fn read_xrm_folder(dir: &Path) -> Result<EnergyStack> {
 
 type Loaded = (ndarray::Array2<f32>, Option<f64>, Option<f64>);
 
-fn read_series(
-    dir: &Path,
-    files: &[PathBuf],
-    energies: Option<&[f64]>,
-    load: impl Fn(&Path) -> Result<Loaded>,
-) -> Result<EnergyStack> {
-    if files.is_empty() {
-        return Err(Error::data("folder holds no image files").at(dir));
+/// The frames of a series as they are read, sorted by role and energy.
+struct Series {
+    samples: Frames,
+    refs: Frames,
+    darks: Vec<ndarray::Array2<f32>>,
+    /// Image shape (rows, cols), from the first file.
+    shape: Option<(usize, usize)>,
+    /// Pixel size (µm), from the first file that has one.
+    pixel: Option<f64>,
+    /// Sample images read so far (index into an energy list).
+    sample_index: usize,
+    /// Where the energies came from (`header`, `file name`, `energy list`).
+    sources: BTreeMap<&'static str, bool>,
+}
+
+impl Series {
+    /// An empty series.
+    fn new() -> Self {
+        Self {
+            samples: Frames::new(),
+            refs: Frames::new(),
+            darks: Vec::new(),
+            shape: None,
+            pixel: None,
+            sample_index: 0,
+            sources: BTreeMap::new(),
+        }
     }
-    let mut samples = Frames::new();
-    let mut refs = Frames::new();
-    let mut darks: Vec<ndarray::Array2<f32>> = Vec::new();
-    let mut shape = None;
-    let mut pixel = None;
-    let mut sample_index = 0usize;
-    let mut sources = BTreeMap::new();
-    for p in files {
+
+    /// Loads file `p` and files it by role and energy.
+    fn add(
+        &mut self,
+        dir: &Path,
+        p: &Path,
+        energies: Option<&[f64]>,
+        load: &impl Fn(&Path) -> Result<Loaded>,
+    ) -> Result<()> {
         let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let role = role_of(&name);
         let (img, header_e, px) = load(p)?;
         let sh = img.dim();
-        match shape {
-            None => shape = Some(sh),
+        match self.shape {
+            None => self.shape = Some(sh),
             Some(s) if s != sh => {
                 return Err(
                     Error::shape(format!("image is {}x{}, earlier images are {}x{}", sh.0, sh.1, s.0, s.1)).at(p)
@@ -126,55 +146,61 @@ fn read_series(
             }
             _ => {}
         }
-        if pixel.is_none() {
-            pixel = px;
+        if self.pixel.is_none() {
+            self.pixel = px;
         }
         if role == Role::Dark {
-            darks.push(img);
-            continue;
+            self.darks.push(img);
+            return Ok(());
         }
-        let e = match (header_e.filter(|e| *e > 0.0), energy_from_name(&name), energies, role) {
+        let e = self.energy_of(dir, p, &name, header_e, energies, role)?;
+        match role {
+            Role::Sample => {
+                self.samples.by_energy.entry(key(e)).or_default().push(img);
+                self.sample_index += 1;
+            }
+            _ => self.refs.by_energy.entry(key(e)).or_default().push(img),
+        }
+        Ok(())
+    }
+
+    /// A frame's energy: the header's, else the file name's, else (samples
+    /// only) the next value of the energy list; records the source.
+    fn energy_of(
+        &mut self,
+        dir: &Path,
+        p: &Path,
+        name: &str,
+        header_e: Option<f64>,
+        energies: Option<&[f64]>,
+        role: Role,
+    ) -> Result<f64> {
+        Ok(match (header_e.filter(|e| *e > 0.0), energy_from_name(name), energies, role) {
             (Some(e), _, _, _) => {
-                sources.insert("header", true);
+                self.sources.insert("header", true);
                 e
             }
             (None, Some(e), _, _) => {
-                sources.insert("file name", true);
+                self.sources.insert("file name", true);
                 e
             }
             (None, None, Some(list), Role::Sample) => {
-                let e = *list.get(sample_index).ok_or_else(|| {
+                let e = *list.get(self.sample_index).ok_or_else(|| {
                     Error::shape(format!("energy list has {} values, there are more sample images", list.len())).at(dir)
                 })?;
-                sources.insert("energy list", true);
+                self.sources.insert("energy list", true);
                 e
             }
             _ => return Err(Error::data("no energy in the header or the file name (give an energy list)").at(p)),
-        };
-        match role {
-            Role::Sample => {
-                samples.by_energy.entry(key(e)).or_default().push(img);
-                sample_index += 1;
-            }
-            _ => refs.by_energy.entry(key(e)).or_default().push(img),
+        })
+    }
+
+    /// Mean references at the sample energies (same order); every sample energy needs one.
+    fn flats(&self, dir: &Path, shape: (usize, usize)) -> Result<Option<DynArray>> {
+        let (samples, refs) = (&self.samples, &self.refs);
+        if refs.by_energy.is_empty() {
+            return Ok(None);
         }
-    }
-    let shape = shape.expect("at least one file");
-    if samples.by_energy.is_empty() {
-        return Err(Error::data("folder holds only reference/dark images").at(dir));
-    }
-    if let Some(list) = energies
-        && list.len() != sample_index
-        && sources.contains_key("energy list")
-    {
-        return Err(
-            Error::shape(format!("energy list has {} values for {} sample images", list.len(), sample_index)).at(dir)
-        );
-    }
-    let (es, data) = samples.mean_stack(shape)?;
-    let flats = if refs.by_energy.is_empty() {
-        None
-    } else {
         let missing: Vec<String> = samples
             .by_energy
             .keys()
@@ -193,27 +219,65 @@ fn read_series(
             .filter(|(_, k)| samples.by_energy.contains_key(k))
             .map(|(i, _)| i)
             .collect();
-        Some(DynArray::F32(r.select(Axis(0), &idx).into_dyn()))
-    };
-    let dark = if darks.is_empty() {
-        None
-    } else {
-        let mut d = Array3::<f32>::zeros((darks.len(), shape.0, shape.1));
-        for (i, x) in darks.iter().enumerate() {
+        Ok(Some(DynArray::F32(r.select(Axis(0), &idx).into_dyn())))
+    }
+
+    /// The dark frames as one stack, when there are any.
+    fn darks(&self, shape: (usize, usize)) -> Option<DynArray> {
+        if self.darks.is_empty() {
+            return None;
+        }
+        let mut d = Array3::<f32>::zeros((self.darks.len(), shape.0, shape.1));
+        for (i, x) in self.darks.iter().enumerate() {
             d.index_axis_mut(Axis(0), i).assign(x);
         }
         Some(DynArray::F32(d.into_dyn()))
-    };
+    }
+}
+
+/// Reads the files of one series (loaded by `load`) into an energy stack: mean sample and
+/// reference frames per energy, darks, the energy sources and the pixel size.
+fn read_series(
+    dir: &Path,
+    files: &[PathBuf],
+    energies: Option<&[f64]>,
+    load: impl Fn(&Path) -> Result<Loaded>,
+) -> Result<EnergyStack> {
+    if files.is_empty() {
+        return Err(Error::data("folder holds no image files").at(dir));
+    }
+    let mut series = Series::new();
+    for p in files {
+        series.add(dir, p, energies, &load)?;
+    }
+    let shape = series.shape.expect("at least one file");
+    if series.samples.by_energy.is_empty() {
+        return Err(Error::data("folder holds only reference/dark images").at(dir));
+    }
+    if let Some(list) = energies
+        && list.len() != series.sample_index
+        && series.sources.contains_key("energy list")
+    {
+        return Err(Error::shape(format!(
+            "energy list has {} values for {} sample images",
+            list.len(),
+            series.sample_index
+        ))
+        .at(dir));
+    }
+    let (es, data) = series.samples.mean_stack(shape)?;
+    let flats = series.flats(dir, shape)?;
+    let dark = series.darks(shape);
     let mut meta = Metadata::new();
     meta.insert("layout".into(), "file per energy".into());
-    meta.insert("energy_source".into(), sources.keys().cloned().collect::<Vec<_>>().join(", ").into());
+    meta.insert("energy_source".into(), series.sources.keys().cloned().collect::<Vec<_>>().join(", ").into());
     meta.insert("files".into(), files.len().into());
     let st = EnergyStack {
         data: DynArray::F32(ArrayD::from(data.into_dyn())),
         flats,
         darks: dark,
         energies_ev: es,
-        pixel_um: pixel,
+        pixel_um: series.pixel,
         meta,
     };
     st.validate().map_err(|e| e.at(dir))?;

@@ -43,11 +43,22 @@ impl XdiFile {
     }
 }
 
+/// The numbered lines of an XDI text (0-based numbers), with look-ahead.
+type Lines<'a> = std::iter::Peekable<std::iter::Enumerate<std::str::Lines<'a>>>;
+
 /// Parses XDI text. `name` is used in error messages only.
 pub fn parse_xdi(text: &str) -> Result<XdiFile> {
     let mut lines = text.lines().enumerate().peekable();
     let mut x = XdiFile::default();
-    // Version line.
+    parse_version_line(&mut lines, &mut x)?;
+    parse_header(&mut lines, &mut x)?;
+    parse_data(lines, &mut x)?;
+    check_fields(&mut x);
+    Ok(x)
+}
+
+/// The version line: `# XDI/1.x` and application tokens.
+fn parse_version_line(lines: &mut Lines, x: &mut XdiFile) -> Result<()> {
     let (_, first) = lines.next().ok_or_else(|| Error::data("empty XDI file"))?;
     let first = first.trim_start_matches('\u{feff}').trim();
     let rest = first
@@ -61,15 +72,14 @@ pub fn parse_xdi(text: &str) -> Result<XdiFile> {
         return Err(Error::data(format!("line 1: unsupported XDI version '{}'", x.version)));
     }
     x.applications = toks.map(str::to_string).collect();
+    Ok(())
+}
 
-    #[derive(PartialEq)]
-    enum State {
-        Fields,
-        Comments,
-    }
-    let mut state = State::Fields;
+/// The header: fields up to the field-end line, then comments, up to the
+/// header-end line and the optional column-label line after it.
+fn parse_header(lines: &mut Lines, x: &mut XdiFile) -> Result<()> {
+    let mut in_fields = true;
     let mut header_ended = false;
-    // Header.
     while let Some(&(ln, line)) = lines.peek() {
         let t = line.trim();
         if !t.starts_with('#') {
@@ -89,30 +99,15 @@ pub fn parse_xdi(text: &str) -> Result<XdiFile> {
             }
             break;
         }
-        if state == State::Fields {
+        if in_fields {
             if is_rule(body, '/') {
-                state = State::Comments;
+                in_fields = false;
                 continue;
             }
             if body.is_empty() {
                 continue;
             }
-            match parse_field(body) {
-                Some((ns, tag, value)) => {
-                    x.field_names.push(format!("{ns}.{tag}"));
-                    x.fields
-                        .entry(ns.to_ascii_lowercase())
-                        .or_default()
-                        .insert(tag.to_ascii_lowercase(), value.to_string());
-                }
-                None => {
-                    return Err(Error::data(format!(
-                        "line {}: malformed XDI field '{}' (expected Namespace.Tag: value)",
-                        ln + 1,
-                        body
-                    )));
-                }
-            }
+            add_field(x, ln, body)?;
         } else {
             x.comments.push(body.to_string());
         }
@@ -120,7 +115,25 @@ pub fn parse_xdi(text: &str) -> Result<XdiFile> {
     if !header_ended {
         x.warnings.push("no header-end line ('#----')".into());
     }
-    // Data.
+    Ok(())
+}
+
+/// One `Namespace.Tag: value` field on line `ln` (0-based).
+fn add_field(x: &mut XdiFile, ln: usize, body: &str) -> Result<()> {
+    match parse_field(body) {
+        Some((ns, tag, value)) => {
+            x.field_names.push(format!("{ns}.{tag}"));
+            x.fields.entry(ns.to_ascii_lowercase()).or_default().insert(tag.to_ascii_lowercase(), value.to_string());
+            Ok(())
+        }
+        None => {
+            Err(Error::data(format!("line {}: malformed XDI field '{}' (expected Namespace.Tag: value)", ln + 1, body)))
+        }
+    }
+}
+
+/// The data rows, all with as many values as the first.
+fn parse_data(lines: Lines, x: &mut XdiFile) -> Result<()> {
     let mut ncol = 0usize;
     for (ln, line) in lines {
         let t = line.trim();
@@ -149,6 +162,11 @@ pub fn parse_xdi(text: &str) -> Result<XdiFile> {
     if ncol == 0 {
         return Err(Error::data("XDI file has no data rows"));
     }
+    Ok(())
+}
+
+/// Warnings for missing required fields and an unknown edge name.
+fn check_fields(x: &mut XdiFile) {
     for (ns, tag) in [("element", "symbol"), ("element", "edge"), ("column", "1")] {
         if x.field(ns, tag).is_none() {
             x.warnings.push(format!("missing required field {ns}.{tag}"));
@@ -160,10 +178,10 @@ pub fn parse_xdi(text: &str) -> Result<XdiFile> {
             "N7", "O", "O1", "O2", "O3", "O4", "O5", "O6", "O7",
         ];
         if !EDGES.iter().any(|e| e.eq_ignore_ascii_case(edge.trim())) {
-            x.warnings.push(format!("Element.edge '{edge}' is not an absorption edge name"));
+            let w = format!("Element.edge '{edge}' is not an absorption edge name");
+            x.warnings.push(w);
         }
     }
-    Ok(x)
 }
 
 fn is_rule(body: &str, c: char) -> bool {

@@ -56,31 +56,85 @@ pub fn read_xrm(path: &Path, with_images: bool) -> Result<XrmFile> {
 fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
     check_whole_sectors(path)?;
     let mut ole = cfb::open(path).map_err(|e| Error::data(format!("not a readable OLE/Xradia file ({e})")))?;
-    let width =
-        read_i32(&mut ole, "ImageInfo/ImageWidth")?.ok_or_else(|| Error::data("missing ImageInfo/ImageWidth"))?;
-    let height =
-        read_i32(&mut ole, "ImageInfo/ImageHeight")?.ok_or_else(|| Error::data("missing ImageInfo/ImageHeight"))?;
+    let (width, height) = image_size(&mut ole)?;
+    let mut meta = Metadata::new();
+    let n = image_count(&mut ole, &mut meta)?;
+    let dtype = pixel_type(&mut ole, width, height)?;
+    let frame_bytes = width * height * dtype.size();
+    let (energies, source) = image_energies(&mut ole, path, n)?;
+    let angles = header_f64s(&mut ole, "ImageInfo/Angles", n)?;
+    let pixel_um = read_f32s(&mut ole, "ImageInfo/PixelSize")?
+        .first()
+        .map(|&v| f32_to_f64(v))
+        .filter(|v| *v > 0.0 && v.is_finite());
+    let mut exposure = header_f64s(&mut ole, "ImageInfo/ExpTimes", n)?;
+    if exposure.is_empty() {
+        exposure = header_f64s(&mut ole, "ImageInfo/ExpTime", n)?;
+    }
+    header_metadata(&mut ole, &mut meta, n)?;
+    let images = if with_images {
+        let mut buf = vec![0u8; frame_bytes * n];
+        for i in 1..=n {
+            let chunk = &mut buf[(i - 1) * frame_bytes..i * frame_bytes];
+            let mut s =
+                ole.open_stream(image_stream(i)).map_err(|e| Error::data(format!("{}: {e}", image_stream(i))))?;
+            s.read_exact(chunk).map_err(|e| Error::data(format!("{}: {e} (truncated?)", image_stream(i))))?;
+        }
+        Some(decode(&buf, dtype, &[n, height, width])?)
+    } else {
+        None
+    };
+    let reference = read_reference(&mut ole, (width, height), with_images, &mut meta)?;
+    Ok(XrmFile {
+        images,
+        reference,
+        n_images: n,
+        width,
+        height,
+        dtype,
+        energies_ev: energies,
+        energy_source: source,
+        angles_deg: angles,
+        pixel_um,
+        exposure_s: exposure,
+        meta,
+    })
+}
+
+/// Image width and height from the header, rejecting implausible sizes.
+fn image_size(ole: &mut Ole) -> Result<(usize, usize)> {
+    let width = read_i32(ole, "ImageInfo/ImageWidth")?.ok_or_else(|| Error::data("missing ImageInfo/ImageWidth"))?;
+    let height = read_i32(ole, "ImageInfo/ImageHeight")?.ok_or_else(|| Error::data("missing ImageInfo/ImageHeight"))?;
     if width <= 0 || height <= 0 || width > 1 << 16 || height > 1 << 16 {
         return Err(Error::data(format!("implausible image size {width}x{height}")));
     }
-    let (width, height) = (width as usize, height as usize);
-    let mut n = match read_i32(&mut ole, "ImageInfo/NoOfImages")? {
+    Ok((width as usize, height as usize))
+}
+
+/// Number of images: those the header announces that are present (an
+/// aborted scan may hold fewer, noted as a warning in `meta`).
+fn image_count(ole: &mut Ole, meta: &mut Metadata) -> Result<usize> {
+    let n = match read_i32(ole, "ImageInfo/NoOfImages")? {
         Some(v) if v > 0 => v as usize,
         _ => 1,
     };
-    // Count the image streams actually present: an aborted scan may hold fewer.
     let present = (1..=n).take_while(|&i| ole.is_stream(image_stream(i))).count();
     if present == 0 {
         return Err(Error::data("no image streams (ImageData1/Image1 missing)"));
     }
-    let mut meta = Metadata::new();
     if present < n {
         meta.insert("warning".into(), format!("header announces {n} images, file holds {present}").into());
-        n = present;
+        return Ok(present);
     }
+    Ok(n)
+}
+
+/// The pixel type from the header, else from the first image stream's
+/// length; that stream must hold a whole frame.
+fn pixel_type(ole: &mut Ole, width: usize, height: usize) -> Result<DType> {
     let first_len =
         ole.entry(image_stream(1)).map_err(|e| Error::data(format!("ImageData1/Image1: {e}")))?.len() as usize;
-    let dtype = match read_i32(&mut ole, "ImageInfo/DataType")? {
+    let dtype = match read_i32(ole, "ImageInfo/DataType")? {
         Some(5) => DType::U16,
         Some(10) => DType::F32,
         Some(3) => DType::U8,
@@ -101,13 +155,22 @@ fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
             "image stream holds {first_len} bytes, expected {frame_bytes} for {width}x{height} {dtype} (truncated?)"
         )));
     }
+    Ok(dtype)
+}
 
-    let header_e = read_f32s(&mut ole, "ImageInfo/Energy")?;
-    let mut energies: Vec<f64> = header_e.iter().take(n).map(|&v| f32_to_f64(v)).collect();
+/// The first `n` values of an f32 header stream, as f64.
+fn header_f64s(ole: &mut Ole, key: &str, n: usize) -> Result<Vec<f64>> {
+    Ok(read_f32s(ole, key)?.iter().take(n).map(|&v| f32_to_f64(v)).collect())
+}
+
+/// Energy per image and where it came from: the header, else an `Energy`
+/// motor, else the file name (`unknown` and empty when none has it).
+fn image_energies(ole: &mut Ole, path: &Path, n: usize) -> Result<(Vec<f64>, &'static str)> {
+    let mut energies = header_f64s(ole, "ImageInfo/Energy", n)?;
     let mut source = "header";
     if energies.iter().all(|&e| e <= 0.0) || energies.is_empty() {
         energies.clear();
-        if let Some(e) = motor_position(&mut ole, "energy")? {
+        if let Some(e) = motor_position(ole, "energy")? {
             energies = vec![e; n];
             source = "motor";
         } else if let Some(e) = path.file_name().and_then(|s| energy_from_name(&s.to_string_lossy())) {
@@ -119,23 +182,18 @@ fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
     } else if energies.len() == 1 && n > 1 {
         energies = vec![energies[0]; n];
     }
-    let angles: Vec<f64> = read_f32s(&mut ole, "ImageInfo/Angles")?.iter().take(n).map(|&v| f32_to_f64(v)).collect();
-    let pixel_um = read_f32s(&mut ole, "ImageInfo/PixelSize")?
-        .first()
-        .map(|&v| f32_to_f64(v))
-        .filter(|v| *v > 0.0 && v.is_finite());
-    let mut exposure: Vec<f64> =
-        read_f32s(&mut ole, "ImageInfo/ExpTimes")?.iter().take(n).map(|&v| f32_to_f64(v)).collect();
-    if exposure.is_empty() {
-        exposure = read_f32s(&mut ole, "ImageInfo/ExpTime")?.iter().take(n).map(|&v| f32_to_f64(v)).collect();
-    }
+    Ok((energies, source))
+}
 
+/// Further header fields into `meta`: binning, magnifications, distances,
+/// dates, camera, objective, file version and motors.
+fn header_metadata(ole: &mut Ole, meta: &mut Metadata, n: usize) -> Result<()> {
     for (key, name) in [
         ("ImageInfo/HorizontalBin", "binning_horizontal"),
         ("ImageInfo/VerticalalBin", "binning_vertical"),
         ("ImageInfo/CameraNumberOfFramesPerImage", "frames_per_image"),
     ] {
-        if let Some(v) = read_i32(&mut ole, key)? {
+        if let Some(v) = read_i32(ole, key)? {
             meta.insert(name.into(), v.into());
         }
     }
@@ -145,14 +203,14 @@ fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
         ("ImageInfo/StoRADistance", "source_to_rotation_axis"),
         ("ImageInfo/DtoRADistance", "detector_to_rotation_axis"),
     ] {
-        if let Some(v) = read_f32s(&mut ole, key)?.first() {
+        if let Some(v) = read_f32s(ole, key)?.first() {
             meta.insert(name.into(), f32_to_f64(*v).into());
         }
     }
     for (key, name) in
         [("ImageInfo/Date", "dates"), ("ImageInfo/CameraName", "camera"), ("ImageInfo/ObjectiveName", "objective")]
     {
-        if let Some(s) = read_strings(&mut ole, key, if name == "dates" { n } else { 1 })? {
+        if let Some(s) = read_strings(ole, key, if name == "dates" { n } else { 1 })? {
             if name == "dates" {
                 meta.insert(name.into(), s.into());
             } else if let Some(first) = s.into_iter().next() {
@@ -160,67 +218,48 @@ fn read_inner(path: &Path, with_images: bool) -> Result<XrmFile> {
             }
         }
     }
-    if let Some(v) = read_f32s(&mut ole, "Version")?.first() {
+    if let Some(v) = read_f32s(ole, "Version")?.first() {
         meta.insert("xradia_version".into(), f32_to_f64(*v).into());
     }
-    if let Some(m) = motors(&mut ole)? {
+    if let Some(m) = motors(ole)? {
         meta.insert("motors".into(), m);
     }
+    Ok(())
+}
 
-    let images = if with_images {
-        let mut buf = vec![0u8; frame_bytes * n];
-        for i in 1..=n {
-            let chunk = &mut buf[(i - 1) * frame_bytes..i * frame_bytes];
-            let mut s =
-                ole.open_stream(image_stream(i)).map_err(|e| Error::data(format!("{}: {e}", image_stream(i))))?;
-            s.read_exact(chunk).map_err(|e| Error::data(format!("{}: {e} (truncated?)", image_stream(i))))?;
-        }
-        Some(decode(&buf, dtype, &[n, height, width])?)
-    } else {
-        None
+/// The reference image `(1, height, width)` when the file carries one and
+/// images are read; with the header only, notes `has_reference` in `meta`.
+fn read_reference(
+    ole: &mut Ole,
+    (width, height): (usize, usize),
+    with_images: bool,
+    meta: &mut Metadata,
+) -> Result<Option<DynArray>> {
+    if !ole.is_stream("ReferenceData/Image") {
+        return Ok(None);
+    }
+    let len = ole.entry("ReferenceData/Image").map_err(|e| Error::data(e.to_string()))?.len() as usize;
+    let rdt = match read_i32(ole, "ReferenceData/DataType")? {
+        Some(5) => DType::U16,
+        Some(10) => DType::F32,
+        _ if len == width * height * 4 => DType::F32,
+        _ => DType::U16,
     };
-
-    let reference = if ole.is_stream("ReferenceData/Image") {
-        let len = ole.entry("ReferenceData/Image").map_err(|e| Error::data(e.to_string()))?.len() as usize;
-        let rdt = match read_i32(&mut ole, "ReferenceData/DataType")? {
-            Some(5) => DType::U16,
-            Some(10) => DType::F32,
-            _ if len == width * height * 4 => DType::F32,
-            _ => DType::U16,
-        };
-        if len < width * height * rdt.size() {
-            return Err(Error::data(format!(
-                "ReferenceData/Image holds {len} bytes, expected {}",
-                width * height * rdt.size()
-            )));
-        }
-        if with_images {
-            let mut b = vec![0u8; width * height * rdt.size()];
-            let mut s = ole.open_stream("ReferenceData/Image").map_err(|e| Error::data(e.to_string()))?;
-            s.read_exact(&mut b).map_err(|e| Error::data(format!("ReferenceData/Image: {e}")))?;
-            Some(decode(&b, rdt, &[1, height, width])?)
-        } else {
-            meta.insert("has_reference".into(), true.into());
-            None
-        }
+    if len < width * height * rdt.size() {
+        return Err(Error::data(format!(
+            "ReferenceData/Image holds {len} bytes, expected {}",
+            width * height * rdt.size()
+        )));
+    }
+    if with_images {
+        let mut b = vec![0u8; width * height * rdt.size()];
+        let mut s = ole.open_stream("ReferenceData/Image").map_err(|e| Error::data(e.to_string()))?;
+        s.read_exact(&mut b).map_err(|e| Error::data(format!("ReferenceData/Image: {e}")))?;
+        Ok(Some(decode(&b, rdt, &[1, height, width])?))
     } else {
-        None
-    };
-
-    Ok(XrmFile {
-        images,
-        reference,
-        n_images: n,
-        width,
-        height,
-        dtype,
-        energies_ev: energies,
-        energy_source: source,
-        angles_deg: angles,
-        pixel_um,
-        exposure_s: exposure,
-        meta,
-    })
+        meta.insert("has_reference".into(), true.into());
+        Ok(None)
+    }
 }
 
 /// An f32 header value as f64 without binary noise (0.0312, not 0.031199999).

@@ -9,7 +9,7 @@
 //! Sums are accumulated in fixed z-chunks, so results do not depend on the
 //! thread count.
 
-use chemomech_core::{Column, Result, Table};
+use chemomech_core::{Column, DamageClass, Result, Table};
 use chemomech_imgproc::crofton::{DIRECTIONS, crofton_weights};
 use ndarray::{ArrayView3, ArrayViewMut3, Zip};
 use rayon::prelude::*;
@@ -111,13 +111,7 @@ impl DamageThresholds {
     }
     /// The damage class of a crack fraction.
     pub fn class(&self, cf: f64) -> &'static str {
-        if cf >= self.severe {
-            "severe"
-        } else if cf >= self.mild {
-            "mild"
-        } else {
-            "least"
-        }
+        DamageClass::of(cf, self.mild, self.severe).name()
     }
 }
 

@@ -376,8 +376,18 @@ impl SimConfig {
 
     /// Rejects absurd parameters.
     pub fn validate(&self) -> Result<()> {
-        let e = &self.electrode;
+        self.validate_electrode()?;
+        self.validate_damage()?;
+        self.validate_chemistry()?;
+        self.validate_tomography()?;
+        self.validate_phase_contrast()?;
+        self.validate_xanes()
+    }
+
+    /// The electrode: voxel and box sizes, particle sizes, fractions, shapes and densities.
+    fn validate_electrode(&self) -> Result<()> {
         let pos = |v: f64| v.is_finite() && v > 0.0;
+        let e = &self.electrode;
         check(pos(e.voxel_um) && e.voxel_um <= 10.0, || {
             format!("electrode.voxel_um must be in (0, 10], got {}", e.voxel_um)
         })?;
@@ -428,6 +438,11 @@ impl SimConfig {
         check(e.pore_fill == "vacuum" || e.pore_fill == "electrolyte", || {
             format!("pore_fill must be 'vacuum' or 'electrolyte', got '{}'", e.pore_fill)
         })?;
+        Ok(())
+    }
+
+    /// The damage profile, class thresholds, crack widths and detachment.
+    fn validate_damage(&self) -> Result<()> {
         let d = &self.damage;
         check(d.profile == "fast_charge_10" || d.profile == "cycles_50", || {
             format!("damage.profile must be 'fast_charge_10' or 'cycles_50', got '{}'", d.profile)
@@ -446,6 +461,12 @@ impl SimConfig {
             (0.0..=1.0).contains(&d.detach_probability) && (0.0..=1.0).contains(&d.gap_cap_fraction) && d.gap_um >= 0.0,
             || "detachment parameters out of range".into(),
         )?;
+        Ok(())
+    }
+
+    /// The SoC and valence model.
+    fn validate_chemistry(&self) -> Result<()> {
+        let pos = |v: f64| v.is_finite() && v > 0.0;
         let c = &self.chemistry;
         for (n, v) in [("soc_separator", c.soc_separator), ("soc_collector", c.soc_collector)] {
             check((0.0..=1.0).contains(&v), || format!("chemistry.{n} must be in [0, 1], got {v}"))?;
@@ -459,6 +480,11 @@ impl SimConfig {
         check(pos(c.depth_exponent) && pos(c.crack_decay_um) && c.particle_sigma >= 0.0, || {
             "chemistry shape parameters must be positive".into()
         })?;
+        Ok(())
+    }
+
+    /// Absorption tomography, when enabled.
+    fn validate_tomography(&self) -> Result<()> {
         let t = &self.tomography;
         if t.enabled {
             check((4.0..=40.0).contains(&t.energy_kev), || {
@@ -470,6 +496,11 @@ impl SimConfig {
             })?;
             check(t.flats >= 1 && t.darks >= 1, || "tomography needs at least one flat and one dark".into())?;
         }
+        Ok(())
+    }
+
+    /// Holotomography, when enabled.
+    fn validate_phase_contrast(&self) -> Result<()> {
         let p = &self.phase_contrast;
         if p.enabled {
             check((4.0..=40.0).contains(&p.energy_kev), || {
@@ -481,7 +512,14 @@ impl SimConfig {
             )?;
             check((2..=20000).contains(&p.angles), || "phase_contrast.angles must be 2–20000".into())?;
         }
+        Ok(())
+    }
+
+    /// TXM-XANES, when enabled.
+    fn validate_xanes(&self) -> Result<()> {
+        let pos = |v: f64| v.is_finite() && v > 0.0;
         let x = &self.xanes;
+        let e = &self.electrode;
         if x.enabled {
             check(pos(x.slab_um) && x.slab_um <= e.lateral_um, || {
                 format!("xanes.slab_um must be in (0, lateral_um], got {}", x.slab_um)

@@ -15,7 +15,7 @@ use chemomech_imgproc::resample::rescale_area;
 use chemomech_imgproc::{Fft2, fresnel_propagate};
 use chemomech_tomo::geometry::full_detector_width;
 use chemomech_tomo::{Geometry, project_volume};
-use ndarray::{Array2, Array3, Axis, Zip};
+use ndarray::{Array2, Array3, ArrayView2, Axis, Zip};
 
 use num_complex::Complex;
 use rand_distr::{Distribution, Normal};
@@ -50,6 +50,42 @@ pub struct HoloScan {
     pub delta_beta: [(f64, f64); 3],
 }
 
+/// The padded wave-field grid: size and where the detector field sits in it.
+struct PaddedGrid {
+    /// Rows of the padded grid.
+    ph: usize,
+    /// Columns of the padded grid.
+    pw: usize,
+    /// Row offset of the detector field.
+    oy: usize,
+    /// Column offset of the detector field.
+    ox: usize,
+}
+
+/// Everything needed to record the holograms of one angle.
+struct Recorder<'a> {
+    cfg: &'a SimConfig,
+    dists: &'a [Distance],
+    plan: Fft2,
+    grid: PaddedGrid,
+    /// Wavelength (m).
+    lambda: f64,
+    /// Wavenumber 2π/λ (1/m).
+    k: f64,
+    /// Voxel size (m).
+    vm: f64,
+    /// Voxel size (µm).
+    voxel_um: f64,
+    /// Detector rows and columns.
+    nz: usize,
+    n_det: usize,
+    /// Incident counts per pixel.
+    i0: f64,
+    noisy: bool,
+    /// The flat-field pattern on the detector.
+    pattern: Array2<f64>,
+}
+
 /// Simulates the holograms of the electrode at every configured distance.
 pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<HoloScan> {
     let pc = &cfg.phase_contrast;
@@ -58,28 +94,80 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
     let k = std::f64::consts::TAU / lambda;
     let mats = Materials::from_config(cfg)?;
     let db = [mats.pore.delta_beta(e_ev)?, mats.cbd.delta_beta(e_ev)?, mats.active.delta_beta(e_ev)?];
-    let mix = |i: usize| -> Array3<f32> {
-        let mut out = Array3::<f32>::zeros(el.shape);
-        let pick = |p: (f64, f64)| if i == 0 { p.0 } else { p.1 };
-        Zip::from(&mut out).and(&el.frac_active).and(&el.frac_cbd).par_for_each(|o, &fa, &fc| {
-            let fp = (1.0 - fa - fc).max(0.0) as f64;
-            *o = (fa as f64 * pick(db[2]) + fc as f64 * pick(db[1]) + fp * pick(db[0])) as f32;
-        });
-        out
-    };
     let (nz, _, nx) = el.shape;
     let n_det = full_detector_width(nx);
     let angles: Vec<f64> = (0..pc.angles).map(|a| a as f64 * 180.0 / pc.angles as f64).collect();
     let geom = Geometry::new(angles.clone(), n_det);
     progress.start("holography", (angles.len() + 2) as u64);
-    let dproj = project_volume(mix(0).view(), &geom);
-    let bproj = project_volume(mix(1).view(), &geom);
+    let dproj = project_volume(mixed_index(el, &db, 0).view(), &geom);
+    let bproj = project_volume(mixed_index(el, &db, 1).view(), &geom);
     progress.inc(2);
     let vm = el.voxel_um * 1e-6;
     let phase_rad = dproj.mapv(|d| (k * d as f64 * vm) as f32);
     let absorption = bproj.mapv(|b| (k * b as f64 * vm) as f32);
+    let dists = recording_distances(cfg, el.voxel_um);
+    let grid = padded_grid(cfg, &dists, el.voxel_um, lambda, (nz, n_det));
+    let noisy = pc.photons > 0.0;
+    let rec = Recorder {
+        cfg,
+        dists: &dists,
+        plan: Fft2::new(grid.ph, grid.pw),
+        grid,
+        lambda,
+        k,
+        vm,
+        voxel_um: el.voxel_um,
+        nz,
+        n_det,
+        i0: if noisy { pc.photons } else { 1e4 },
+        noisy,
+        pattern: flat_pattern((nz, n_det), cfg.tomography.flat_variation, cfg.seed ^ 0x5a5a, 0.0),
+    };
 
-    // Cone-beam geometry: D = z1·z2/(z1 + z2) with z1 + z2 = Z; M = Z/z1.
+    // per_angle[angle][distance] = counts (nz x n_det)
+    let mut per_angle: Vec<Vec<Vec<f64>>> = (0..angles.len())
+        .into_par_iter()
+        .map(|a| {
+            let out = rec.record_angle(a, &dproj, &bproj);
+            progress.inc(1);
+            out
+        })
+        .collect();
+    progress.finish();
+
+    let mut scans = Vec::new();
+    for (di, d) in dists.iter().enumerate() {
+        let frames: Vec<Vec<f64>> = per_angle.iter_mut().map(|pa| std::mem::take(&mut pa[di])).collect();
+        scans.push(ProjectionSet {
+            data: rec.pack(frames)?,
+            flats: Some(rec.pack(rec.reference_frames(1, di, cfg.tomography.flats, rec.i0))?),
+            darks: Some(rec.pack(rec.reference_frames(2, di, cfg.tomography.darks, 0.0))?),
+            angles_deg: angles.clone(),
+            flat_positions: None,
+            pixel_um: Some(d.pixel_um),
+            energy_ev: Some(e_ev),
+            distance_m: Some(d.effective_m),
+            meta: scan_metadata(d, di, pc.focus_to_detector_m, geom.center),
+        });
+    }
+    Ok(HoloScan { scans, distances: dists, phase_rad, absorption, delta_beta: db })
+}
+
+/// The voxels' mixed δ (`part` 0) or β (`part` 1) from their phase fractions.
+fn mixed_index(el: &Electrode, db: &[(f64, f64); 3], part: usize) -> Array3<f32> {
+    let mut out = Array3::<f32>::zeros(el.shape);
+    let pick = |p: (f64, f64)| if part == 0 { p.0 } else { p.1 };
+    Zip::from(&mut out).and(&el.frac_active).and(&el.frac_cbd).par_for_each(|o, &fa, &fc| {
+        let fp = (1.0 - fa - fc).max(0.0) as f64;
+        *o = (fa as f64 * pick(db[2]) + fc as f64 * pick(db[1]) + fp * pick(db[0])) as f32;
+    });
+    out
+}
+
+/// The cone-beam geometry of each distance (D = z1·z2/(z1 + z2) with
+/// z1 + z2 = Z; M = Z/z1), its pixel size and a random misalignment (none at the first).
+fn recording_distances(cfg: &SimConfig, voxel_um: f64) -> Vec<Distance> {
+    let pc = &cfg.phase_contrast;
     let zt = pc.focus_to_detector_m;
     let mut sg = rng(cfg.seed, Stream::PhaseNoise, 9_999_999);
     let nrm = Normal::new(0.0, pc.misalignment_px.max(1e-12)).expect("valid");
@@ -95,70 +183,112 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
         .collect();
     let m0 = dists[0].magnification;
     for d in dists.iter_mut() {
-        d.pixel_um = el.voxel_um * m0 / d.magnification;
+        d.pixel_um = voxel_um * m0 / d.magnification;
     }
-    let zoom_max = dists.iter().map(|d| d.pixel_um / el.voxel_um).fold(1.0, f64::max);
-    // Pad so that the widest field of view and the Fresnel fringes fit.
-    let fringe = (lambda * pc.distances_m.iter().cloned().fold(0.0, f64::max)).sqrt() / vm;
+    dists
+}
+
+/// Pads the detector field (`det`: rows, columns) so that the widest field of
+/// view and the Fresnel fringes fit.
+fn padded_grid(cfg: &SimConfig, dists: &[Distance], voxel_um: f64, lambda: f64, det: (usize, usize)) -> PaddedGrid {
+    let (nz, n_det) = det;
+    let vm = voxel_um * 1e-6;
+    let zoom_max = dists.iter().map(|d| d.pixel_um / voxel_um).fold(1.0, f64::max);
+    let fringe = (lambda * cfg.phase_contrast.distances_m.iter().cloned().fold(0.0, f64::max)).sqrt() / vm;
     // Same parity as the detector, so the magnification centre (the optical
     // axis) is exactly the detector centre (n − 1)/2.
     let ph = ((nz as f64 * zoom_max + 8.0 * fringe + 32.0).ceil() as usize).next_power_of_two() + nz % 2;
     let pw = ((n_det as f64 * zoom_max + 8.0 * fringe + 32.0).ceil() as usize).next_power_of_two() + n_det % 2;
-    let plan = Fft2::new(ph, pw);
-    let (oy, ox) = ((ph - nz) / 2, (pw - n_det) / 2);
-    let noisy = pc.photons > 0.0;
-    let i0 = if noisy { pc.photons } else { 1e4 };
-    let pattern = flat_pattern((nz, n_det), cfg.tomography.flat_variation, cfg.seed ^ 0x5a5a, 0.0);
+    PaddedGrid { ph, pw, oy: (ph - nz) / 2, ox: (pw - n_det) / 2 }
+}
 
-    // frames[distance][angle] = counts (nz x n_det)
-    let per_angle: Vec<Vec<Vec<f64>>> = (0..angles.len())
-        .into_par_iter()
-        .map(|a| {
-            let mut psi0 = Array2::<Complex<f64>>::from_elem((ph, pw), Complex::new(1.0, 0.0));
-            let dp = dproj.index_axis(Axis(0), a);
-            let bp = bproj.index_axis(Axis(0), a);
-            for r in 0..nz {
-                for c in 0..n_det {
-                    let amp = (-k * bp[[r, c]] as f64 * vm).exp();
-                    let phs = -k * dp[[r, c]] as f64 * vm;
-                    psi0[[r + oy, c + ox]] = Complex::from_polar(amp, phs);
-                }
+/// Metadata of distance `di`'s projection set.
+fn scan_metadata(d: &Distance, di: usize, focus_to_detector_m: f64, rotation_center: f64) -> Metadata {
+    let mut meta = Metadata::new();
+    meta.insert("simulated".into(), true.into());
+    meta.insert("magnification".into(), d.magnification.into());
+    meta.insert("focus_to_sample_m".into(), d.focus_to_sample_m.into());
+    meta.insert("focus_to_detector_m".into(), focus_to_detector_m.into());
+    meta.insert("distance_index".into(), di.into());
+    meta.insert("rotation_center".into(), rotation_center.into());
+    meta
+}
+
+impl Recorder<'_> {
+    /// The holograms of angle `a` at every distance, from the projected δ and β.
+    fn record_angle(&self, a: usize, dproj: &Array3<f32>, bproj: &Array3<f32>) -> Vec<Vec<f64>> {
+        let psi0 = self.exit_wave(dproj.index_axis(Axis(0), a), bproj.index_axis(Axis(0), a));
+        self.dists.iter().enumerate().map(|(di, d)| self.record_distance(&psi0, a, di, d)).collect()
+    }
+
+    /// The exit wave exp(−k∫β) · exp(−ik∫δ) on the padded grid (1 outside the field).
+    fn exit_wave(&self, dp: ArrayView2<f32>, bp: ArrayView2<f32>) -> Array2<Complex<f64>> {
+        let PaddedGrid { ph, pw, oy, ox } = self.grid;
+        let (k, vm) = (self.k, self.vm);
+        let mut psi0 = Array2::<Complex<f64>>::from_elem((ph, pw), Complex::new(1.0, 0.0));
+        for r in 0..self.nz {
+            for c in 0..self.n_det {
+                let amp = (-k * bp[[r, c]] as f64 * vm).exp();
+                let phs = -k * dp[[r, c]] as f64 * vm;
+                psi0[[r + oy, c + ox]] = Complex::from_polar(amp, phs);
             }
-            let out: Vec<Vec<f64>> = dists
-                .iter()
-                .enumerate()
-                .map(|(di, d)| {
-                    let mut psi = psi0.clone();
-                    fresnel_propagate(&mut psi, &plan, lambda, d.effective_m, vm);
-                    let inten = psi.mapv(|z| z.norm_sqr());
-                    // Centre of the padded grid is the optical axis; resample to this distance's pixels.
-                    let f = d.pixel_um / el.voxel_um;
-                    let full = rescale_area(inten.view(), (ph, pw), f, d.shift_px, 1.0);
-                    let mut g = rng(cfg.seed, Stream::PhaseNoise, (di as u64) << 32 | a as u64);
-                    let mut v = Vec::with_capacity(nz * n_det);
-                    for r in 0..nz {
-                        for c in 0..n_det {
-                            let m = i0 * pattern[[r, c]] * full[[r + oy, c + ox]];
-                            v.push(if noisy {
-                                poisson(m, &mut g) + poisson(cfg.tomography.dark_counts, &mut g)
-                            } else {
-                                m + cfg.tomography.dark_counts
-                            });
-                        }
-                    }
-                    v
-                })
-                .collect();
-            progress.inc(1);
-            out
-        })
-        .collect();
-    progress.finish();
+        }
+        psi0
+    }
 
-    let pack = |frames: Vec<Vec<f64>>| -> Result<DynArray> {
+    /// The counts of angle `a` at distance `di`: propagated, resampled to the
+    /// distance's pixels, under the flat pattern, with noise.
+    fn record_distance(&self, psi0: &Array2<Complex<f64>>, a: usize, di: usize, d: &Distance) -> Vec<f64> {
+        let PaddedGrid { ph, pw, oy, ox } = self.grid;
+        let cfg = self.cfg;
+        let mut psi = psi0.clone();
+        fresnel_propagate(&mut psi, &self.plan, self.lambda, d.effective_m, self.vm);
+        let inten = psi.mapv(|z| z.norm_sqr());
+        // Centre of the padded grid is the optical axis; resample to this distance's pixels.
+        let f = d.pixel_um / self.voxel_um;
+        let full = rescale_area(inten.view(), (ph, pw), f, d.shift_px, 1.0);
+        let mut g = rng(cfg.seed, Stream::PhaseNoise, (di as u64) << 32 | a as u64);
+        let mut v = Vec::with_capacity(self.nz * self.n_det);
+        for r in 0..self.nz {
+            for c in 0..self.n_det {
+                let m = self.i0 * self.pattern[[r, c]] * full[[r + oy, c + ox]];
+                v.push(if self.noisy {
+                    poisson(m, &mut g) + poisson(cfg.tomography.dark_counts, &mut g)
+                } else {
+                    m + cfg.tomography.dark_counts
+                });
+            }
+        }
+        v
+    }
+
+    /// `n` reference frames (`kind` 1: flats at `level` counts, 2: darks) of distance `di`.
+    fn reference_frames(&self, kind: u64, di: usize, n: usize, level: f64) -> Vec<Vec<f64>> {
+        let cfg = self.cfg;
+        let n_det = self.n_det;
+        (0..n)
+            .map(|f| {
+                let mut g = rng(cfg.seed, Stream::PhaseNoise, (kind << 40) | ((di as u64) << 32) | f as u64);
+                (0..self.nz * n_det)
+                    .map(|p| {
+                        let m = level * self.pattern[[p / n_det, p % n_det]];
+                        if self.noisy {
+                            poisson(m, &mut g) + poisson(cfg.tomography.dark_counts, &mut g)
+                        } else {
+                            m + cfg.tomography.dark_counts
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Frames as one array: counts (u16) when noisy, else intensities (f32).
+    fn pack(&self, frames: Vec<Vec<f64>>) -> Result<DynArray> {
+        let (nz, n_det) = (self.nz, self.n_det);
         let n = frames.len();
         let flat: Vec<f64> = frames.into_iter().flatten().collect();
-        Ok(if noisy {
+        Ok(if self.noisy {
             DynArray::U16(ndarray::ArrayD::from_shape_vec(vec![n, nz, n_det], flat.into_iter().map(to_u16).collect())?)
         } else {
             DynArray::F32(ndarray::ArrayD::from_shape_vec(
@@ -166,48 +296,7 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
                 flat.into_iter().map(|x| x as f32).collect(),
             )?)
         })
-    };
-    let mut scans = Vec::new();
-    let mut per_angle = per_angle;
-    for (di, d) in dists.iter().enumerate() {
-        let frames: Vec<Vec<f64>> = per_angle.iter_mut().map(|pa| std::mem::take(&mut pa[di])).collect();
-        let mk = |kind: u64, n: usize, level: f64| -> Vec<Vec<f64>> {
-            (0..n)
-                .map(|f| {
-                    let mut g = rng(cfg.seed, Stream::PhaseNoise, (kind << 40) | ((di as u64) << 32) | f as u64);
-                    (0..nz * n_det)
-                        .map(|p| {
-                            let m = level * pattern[[p / n_det, p % n_det]];
-                            if noisy {
-                                poisson(m, &mut g) + poisson(cfg.tomography.dark_counts, &mut g)
-                            } else {
-                                m + cfg.tomography.dark_counts
-                            }
-                        })
-                        .collect()
-                })
-                .collect()
-        };
-        let mut meta = Metadata::new();
-        meta.insert("simulated".into(), true.into());
-        meta.insert("magnification".into(), d.magnification.into());
-        meta.insert("focus_to_sample_m".into(), d.focus_to_sample_m.into());
-        meta.insert("focus_to_detector_m".into(), zt.into());
-        meta.insert("distance_index".into(), di.into());
-        meta.insert("rotation_center".into(), geom.center.into());
-        scans.push(ProjectionSet {
-            data: pack(frames)?,
-            flats: Some(pack(mk(1, cfg.tomography.flats, i0))?),
-            darks: Some(pack(mk(2, cfg.tomography.darks, 0.0))?),
-            angles_deg: angles.clone(),
-            flat_positions: None,
-            pixel_um: Some(d.pixel_um),
-            energy_ev: Some(e_ev),
-            distance_m: Some(d.effective_m),
-            meta,
-        });
     }
-    Ok(HoloScan { scans, distances: dists, phase_rad, absorption, delta_beta: db })
 }
 
 #[cfg(test)]

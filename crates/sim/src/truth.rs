@@ -2,22 +2,105 @@
 //! volumes so that it agrees with them exactly (voxel counts, centroids).
 
 use crate::config::SimConfig;
-use crate::electrode::{DamageClass, Electrode};
+use crate::electrode::{DamageClass, Electrode, Particle};
 use chemomech_core::{Column, Result, Table};
 use ndarray::Axis;
 use rayon::prelude::*;
 
+/// Sums over one particle's voxels, from which its row follows.
 #[derive(Clone, Default)]
 struct Acc {
     voxels: u64,
+    /// Sums of the voxel indices (z, y, x).
     sum: [u64; 3],
+    /// Pore (crack) voxels inside the envelope.
     crack: u64,
+    /// Envelope faces towards carbon-binder, pore and other particles.
     faces_cbd: u64,
     faces_pore: u64,
     faces_particle: u64,
+    /// The particle reaches the volume's border.
     border: bool,
+    /// Sum and count of finite SoC values.
     soc_sum: f64,
     soc_n: u64,
+}
+
+impl Acc {
+    /// Adds voxel (k, j, i) of particle `l`.
+    fn add_voxel(&mut self, el: &Electrode, (k, j, i): (usize, usize, usize), l: usize) {
+        let (nz, ny, nx) = el.shape;
+        self.voxels += 1;
+        self.sum[0] += k as u64;
+        self.sum[1] += j as u64;
+        self.sum[2] += i as u64;
+        if el.phases[[k, j, i]] == 0 {
+            self.crack += 1;
+        }
+        let s = el.soc[[k, j, i]];
+        if s.is_finite() {
+            self.soc_sum += s as f64;
+            self.soc_n += 1;
+        }
+        if k == 0 || j == 0 || i == 0 || k == nz - 1 || j == ny - 1 || i == nx - 1 {
+            self.border = true;
+        }
+        self.add_faces(el, (k, j, i), l);
+    }
+
+    /// Envelope surface: counts the faces of voxel (k, j, i) to voxels outside particle `l`.
+    fn add_faces(&mut self, el: &Electrode, (k, j, i): (usize, usize, usize), l: usize) {
+        let (nz, ny, nx) = el.shape;
+        let nbrs = [
+            (k.wrapping_sub(1), j, i),
+            (k + 1, j, i),
+            (k, j.wrapping_sub(1), i),
+            (k, j + 1, i),
+            (k, j, i.wrapping_sub(1)),
+            (k, j, i + 1),
+        ];
+        for (kk, jj, ii) in nbrs {
+            if kk >= nz || jj >= ny || ii >= nx {
+                continue;
+            }
+            let ol = el.labels[[kk, jj, ii]] as usize;
+            if ol == l {
+                continue;
+            }
+            if ol != 0 {
+                self.faces_particle += 1;
+            } else if el.phases[[kk, jj, ii]] == 1 {
+                self.faces_cbd += 1;
+            } else {
+                self.faces_pore += 1;
+            }
+        }
+    }
+
+    /// Adds another chunk's sums.
+    fn merge(&mut self, b: Acc) {
+        self.voxels += b.voxels;
+        for d in 0..3 {
+            self.sum[d] += b.sum[d];
+        }
+        self.crack += b.crack;
+        self.faces_cbd += b.faces_cbd;
+        self.faces_pore += b.faces_pore;
+        self.faces_particle += b.faces_particle;
+        self.border |= b.border;
+        self.soc_sum += b.soc_sum;
+        self.soc_n += b.soc_n;
+    }
+
+    /// Share of the envelope voxels that are pore (cracks).
+    fn crack_fraction(&self) -> f64 {
+        self.crack as f64 / self.voxels as f64
+    }
+
+    /// Number of envelope faces (at least 1, as a divisor).
+    fn faces(&self) -> f64 {
+        (self.faces_cbd + self.faces_pore + self.faces_particle).max(1) as f64
+    }
 }
 
 /// Slices per reduction chunk: fixed, so sums do not depend on thread count.
@@ -25,6 +108,15 @@ const CHUNK: usize = 4;
 
 /// One row per particle present in the volume.
 pub fn particle_table(el: &Electrode, cfg: &SimConfig) -> Result<Table> {
+    let acc = accumulate(el);
+    let mut rows: Vec<(&Particle, &Acc)> =
+        el.particles.iter().map(|p| (p, &acc[p.id as usize])).filter(|(_, a)| a.voxels > 0).collect();
+    rows.sort_by_key(|(p, _)| p.id);
+    build_table(&rows, el.voxel_um, cfg)
+}
+
+/// Per-label sums over the volume, in chunks of [`CHUNK`] slices merged in order.
+fn accumulate(el: &Electrode) -> Vec<Acc> {
     let (nz, ny, nx) = el.shape;
     let nlab = el.particles.iter().map(|p| p.id).max().unwrap_or(0) as usize + 1;
     let chunks: Vec<Vec<Acc>> = (0..nz.div_ceil(CHUNK))
@@ -36,49 +128,8 @@ pub fn particle_table(el: &Electrode, cfg: &SimConfig) -> Result<Table> {
                 for j in 0..ny {
                     for i in 0..nx {
                         let l = lab[[j, i]] as usize;
-                        if l == 0 {
-                            continue;
-                        }
-                        let a = &mut acc[l];
-                        a.voxels += 1;
-                        a.sum[0] += k as u64;
-                        a.sum[1] += j as u64;
-                        a.sum[2] += i as u64;
-                        if el.phases[[k, j, i]] == 0 {
-                            a.crack += 1;
-                        }
-                        let s = el.soc[[k, j, i]];
-                        if s.is_finite() {
-                            a.soc_sum += s as f64;
-                            a.soc_n += 1;
-                        }
-                        if k == 0 || j == 0 || i == 0 || k == nz - 1 || j == ny - 1 || i == nx - 1 {
-                            a.border = true;
-                        }
-                        // Envelope surface: faces to voxels outside this particle.
-                        let nbrs = [
-                            (k.wrapping_sub(1), j, i),
-                            (k + 1, j, i),
-                            (k, j.wrapping_sub(1), i),
-                            (k, j + 1, i),
-                            (k, j, i.wrapping_sub(1)),
-                            (k, j, i + 1),
-                        ];
-                        for (kk, jj, ii) in nbrs {
-                            if kk >= nz || jj >= ny || ii >= nx {
-                                continue;
-                            }
-                            let ol = el.labels[[kk, jj, ii]] as usize;
-                            if ol == l {
-                                continue;
-                            }
-                            if ol != 0 {
-                                a.faces_particle += 1;
-                            } else if el.phases[[kk, jj, ii]] == 1 {
-                                a.faces_cbd += 1;
-                            } else {
-                                a.faces_pore += 1;
-                            }
+                        if l != 0 {
+                            acc[l].add_voxel(el, (k, j, i), l);
                         }
                     }
                 }
@@ -89,26 +140,16 @@ pub fn particle_table(el: &Electrode, cfg: &SimConfig) -> Result<Table> {
     let mut acc = vec![Acc::default(); nlab];
     for ch in chunks {
         for (a, b) in acc.iter_mut().zip(ch) {
-            a.voxels += b.voxels;
-            for d in 0..3 {
-                a.sum[d] += b.sum[d];
-            }
-            a.crack += b.crack;
-            a.faces_cbd += b.faces_cbd;
-            a.faces_pore += b.faces_pore;
-            a.faces_particle += b.faces_particle;
-            a.border |= b.border;
-            a.soc_sum += b.soc_sum;
-            a.soc_n += b.soc_n;
+            a.merge(b);
         }
     }
-    let v = el.voxel_um;
+    acc
+}
+
+/// The truth table of the particles' rows.
+fn build_table(rows: &[(&Particle, &Acc)], v: f64, cfg: &SimConfig) -> Result<Table> {
     let d = &cfg.damage;
-    let mut rows: Vec<(&crate::electrode::Particle, &Acc)> =
-        el.particles.iter().map(|p| (p, &acc[p.id as usize])).filter(|(_, a)| a.voxels > 0).collect();
-    rows.sort_by_key(|(p, _)| p.id);
-    let col_f =
-        |f: &dyn Fn(&crate::electrode::Particle, &Acc) -> f64| Column::F64(rows.iter().map(|(p, a)| f(p, a)).collect());
+    let col_f = |f: &dyn Fn(&Particle, &Acc) -> f64| Column::F64(rows.iter().map(|(p, a)| f(p, a)).collect());
     let mut t = Table::default();
     t.push("id", Column::U64(rows.iter().map(|(p, _)| p.id as u64).collect()), None)?;
     t.push("voxels", Column::U64(rows.iter().map(|(_, a)| a.voxels).collect()), None)?;
@@ -118,21 +159,21 @@ pub fn particle_table(el: &Electrode, cfg: &SimConfig) -> Result<Table> {
     t.push("radius_um", col_f(&|p, _| p.radius_um), Some("µm"))?;
     t.push("volume_um3", col_f(&|_, a| a.voxels as f64 * v * v * v), Some("µm³"))?;
     t.push("esd_um", col_f(&|_, a| (6.0 * a.voxels as f64 * v * v * v / std::f64::consts::PI).cbrt()), Some("µm"))?;
-    let cf = |a: &Acc| a.crack as f64 / a.voxels as f64;
-    t.push("crack_fraction", col_f(&|_, a| cf(a)), None)?;
+    t.push("crack_fraction", col_f(&|_, a| a.crack_fraction()), None)?;
     t.push(
         "damage_class",
         Column::Str(
             rows.iter()
-                .map(|(_, a)| DamageClass::of(cf(a), d.mild_threshold, d.severe_threshold).name().to_string())
+                .map(|(_, a)| {
+                    DamageClass::of(a.crack_fraction(), d.mild_threshold, d.severe_threshold).name().to_string()
+                })
                 .collect(),
         ),
         None,
     )?;
-    let faces = |a: &Acc| (a.faces_cbd + a.faces_pore + a.faces_particle).max(1) as f64;
-    t.push("cbd_contact_fraction", col_f(&|_, a| a.faces_cbd as f64 / faces(a)), None)?;
-    t.push("pore_contact_fraction", col_f(&|_, a| a.faces_pore as f64 / faces(a)), None)?;
-    t.push("particle_contact_fraction", col_f(&|_, a| a.faces_particle as f64 / faces(a)), None)?;
+    t.push("cbd_contact_fraction", col_f(&|_, a| a.faces_cbd as f64 / a.faces()), None)?;
+    t.push("pore_contact_fraction", col_f(&|_, a| a.faces_pore as f64 / a.faces()), None)?;
+    t.push("particle_contact_fraction", col_f(&|_, a| a.faces_particle as f64 / a.faces()), None)?;
     t.push("mean_soc", col_f(&|_, a| if a.soc_n > 0 { a.soc_sum / a.soc_n as f64 } else { f64::NAN }), None)?;
     t.push("touches_border", Column::Bool(rows.iter().map(|(_, a)| a.border).collect()), None)?;
     t.push("detached", Column::Bool(rows.iter().map(|(p, _)| p.gap.is_some()).collect()), None)?;

@@ -293,7 +293,54 @@ pub fn pre_edge(energy: &[f64], mu: &[f64], p: &PreEdgeParams) -> Result<PreEdge
     if energy.len() != mu.len() {
         return Err(Error::shape(format!("{} energies for {} μ values", energy.len(), mu.len())));
     }
-    // Drop non-finite points (Larch's remove_nans2) and sort by energy.
+    let (en, mu) = finite_sorted(energy, mu)?;
+    let n = en.len();
+    let nvict = p.nvict;
+    let e0_given = p.e0.filter(|e| *e >= en[1] && *e <= en[n - 2]);
+    let e0 = e0_given.unwrap_or_else(|| find_e0(&en, &mu));
+    let ie0 = index_nearest(&en, e0);
+    let e0 = en[ie0];
+    let r = fit_ranges(&en, e0, ie0, p);
+    // Pre-edge line fitted to μ·E^nvict over [e0+pre1, e0+pre2).
+    let p1 = index_of(&en, r.pre1 + e0);
+    let mut p2 = index_nearest(&en, r.pre2 + e0);
+    if p2 < p1 + 2 {
+        p2 = n.min(p1 + 2);
+    }
+    let ex = &en[p1..p2];
+    let mx: Vec<f64> = (p1..p2).map(|i| mu[i] * en[i].powi(nvict)).collect();
+    let pc = polyfit(ex, &mx, 1).ok_or_else(|| Error::data("pre-edge fit failed (too few points?)"))?;
+    let pre: Vec<f64> = en.iter().map(|&e| (pc[0] + e * pc[1]) * e.powi(-nvict)).collect();
+    let (coefs, post) = post_edge(&en, &mu, &pre, e0, &r)?;
+    let step = p.step.unwrap_or(post[ie0] - pre[ie0]).abs().max(1e-12);
+    let norm: Vec<f64> = mu.iter().zip(&pre).map(|(m, pv)| (m - pv) / step).collect();
+    let resid: Vec<f64> = post.iter().zip(&pre).map(|(a, b)| (a - b) / step).collect();
+    let flat: Vec<f64> = (0..n).map(|i| if i < ie0 { norm[i] } else { norm[i] - resid[i] + resid[ie0] }).collect();
+    let dmude = dmu_de(&norm, &en);
+    Ok(PreEdge {
+        e0,
+        edge_step: step,
+        pre1: r.pre1,
+        pre2: r.pre2,
+        norm1: r.norm1,
+        norm2: r.norm2,
+        nnorm: r.nnorm,
+        nvict,
+        pre_slope: pc[1],
+        pre_offset: pc[0],
+        norm_coefs: coefs,
+        energy: en,
+        norm,
+        flat,
+        pre_edge: pre,
+        post_edge: post,
+        dmude,
+    })
+}
+
+/// The finite points sorted by energy (Larch's remove_nans2), energies made
+/// strictly increasing; at least 10 points.
+fn finite_sorted(energy: &[f64], mu: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
     let mut pts: Vec<(f64, f64)> =
         energy.iter().zip(mu).filter(|(e, m)| e.is_finite() && m.is_finite()).map(|(e, m)| (*e, *m)).collect();
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -302,12 +349,22 @@ pub fn pre_edge(energy: &[f64], mu: &[f64], p: &PreEdgeParams) -> Result<PreEdge
     }
     let en = remove_dups(&pts.iter().map(|p| p.0).collect::<Vec<_>>(), TINY_ENERGY);
     let mu: Vec<f64> = pts.iter().map(|p| p.1).collect();
+    Ok((en, mu))
+}
+
+/// Pre-edge and normalisation ranges (relative to e0) and the post-edge polynomial degree.
+struct FitRanges {
+    pre1: f64,
+    pre2: f64,
+    norm1: f64,
+    norm2: f64,
+    nnorm: usize,
+}
+
+/// Larch's default ranges, where `p` leaves them open, made consistent.
+fn fit_ranges(en: &[f64], e0: f64, ie0: usize, p: &PreEdgeParams) -> FitRanges {
     let n = en.len();
     let nvict = p.nvict;
-    let e0_given = p.e0.filter(|e| *e >= en[1] && *e <= en[n - 2]);
-    let e0 = e0_given.unwrap_or_else(|| find_e0(&en, &mu));
-    let ie0 = index_nearest(&en, e0);
-    let e0 = en[ie0];
     let rel: Vec<f64> = en.iter().map(|e| e - e0).collect();
     let round5 = |v: f64| 5.0 * (v / 5.0).round_ties_even();
     let round2 = |v: f64| 2.0 * (v / 2.0).round_ties_even();
@@ -344,19 +401,15 @@ pub fn pre_edge(energy: &[f64], mu: &[f64], p: &PreEdgeParams) -> Result<PreEdge
             2
         })
         .min(MAX_NNORM);
-    // Pre-edge line fitted to μ·E^nvict over [e0+pre1, e0+pre2).
-    let p1 = index_of(&en, pre1 + e0);
-    let mut p2 = index_nearest(&en, pre2 + e0);
-    if p2 < p1 + 2 {
-        p2 = n.min(p1 + 2);
-    }
-    let ex = &en[p1..p2];
-    let mx: Vec<f64> = (p1..p2).map(|i| mu[i] * en[i].powi(nvict)).collect();
-    let pc = polyfit(ex, &mx, 1).ok_or_else(|| Error::data("pre-edge fit failed (too few points?)"))?;
-    let pre: Vec<f64> = en.iter().map(|&e| (pc[0] + e * pc[1]) * e.powi(-nvict)).collect();
-    // Post-edge polynomial fitted to μ − pre over [e0+norm1, e0+norm2).
-    let mut q1 = index_of(&en, norm1 + e0);
-    let mut q2 = index_nearest(&en, norm2 + e0);
+    FitRanges { pre1, pre2, norm1, norm2, nnorm }
+}
+
+/// Post-edge polynomial fitted to μ − pre over [e0+norm1, e0+norm2): its
+/// coefficients and the post-edge curve (pre-edge line plus polynomial).
+fn post_edge(en: &[f64], mu: &[f64], pre: &[f64], e0: f64, r: &FitRanges) -> Result<(Vec<f64>, Vec<f64>)> {
+    let n = en.len();
+    let mut q1 = index_of(en, r.norm1 + e0);
+    let mut q2 = index_nearest(en, r.norm2 + e0);
     if q2 < q1 + 2 {
         q2 = n.min(q1 + 2);
     }
@@ -364,37 +417,14 @@ pub fn pre_edge(energy: &[f64], mu: &[f64], p: &PreEdgeParams) -> Result<PreEdge
         q1 = q1.saturating_sub(2);
     }
     let presub: Vec<f64> = (q1..q2).map(|i| mu[i] - pre[i]).collect();
-    let coefs = polyfit(&en[q1..q2], &presub, nnorm.min(q2 - q1 - 1))
+    let coefs = polyfit(&en[q1..q2], &presub, r.nnorm.min(q2 - q1 - 1))
         .ok_or_else(|| Error::data("post-edge fit failed (too few points?)"))?;
     let post: Vec<f64> = en
         .iter()
-        .zip(&pre)
+        .zip(pre)
         .map(|(&e, &pv)| pv + coefs.iter().enumerate().map(|(k, c)| c * e.powi(k as i32)).sum::<f64>())
         .collect();
-    let step = p.step.unwrap_or(post[ie0] - pre[ie0]).abs().max(1e-12);
-    let norm: Vec<f64> = mu.iter().zip(&pre).map(|(m, pv)| (m - pv) / step).collect();
-    let resid: Vec<f64> = post.iter().zip(&pre).map(|(a, b)| (a - b) / step).collect();
-    let flat: Vec<f64> = (0..n).map(|i| if i < ie0 { norm[i] } else { norm[i] - resid[i] + resid[ie0] }).collect();
-    let dmude = dmu_de(&norm, &en);
-    Ok(PreEdge {
-        e0,
-        edge_step: step,
-        pre1,
-        pre2,
-        norm1,
-        norm2,
-        nnorm,
-        nvict,
-        pre_slope: pc[1],
-        pre_offset: pc[0],
-        norm_coefs: coefs,
-        energy: en,
-        norm,
-        flat,
-        pre_edge: pre,
-        post_edge: post,
-        dmude,
-    })
+    Ok((coefs, post))
 }
 
 /// Value of `y` at energy `e` (linear interpolation), e.g. normalised μ at 8350 eV.

@@ -145,6 +145,37 @@ pub fn particle_chemistry(
     spacing: [f64; 3],
     p: &ParticleChemParams,
 ) -> Result<ParticleChemistry> {
+    check_inputs(labels, value, spacing, p)?;
+    let nlab = labels.iter().copied().max().unwrap_or(0) as usize;
+    let dist = distance_to_surface(labels, spacing);
+    let gradient = map_gradient(labels, value, spacing, p.gradient_sigma_um);
+    let centroids = centroid_sums(labels, nlab);
+    let per = gather_voxels(labels, value, dist.view(), &gradient, nlab);
+    let particles: Vec<ParticleChem> = (1..=nlab)
+        .into_par_iter()
+        .filter(|&l| centroids[l].n > 0.0)
+        .map(|l| one_particle(l as u32, &per[l], centroids[l].centroid(), spacing, p))
+        .collect();
+    let pooled = pooled_profile(labels, value, dist.view(), p);
+    let (hist, angle_mean_cos) = pooled_angles(&particles);
+    Ok(ParticleChemistry {
+        particles,
+        shell_bins_um: (0..p.shell_bins).map(|b| (b as f64 + 0.5) * p.shell_bin_um).collect(),
+        shell_mean: pooled.mean,
+        shell_std: pooled.std,
+        shell_count: pooled.count,
+        angle_histogram: hist,
+        angle_mean_cos,
+    })
+}
+
+/// Rejects maps of another shape, bad bins or σ, and non-positive spacing.
+fn check_inputs(
+    labels: ArrayView3<u32>,
+    value: ArrayView3<f32>,
+    spacing: [f64; 3],
+    p: &ParticleChemParams,
+) -> Result<()> {
     if labels.dim() != value.dim() {
         return Err(Error::shape(format!("labels {:?} and map {:?} differ in shape", labels.dim(), value.dim())));
     }
@@ -154,15 +185,36 @@ pub fn particle_chemistry(
     if spacing.iter().any(|s| !(*s > 0.0)) {
         return Err(Error::param(format!("voxel spacing must be positive, got {spacing:?}")));
     }
-    let nlab = labels.iter().copied().max().unwrap_or(0) as usize;
-    let dist = distance_to_surface(labels, spacing);
-    // Gradient by normalised convolution over measured particle voxels, so
-    // that neither the background nor NaN pixels bend it at the surface.
+    Ok(())
+}
+
+/// The map's gradient along the axes used (y, x for one-slice volumes).
+struct MapGradient {
+    /// The axes differentiated.
+    axes: Vec<usize>,
+    /// One derivative volume per axis in `axes`.
+    grads: Vec<Array3<f32>>,
+}
+
+impl MapGradient {
+    /// The gradient (z, y, x) at a voxel (0 along axes not differentiated).
+    fn at(&self, z: usize, y: usize, x: usize) -> [f32; 3] {
+        let mut gr = [0.0f32; 3];
+        for (i, &ax) in self.axes.iter().enumerate() {
+            gr[ax] = self.grads[i][[z, y, x]];
+        }
+        gr
+    }
+}
+
+/// Gradient by normalised convolution over measured particle voxels, so
+/// that neither the background nor NaN pixels bend it at the surface.
+fn map_gradient(labels: ArrayView3<u32>, value: ArrayView3<f32>, spacing: [f64; 3], sigma_um: f64) -> MapGradient {
     let w = Zip::from(&labels).and(&value).map_collect(|&l, &v| if l > 0 && v.is_finite() { 1.0f32 } else { 0.0 });
     let vw = Zip::from(&w).and(&value).map_collect(|&w, &v| if w > 0.0 { v } else { 0.0 });
     let flat_z = labels.dim().0 == 1;
     let g = |a: &Array3<f32>, o: [usize; 3]| {
-        chemomech_imgproc::filters::gaussian_derivative(a.view(), p.gradient_sigma_um, spacing, o)
+        chemomech_imgproc::filters::gaussian_derivative(a.view(), sigma_um, spacing, o)
     };
     let (n0, d0) = (g(&vw, [0, 0, 0]), g(&w, [0, 0, 0]));
     let axes: Vec<usize> = if flat_z { vec![1, 2] } else { vec![0, 1, 2] };
@@ -177,164 +229,252 @@ pub fn particle_chemistry(
                 })
             })
             .collect();
-    // Gather per particle: centroid first.
-    let mut sums = vec![[0.0f64; 4]; nlab + 1];
+    MapGradient { axes, grads }
+}
+
+/// Sums of a particle's voxel indices, for its centroid.
+#[derive(Clone, Copy, Default)]
+struct CentroidSum {
+    /// Sums of the z, y and x indices.
+    sum: [f64; 3],
+    /// Number of voxels.
+    n: f64,
+}
+
+impl CentroidSum {
+    /// The centroid (z, y, x) in voxels.
+    fn centroid(&self) -> [f64; 3] {
+        [self.sum[0] / self.n, self.sum[1] / self.n, self.sum[2] / self.n]
+    }
+}
+
+/// Centroid sums of labels 0..=nlab.
+fn centroid_sums(labels: ArrayView3<u32>, nlab: usize) -> Vec<CentroidSum> {
+    let mut sums = vec![CentroidSum::default(); nlab + 1];
     for ((z, y, x), &l) in labels.indexed_iter() {
         if l > 0 {
             let s = &mut sums[l as usize];
-            s[0] += z as f64;
-            s[1] += y as f64;
-            s[2] += x as f64;
-            s[3] += 1.0;
+            s.sum[0] += z as f64;
+            s.sum[1] += y as f64;
+            s.sum[2] += x as f64;
+            s.n += 1.0;
         }
     }
-    struct Vx {
-        v: f32,
-        d: f32,
-        pos: [f32; 3],
-        grad: [f32; 3],
-    }
-    let mut per: Vec<Vec<Vx>> = (0..=nlab).map(|_| Vec::new()).collect();
+    sums
+}
+
+/// One particle voxel: map value, distance to the surface, position and gradient.
+struct Voxel {
+    v: f32,
+    d: f32,
+    pos: [f32; 3],
+    grad: [f32; 3],
+}
+
+/// Every particle's voxels, by label, in volume order.
+fn gather_voxels(
+    labels: ArrayView3<u32>,
+    value: ArrayView3<f32>,
+    dist: ArrayView3<f32>,
+    gradient: &MapGradient,
+    nlab: usize,
+) -> Vec<Vec<Voxel>> {
+    let mut per: Vec<Vec<Voxel>> = (0..=nlab).map(|_| Vec::new()).collect();
     for ((z, y, x), &l) in labels.indexed_iter() {
         if l == 0 {
             continue;
         }
-        let mut gr = [0.0f32; 3];
-        for (i, &ax) in axes.iter().enumerate() {
-            gr[ax] = grads[i][[z, y, x]];
-        }
-        per[l as usize].push(Vx {
+        per[l as usize].push(Voxel {
             v: value[[z, y, x]],
             d: dist[[z, y, x]],
             pos: [z as f32, y as f32, x as f32],
-            grad: gr,
+            grad: gradient.at(z, y, x),
         });
     }
+    per
+}
+
+/// A running sum and count, for a mean.
+#[derive(Clone, Copy, Default)]
+struct MeanSum {
+    sum: f64,
+    n: usize,
+}
+
+impl MeanSum {
+    /// Adds one value.
+    fn add(&mut self, v: f64) {
+        self.sum += v;
+        self.n += 1;
+    }
+}
+
+/// The chemistry of particle `label` from its voxels `vx` and centroid `c`.
+fn one_particle(label: u32, vx: &[Voxel], c: [f64; 3], spacing: [f64; 3], p: &ParticleChemParams) -> ParticleChem {
+    let vals: Vec<f64> = vx.iter().filter(|v| v.v.is_finite()).map(|v| v.v as f64).collect();
+    let n = vals.len();
+    let nanv = f64::NAN;
+    let mut pc = ParticleChem {
+        label,
+        pixels: vx.len(),
+        valid: n,
+        mean: nanv,
+        std: nanv,
+        median: nanv,
+        surface_mean: nanv,
+        core_mean: nanv,
+        core_minus_surface: nanv,
+        shell_profile: vec![nanv; p.shell_bins],
+        gradient_pixels: 0,
+        angle_mean_deg: nanv,
+        angle_median_deg: nanv,
+        angle_mean_cos: nanv,
+        fraction_toward_centre: nanv,
+        angle_histogram: vec![0; 18],
+    };
+    if n < p.min_pixels.max(1) {
+        return pc;
+    }
+    let mean = vals.iter().sum::<f64>() / n as f64;
+    pc.mean = mean;
+    pc.std = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64).sqrt();
+    let mut s = vals.clone();
+    s.sort_by(f64::total_cmp);
+    pc.median = if n % 2 == 1 { s[n / 2] } else { 0.5 * (s[n / 2 - 1] + s[n / 2]) };
+    shell_statistics(&mut pc, vx, p);
+    let angles = gradient_angles(vx, c, spacing, p);
+    if !angles.is_empty() {
+        angle_statistics(&mut pc, &angles);
+    }
+    pc
+}
+
+/// The particle's shell profile and its surface and core means.
+fn shell_statistics(pc: &mut ParticleChem, vx: &[Voxel], p: &ParticleChemParams) {
     let nb = p.shell_bins;
-    let particles: Vec<ParticleChem> = (1..=nlab)
-        .into_par_iter()
-        .filter(|&l| sums[l][3] > 0.0)
-        .map(|l| {
-            let vx = &per[l];
-            let c = [sums[l][0] / sums[l][3], sums[l][1] / sums[l][3], sums[l][2] / sums[l][3]];
-            let vals: Vec<f64> = vx.iter().filter(|v| v.v.is_finite()).map(|v| v.v as f64).collect();
-            let n = vals.len();
-            let nanv = f64::NAN;
-            let mut pc = ParticleChem {
-                label: l as u32,
-                pixels: vx.len(),
-                valid: n,
-                mean: nanv,
-                std: nanv,
-                median: nanv,
-                surface_mean: nanv,
-                core_mean: nanv,
-                core_minus_surface: nanv,
-                shell_profile: vec![nanv; nb],
-                gradient_pixels: 0,
-                angle_mean_deg: nanv,
-                angle_median_deg: nanv,
-                angle_mean_cos: nanv,
-                fraction_toward_centre: nanv,
-                angle_histogram: vec![0; 18],
-            };
-            if n < p.min_pixels.max(1) {
-                return pc;
-            }
-            let mean = vals.iter().sum::<f64>() / n as f64;
-            pc.mean = mean;
-            pc.std = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64).sqrt();
-            let mut s = vals.clone();
-            s.sort_by(f64::total_cmp);
-            pc.median = if n % 2 == 1 { s[n / 2] } else { 0.5 * (s[n / 2 - 1] + s[n / 2]) };
-            let mut bs = vec![(0.0, 0usize); nb];
-            let dmax = vx.iter().map(|v| v.d).fold(0.0f32, f32::max) as f64;
-            let (mut su, mut co) = ((0.0, 0usize), (0.0, 0usize));
-            for v in vx.iter().filter(|v| v.v.is_finite()) {
-                let b = ((v.d as f64) / p.shell_bin_um) as usize;
-                if b < nb {
-                    bs[b].0 += v.v as f64;
-                    bs[b].1 += 1;
-                }
-                if (v.d as f64) < p.shell_bin_um {
-                    su.0 += v.v as f64;
-                    su.1 += 1;
-                }
-                if (v.d as f64) > dmax * 2.0 / 3.0 {
-                    co.0 += v.v as f64;
-                    co.1 += 1;
-                }
-            }
-            pc.shell_profile = bs.iter().map(|&(s, k)| if k > 0 { s / k as f64 } else { f64::NAN }).collect();
-            if su.1 > 0 && co.1 > 0 && dmax > 2.0 * p.shell_bin_um {
-                pc.surface_mean = su.0 / su.1 as f64;
-                pc.core_mean = co.0 / co.1 as f64;
-                pc.core_minus_surface = pc.core_mean - pc.surface_mean;
-            }
-            // Valence-gradient angles.
-            let mags: Vec<f64> =
-                vx.iter().map(|v| (v.grad[0] as f64).hypot(v.grad[1] as f64).hypot(v.grad[2] as f64)).collect();
-            let mut fm: Vec<f64> = mags.iter().copied().filter(|m| m.is_finite() && *m > 0.0).collect();
-            if fm.len() >= p.min_pixels.max(1) {
-                let k = fm.len() / 2;
-                let med = *fm.select_nth_unstable_by(k, f64::total_cmp).1;
-                let mut angles = Vec::new();
-                for (v, &m) in vx.iter().zip(&mags) {
-                    if !(m.is_finite() && m > p.min_gradient_fraction * med && m > 0.0 && v.v.is_finite()) {
-                        continue;
-                    }
-                    let r = [
-                        (c[0] - v.pos[0] as f64) * spacing[0],
-                        (c[1] - v.pos[1] as f64) * spacing[1],
-                        (c[2] - v.pos[2] as f64) * spacing[2],
-                    ];
-                    let rn = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
-                    if rn < spacing.iter().cloned().fold(f64::INFINITY, f64::min) {
-                        continue;
-                    }
-                    let cosv = ((v.grad[0] as f64 * r[0] + v.grad[1] as f64 * r[1] + v.grad[2] as f64 * r[2])
-                        / (m * rn))
-                        .clamp(-1.0, 1.0);
-                    angles.push(cosv);
-                }
-                if !angles.is_empty() {
-                    let deg: Vec<f64> = angles.iter().map(|c| c.acos().to_degrees()).collect();
-                    pc.gradient_pixels = deg.len();
-                    pc.angle_mean_deg = deg.iter().sum::<f64>() / deg.len() as f64;
-                    let mut ds = deg.clone();
-                    ds.sort_by(f64::total_cmp);
-                    pc.angle_median_deg = ds[ds.len() / 2];
-                    pc.angle_mean_cos = angles.iter().sum::<f64>() / angles.len() as f64;
-                    pc.fraction_toward_centre = deg.iter().filter(|&&d| d < 90.0).count() as f64 / deg.len() as f64;
-                    for d in deg {
-                        pc.angle_histogram[((d / 10.0) as usize).min(17)] += 1;
-                    }
-                }
-            }
-            pc
-        })
-        .collect();
-    // Pooled profile.
-    let mut acc = vec![(0.0f64, 0.0f64, 0u64); nb];
+    let mut bins = vec![MeanSum::default(); nb];
+    let dmax = vx.iter().map(|v| v.d).fold(0.0f32, f32::max) as f64;
+    let (mut surface, mut core) = (MeanSum::default(), MeanSum::default());
+    for v in vx.iter().filter(|v| v.v.is_finite()) {
+        let b = ((v.d as f64) / p.shell_bin_um) as usize;
+        if b < nb {
+            bins[b].add(v.v as f64);
+        }
+        if (v.d as f64) < p.shell_bin_um {
+            surface.add(v.v as f64);
+        }
+        if (v.d as f64) > dmax * 2.0 / 3.0 {
+            core.add(v.v as f64);
+        }
+    }
+    pc.shell_profile = bins.iter().map(|m| if m.n > 0 { m.sum / m.n as f64 } else { f64::NAN }).collect();
+    if surface.n > 0 && core.n > 0 && dmax > 2.0 * p.shell_bin_um {
+        pc.surface_mean = surface.sum / surface.n as f64;
+        pc.core_mean = core.sum / core.n as f64;
+        pc.core_minus_surface = pc.core_mean - pc.surface_mean;
+    }
+}
+
+/// Cosines of the valence-gradient angles: between the map gradient and the
+/// vector to the centroid `c`, at voxels whose gradient is strong enough
+/// (empty when too few voxels have a gradient).
+fn gradient_angles(vx: &[Voxel], c: [f64; 3], spacing: [f64; 3], p: &ParticleChemParams) -> Vec<f64> {
+    let mags: Vec<f64> =
+        vx.iter().map(|v| (v.grad[0] as f64).hypot(v.grad[1] as f64).hypot(v.grad[2] as f64)).collect();
+    let mut fm: Vec<f64> = mags.iter().copied().filter(|m| m.is_finite() && *m > 0.0).collect();
+    let mut angles = Vec::new();
+    if fm.len() < p.min_pixels.max(1) {
+        return angles;
+    }
+    let k = fm.len() / 2;
+    let med = *fm.select_nth_unstable_by(k, f64::total_cmp).1;
+    for (v, &m) in vx.iter().zip(&mags) {
+        if !(m.is_finite() && m > p.min_gradient_fraction * med && m > 0.0 && v.v.is_finite()) {
+            continue;
+        }
+        let r = [
+            (c[0] - v.pos[0] as f64) * spacing[0],
+            (c[1] - v.pos[1] as f64) * spacing[1],
+            (c[2] - v.pos[2] as f64) * spacing[2],
+        ];
+        let rn = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
+        if rn < spacing.iter().cloned().fold(f64::INFINITY, f64::min) {
+            continue;
+        }
+        let cosv =
+            ((v.grad[0] as f64 * r[0] + v.grad[1] as f64 * r[1] + v.grad[2] as f64 * r[2]) / (m * rn)).clamp(-1.0, 1.0);
+        angles.push(cosv);
+    }
+    angles
+}
+
+/// The angle statistics and histogram of a particle from its angle cosines (not empty).
+fn angle_statistics(pc: &mut ParticleChem, angles: &[f64]) {
+    let deg: Vec<f64> = angles.iter().map(|c| c.acos().to_degrees()).collect();
+    pc.gradient_pixels = deg.len();
+    pc.angle_mean_deg = deg.iter().sum::<f64>() / deg.len() as f64;
+    let mut ds = deg.clone();
+    ds.sort_by(f64::total_cmp);
+    pc.angle_median_deg = ds[ds.len() / 2];
+    pc.angle_mean_cos = angles.iter().sum::<f64>() / angles.len() as f64;
+    pc.fraction_toward_centre = deg.iter().filter(|&&d| d < 90.0).count() as f64 / deg.len() as f64;
+    for d in deg {
+        pc.angle_histogram[((d / 10.0) as usize).min(17)] += 1;
+    }
+}
+
+/// The core–shell profile pooled over all particles.
+struct PooledProfile {
+    mean: Vec<f64>,
+    std: Vec<f64>,
+    count: Vec<u64>,
+}
+
+/// Sum, sum of squares and count of the values in one shell bin.
+#[derive(Clone, Copy, Default)]
+struct ShellSum {
+    sum: f64,
+    sum_sq: f64,
+    n: u64,
+}
+
+/// Mean, standard deviation and count per distance bin over every measured particle voxel.
+fn pooled_profile(
+    labels: ArrayView3<u32>,
+    value: ArrayView3<f32>,
+    dist: ArrayView3<f32>,
+    p: &ParticleChemParams,
+) -> PooledProfile {
+    let nb = p.shell_bins;
+    let mut acc = vec![ShellSum::default(); nb];
     for ((&l, &v), &d) in labels.iter().zip(value.iter()).zip(dist.iter()) {
         if l > 0 && v.is_finite() {
             let b = ((d as f64) / p.shell_bin_um) as usize;
             if b < nb {
-                acc[b].0 += v as f64;
-                acc[b].1 += (v as f64).powi(2);
-                acc[b].2 += 1;
+                acc[b].sum += v as f64;
+                acc[b].sum_sq += (v as f64).powi(2);
+                acc[b].n += 1;
             }
         }
     }
-    let shell_mean: Vec<f64> = acc.iter().map(|a| if a.2 > 0 { a.0 / a.2 as f64 } else { f64::NAN }).collect();
-    let shell_std = acc
+    let mean: Vec<f64> = acc.iter().map(|a| if a.n > 0 { a.sum / a.n as f64 } else { f64::NAN }).collect();
+    let std = acc
         .iter()
-        .zip(&shell_mean)
-        .map(|(a, m)| if a.2 > 1 { ((a.1 - a.2 as f64 * m * m) / (a.2 - 1) as f64).max(0.0).sqrt() } else { f64::NAN })
+        .zip(&mean)
+        .map(
+            |(a, m)| {
+                if a.n > 1 { ((a.sum_sq - a.n as f64 * m * m) / (a.n - 1) as f64).max(0.0).sqrt() } else { f64::NAN }
+            },
+        )
         .collect();
+    PooledProfile { mean, std, count: acc.iter().map(|a| a.n).collect() }
+}
+
+/// The pooled angle histogram and the mean cosine weighted by gradient pixels.
+fn pooled_angles(particles: &[ParticleChem]) -> (Vec<u64>, f64) {
     let mut hist = vec![0u64; 18];
     let (mut cs, mut cn) = (0.0, 0usize);
-    for pc in &particles {
+    for pc in particles {
         for (h, &k) in hist.iter_mut().zip(&pc.angle_histogram) {
             *h += k as u64;
         }
@@ -343,15 +483,7 @@ pub fn particle_chemistry(
             cn += pc.gradient_pixels;
         }
     }
-    Ok(ParticleChemistry {
-        particles,
-        shell_bins_um: (0..nb).map(|b| (b as f64 + 0.5) * p.shell_bin_um).collect(),
-        shell_mean,
-        shell_std,
-        shell_count: acc.iter().map(|a| a.2).collect(),
-        angle_histogram: hist,
-        angle_mean_cos: if cn > 0 { cs / cn as f64 } else { f64::NAN },
-    })
+    (hist, if cn > 0 { cs / cn as f64 } else { f64::NAN })
 }
 
 #[cfg(test)]

@@ -205,23 +205,10 @@ fn ncc(a: ArrayView2<f64>, b: ArrayView2<f64>, margin: usize) -> f64 {
 /// assert!((r.frames[1].dy + 1.5).abs() < 0.05 && (r.frames[1].dx - 0.7).abs() < 0.05);
 /// ```
 pub fn register_stack(od: ArrayView3<f32>, energies: &[f64], p: &RegistrationParams) -> Result<Registration> {
+    check_registration(od.dim(), energies, p)?;
     let (ne, ny, nx) = od.dim();
-    if energies.len() != ne {
-        return Err(Error::shape(format!("{ne} frames but {} energies", energies.len())));
-    }
-    if !(p.sigma_px >= 0.0 && p.sigma_px < 50.0 && p.max_shift_px > 0.0) {
-        return Err(Error::param(format!(
-            "registration sigma_px {} / max_shift_px {} out of range",
-            p.sigma_px, p.max_shift_px
-        )));
-    }
-    if ny < 8 || nx < 8 {
-        return Err(Error::shape(format!("frames of {ny}×{nx} are too small to register")));
-    }
     let feats: Vec<Array2<f64>> =
         (0..ne).into_par_iter().map(|e| edge_features(od.index_axis(Axis(0), e), p.sigma_px)).collect();
-    // The frame with the strongest edge structure: the highest mean gradient
-    // before standardisation is the best-contrast frame (post-edge).
     let reference = match p.mode {
         RegistrationMode::Reference(Some(r)) => {
             if r >= ne {
@@ -229,26 +216,7 @@ pub fn register_stack(od: ArrayView3<f32>, energies: &[f64], p: &RegistrationPar
             }
             r
         }
-        _ => {
-            (0..ne)
-                .into_par_iter()
-                .map(|e| {
-                    let f = od.index_axis(Axis(0), e);
-                    let g = chemomech_imgproc::filters::gradient_magnitude(
-                        f.mapv(|v| if v.is_finite() { v } else { 0.0 }).insert_axis(Axis(0)).view(),
-                        p.sigma_px,
-                        [1.0; 3],
-                    );
-                    let n = g.len() as f64;
-                    let mean = g.iter().map(|&v| v as f64).sum::<f64>() / n;
-                    let var = g.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-                    (e, var)
-                })
-                .collect::<Vec<_>>()
-                .into_iter()
-                .fold((0, f64::NEG_INFINITY), |b, (e, v)| if v > b.1 { (e, v) } else { b })
-                .0
-        }
+        _ => strongest_frame(od, p.sigma_px),
     };
     let margin = (p.max_shift_px.ceil() as usize + 2).min(ny.min(nx) / 4);
     let shifts: Vec<(f64, f64)> = match p.mode {
@@ -263,38 +231,13 @@ pub fn register_stack(od: ArrayView3<f32>, energies: &[f64], p: &RegistrationPar
                 }
             })
             .collect(),
-        RegistrationMode::Chained => {
-            let pair: Vec<(f64, f64)> = (0..ne)
-                .into_par_iter()
-                .map(|e| {
-                    if e == reference {
-                        (0.0, 0.0)
-                    } else {
-                        let nb = if e > reference { e - 1 } else { e + 1 };
-                        register_translation(feats[nb].view(), feats[e].view(), p.max_shift_px)
-                    }
-                })
-                .collect();
-            let mut acc = vec![(0.0, 0.0); ne];
-            for e in reference + 1..ne {
-                acc[e] = (acc[e - 1].0 + pair[e].0, acc[e - 1].1 + pair[e].1);
-            }
-            for e in (0..reference).rev() {
-                acc[e] = (acc[e + 1].0 + pair[e].0, acc[e + 1].1 + pair[e].1);
-            }
-            acc
-        }
+        RegistrationMode::Chained => chained_shifts(&feats, reference, p.max_shift_px),
     };
     let frames: Vec<FrameShift> = (0..ne)
         .into_par_iter()
         .map(|e| {
             let (dy, dx) = shifts[e];
-            let before = ncc(feats[reference].view(), feats[e].view(), margin);
-            let after = if dy == 0.0 && dx == 0.0 {
-                before
-            } else {
-                ncc(feats[reference].view(), fourier_shift(feats[e].view(), dy, dx).view(), margin)
-            };
+            let (before, after) = frame_quality(&feats, reference, e, (dy, dx), margin);
             FrameShift {
                 index: e,
                 energy_ev: energies[e],
@@ -313,6 +256,85 @@ pub fn register_stack(od: ArrayView3<f32>, energies: &[f64], p: &RegistrationPar
         )));
     }
     Ok(Registration { reference, mode: p.mode, frames })
+}
+
+/// Rejects a stack (`dim`: energies, rows, cols) whose energies do not match,
+/// out-of-range parameters and frames too small to register.
+fn check_registration(dim: (usize, usize, usize), energies: &[f64], p: &RegistrationParams) -> Result<()> {
+    let (ne, ny, nx) = dim;
+    if energies.len() != ne {
+        return Err(Error::shape(format!("{ne} frames but {} energies", energies.len())));
+    }
+    if !(p.sigma_px >= 0.0 && p.sigma_px < 50.0 && p.max_shift_px > 0.0) {
+        return Err(Error::param(format!(
+            "registration sigma_px {} / max_shift_px {} out of range",
+            p.sigma_px, p.max_shift_px
+        )));
+    }
+    if ny < 8 || nx < 8 {
+        return Err(Error::shape(format!("frames of {ny}×{nx} are too small to register")));
+    }
+    Ok(())
+}
+
+/// The frame with the strongest edge structure: the highest gradient
+/// variance before standardisation is the best-contrast frame (post-edge).
+fn strongest_frame(od: ArrayView3<f32>, sigma_px: f64) -> usize {
+    (0..od.dim().0)
+        .into_par_iter()
+        .map(|e| {
+            let f = od.index_axis(Axis(0), e);
+            let g = chemomech_imgproc::filters::gradient_magnitude(
+                f.mapv(|v| if v.is_finite() { v } else { 0.0 }).insert_axis(Axis(0)).view(),
+                sigma_px,
+                [1.0; 3],
+            );
+            let n = g.len() as f64;
+            let mean = g.iter().map(|&v| v as f64).sum::<f64>() / n;
+            let var = g.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+            (e, var)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold((0, f64::NEG_INFINITY), |b, (e, v)| if v > b.1 { (e, v) } else { b })
+        .0
+}
+
+/// Shifts by registering every frame to its neighbour towards the
+/// reference, accumulated outwards from the reference.
+fn chained_shifts(feats: &[Array2<f64>], reference: usize, max_shift_px: f64) -> Vec<(f64, f64)> {
+    let ne = feats.len();
+    let pair: Vec<(f64, f64)> = (0..ne)
+        .into_par_iter()
+        .map(|e| {
+            if e == reference {
+                (0.0, 0.0)
+            } else {
+                let nb = if e > reference { e - 1 } else { e + 1 };
+                register_translation(feats[nb].view(), feats[e].view(), max_shift_px)
+            }
+        })
+        .collect();
+    let mut acc = vec![(0.0, 0.0); ne];
+    for e in reference + 1..ne {
+        acc[e] = (acc[e - 1].0 + pair[e].0, acc[e - 1].1 + pair[e].1);
+    }
+    for e in (0..reference).rev() {
+        acc[e] = (acc[e + 1].0 + pair[e].0, acc[e + 1].1 + pair[e].1);
+    }
+    acc
+}
+
+/// Correlation of frame `e`'s features with the reference's, before and after its `shift`.
+fn frame_quality(feats: &[Array2<f64>], reference: usize, e: usize, shift: (f64, f64), margin: usize) -> (f64, f64) {
+    let (dy, dx) = shift;
+    let before = ncc(feats[reference].view(), feats[e].view(), margin);
+    let after = if dy == 0.0 && dx == 0.0 {
+        before
+    } else {
+        ncc(feats[reference].view(), fourier_shift(feats[e].view(), dy, dx).view(), margin)
+    };
+    (before, after)
 }
 
 /// Applies the shifts (exact Fourier shifts) and blanks everything outside

@@ -131,29 +131,11 @@ impl Scene<'_> {
 
 /// Samples `shapes` on the fine grid of `cfg`.
 pub fn rasterise(cfg: &FamilyConfig, shapes: &[Shape]) -> Raster {
-    let mut buckets = Buckets::new(cfg.extent_um(), 0.5 * cfg.morphology.diameter_um[1].max(4.0 * cfg.voxel_um));
-    for s in shapes {
-        buckets.insert(s.centre, s.bound_um + cfg.morphology.cbd_shell_um + cfg.voxel_um, s.id - 1);
-    }
-    let mut g = rng(cfg.seed, Stream::CbdField, 0);
-    let k = 2.0 * std::f64::consts::PI / (0.25 * cfg.morphology.diameter_um.iter().sum::<f64>());
-    let cbd_waves = (0..8)
-        .map(|_| {
-            let u = [g.random::<f64>() - 0.5, g.random::<f64>() - 0.5, g.random::<f64>() - 0.5];
-            let n = (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt().max(1e-6);
-            ([u[0] / n * k, u[1] / n * k, u[2] / n * k], 2.0 * std::f64::consts::PI * g.random::<f64>())
-        })
-        .collect();
-    let ss = cfg.supersample;
-    let scene = Scene { cfg, shapes, buckets, cbd_waves, h: cfg.voxel_um / ss as f64 };
+    let scene = Scene::new(cfg, shapes);
     let [nz, ny, nx] = cfg.shape;
-    let ssz = if nz == 1 { 1 } else { ss };
-    let v = cfg.voxel_um;
-    let mu_cbd = cfg.imaging.cbd_level;
     let mut att = Array3::<f32>::zeros((nz, ny, nx));
     let mut labels = Array3::<u32>::zeros((nz, ny, nx));
     let mut phases = Array3::<u8>::zeros((nz, ny, nx));
-    let n_fine = (ssz * ss * ss) as f64;
     let rows: Vec<Vec<(usize, Acc)>> = att
         .axis_iter_mut(Axis(0))
         .into_par_iter()
@@ -166,53 +148,15 @@ pub fn rasterise(cfg: &FamilyConfig, shapes: &[Shape]) -> Raster {
             for y in 0..ny {
                 for x in 0..nx {
                     owners.clear();
-                    let (mut mu, mut cbd, mut solid) = (0.0, 0.0, 0.0);
-                    for a_ in 0..ssz {
-                        for b in 0..ss {
-                            for c in 0..ss {
-                                let p = [
-                                    (z as f64 + (a_ as f64 + 0.5) / ssz as f64) * v,
-                                    (y as f64 + (b as f64 + 0.5) / ss as f64) * v,
-                                    (x as f64 + (c as f64 + 0.5) / ss as f64) * v,
-                                ];
-                                match scene.classify(p) {
-                                    Point::Particle(i, vo) => {
-                                        mu += 1.0 - vo;
-                                        solid += 1.0 - vo;
-                                        let e = accs.entry(i).or_default();
-                                        e.envelope += 1.0;
-                                        e.void += vo;
-                                        for k in 0..3 {
-                                            e.centroid[k] += p[k];
-                                        }
-                                        match owners.iter_mut().find(|o| o.0 == i) {
-                                            Some(o) => o.1 += 1,
-                                            None => owners.push((i, 1)),
-                                        }
-                                    }
-                                    Point::Cbd => {
-                                        mu += mu_cbd;
-                                        cbd += 1.0;
-                                    }
-                                    Point::Pore => {}
-                                }
-                            }
-                        }
-                    }
-                    a[[y, x]] = (mu / n_fine) as f32;
+                    let vox = scene.sample_voxel([z, y, x], &mut accs, &mut owners);
+                    let n_fine = scene.n_fine();
+                    a[[y, x]] = (vox.mu / n_fine) as f32;
                     if let Some(&(i, n)) = owners.iter().max_by_key(|o| (o.1, usize::MAX - o.0))
                         && 2 * n as usize >= n_fine as usize
                     {
                         l[[y, x]] = i as u32 + 1;
                     }
-                    let pore = n_fine - cbd - solid;
-                    ph[[y, x]] = if solid >= cbd && solid >= pore {
-                        2
-                    } else if cbd >= pore {
-                        1
-                    } else {
-                        0
-                    };
+                    ph[[y, x]] = vox.phase(n_fine);
                 }
             }
             accs.into_iter().collect()
@@ -230,4 +174,107 @@ pub fn rasterise(cfg: &FamilyConfig, shapes: &[Shape]) -> Raster {
         }
     }
     Raster { attenuation: att, labels, phases, acc }
+}
+
+/// Sums over one voxel's fine points.
+#[derive(Default)]
+struct VoxelSums {
+    /// Attenuation summed over the points.
+    mu: f64,
+    /// Carbon-binder points.
+    cbd: f64,
+    /// Solid occupancy (1 − void) summed over particle points.
+    solid: f64,
+}
+
+impl VoxelSums {
+    /// The majority phase of `n_fine` points: 2 solid, 1 carbon binder, 0 pore.
+    fn phase(&self, n_fine: f64) -> u8 {
+        let pore = n_fine - self.cbd - self.solid;
+        if self.solid >= self.cbd && self.solid >= pore {
+            2
+        } else if self.cbd >= pore {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+impl<'a> Scene<'a> {
+    /// The scene of `shapes`: neighbour buckets and the carbon-binder waves.
+    fn new(cfg: &'a FamilyConfig, shapes: &'a [Shape]) -> Self {
+        let mut buckets = Buckets::new(cfg.extent_um(), 0.5 * cfg.morphology.diameter_um[1].max(4.0 * cfg.voxel_um));
+        for s in shapes {
+            buckets.insert(s.centre, s.bound_um + cfg.morphology.cbd_shell_um + cfg.voxel_um, s.id - 1);
+        }
+        let mut g = rng(cfg.seed, Stream::CbdField, 0);
+        let k = 2.0 * std::f64::consts::PI / (0.25 * cfg.morphology.diameter_um.iter().sum::<f64>());
+        let cbd_waves = (0..8)
+            .map(|_| {
+                let u = [g.random::<f64>() - 0.5, g.random::<f64>() - 0.5, g.random::<f64>() - 0.5];
+                let n = (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt().max(1e-6);
+                ([u[0] / n * k, u[1] / n * k, u[2] / n * k], 2.0 * std::f64::consts::PI * g.random::<f64>())
+            })
+            .collect();
+        Scene { cfg, shapes, buckets, cbd_waves, h: cfg.voxel_um / cfg.supersample as f64 }
+    }
+
+    /// Fine points per voxel along (z, y, x); one along z for a single slice.
+    fn fine_counts(&self) -> [usize; 3] {
+        let ss = self.cfg.supersample;
+        [if self.cfg.shape[0] == 1 { 1 } else { ss }, ss, ss]
+    }
+
+    /// Fine points per voxel.
+    fn n_fine(&self) -> f64 {
+        let [ssz, ss, _] = self.fine_counts();
+        (ssz * ss * ss) as f64
+    }
+
+    /// Classifies the fine points of voxel (z, y, x): their sums, each
+    /// particle's accumulator in `accs`, and in `owners` each particle's point count.
+    fn sample_voxel(
+        &self,
+        [z, y, x]: [usize; 3],
+        accs: &mut std::collections::HashMap<usize, Acc>,
+        owners: &mut Vec<(usize, u32)>,
+    ) -> VoxelSums {
+        let [ssz, ss, _] = self.fine_counts();
+        let v = self.cfg.voxel_um;
+        let mut sums = VoxelSums::default();
+        for a_ in 0..ssz {
+            for b in 0..ss {
+                for c in 0..ss {
+                    let p = [
+                        (z as f64 + (a_ as f64 + 0.5) / ssz as f64) * v,
+                        (y as f64 + (b as f64 + 0.5) / ss as f64) * v,
+                        (x as f64 + (c as f64 + 0.5) / ss as f64) * v,
+                    ];
+                    match self.classify(p) {
+                        Point::Particle(i, vo) => {
+                            sums.mu += 1.0 - vo;
+                            sums.solid += 1.0 - vo;
+                            let e = accs.entry(i).or_default();
+                            e.envelope += 1.0;
+                            e.void += vo;
+                            for k in 0..3 {
+                                e.centroid[k] += p[k];
+                            }
+                            match owners.iter_mut().find(|o| o.0 == i) {
+                                Some(o) => o.1 += 1,
+                                None => owners.push((i, 1)),
+                            }
+                        }
+                        Point::Cbd => {
+                            sums.mu += self.cfg.imaging.cbd_level;
+                            sums.cbd += 1.0;
+                        }
+                        Point::Pore => {}
+                    }
+                }
+            }
+        }
+        sums
+    }
 }
