@@ -20,25 +20,25 @@ pub type Metadata = BTreeMap<String, serde_json::Value>;
 pub struct Volume<T> {
     /// Voxel values `(z, y, x)`.
     pub data: Array3<T>,
-    /// Voxel size along (z, y, x) in µm.
-    pub voxel_um: [f64; 3],
+    /// Voxel spacing along (z, y, x) in µm.
+    pub spacing_um: [f64; 3],
     /// Free metadata.
     pub meta: Metadata,
 }
 
 impl<T> Volume<T> {
     /// A volume with no metadata.
-    pub fn new(data: Array3<T>, voxel_um: [f64; 3]) -> Self {
-        Self { data, voxel_um, meta: Metadata::new() }
+    pub fn new(data: Array3<T>, spacing_um: [f64; 3]) -> Self {
+        Self { data, spacing_um, meta: Metadata::new() }
     }
     /// Volume of one voxel in µm³.
     pub fn voxel_volume_um3(&self) -> f64 {
-        self.voxel_um.iter().product()
+        self.spacing_um.iter().product()
     }
     /// Physical size along (z, y, x) in µm.
     pub fn extent_um(&self) -> [f64; 3] {
         let s = self.data.shape();
-        [s[0] as f64 * self.voxel_um[0], s[1] as f64 * self.voxel_um[1], s[2] as f64 * self.voxel_um[2]]
+        [s[0] as f64 * self.spacing_um[0], s[1] as f64 * self.spacing_um[1], s[2] as f64 * self.spacing_um[2]]
     }
 }
 
@@ -86,7 +86,7 @@ impl Raster {
             n => return Err(Error::shape(format!("expected a 2-D or 3-D array, found {n}-D"))),
         };
         let a = a.into_dimensionality::<Ix3>()?;
-        Ok(Volume { data: a, voxel_um: self.voxel3(), meta: self.meta.clone() })
+        Ok(Volume { data: a, spacing_um: self.voxel3(), meta: self.meta.clone() })
     }
     /// Voxel size as (z, y, x); 1 µm where unknown.
     pub fn voxel3(&self) -> [f64; 3] {

@@ -635,7 +635,7 @@ pub fn write_arrays(
 ) -> Result<()> {
     crate::atomic::write_via_temp(path, |tmp| {
         let f = h5::File::create(tmp).map_err(h5err)?;
-        for (name, a, spacing) in arrays {
+        for (name, a, spacing_um) in arrays {
             let name = name.trim_start_matches('/');
             let (gpath, leaf) = match name.rsplit_once('/') {
                 Some((g, l)) => (g, l),
@@ -643,7 +643,7 @@ pub fn write_arrays(
             };
             let g = if gpath.is_empty() { f.group("/").map_err(h5err)? } else { ensure_group(&f, gpath)? };
             let ds = put_array(&g, leaf, a, false)?;
-            if let Some(s) = spacing {
+            if let Some(s) = spacing_um {
                 ds.new_attr_builder().with_data(*s).create("voxel_size_um").map_err(h5err)?;
                 put_str_attr(&ds, "units_spacing", "um")?;
             }

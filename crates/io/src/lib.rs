@@ -198,8 +198,8 @@ fn open_xrm(path: &Path) -> Result<Dataset> {
         meta.insert("angle_deg".into(), (*a).into());
     }
     let nd = data.ndim();
-    let spacing = x.pixel_um.map(|p| vec![p; nd]);
-    Ok(Dataset::Raster(Raster { data, spacing_um: spacing, meta }))
+    let spacing_um = x.pixel_um.map(|p| vec![p; nd]);
+    Ok(Dataset::Raster(Raster { data, spacing_um, meta }))
 }
 
 #[cfg(feature = "zarr")]
@@ -456,8 +456,8 @@ fn part_of<'a>(d: &'a Dataset, part: Part, path: &Path) -> Result<(&'a DynArray,
 pub fn save(d: &Dataset, path: &Path, prov: Option<&Provenance>, o: &SaveOptions) -> Result<()> {
     match output_format(path)? {
         "tiff" => {
-            let (a, sp) = part_of(d, o.part, path)?;
-            tiffio::write_tiff(path, a, sp.as_deref(), prov, o.tiff)
+            let (a, spacing_um) = part_of(d, o.part, path)?;
+            tiffio::write_tiff(path, a, spacing_um.as_deref(), prov, o.tiff)
         }
         "npy" => npy::write_npy(path, part_of(d, o.part, path)?.0),
         #[cfg(feature = "hdf5")]

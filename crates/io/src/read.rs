@@ -33,14 +33,14 @@ pub fn read_raster(path: &Path, dataset: Option<String>) -> Result<Raster> {
 /// As [`read_raster`], and data of more than three dimensions.
 pub fn read_volume<T: Element>(path: &Path, dataset: Option<String>) -> Result<(Array3<T>, Option<[f64; 3]>)> {
     let r = read_raster(path, dataset)?;
-    let spacing = r.spacing_um.as_ref().map(|_| r.voxel3());
+    let spacing_um = r.spacing_um.as_ref().map(|_| r.voxel3());
     let a = r.data.into_typed::<T>();
     let a = match a.ndim() {
         2 => a.insert_axis(Axis(0)),
         3 => a,
         n => return Err(Error::shape(format!("expected a 2-D image or 3-D volume, found {n}-D")).at(path)),
     };
-    Ok((a.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(path))?, spacing))
+    Ok((a.into_dimensionality::<Ix3>().map_err(|e| Error::from(e).at(path))?, spacing_um))
 }
 
 /// Labels `(z, y, x)` as `u32` (a 2-D label image becomes one slice).
@@ -103,9 +103,9 @@ mod tests {
         let f = d.path().join("v.tiff");
         let a = ndarray::Array3::from_shape_fn((2, 3, 4), |(z, y, x)| (z * 12 + y * 4 + x) as f32 * 1.5).into_dyn();
         crate::tiffio::write_tiff(&f, &DynArray::F32(a), Some(&[0.5, 0.5, 0.5]), None, Default::default()).unwrap();
-        let (v, sp) = read_volume::<u32>(&f, None).unwrap();
+        let (v, spacing_um) = read_volume::<u32>(&f, None).unwrap();
         assert_eq!(v[[1, 2, 3]], 34); // 23 × 1.5 = 34.5, cast down
-        assert_eq!(sp, Some([0.5; 3]));
+        assert_eq!(spacing_um, Some([0.5; 3]));
         let (w, _) = read_volume::<f32>(&f, None).unwrap();
         assert_eq!(w[[1, 2, 3]], 34.5);
         let s = d.path().join("s.txt");

@@ -115,7 +115,7 @@ pub fn tiff_info(path: &Path) -> Result<TiffInfo> {
     };
     let ij = description.as_deref().and_then(parse_imagej);
     let imagej = ij.is_some();
-    let mut spacing = None;
+    let mut spacing_um = None;
     if let Some(j) = description
         .as_deref()
         .filter(|d| d.trim_start().starts_with('{'))
@@ -123,7 +123,7 @@ pub fn tiff_info(path: &Path) -> Result<TiffInfo> {
         && let Some(v) = j["spacing_um"].as_array()
     {
         let v: Vec<f64> = v.iter().filter_map(|x| x.as_f64()).collect();
-        spacing = Some(if v.len() == 2 { vec![v[0], v[0], v[1]] } else { v });
+        spacing_um = Some(if v.len() == 2 { vec![v[0], v[0], v[1]] } else { v });
     }
     if let Some(ij) = &ij {
         let unit = ij.unit.as_deref().unwrap_or("pixel");
@@ -132,7 +132,7 @@ pub fn tiff_info(path: &Path) -> Result<TiffInfo> {
             let y = yres.map(|r| f / r).or(x);
             let z = ij.spacing.map(|s| s * f);
             if let (Some(x), Some(y)) = (x, y) {
-                spacing = Some(vec![z.unwrap_or(x), y, x]);
+                spacing_um = Some(vec![z.unwrap_or(x), y, x]);
             }
         }
         // ImageJ stores stacks over 4 GB as one IFD followed by contiguous pages.
@@ -143,16 +143,7 @@ pub fn tiff_info(path: &Path) -> Result<TiffInfo> {
             pages = n;
         }
     }
-    Ok(TiffInfo {
-        pages,
-        height: h as usize,
-        width: w as usize,
-        dtype,
-        bigtiff,
-        description,
-        spacing_um: spacing,
-        imagej,
-    })
+    Ok(TiffInfo { pages, height: h as usize, width: w as usize, dtype, bigtiff, description, spacing_um, imagej })
 }
 
 fn resolution(d: &mut Decoder<BufReader<std::fs::File>>, tag: Tag) -> Option<f64> {
@@ -232,8 +223,8 @@ pub fn read_tiff(path: &Path) -> Result<Raster> {
             meta.insert("provenance".into(), p.clone());
         }
     }
-    let spacing = info.spacing_um.map(|s| if info.pages == 1 { s[1..].to_vec() } else { s });
-    Ok(Raster { data, spacing_um: spacing, meta })
+    let spacing_um = info.spacing_um.map(|s| if info.pages == 1 { s[1..].to_vec() } else { s });
+    Ok(Raster { data, spacing_um, meta })
 }
 
 fn concat_pages(pages: Vec<DecodingResult>, dtype: DType, page_len: usize) -> Result<DynArray> {
@@ -323,8 +314,8 @@ pub fn write_tiff(
     // Compressed or BigTIFF: page-interleaved, so no ImageJ stack claim;
     // tifffile's "shaped" JSON description carries shape, spacing and provenance.
     let mut j = serde_json::json!({"shape": shape});
-    if let Some(sp) = spacing_um {
-        j["spacing_um"] = serde_json::json!(sp);
+    if let Some(spacing_um) = spacing_um {
+        j["spacing_um"] = serde_json::json!(spacing_um);
     }
     if let Some(p) = prov {
         j["chemomech"] = p.to_json();
@@ -354,10 +345,10 @@ fn imagej_description(data: &DynArray, n: usize, spacing_um: Option<&[f64]>, pro
     if n > 1 {
         s.push_str(&format!("slices={n}\n"));
     }
-    if let Some(sp) = spacing_um {
+    if let Some(spacing_um) = spacing_um {
         s.push_str("unit=micron\n");
-        if sp.len() == 3 {
-            s.push_str(&format!("spacing={}\n", sp[0]));
+        if spacing_um.len() == 3 {
+            s.push_str(&format!("spacing={}\n", spacing_um[0]));
         }
     }
     s.push_str("loop=false\n");

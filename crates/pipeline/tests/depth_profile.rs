@@ -110,7 +110,7 @@ fn score(name: &str, source: Source) -> Scores {
                     .unwrap();
             let vol = chemomech_core::Volume::new(vol, [v; 3]);
             (
-                segment_phases(vol.data.view(), vol.voxel_um, &PhaseMethod::Iso50, Denoise::None).unwrap().0,
+                segment_phases(vol.data.view(), vol.spacing_um, &PhaseMethod::Iso50, Denoise::None).unwrap().0,
                 Some(vol.data),
             )
         }

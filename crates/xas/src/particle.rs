@@ -97,7 +97,7 @@ pub struct ParticleChemistry {
 /// Distance (µm) from every particle voxel to its particle's outer voxel
 /// layer (0 on that layer): voxels touching the background or another
 /// particle form the layer.
-pub fn distance_to_surface(labels: ArrayView3<u32>, spacing: [f64; 3]) -> Array3<f32> {
+pub fn distance_to_surface(labels: ArrayView3<u32>, spacing_um: [f64; 3]) -> Array3<f32> {
     let (nz, ny, nx) = labels.dim();
     let inside = Array3::from_shape_fn((nz, ny, nx), |(z, y, x)| {
         let l = labels[[z, y, x]];
@@ -118,7 +118,7 @@ pub fn distance_to_surface(labels: ArrayView3<u32>, spacing: [f64; 3]) -> Array3
             },
         )
     });
-    let mut d = chemomech_imgproc::edt(inside.view(), spacing);
+    let mut d = chemomech_imgproc::edt(inside.view(), spacing_um);
     Zip::from(&mut d).and(&labels).for_each(|d, &l| {
         if l == 0 {
             *d = 0.0;
@@ -142,19 +142,19 @@ pub fn distance_to_surface(labels: ArrayView3<u32>, spacing: [f64; 3]) -> Array3
 pub fn particle_chemistry(
     labels: ArrayView3<u32>,
     value: ArrayView3<f32>,
-    spacing: [f64; 3],
+    spacing_um: [f64; 3],
     p: &ParticleChemParams,
 ) -> Result<ParticleChemistry> {
-    check_inputs(labels, value, spacing, p)?;
+    check_inputs(labels, value, spacing_um, p)?;
     let nlab = labels.iter().copied().max().unwrap_or(0) as usize;
-    let dist = distance_to_surface(labels, spacing);
-    let gradient = map_gradient(labels, value, spacing, p.gradient_sigma_um);
+    let dist = distance_to_surface(labels, spacing_um);
+    let gradient = map_gradient(labels, value, spacing_um, p.gradient_sigma_um);
     let centroids = centroid_sums(labels, nlab);
     let per = gather_voxels(labels, value, dist.view(), &gradient, nlab);
     let particles: Vec<ParticleChem> = (1..=nlab)
         .into_par_iter()
         .filter(|&l| centroids[l].n > 0.0)
-        .map(|l| one_particle(l as u32, &per[l], centroids[l].centroid(), spacing, p))
+        .map(|l| one_particle(l as u32, &per[l], centroids[l].centroid(), spacing_um, p))
         .collect();
     let pooled = pooled_profile(labels, value, dist.view(), p);
     let (hist, angle_mean_cos) = pooled_angles(&particles);
@@ -173,7 +173,7 @@ pub fn particle_chemistry(
 fn check_inputs(
     labels: ArrayView3<u32>,
     value: ArrayView3<f32>,
-    spacing: [f64; 3],
+    spacing_um: [f64; 3],
     p: &ParticleChemParams,
 ) -> Result<()> {
     if labels.dim() != value.dim() {
@@ -182,8 +182,8 @@ fn check_inputs(
     if !(p.shell_bin_um > 0.0) || p.shell_bins == 0 || p.shell_bins > 10_000 || !(p.gradient_sigma_um >= 0.0) {
         return Err(Error::param("shell_bin_um and shell_bins must be positive, gradient_sigma_um ≥ 0"));
     }
-    if spacing.iter().any(|s| !(*s > 0.0)) {
-        return Err(Error::param(format!("voxel spacing must be positive, got {spacing:?}")));
+    if spacing_um.iter().any(|s| !(*s > 0.0)) {
+        return Err(Error::param(format!("voxel spacing must be positive, got {spacing_um:?}")));
     }
     Ok(())
 }
@@ -209,12 +209,12 @@ impl MapGradient {
 
 /// Gradient by normalised convolution over measured particle voxels, so
 /// that neither the background nor NaN pixels bend it at the surface.
-fn map_gradient(labels: ArrayView3<u32>, value: ArrayView3<f32>, spacing: [f64; 3], sigma_um: f64) -> MapGradient {
+fn map_gradient(labels: ArrayView3<u32>, value: ArrayView3<f32>, spacing_um: [f64; 3], sigma_um: f64) -> MapGradient {
     let w = Zip::from(&labels).and(&value).map_collect(|&l, &v| if l > 0 && v.is_finite() { 1.0f32 } else { 0.0 });
     let vw = Zip::from(&w).and(&value).map_collect(|&w, &v| if w > 0.0 { v } else { 0.0 });
     let flat_z = labels.dim().0 == 1;
     let g = |a: &Array3<f32>, o: [usize; 3]| {
-        chemomech_imgproc::filters::gaussian_derivative(a.view(), sigma_um, spacing, o)
+        chemomech_imgproc::filters::gaussian_derivative(a.view(), sigma_um, spacing_um, o)
     };
     let (n0, d0) = (g(&vw, [0, 0, 0]), g(&w, [0, 0, 0]));
     let axes: Vec<usize> = if flat_z { vec![1, 2] } else { vec![0, 1, 2] };
@@ -310,7 +310,7 @@ impl MeanSum {
 }
 
 /// The chemistry of particle `label` from its voxels `vx` and centroid `c`.
-fn one_particle(label: u32, vx: &[Voxel], c: [f64; 3], spacing: [f64; 3], p: &ParticleChemParams) -> ParticleChem {
+fn one_particle(label: u32, vx: &[Voxel], c: [f64; 3], spacing_um: [f64; 3], p: &ParticleChemParams) -> ParticleChem {
     let vals: Vec<f64> = vx.iter().filter(|v| v.v.is_finite()).map(|v| v.v as f64).collect();
     let n = vals.len();
     let nanv = f64::NAN;
@@ -342,7 +342,7 @@ fn one_particle(label: u32, vx: &[Voxel], c: [f64; 3], spacing: [f64; 3], p: &Pa
     s.sort_by(f64::total_cmp);
     pc.median = if n % 2 == 1 { s[n / 2] } else { 0.5 * (s[n / 2 - 1] + s[n / 2]) };
     shell_statistics(&mut pc, vx, p);
-    let angles = gradient_angles(vx, c, spacing, p);
+    let angles = gradient_angles(vx, c, spacing_um, p);
     if !angles.is_empty() {
         angle_statistics(&mut pc, &angles);
     }
@@ -378,7 +378,7 @@ fn shell_statistics(pc: &mut ParticleChem, vx: &[Voxel], p: &ParticleChemParams)
 /// Cosines of the valence-gradient angles: between the map gradient and the
 /// vector to the centroid `c`, at voxels whose gradient is strong enough
 /// (empty when too few voxels have a gradient).
-fn gradient_angles(vx: &[Voxel], c: [f64; 3], spacing: [f64; 3], p: &ParticleChemParams) -> Vec<f64> {
+fn gradient_angles(vx: &[Voxel], c: [f64; 3], spacing_um: [f64; 3], p: &ParticleChemParams) -> Vec<f64> {
     let mags: Vec<f64> =
         vx.iter().map(|v| (v.grad[0] as f64).hypot(v.grad[1] as f64).hypot(v.grad[2] as f64)).collect();
     let mut fm: Vec<f64> = mags.iter().copied().filter(|m| m.is_finite() && *m > 0.0).collect();
@@ -393,12 +393,12 @@ fn gradient_angles(vx: &[Voxel], c: [f64; 3], spacing: [f64; 3], p: &ParticleChe
             continue;
         }
         let r = [
-            (c[0] - v.pos[0] as f64) * spacing[0],
-            (c[1] - v.pos[1] as f64) * spacing[1],
-            (c[2] - v.pos[2] as f64) * spacing[2],
+            (c[0] - v.pos[0] as f64) * spacing_um[0],
+            (c[1] - v.pos[1] as f64) * spacing_um[1],
+            (c[2] - v.pos[2] as f64) * spacing_um[2],
         ];
         let rn = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
-        if rn < spacing.iter().cloned().fold(f64::INFINITY, f64::min) {
+        if rn < spacing_um.iter().cloned().fold(f64::INFINITY, f64::min) {
             continue;
         }
         let cosv =

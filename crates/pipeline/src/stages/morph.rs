@@ -121,8 +121,9 @@ pub struct Summary {
     pub output: String,
     /// Shape of the volume (z, y, x) in voxels.
     pub shape: Vec<usize>,
-    /// Voxel size (z, y, x) in µm.
-    pub voxel_um: [f64; 3],
+    /// Voxel spacing (z, y, x) in µm (`voxel_um` in outputs of earlier versions).
+    #[serde(alias = "voxel_um")]
+    pub spacing_um: [f64; 3],
     /// Seconds from the start of the computation to the written output.
     pub seconds: f64,
     /// Provenance of the run (tool, version, command, parameters, inputs).
@@ -215,7 +216,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     if v.data.is_empty() {
         return Err(Error::shape("the volume is empty").at(&p.volume));
     }
-    let spacing_um = v.voxel_um;
+    let spacing_um = v.spacing_um;
     progress.start("morph", 1);
     let t0 = Instant::now();
     let mut tm = Timings::default();
@@ -285,7 +286,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         op,
         output: out.display().to_string(),
         shape: v.data.shape().to_vec(),
-        voxel_um: spacing_um,
+        spacing_um,
         seconds: t0.elapsed().as_secs_f64(),
         provenance: prov.to_json(),
         seconds_compute: best(&tm.compute),

@@ -131,8 +131,9 @@ pub struct Summary {
     pub n_particles: u64,
     /// How separation of touching particles went.
     pub separation: Separation,
-    /// Voxel size (z, y, x) in µm.
-    pub voxel_um: [f64; 3],
+    /// Voxel spacing (z, y, x) in µm (`voxel_um` in outputs of earlier versions).
+    #[serde(alias = "voxel_um")]
+    pub spacing_um: [f64; 3],
     /// Shape of the volume (z, y, x) in voxels.
     pub shape: Vec<usize>,
     /// Extent of the volume (z, y, x) in µm.
@@ -257,7 +258,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         stage: "particles".into(),
         n_particles: t.rows() as u64,
         separation: serde_json::to_value(&rep)?,
-        voxel_um: spacing_um,
+        spacing_um,
         extent_um: std::array::from_fn(|k| shape[k] as f64 * spacing_um[k]),
         shape,
         damage_classes: class_counts(&t)?,
@@ -307,9 +308,9 @@ fn read_phases(p: &Params) -> Result<(Array3<u8>, [f64; 3])> {
         }
         (None, Some(vol)) => {
             let v = read_volume(vol, None, p.voxel_um)?;
-            let blur = Denoise::Gaussian(0.5 * v.voxel_um[0]);
-            let (ph, _) = segment_phases(v.data.view(), v.voxel_um, &PhaseMethod::Iso50, blur)?;
-            Ok((ph, v.voxel_um))
+            let blur = Denoise::Gaussian(0.5 * v.spacing_um[0]);
+            let (ph, _) = segment_phases(v.data.view(), v.spacing_um, &PhaseMethod::Iso50, blur)?;
+            Ok((ph, v.spacing_um))
         }
         (None, None) => Err(Error::param("give a grey VOLUME, --phases PHASES, or both")),
     }

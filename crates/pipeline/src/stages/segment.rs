@@ -104,8 +104,9 @@ pub struct Summary {
     pub output: String,
     /// Shape of the phase volume (z, y, x) in voxels.
     pub shape: Vec<usize>,
-    /// Voxel size (z, y, x) in µm.
-    pub voxel_um: [f64; 3],
+    /// Voxel spacing (z, y, x) in µm (`voxel_um` in outputs of earlier versions).
+    #[serde(alias = "voxel_um")]
+    pub spacing_um: [f64; 3],
     /// Volume fractions of the three phases.
     pub volume_fractions: PhaseFractions,
     /// The method's details (thresholds, or the forest's classes).
@@ -149,11 +150,11 @@ pub fn read_volume_or(
     let r = chemomech_io::read::read_raster(path, dataset)?;
     let mut v = r.to_volume_f32().map_err(|e| e.at(path))?;
     match (voxel_um, r.spacing_um.is_some(), unstated) {
-        (Some(s), _, _) | (None, false, Some(s)) => v.voxel_um = [s; 3],
+        (Some(s), _, _) | (None, false, Some(s)) => v.spacing_um = [s; 3],
         (None, false, None) => return Err(Error::param("the file states no voxel size; give --voxel-um").at(path)),
         (None, true, _) => {}
     }
-    if v.voxel_um.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
+    if v.spacing_um.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
         return Err(Error::param("voxel size must be positive").at(path));
     }
     Ok(v)
@@ -186,7 +187,7 @@ pub fn segment_volume(v: &Volume<f32>, method: &Method, denoise: Denoise) -> Res
         (_, None, Some(lab)) => PhaseMethod::Train(lab.view(), ForestParams::default()),
         (_, None, None) => unreachable!("a forest has a model or training labels (checked above)"),
     };
-    let (phases, details) = segment_phases(v.data.view(), v.voxel_um, &how, denoise).map_err(|e| match method {
+    let (phases, details) = segment_phases(v.data.view(), v.spacing_um, &how, denoise).map_err(|e| match method {
         Method::Forest { train: Some(t), model: None, .. } => e.at(t),
         _ => e,
     })?;
@@ -216,14 +217,20 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let (phases, info) = segment_volume(&v, &p.method(), p.denoise)?;
     progress.finish();
     prov.finish();
-    write_tiff(out, &DynArray::U8(phases.clone().into_dyn()), Some(&v.voxel_um), Some(&prov), TiffOptions::default())?;
+    write_tiff(
+        out,
+        &DynArray::U8(phases.clone().into_dyn()),
+        Some(&v.spacing_um),
+        Some(&prov),
+        TiffOptions::default(),
+    )?;
     let n = phases.len() as f64;
     let frac = |c: u8| phases.iter().filter(|&&x| x == c).count() as f64 / n;
     Ok(Summary {
         stage: "segment".into(),
         output: out.display().to_string(),
         shape: phases.shape().to_vec(),
-        voxel_um: v.voxel_um,
+        spacing_um: v.spacing_um,
         volume_fractions: PhaseFractions { pore: frac(0), carbon_binder: frac(1), active: frac(2) },
         method: info,
         seconds: t0.elapsed().as_secs_f64(),

@@ -193,7 +193,7 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
     let excluded_particles = (all.rows() - t.rows()) as u64;
     let mut prov = Provenance::start("stats", serde_json::to_value(p)?);
     prov.add_input(&dir.join("particles.csv"))?;
-    let (ext, spacing_um) = (summary.extent_um, summary.voxel_um);
+    let (ext, spacing_um) = (summary.extent_um, summary.spacing_um);
     progress.start("statistics", 5);
     let prof = depth_profile(&t, ext[0], p.window_um, p.extra.as_deref(), p.bootstrap, p.seed)?;
     progress.inc(1);

@@ -390,7 +390,7 @@ pub(super) fn particles_section(c: &mut Ctx) -> Result<()> {
         };
         summary_rows.push(vec!["mean ESD (µm)".into(), charts::fmt(mean(hist("esd_um")))]);
         summary_rows.push(vec!["mean crack fraction".into(), charts::fmt(mean(hist("crack_fraction")))]);
-        summary_rows.push(vec!["voxel size (µm)".into(), format!("{}", s.voxel_um[0])]);
+        summary_rows.push(vec!["voxel size (µm)".into(), format!("{}", s.spacing_um[0])]);
         if let Some(st) = st {
             for k in ["pore", "carbon_binder", "active"] {
                 if let Some(v) = st.volume_fractions.get(k) {
