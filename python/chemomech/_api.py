@@ -9,7 +9,8 @@ Conventions (as scikit-image's):
   one per axis, (z, y, x) — (y, x) for 2-D images.
 - ``threads=None`` runs on rayon's global pool (all cores, or
   ``RAYON_NUM_THREADS``); ``threads=n`` runs the call in a pool of ``n``
-  threads of its own (e.g. ``threads=1`` inside Dask workers).
+  threads of its own (e.g. ``threads=1`` inside Dask workers), kept for
+  the calling thread's later calls with the same ``n``.
 - C-contiguous inputs of the native dtype are read without a copy; other
   layouts (Fortran order, steps, negative strides) and convertible dtypes
   are copied. Results are numpy arrays that own their memory.

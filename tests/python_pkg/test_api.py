@@ -384,3 +384,14 @@ def test_gil_is_released(capsys):
         if best >= 1.3:
             break
     assert best >= 1.3
+
+
+def test_docstring_examples():
+    """The Examples sections of the installed package's docstrings run."""
+    import doctest
+
+    import chemomech._api
+
+    for mod in (chemomech, chemomech._api):
+        r = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert r.failed == 0, mod.__name__
