@@ -24,6 +24,8 @@ from ._api import (
     read,
     segment,
     separate_particles,
+    tortuosity,
+    watershed,
     xas_normalize,
 )
 
@@ -40,5 +42,7 @@ __all__ = [
     "read",
     "segment",
     "separate_particles",
+    "tortuosity",
+    "watershed",
     "xas_normalize",
 ]

@@ -640,3 +640,103 @@ def phantom(
         for k in ("image", "attenuation", "labels", "phases"):
             d[k] = d[k][0]
     return d
+
+
+def watershed(
+    cost: Any, markers: Any, mask: Any = None, connectivity: int = 26, *, threads: int | None = None
+) -> np.ndarray:
+    """Marker-controlled watershed: every marker grows over `mask` by
+    increasing `cost`.
+
+    The flooding of ``skimage.segmentation.watershed(cost, markers,
+    mask=mask, connectivity=…)``: voxels are taken in order of cost, each
+    joining the marker that reached it first (ties in raster order). To grow
+    particles from their centres on a distance map, pass ``-distance``.
+
+    Parameters
+    ----------
+    cost : (Z, Y, X) or (Y, X) array_like
+        Flooding order (low first); converted to float32.
+    markers : array_like of int, same shape
+        Seeds (0: none); values are kept as labels.
+    mask : array_like of bool, same shape, optional
+        Voxels that may be flooded (default: all).
+    connectivity : {6, 18, 26}, optional
+        Neighbourhood of the flooding (default 26; 4 and 8 in a 2-D slice
+        are 6 and 26 here).
+    threads : int, optional
+        Run in a pool of this many threads (default: rayon's global pool).
+
+    Returns
+    -------
+    labels : ndarray of uint32, same shape as `cost`
+
+    Examples
+    --------
+    >>> import numpy as np, chemomech
+    >>> cost = np.array([[0, 1, 2, 1, 0]], np.float32)
+    >>> markers = np.array([[1, 0, 0, 0, 2]])
+    >>> chemomech.watershed(cost, markers).tolist()
+    [[1, 1, 1, 2, 2]]
+    """
+    c, flat = _grey(cost, "cost")
+    k, _ = _ints(markers, "markers", np.uint32)
+    m = np.ones(c.shape, bool) if mask is None else _mask(mask)[0]
+    if k.shape != c.shape or m.shape != c.shape:
+        raise ValueError(f"cost, markers and mask must have one shape, got {c.shape}, {k.shape}, {m.shape}")
+    return _out(_core.watershed(c, k, m, int(connectivity), threads=_threads(threads)), flat)
+
+
+def tortuosity(
+    phase: Any,
+    spacing_um: Spacing = 1.0,
+    axis: int = 0,
+    *,
+    rtol: float = 1e-8,
+    max_iter: int = 20_000,
+    flux_tol: float = 1e-4,
+    threads: int | None = None,
+) -> dict:
+    """Tortuosity factor of a phase along an axis, from steady diffusion.
+
+    Solves Laplace's equation on the phase's voxels (finite volumes,
+    conjugate gradients) with fixed concentrations on the two faces normal
+    to `axis` and no flux elsewhere; τ = ε / (D_eff / D), as TauFactor and
+    PoreSpy define it. The iteration stops when the inlet and outlet fluxes
+    agree to `flux_tol` or the residual falls below `rtol`.
+
+    Parameters
+    ----------
+    phase : (Z, Y, X) array_like of bool
+        The conducting phase (e.g. ``phases == 0`` for the pores).
+    spacing_um : float or sequence of float, optional
+        Voxel size in µm (default 1.0); τ is dimensionless.
+    axis : {0, 1, 2}, optional
+        Direction of transport (default 0: through the electrode's thickness).
+    rtol, max_iter, flux_tol : optional
+        Stopping rules of the solver.
+    threads : int, optional
+        Run in a pool of this many threads (default: rayon's global pool).
+
+    Returns
+    -------
+    result : dict
+        ``tau``, ``volume_fraction``, ``effective_diffusivity``,
+        ``percolating_fraction``, ``iterations``, ``relative_residual``,
+        ``flux_in``, ``flux_out`` (``tau`` is inf, or None, when the phase
+        does not percolate).
+
+    Examples
+    --------
+    >>> import numpy as np, chemomech
+    >>> straight = np.zeros((8, 6, 6), bool); straight[:, ::2, :] = True
+    >>> round(chemomech.tortuosity(straight)["tau"], 6)
+    1.0
+    """
+    p, flat = _mask(phase, "phase", two_d=False)
+    if isinstance(axis, bool) or axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")
+    return _core.tortuosity(
+        p, _spacing(spacing_um, flat), int(axis), float(rtol), int(max_iter), float(flux_tol), threads=_threads(threads)
+    )
+

@@ -67,3 +67,19 @@ def phantom(
     voxel_um: float | None = None,
     threads: int | None = None,
 ) -> dict[str, Any]: ...
+def watershed(
+    cost: npt.NDArray[np.float32],
+    markers: npt.NDArray[np.uint32],
+    mask: npt.NDArray[np.bool_],
+    connectivity: int = 26,
+    threads: int | None = None,
+) -> npt.NDArray[np.uint32]: ...
+def tortuosity(
+    phase: npt.NDArray[np.bool_],
+    spacing_um: tuple[float, float, float],
+    axis: int = 0,
+    rtol: float = 1e-8,
+    max_iter: int = 20000,
+    flux_tol: float = 1e-4,
+    threads: int | None = None,
+) -> dict[str, Any]: ...

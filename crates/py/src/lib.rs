@@ -439,6 +439,55 @@ fn phantom<'py>(
     Ok(d)
 }
 
+/// Marker-controlled watershed: each marker grows over `mask` by increasing
+/// `cost`; ties go to the marker that reached them first.
+#[pyfunction]
+#[pyo3(signature = (cost, markers, mask, connectivity = 26, threads = None))]
+fn watershed<'py>(
+    py: Python<'py>,
+    cost: PyReadonlyArray3<'py, f32>,
+    markers: PyReadonlyArray3<'py, u32>,
+    mask: PyReadonlyArray3<'py, bool>,
+    connectivity: u32,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray3<u32>>> {
+    let conn: Connectivity = connectivity.to_string().parse().map_err(py_err)?;
+    let (c, k, m) = (cost.as_array(), markers.as_array(), mask.as_array());
+    same_shape(c.shape(), k.shape(), "markers")?;
+    same_shape(c.shape(), m.shape(), "mask")?;
+    let l = run(py, threads, || {
+        chemomech_imgproc::watershed::watershed(standard(c).view(), standard(k).view(), standard(m).view(), conn)
+    })?;
+    Ok(l.into_pyarray(py))
+}
+
+/// Tortuosity factor of a phase along `axis` (steady diffusion, finite
+/// volumes, conjugate gradients), with the effective diffusivity and the
+/// solver's record.
+#[pyfunction]
+#[pyo3(signature = (phase, spacing_um, axis = 0, rtol = 1e-8, max_iter = 20_000, flux_tol = 1e-4, threads = None))]
+#[allow(clippy::too_many_arguments)]
+fn tortuosity<'py>(
+    py: Python<'py>,
+    phase: PyReadonlyArray3<'py, bool>,
+    spacing_um: [f64; 3],
+    axis: usize,
+    rtol: f64,
+    max_iter: usize,
+    flux_tol: f64,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if axis > 2 {
+        return Err(PyValueError::new_err(format!("axis must be 0, 1 or 2, got {axis}")));
+    }
+    let p = phase.as_array();
+    let t = run(py, threads, || {
+        chemomech_stats::tortuosity::tortuosity(standard(p).view(), spacing_um, axis, rtol, max_iter, flux_tol)
+    })?
+    .map_err(py_err)?;
+    json_to_py(py, &serde_json::to_value(&t).map_err(|e| PyRuntimeError::new_err(e.to_string()))?)
+}
+
 /// The module `chemomech._core`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -453,5 +502,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read, m)?)?;
     m.add_function(wrap_pyfunction!(xas_normalize, m)?)?;
     m.add_function(wrap_pyfunction!(phantom, m)?)?;
+    m.add_function(wrap_pyfunction!(watershed, m)?)?;
+    m.add_function(wrap_pyfunction!(tortuosity, m)?)?;
     Ok(())
 }
