@@ -301,7 +301,10 @@ def segment(
     method : {'iso50', 'otsu', 'multiotsu'}, optional
         ``iso50`` (default): three phases at the ISO-50 % edges between the
         class medians; ``multiotsu``: three phases by multi-Otsu;
-        ``otsu``: two phases (0 and 2).
+        ``otsu``: two phases (0 and 2). ``iso50`` is made for electrode
+        tomograms (pore, a thin carbon-binder class, particles blurred by
+        the optics); on a volume of three equal classes it can put the
+        carbon-binder class on the pore side: use ``multiotsu`` there.
     denoise : str, optional
         Denoising first: ``none`` (default), ``gaussian:SIGMA_UM``,
         ``median:R`` or ``bilateral:SIGMA_UM:RANGE_FRACTION``.

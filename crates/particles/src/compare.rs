@@ -8,7 +8,7 @@ use std::collections::HashMap;
 pub type Match = (u32, u32, f64);
 
 /// Matching summary.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MatchReport {
     /// Labelled particles in the truth.
     pub true_particles: usize,
@@ -17,8 +17,10 @@ pub struct MatchReport {
     /// Pairs matched one-to-one with IoU ≥ the threshold.
     pub matched: usize,
     /// matched / true particles.
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub matched_fraction: f64,
     /// Mean IoU of the matched pairs (0 when none).
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_iou: f64,
     /// IoU threshold the matching used.
     pub iou_threshold: f64,
@@ -29,6 +31,7 @@ pub struct MatchReport {
     /// Interior true particles that were matched.
     pub matched_interior: usize,
     /// matched_interior / true_interior (0 when there are no interior particles).
+    #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub matched_fraction_interior: f64,
 }
 

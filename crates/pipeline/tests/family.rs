@@ -29,12 +29,12 @@ fn score(preset: &str, seed: u64, size: usize, slice: bool) -> (f64, f64, f64) {
     eprintln!(
         "{preset} seed {seed}{}: matched {:.3}, classes {:.3}, crack fraction {:.4} vs true {:.4}",
         if slice { " (slice)" } else { "" },
-        m.matched_fraction,
+        m.report.matched_fraction,
         c.class_accuracy,
         c.crack_fraction_mean_measured,
         c.crack_fraction_mean_truth
     );
-    (m.matched_fraction, c.class_accuracy, c.crack_fraction_mean_measured / c.crack_fraction_mean_truth - 1.0)
+    (m.report.matched_fraction, c.class_accuracy, c.crack_fraction_mean_measured / c.crack_fraction_mean_truth - 1.0)
 }
 
 /// Reference run: matched 86.9 %, classes 80.8 %, bias −8.2 %.

@@ -131,7 +131,7 @@ pub fn demo(a: &DemoArgs, ui: &Ui) -> Result<()> {
             let soc = report.as_ref().and_then(|r| r.truth.soc.as_ref()).map(|s| s.soc_rmse).unwrap_or(f64::NAN);
             t.push_str(&format!(
                 "  ground truth: {:.1} % of particles matched, damage classes {:.1} % right, SoC RMSE {soc:.3}\n",
-                100.0 * tm.matched_fraction,
+                100.0 * tm.report.matched_fraction,
                 100.0 * classes
             ));
         }

@@ -181,7 +181,7 @@ pub fn stats(a: &StatsArgs, ui: &Ui) -> Result<()> {
 
 pub fn xanes(a: &XanesArgs, ui: &Ui) -> Result<()> {
     run_stage::<xanes::Xanes>(&a.params, &a.out, ui, |s| {
-        let m = &s.maps;
+        let m = s.overview();
         let mut t = format!(
             "{} frames {}–{} eV → {}\n",
             s.frames,
@@ -195,28 +195,22 @@ pub fn xanes(a: &XanesArgs, ui: &Ui) -> Result<()> {
                 r.reference_energy_ev, r.max_shift_px, r.min_quality
             ));
         }
-        t.push_str(&format!("  mask: {} pixels", m["pixels_masked"]));
-        if let Some(a) = m["masked_area_um2"].as_f64() {
+        t.push_str(&format!("  mask: {} pixels", m.pixels_masked));
+        if let Some(a) = m.masked_area_um2 {
             t.push_str(&format!(" ({a:.1} µm²)"));
         }
         t.push('\n');
-        if let Some(e0) = m["e0_ref_ev"].as_f64() {
+        if let Some(e0) = m.e0_ref_ev {
             t.push_str(&format!(
                 "  reference E0 {e0:.1} eV; median E0 (half height) {:.2} eV\n",
-                m["median_e0_half_ev"].as_f64().unwrap_or(f64::NAN)
+                m.median_e0_half_ev.unwrap_or(f64::NAN)
             ));
         }
-        if let (Some(n), Some(f)) = (m["reference_names"].as_array(), m["mean_fractions"].as_array()) {
-            for (n, f) in n.iter().zip(f) {
-                t.push_str(&format!(
-                    "  mean fraction {}: {:.3}\n",
-                    n.as_str().unwrap_or(""),
-                    f.as_f64().unwrap_or(f64::NAN)
-                ));
-            }
+        for (n, f) in m.reference_names.iter().zip(&m.mean_fractions) {
+            t.push_str(&format!("  mean fraction {n}: {:.3}\n", f.unwrap_or(f64::NAN)));
         }
-        if let Some(c) = m["clusters"].as_array().filter(|c| !c.is_empty()) {
-            t.push_str(&format!("  {} spectral clusters (silhouette)\n", c.len()));
+        if !m.clusters.is_empty() {
+            t.push_str(&format!("  {} spectral clusters (silhouette)\n", m.clusters.len()));
         }
         if let Some(p) = &s.particles {
             t.push_str(&format!("  {} particles with chemistry\n", p.with_chemistry));

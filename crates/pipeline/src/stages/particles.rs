@@ -162,12 +162,9 @@ pub struct Summary {
 /// and with the simulator's truth table, the damage classes.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TruthMatch {
-    /// Matched particles over true particles.
-    #[serde(deserialize_with = "chemomech_core::nan::f64")]
-    pub matched_fraction: f64,
-    /// The rest of the match report ([`MatchReport`](chemomech_particles::compare::MatchReport)).
+    /// The one-to-one matching: counts, matched fraction, mean IoU.
     #[serde(flatten)]
-    pub report: serde_json::Map<String, serde_json::Value>,
+    pub report: chemomech_particles::compare::MatchReport,
     /// Damage classes of matched particles against the truth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<ClassScore>,
@@ -189,7 +186,7 @@ impl crate::stage::Stage for Particles {
     fn headline(s: &Summary) -> String {
         let mut t = format!("{} particles, classes {}", s.n_particles, s.damage_classes);
         if let Some(m) = &s.truth_match {
-            t.push_str(&format!("; matched to truth {:.1} %", 100.0 * m.matched_fraction));
+            t.push_str(&format!("; matched to truth {:.1} %", 100.0 * m.report.matched_fraction));
             if let Some(c) = &m.classes {
                 t.push_str(&format!(", classes {:.1} % right", 100.0 * c.class_accuracy));
                 if let Some(r) = c.detachment.as_ref().map(|d| d.cbd_contact_correlation).filter(|r| r.is_finite()) {

@@ -261,6 +261,38 @@ pub struct Summary {
     pub provenance: serde_json::Value,
 }
 
+/// The bulk numbers of a XANES analysis that the report and the command
+/// line show: a typed view of [`Summary::maps`], whichever of its two
+/// shapes (full maps, or the two-energy edge jump) it has. Absent and
+/// non-finite (`null`) numbers are `None`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct MapsOverview {
+    /// Pixels in the mask (Ni signal).
+    pub pixels_masked: u64,
+    /// Area of the mask in µm², when the pixel size is known (edge jump only).
+    pub masked_area_um2: Option<f64>,
+    /// Reference E0 of the mean spectrum (eV; full maps only).
+    pub e0_ref_ev: Option<f64>,
+    /// Median half-height edge energy over the mask (eV; full maps only).
+    pub median_e0_half_ev: Option<f64>,
+    /// Names of the references, in order.
+    pub reference_names: Vec<String>,
+    /// Mean fraction of each reference over the mask.
+    pub mean_fractions: Vec<Option<f64>>,
+    /// Spectral clusters found (their count).
+    pub clusters: Vec<serde::de::IgnoredAny>,
+    /// Mean state of charge over the mask.
+    pub mean_soc: Option<f64>,
+}
+
+impl Summary {
+    /// The typed view of [`Summary::maps`] (defaults where it lacks a field).
+    pub fn overview(&self) -> MapsOverview {
+        serde_json::from_value(self.maps.clone()).unwrap_or_default()
+    }
+}
+
 /// The `xanes` stage.
 pub struct Xanes;
 
@@ -273,7 +305,7 @@ impl crate::stage::Stage for Xanes {
         run(&params.plan(), out, progress)
     }
     fn headline(s: &Summary) -> String {
-        let soc = s.maps["mean_soc"].as_f64().map(|v| format!("{v:.3}")).unwrap_or("?".into());
+        let soc = s.overview().mean_soc.map(|v| format!("{v:.3}")).unwrap_or("?".into());
         format!("{} frames; mean SoC {soc}", s.frames)
     }
 }

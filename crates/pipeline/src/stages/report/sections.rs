@@ -503,11 +503,10 @@ pub(super) fn xanes_section(c: &mut Ctx) -> Result<()> {
                 );
             }
         }
-        let m = &xs.maps;
-        summary_rows.push(vec!["XANES pixels with Ni signal".into(), format!("{}", m["pixels_masked"])]);
-        summary_rows
-            .push(vec!["median E0 (eV)".into(), charts::fmt(m["median_e0_half_ev"].as_f64().unwrap_or(f64::NAN))]);
-        summary_rows.push(vec!["mean SoC (XANES)".into(), charts::fmt(m["mean_soc"].as_f64().unwrap_or(f64::NAN))]);
+        let m = xs.overview();
+        summary_rows.push(vec!["XANES pixels with Ni signal".into(), format!("{}", m.pixels_masked)]);
+        summary_rows.push(vec!["median E0 (eV)".into(), charts::fmt(m.median_e0_half_ev.unwrap_or(f64::NAN))]);
+        summary_rows.push(vec!["mean SoC (XANES)".into(), charts::fmt(m.mean_soc.unwrap_or(f64::NAN))]);
         *xanes_mask = Some(mask);
         sections.push(Section {
             id: "chemistry".into(),
@@ -601,10 +600,10 @@ pub(super) fn truth_section(c: &mut Ctx) -> Result<()> {
 fn particle_truth_rows(tm: &TruthMatch, rows: &mut Vec<Vec<String>>, figs: &mut Vec<Figure>) {
     rows.push(vec![
         "particles (true / found)".into(),
-        format!("{} / {}", tm.report["true_particles"], tm.report["predicted_particles"]),
+        format!("{} / {}", tm.report.true_particles, tm.report.predicted_particles),
     ]);
-    rows.push(vec!["matching rate (IoU ≥ 0.5)".into(), format!("{:.1} %", 100.0 * tm.matched_fraction)]);
-    rows.push(vec!["mean IoU of matched".into(), charts::fmt(tm.report["mean_iou"].as_f64().unwrap_or(f64::NAN))]);
+    rows.push(vec!["matching rate (IoU ≥ 0.5)".into(), format!("{:.1} %", 100.0 * tm.report.matched_fraction)]);
+    rows.push(vec!["mean IoU of matched".into(), charts::fmt(tm.report.mean_iou)]);
     let Some(c) = &tm.classes else { return };
     rows.push(vec!["damage-class accuracy".into(), format!("{:.1} %", 100.0 * c.class_accuracy)]);
     rows.push(vec!["crack-fraction correlation".into(), charts::fmt(c.crack_fraction_correlation)]);
