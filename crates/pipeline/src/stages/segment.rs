@@ -168,37 +168,45 @@ pub fn read_volume_or(
 /// # Errors
 /// Unreadable model or label files, and the library call's errors.
 pub fn segment_volume(v: &Volume<f32>, method: &Method, denoise: Denoise) -> Result<(Array3<u8>, serde_json::Value)> {
-    let (given, labels) = match method {
+    let forest = match method {
         Method::Forest { model: Some(m), .. } => {
             let text = std::fs::read_to_string(m).map_err(|e| Error::io(e).at(m))?;
-            (Some(VoxelClassifier::from_json(&text).map_err(|e| e.at(m))?), None)
+            Some(Forest::Model(VoxelClassifier::from_json(&text).map_err(|e| e.at(m))?))
         }
-        Method::Forest { train: Some(t), .. } => (None, Some(chemomech_io::read::read_volume::<u8>(t, None)?.0)),
+        Method::Forest { train: Some(t), .. } => {
+            Some(Forest::Labels(chemomech_io::read::read_volume::<u8>(t, None)?.0, t.clone()))
+        }
         Method::Forest { .. } => {
             return Err(Error::param("--method rf needs --train LABELS.tiff or --model MODEL.json"));
         }
-        _ => (None, None),
+        Method::Otsu | Method::MultiOtsu | Method::Iso50 => None,
     };
-    let how = match (method, &given, &labels) {
-        (Method::Otsu, ..) => PhaseMethod::Otsu,
-        (Method::MultiOtsu, ..) => PhaseMethod::MultiOtsu,
-        (Method::Iso50, ..) => PhaseMethod::Iso50,
-        (_, Some(clf), _) => PhaseMethod::Apply(clf),
-        (_, None, Some(lab)) => PhaseMethod::Train(lab.view(), ForestParams::default()),
-        (_, None, None) => unreachable!("a forest has a model or training labels (checked above)"),
+    let how = match (&forest, method) {
+        (Some(Forest::Model(clf)), _) => PhaseMethod::Apply(clf),
+        (Some(Forest::Labels(lab, _)), _) => PhaseMethod::Train(lab.view(), ForestParams::default()),
+        (None, Method::Otsu) => PhaseMethod::Otsu,
+        (None, Method::MultiOtsu) => PhaseMethod::MultiOtsu,
+        (None, _) => PhaseMethod::Iso50,
     };
-    let (phases, details) = segment_phases(v.data.view(), v.spacing_um, &how, denoise).map_err(|e| match method {
-        Method::Forest { train: Some(t), model: None, .. } => e.at(t),
+    let (phases, details) = segment_phases(v.data.view(), v.spacing_um, &how, denoise).map_err(|e| match &forest {
+        Some(Forest::Labels(_, t)) => e.at(t),
         _ => e,
     })?;
-    if let Method::Forest { save_model: Some(s), .. } = method {
-        let clf = match &details {
-            PhaseDetails::Forest { trained: Some(clf), .. } => clf,
-            _ => given.as_ref().expect("a forest not trained here was given"),
-        };
+    let saved = match (&details, &forest) {
+        (PhaseDetails::Forest { trained: Some(clf), .. }, _) | (_, Some(Forest::Model(clf))) => Some(clf),
+        _ => None,
+    };
+    if let (Method::Forest { save_model: Some(s), .. }, Some(clf)) = (method, saved) {
         chemomech_io::atomic::write_bytes(s, clf.to_json()?.as_bytes())?;
     }
     Ok((phases, details.to_json()))
+}
+
+/// A random forest's input as read from its files: a saved model, or
+/// sparse training labels (with their file, for errors).
+enum Forest {
+    Model(VoxelClassifier),
+    Labels(Array3<u8>, PathBuf),
 }
 
 /// Segments `p.volume` into the phase volume `out` (TIFF). See [`Params`].
