@@ -6,6 +6,7 @@
 //! - labelling: parallel connected components ([`label`]);
 //! - distance: exact anisotropic Euclidean distance transform ([`edt`]);
 //! - morphology: closings by distance, hole filling, h-maxima ([`morph`]);
+//! - neighbours: k nearest points by k-d tree ([`neighbours`]);
 //! - watershed: marker-controlled priority-flood watershed ([`watershed`]);
 //! - lattice geometry: the padded grid the flood kernels walk ([`grid`]) and
 //!   Crofton surface weights ([`crofton`]);
@@ -23,6 +24,7 @@ pub mod grid;
 pub mod hull;
 pub mod label;
 pub mod morph;
+pub mod neighbours;
 pub mod register;
 pub mod resample;
 pub mod watershed;

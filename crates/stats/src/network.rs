@@ -2,9 +2,8 @@
 //! seeds: each severe particle linked to its k nearest severe neighbours),
 //! with edge lengths, degree distribution and nearest-neighbour distances.
 
-use kiddo::{ImmutableKdTree, SquaredEuclidean};
+pub use chemomech_imgproc::neighbours::k_nearest;
 use serde::{Deserialize, Serialize};
-use std::num::NonZeroUsize;
 
 /// The network.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,47 +25,6 @@ pub struct Network {
     /// Mean edge length (µm).
     #[serde(deserialize_with = "chemomech_core::nan::f64")]
     pub mean_edge_um: f64,
-}
-
-/// For each point, its `k` nearest other points (index, distance), nearest
-/// first: a k-d tree (kiddo), or a direct search where no tree can be built.
-pub fn k_nearest(points: &[[f64; 3]], k: usize) -> Vec<Vec<(usize, f64)>> {
-    let n = points.len();
-    if n < 2 || k == 0 {
-        return vec![Vec::new(); n];
-    }
-    let want = (k + 1).min(n);
-    match ImmutableKdTree::<f64, 3>::new_from_slice(points) {
-        Ok(tree) => points
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                tree.query(p)
-                    .nearest_n::<SquaredEuclidean<f64>>(NonZeroUsize::new(want).expect("≥ 1"))
-                    .execute()
-                    .into_iter()
-                    .map(|r| (r.item as usize, r.distance.sqrt()))
-                    .filter(|&(j, _)| j != i)
-                    .take(k)
-                    .collect()
-            })
-            .collect(),
-        Err(_) => points
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let mut d: Vec<(usize, f64)> = points
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != i)
-                    .map(|(j, q)| (j, ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt()))
-                    .collect();
-                d.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-                d.truncate(k);
-                d
-            })
-            .collect(),
-    }
 }
 
 /// Builds the k-NN graph (undirected union of the directed k-NN links).

@@ -354,14 +354,27 @@ fn grey_cracks(
             Error::shape(format!("grey volume {:?} does not match the phases {:?}", g.dim(), phases.dim())).at(vp)
         );
     }
-    let voids = match p.crack_measure {
-        CrackMeasure::Deficit => void_fractions(g.view(), labels, phases.view()),
-        CrackMeasure::Threshold => None,
-    };
+    // Our own segmentation of the grey volume calls the particles' blurred
+    // rims carbon binder: the void model re-finds the binder (whatever the
+    // crack measure). Phases the user gave are kept as they are.
+    let own_phases = p.phases.is_none();
+    let deficit = p.crack_measure == CrackMeasure::Deficit;
+    let analysis = if deficit || own_phases { void_fractions(g.view(), labels, phases.view()) } else { None };
+    let unblended = own_phases && analysis.is_some();
+    if unblended && let Some(a) = &analysis {
+        phases.assign(&a.phases);
+    }
+    let voids = analysis.filter(|_| deficit).map(|a| (a.model, a.particles));
     let level = p.crack_level.unwrap_or(CRACK_LEVEL);
     if let Some(c) = grey_crack_level(phases.view(), g.view(), level, PhaseCodes::default()) {
         mark_grey_cracks(labels, g.view(), c.threshold as f32, phases.view_mut(), PhaseCodes::default());
-        crack_rule = serde_json::json!({"rule": "crack fraction: grey-level deficit of the envelope against a blurred model of intact particles at their own solid level (partial volumes count); crack voxels in phases.tiff: grey level below `level` of the way from the pore to the active median, off the envelope's outer voxel shell", "level": level, "active_median": c.active_median, "pore_median": c.pore_median, "threshold": c.threshold, "model": voids.as_ref().map(|v| v.0)});
+        let fraction = if deficit {
+            "crack fraction: grey-level deficit of the envelope against a blurred model of intact particles at their own solid level (partial volumes count)"
+        } else {
+            "crack fraction: crack voxels over envelope voxels"
+        };
+        let voxels = "crack voxels in phases.tiff: grey level below `level` of the way from the pore to the active median, off the envelope's outer voxel shell";
+        crack_rule = serde_json::json!({"rule": format!("{fraction}; {voxels}"), "level": level, "active_median": c.active_median, "pore_median": c.pore_median, "threshold": c.threshold, "model": voids.as_ref().map(|v| v.0), "binder": if unblended { "re-found outside the envelopes from what the particles' fitted blurred image leaves of the grey level (the threshold's binder includes every particle's blurred rim)" } else { "as segmented" }});
     }
     Ok((crack_rule, voids))
 }
