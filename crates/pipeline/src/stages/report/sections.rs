@@ -153,7 +153,7 @@ pub(super) fn depth_section(c: &mut Ctx) -> Result<()> {
         }
         let csv = data(dir, "depth_profile", &pt, prov, written)?;
         let mut figs = vec![Figure::new("depth-profile", "Damage classes from separator to current collector", svg(charts::stacked_bars("Damage classes by depth", &cats, &series, "depth from separator (µm)", "fraction of particles"))?)
-            .caption("Fractions of least/mild/severely damaged particles per depth window (particle centroids); error bars: 95 % bootstrap intervals of each fraction.")
+            .caption(format!("Fractions of least/mild/severely damaged particles per depth window (particle centroids); error bars: 95 % bootstrap intervals of each fraction, {}.", uncertainty_note(st)))
             .csv(csv)];
         // Pies of the top (separator) and bottom (current collector) layers.
         if prof.len() >= 2 {
@@ -202,6 +202,15 @@ pub(super) fn depth_section(c: &mut Ctx) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// What the depth profile's bootstrap intervals carry.
+fn uncertainty_note(st: &StatsSummary) -> &'static str {
+    if st.measurement_sd_propagated {
+        "resampling the particles and each particle's crack-fraction measurement error (crack_fraction_sd)"
+    } else {
+        "resampling the particles only (no per-particle measurement error in the table)"
+    }
 }
 
 /// Radar chart of mean particle metrics over the samples (two or more).
@@ -397,6 +406,10 @@ pub(super) fn particles_section(c: &mut Ctx) -> Result<()> {
                     summary_rows.push(vec![format!("volume fraction, {k}"), charts::fmt(*v)]);
                 }
             }
+            summary_rows.push(vec![
+                "depth-profile intervals carry the crack-fraction measurement error".into(),
+                (if st.measurement_sd_propagated { "yes" } else { "no" }).into(),
+            ]);
             if let Some(t) = &st.pore_tortuosity_z {
                 summary_rows.push(vec!["pore tortuosity factor (through thickness)".into(), charts::fmt(t.tau)]);
             }
