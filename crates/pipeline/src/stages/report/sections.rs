@@ -323,8 +323,9 @@ pub(super) fn network_section(c: &mut Ctx) -> Result<()> {
 
 /// Particle histograms and the summary table.
 pub(super) fn particles_section(c: &mut Ctx) -> Result<()> {
-    let Ctx { dir, prov, written, sections, summary_rows, samples, .. } = c;
+    let Ctx { p, dir, prov, written, sections, summary_rows, samples, .. } = c;
     if let Some((t, s, st)) = samples.first() {
+        let mut figs = super::label_slices::label_slice_figures(p, t, dir, prov, written)?;
         let hist = |c: &str| csv_f(t, c);
         let detach: Vec<f64> = hist("pore_contact_fraction");
         let mut ht = Table::default();
@@ -340,7 +341,7 @@ pub(super) fn particles_section(c: &mut Ctx) -> Result<()> {
             ht.push(c, Column::F64(hist(c)), if c.ends_with("_um") { Some("µm") } else { None })?;
         }
         let csv = data(dir, "particle_metrics", &ht, prov, written)?;
-        let figs = vec![
+        figs.extend([
             Figure::new(
                 "hist-esd",
                 "Equivalent-sphere diameter",
@@ -381,7 +382,7 @@ pub(super) fn particles_section(c: &mut Ctx) -> Result<()> {
                 "Surface not in contact with carbon-binder or other particles: detached particles have high values.",
             )
             .csv(csv),
-        ];
+        ]);
         sections.push(Section {
             id: "particles".into(),
             title: "Particles".into(),
