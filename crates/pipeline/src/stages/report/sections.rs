@@ -338,7 +338,10 @@ pub(super) fn particles_section(c: &mut Ctx) -> Result<()> {
             "cbd_contact_fraction",
             "centroid_z_um",
         ] {
-            ht.push(c, Column::F64(hist(c)), if c.ends_with("_um") { Some("µm") } else { None })?;
+            // 2-D tables have no ESD or sphericity.
+            if t.get(c).is_some() {
+                ht.push(c, Column::F64(hist(c)), if c.ends_with("_um") { Some("µm") } else { None })?;
+            }
         }
         let csv = data(dir, "particle_metrics", &ht, prov, written)?;
         figs.extend([
