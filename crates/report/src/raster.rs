@@ -178,7 +178,7 @@ pub fn categorical(label: u32, seed: u64) -> [u8; 3] {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
     let hue = (z >> 40) as f64 / (1u64 << 24) as f64 * 6.0;
-    let (sat, val) = (0.35 + 0.2 * ((z & 0xff) as f64 / 255.0), 0.92);
+    let (sat, val) = (0.22 + 0.2 * ((z & 0xff) as f64 / 255.0), 0.94);
     let f = hue.fract();
     let (p, q, t) = (val * (1.0 - sat), val * (1.0 - sat * f), val * (1.0 - sat * (1.0 - f)));
     let rgb = match hue as u32 {

@@ -156,3 +156,30 @@ pub(super) fn label_slice_figures(
     }
     Ok(figs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn panels_are_reduced_or_enlarged_to_about_512_pixels() {
+        let info = HashMap::from([(1, LabelInfo { class: Some(2), excluded: false })]);
+        for ((h, w), down, size) in
+            [((1024, 700), 2, (512, 350)), ((256, 256), 1, (512, 512)), ((20, 256), 1, (40, 512))]
+        {
+            let l = Array2::from_shape_fn((h, w), |(y, x)| ((y / 8 + x / 8) % 2) as u32);
+            let g = l.mapv(|v| v as f32);
+            let (a, b, d) = panels(g.view(), l.view(), &info);
+            assert_eq!((d, (a.height, a.width), (b.height, b.width)), (down, size, size), "{h}×{w}");
+        }
+        // The one severe particle outlined in the severe colour.
+        let mut l = Array2::<u32>::zeros((512, 512));
+        l.slice_mut(ndarray::s![100..200, 100..200]).fill(1);
+        let (_, b, _) = panels(l.mapv(|v| v as f32).view(), l.view(), &info);
+        let px = |y: usize, x: usize| b.data[(y * b.width + x) * 3..(y * b.width + x) * 3 + 3].to_vec();
+        let c = CLASS_COLORS[2];
+        assert_eq!(px(100, 150), vec![c.0, c.1, c.2]);
+        assert_eq!(px(150, 150), raster::categorical(1, LABEL_COLOR_SEED).to_vec());
+    }
+}
