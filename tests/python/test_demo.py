@@ -19,7 +19,7 @@ from conftest import BIN, ROOT
 FIGURES = [
     "summary", "ground-truth", "confusion", "truth-crack", "slices", "damage-slice", "depth-profile",
     "pie-top", "pie-bottom", "network-3d", "network-top", "hist-esd", "hist-sphericity", "hist-crack",
-    "hist-detachment", "soc-map", "soc-lcf", "cluster-spectra", "hist-soc", "provenance",
+    "hist-detachment", "labels-xy", "labels-zx", "soc-map", "soc-lcf", "cluster-spectra", "hist-soc", "provenance",
 ]
 ARTIFACTS = ROOT / "target" / "test-artifacts"
 

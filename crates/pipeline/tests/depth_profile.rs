@@ -205,8 +205,13 @@ fn score(name: &str, source: Source) -> Scores {
     let min_vox = (sp.min_volume_um3 / (v * v * v)).ceil() as u64;
     let true_kept = sizes(el.labels.view()).iter().skip(1).filter(|&&n| n >= min_vox).count();
     let thickness = el.phases.dim().0 as f64 * v;
+    let th = DamageThresholds::default();
     let prof = |t: &Table| {
-        depth_profile(t, thickness, 10.0, None, 0, 1).unwrap().iter().map(|w| w.fraction_severe).collect::<Vec<f64>>()
+        depth_profile(t, thickness, 10.0, None, 0, 1, (th.mild, th.severe))
+            .unwrap()
+            .iter()
+            .map(|w| w.fraction_severe)
+            .collect::<Vec<f64>>()
     };
     let (truth_severe, measured_severe) = (prof(&sim.truth), prof(&m));
     // Matched pairs: class agreement and carbon-binder contact, scored as the particles stage scores them.

@@ -131,6 +131,97 @@ pub fn outline(img: &mut Rgb, region: ArrayView2<bool>, color: [u8; 3]) {
     }
 }
 
+/// Boundary pixels of a label image: a labelled (non-zero) pixel with a
+/// 4-neighbour inside the image that carries another label (background or
+/// another particle). The image's own edge is not a boundary.
+///
+/// Parameters
+/// ----------
+/// labels : label per pixel (0 background).
+///
+/// Returns
+/// -------
+/// `true` at the boundary pixels, same shape as `labels`.
+pub fn label_boundaries(labels: ArrayView2<u32>) -> Array2<bool> {
+    let (h, w) = labels.dim();
+    Array2::from_shape_fn((h, w), |(y, x)| {
+        let l = labels[[y, x]];
+        l != 0
+            && ((y > 0 && labels[[y - 1, x]] != l)
+                || (y + 1 < h && labels[[y + 1, x]] != l)
+                || (x > 0 && labels[[y, x - 1]] != l)
+                || (x + 1 < w && labels[[y, x + 1]] != l))
+    })
+}
+
+/// Draws the boundary pixels of each label (see [`label_boundaries`]) in
+/// the colour `color_of(label)` gives (none: left as they are).
+pub fn draw_label_boundaries(img: &mut Rgb, labels: ArrayView2<u32>, color_of: &dyn Fn(u32) -> Option<[u8; 3]>) {
+    for ((y, x), &b) in label_boundaries(labels).indexed_iter() {
+        if b && y < img.height
+            && x < img.width
+            && let Some(c) = color_of(labels[[y, x]])
+        {
+            img.set(y, x, c);
+        }
+    }
+}
+
+/// A light categorical colour for `label`, random-looking but fixed by
+/// `seed` (same label and seed, same colour), so neighbouring particles
+/// differ and saturated outlines stay visible over it.
+pub fn categorical(label: u32, seed: u64) -> [u8; 3] {
+    // SplitMix64 of the label and the seed.
+    let mut z =
+        (label as u64).wrapping_add(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let hue = (z >> 40) as f64 / (1u64 << 24) as f64 * 6.0;
+    let (sat, val) = (0.22 + 0.2 * ((z & 0xff) as f64 / 255.0), 0.94);
+    let f = hue.fract();
+    let (p, q, t) = (val * (1.0 - sat), val * (1.0 - sat * f), val * (1.0 - sat * (1.0 - f)));
+    let rgb = match hue as u32 {
+        0 => [val, t, p],
+        1 => [q, val, p],
+        2 => [p, val, t],
+        3 => [p, q, val],
+        4 => [t, p, val],
+        _ => [val, p, q],
+    };
+    rgb.map(|c| (c * 255.0).round() as u8)
+}
+
+/// Label image in categorical colours ([`categorical`] with `seed`): the
+/// background (0) near-black, the labels for which `hatched` holds in grey
+/// diagonal hatching.
+pub fn label_map(labels: ArrayView2<u32>, seed: u64, hatched: &dyn Fn(u32) -> bool) -> Rgb {
+    let (h, w) = labels.dim();
+    let mut img = Rgb::new(h, w);
+    for ((y, x), &l) in labels.indexed_iter() {
+        let c = match l {
+            0 => [30, 30, 30],
+            _ if hatched(l) => {
+                if (x + y) % 4 < 2 {
+                    [110, 110, 110]
+                } else {
+                    [185, 185, 185]
+                }
+            }
+            _ => categorical(l, seed),
+        };
+        img.set(y, x, c);
+    }
+    img
+}
+
+/// Every `f`-th row and column of `a` (nearest-neighbour reduction that
+/// keeps label values); `a` itself for `f` ≤ 1.
+pub fn subsample<T: Clone>(a: ArrayView2<T>, f: usize) -> Array2<T> {
+    let f = f.max(1);
+    a.slice(ndarray::s![..;f, ..;f]).to_owned()
+}
+
 /// Nearest-neighbour enlargement so small maps stay sharp in any viewer.
 pub fn upscale(img: &Rgb, f: usize) -> Rgb {
     let mut o = Rgb::new(img.height * f, img.width * f);
@@ -181,5 +272,52 @@ mod tests {
         assert_eq!(&bytes[1..4], b"PNG");
         assert_eq!(viridis(0.0), [68, 1, 84]);
         assert_eq!(viridis(1.0), [253, 231, 37]);
+    }
+
+    #[test]
+    fn boundaries_lie_exactly_where_labels_change() {
+        // Two particles side by side on background.
+        let l = ndarray::arr2(&[
+            [0, 0, 0, 0, 0, 0],
+            [0, 1, 1, 2, 2, 0],
+            [0, 1, 1, 2, 2, 2],
+            [0, 1, 1, 2, 2, 2],
+            [0, 0, 0, 0, 2, 2],
+        ]);
+        let b = label_boundaries(l.view());
+        let expected = ndarray::arr2(&[
+            [0, 0, 0, 0, 0, 0],
+            [0, 1, 1, 1, 1, 0],
+            [0, 1, 1, 1, 0, 1],
+            [0, 1, 1, 1, 0, 0],
+            [0, 0, 0, 0, 1, 0],
+        ])
+        .mapv(|v| v == 1);
+        assert_eq!(b, expected);
+        // Drawn in the colour of each label; other pixels untouched.
+        let mut img = Rgb::new(5, 6);
+        draw_label_boundaries(&mut img, l.view(), &|l| (l == 2).then_some([255, 0, 0]));
+        assert_eq!(img.get(1, 3), [255, 0, 0]);
+        assert_eq!(img.get(1, 2), [0, 0, 0]);
+        assert_eq!(img.get(2, 4), [0, 0, 0]);
+        // A uniform label image has no boundary.
+        assert!(!label_boundaries(Array2::from_elem((3, 3), 7u32).view()).iter().any(|&v| v));
+    }
+
+    #[test]
+    fn categorical_colours_are_seeded_light_and_varied() {
+        assert_eq!(categorical(5, 1), categorical(5, 1));
+        assert_ne!(categorical(5, 1), categorical(5, 2));
+        let c: Vec<[u8; 3]> = (1..50).map(|l| categorical(l, 1)).collect();
+        assert!(c.iter().all(|c| c.iter().copied().max().unwrap() >= 230));
+        let distinct: std::collections::HashSet<_> = c.iter().collect();
+        assert!(distinct.len() > 45);
+        let m = label_map(ndarray::arr2(&[[0, 3], [4, 4]]).view(), 1, &|l| l == 4);
+        assert_eq!((m.get(0, 0), m.get(0, 1)), ([30, 30, 30], categorical(3, 1)));
+        assert_eq!((m.get(1, 0), m.get(1, 1)), ([110, 110, 110], [185, 185, 185]));
+        assert_eq!(
+            subsample(ndarray::arr2(&[[1, 2, 3], [4, 5, 6], [7, 8, 9]]).view(), 2),
+            ndarray::arr2(&[[1, 3], [7, 9]])
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! Spearman's rank correlation.
 
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// Mean of the finite values.
 pub fn mean(v: &[f64]) -> f64 {
@@ -14,15 +15,46 @@ pub fn mean(v: &[f64]) -> f64 {
 /// (`n` resamples, fixed seed, so results are reproducible); NaN for an
 /// empty sample or no resamples.
 pub fn bootstrap_ci(v: &[f64], stat: impl Fn(&[f64]) -> f64, n: usize, seed: u64) -> (f64, f64) {
-    if v.is_empty() || n == 0 {
+    bootstrap_ci_with(v.len(), |i, _| v[i], stat, n, seed)
+}
+
+/// Percentile bootstrap 95 % confidence interval of `stat` over `len`
+/// items whose resampled values come from `value`.
+///
+/// Parameters
+/// ----------
+/// len : number of items resampled (with replacement, `len` per resample).
+/// value : `value(i, noise)` is the value of item `i` in a resample; `noise`
+///     is a generator of its own (seeded from `seed`, separate stream) for
+///     perturbing the value, e.g. by its measurement uncertainty.
+/// stat : the statistic of a resample.
+/// n : number of resamples.
+/// seed : seed of both generators.
+///
+/// Returns
+/// -------
+/// (2.5th, 97.5th) percentiles of the resampled statistic, NaN for `len`
+/// or `n` zero. The items drawn are those of [`bootstrap_ci`] with the same
+/// seed, so a `value` that ignores `noise` gives its interval exactly.
+pub fn bootstrap_ci_with(
+    len: usize,
+    mut value: impl FnMut(usize, &mut ChaCha8Rng) -> f64,
+    stat: impl Fn(&[f64]) -> f64,
+    n: usize,
+    seed: u64,
+) -> (f64, f64) {
+    if len == 0 || n == 0 {
         return (f64::NAN, f64::NAN);
     }
-    let mut g = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut g = ChaCha8Rng::seed_from_u64(seed);
+    let mut noise = ChaCha8Rng::seed_from_u64(seed);
+    noise.set_stream(1);
     let mut s = Vec::with_capacity(n);
-    let mut buf = vec![0.0; v.len()];
+    let mut buf = vec![0.0; len];
     for _ in 0..n {
         for b in buf.iter_mut() {
-            *b = v[g.random_range(0..v.len())];
+            let i = g.random_range(0..len);
+            *b = value(i, &mut noise);
         }
         s.push(stat(&buf));
     }

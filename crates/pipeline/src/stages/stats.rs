@@ -5,7 +5,7 @@ use chemomech_core::{Column, Error, Progress, Provenance, Result, Table};
 use chemomech_io::table;
 use chemomech_stats::network::knn_network;
 use chemomech_stats::profile::DepthWindow;
-use chemomech_stats::profile::{depth_profile, lateral_map, profile_table};
+use chemomech_stats::profile::{depth_profile, lateral_map, profile_table, propagates_measurement_sd};
 use chemomech_stats::tortuosity::Tortuosity;
 use chemomech_stats::tortuosity::tortuosity;
 use chemomech_stats::volume::RveTest;
@@ -121,6 +121,12 @@ pub struct Summary {
     pub window_um: f64,
     /// Damage per depth window, from separator to current collector.
     pub depth_profile: Vec<DepthWindow>,
+    /// Whether the depth profile's bootstrap intervals carry the per-particle
+    /// measurement uncertainty of the crack fraction (the particle table has
+    /// `crack_fraction_sd`, from `particles --crack-measure deficit`); false
+    /// in outputs of earlier versions.
+    #[serde(default)]
+    pub measurement_sd_propagated: bool,
     /// Damage per lateral (y, x) bin.
     pub lateral_map: LateralMap,
     /// The k-nearest-neighbour network of severely damaged particles.
@@ -156,7 +162,8 @@ impl crate::stage::Stage for Stats {
     }
     fn headline(s: &Summary) -> String {
         let tau = s.pore_tortuosity_z.as_ref().map(|t| format!("{:.3}", t.tau)).unwrap_or("not computed".into());
-        format!("{} depth windows; pore tortuosity {tau}", s.depth_profile.len())
+        let sd = if s.measurement_sd_propagated { " (crack-fraction sd propagated)" } else { "" };
+        format!("{} depth windows{sd}; pore tortuosity {tau}", s.depth_profile.len())
     }
 }
 
@@ -195,7 +202,11 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
     prov.add_input(&dir.join("particles.csv"))?;
     let (ext, spacing_um) = (summary.extent_um, summary.spacing_um);
     progress.start("statistics", 5);
-    let prof = depth_profile(&t, ext[0], p.window_um, p.extra.as_deref(), p.bootstrap, p.seed)?;
+    // The crack fraction's per-particle sd (deficit measurement), when
+    // measured, is carried into the depth profile's bootstrap intervals.
+    let th = (summary.thresholds.mild, summary.thresholds.severe);
+    let prof = depth_profile(&t, ext[0], p.window_um, p.extra.as_deref(), p.bootstrap, p.seed, th)?;
+    let measurement_sd_propagated = propagates_measurement_sd(&t);
     progress.inc(1);
     let (sev_map, crack_map, count_map) = lateral_map(&t, ext[1], ext[2], 6)?;
     let cls = t.str("damage_class")?;
@@ -249,6 +260,7 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
         excluded_particles,
         window_um: p.window_um,
         depth_profile: prof,
+        measurement_sd_propagated,
         lateral_map: LateralMap {
             bins: 6,
             severe_fraction: sev_map,

@@ -14,7 +14,7 @@ use chemomech_report::charts::{self, CLASS_COLORS, PALETTE, Series, View};
 use chemomech_report::raster::{self, viridis};
 use chemomech_report::{Body, Figure, Report, Section, escape, render, table_html};
 use chemomech_stats::profile::DepthWindow;
-use ndarray::{Array2, Array3, ArrayD, Axis, Ix2, Ix3};
+use ndarray::{Array2, Array3, ArrayD, ArrayView2, Axis, Ix2, Ix3};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -233,6 +233,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     finish(c, t0, progress)
 }
 
+mod label_slices;
 mod sections;
 use sections::*;
 

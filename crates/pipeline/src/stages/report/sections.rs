@@ -153,7 +153,7 @@ pub(super) fn depth_section(c: &mut Ctx) -> Result<()> {
         }
         let csv = data(dir, "depth_profile", &pt, prov, written)?;
         let mut figs = vec![Figure::new("depth-profile", "Damage classes from separator to current collector", svg(charts::stacked_bars("Damage classes by depth", &cats, &series, "depth from separator (µm)", "fraction of particles"))?)
-            .caption("Fractions of least/mild/severely damaged particles per depth window (particle centroids); error bars: 95 % bootstrap intervals of each fraction.")
+            .caption(format!("Fractions of least/mild/severely damaged particles per depth window (particle centroids); error bars: 95 % bootstrap intervals of each fraction, {}.", uncertainty_note(st)))
             .csv(csv)];
         // Pies of the top (separator) and bottom (current collector) layers.
         if prof.len() >= 2 {
@@ -202,6 +202,15 @@ pub(super) fn depth_section(c: &mut Ctx) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// What the depth profile's bootstrap intervals carry.
+fn uncertainty_note(st: &StatsSummary) -> &'static str {
+    if st.measurement_sd_propagated {
+        "resampling the particles and each particle's crack-fraction measurement error (crack_fraction_sd)"
+    } else {
+        "resampling the particles only (no per-particle measurement error in the table)"
+    }
 }
 
 /// Radar chart of mean particle metrics over the samples (two or more).
@@ -314,8 +323,9 @@ pub(super) fn network_section(c: &mut Ctx) -> Result<()> {
 
 /// Particle histograms and the summary table.
 pub(super) fn particles_section(c: &mut Ctx) -> Result<()> {
-    let Ctx { dir, prov, written, sections, summary_rows, samples, .. } = c;
+    let Ctx { p, dir, prov, written, sections, summary_rows, samples, .. } = c;
     if let Some((t, s, st)) = samples.first() {
+        let mut figs = super::label_slices::label_slice_figures(p, t, dir, prov, written)?;
         let hist = |c: &str| csv_f(t, c);
         let detach: Vec<f64> = hist("pore_contact_fraction");
         let mut ht = Table::default();
@@ -328,10 +338,13 @@ pub(super) fn particles_section(c: &mut Ctx) -> Result<()> {
             "cbd_contact_fraction",
             "centroid_z_um",
         ] {
-            ht.push(c, Column::F64(hist(c)), if c.ends_with("_um") { Some("µm") } else { None })?;
+            // 2-D tables have no ESD or sphericity.
+            if t.get(c).is_some() {
+                ht.push(c, Column::F64(hist(c)), if c.ends_with("_um") { Some("µm") } else { None })?;
+            }
         }
         let csv = data(dir, "particle_metrics", &ht, prov, written)?;
-        let figs = vec![
+        figs.extend([
             Figure::new(
                 "hist-esd",
                 "Equivalent-sphere diameter",
@@ -372,7 +385,7 @@ pub(super) fn particles_section(c: &mut Ctx) -> Result<()> {
                 "Surface not in contact with carbon-binder or other particles: detached particles have high values.",
             )
             .csv(csv),
-        ];
+        ]);
         sections.push(Section {
             id: "particles".into(),
             title: "Particles".into(),
@@ -397,6 +410,10 @@ pub(super) fn particles_section(c: &mut Ctx) -> Result<()> {
                     summary_rows.push(vec![format!("volume fraction, {k}"), charts::fmt(*v)]);
                 }
             }
+            summary_rows.push(vec![
+                "depth-profile intervals carry the crack-fraction measurement error".into(),
+                (if st.measurement_sd_propagated { "yes" } else { "no" }).into(),
+            ]);
             if let Some(t) = &st.pore_tortuosity_z {
                 summary_rows.push(vec!["pore tortuosity factor (through thickness)".into(), charts::fmt(t.tau)]);
             }
