@@ -27,6 +27,7 @@ from ._api import (
     tortuosity,
     watershed,
     xas_normalize,
+    xas_lcf,
 )
 
 __version__: str = _core.__version__
@@ -45,4 +46,5 @@ __all__ = [
     "tortuosity",
     "watershed",
     "xas_normalize",
+    "xas_lcf",
 ]

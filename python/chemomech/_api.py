@@ -39,6 +39,7 @@ __all__ = [
     "particle_metrics",
     "read",
     "xas_normalize",
+    "xas_lcf",
     "phantom",
 ]
 
@@ -580,6 +581,95 @@ def xas_normalize(
         raise ValueError(f"{e.size} energies for {m.size} μ values")
     return _core.xas_normalize(
         e, m, e0=e0, step=step, pre1=pre1, pre2=pre2, norm1=norm1, norm2=norm2, nnorm=nnorm, nvict=int(nvict)
+    )
+
+
+def xas_lcf(
+    energy_ev: Any,
+    mu: Any,
+    references: dict,
+    *,
+    sum_to_one: bool = True,
+    nonnegative: bool = True,
+    max_shift_ev: float = 0.0,
+    emin: float | None = None,
+    emax: float | None = None,
+) -> dict:
+    """Linear-combination fit (LCF) of a spectrum with reference spectra.
+
+    The weights are non-negative and sum to exactly one together (every
+    active set of the small quadratic programme is tried, so the optimum is
+    exact; Larch's bounded fits can break the sum). The references are
+    interpolated linearly onto the spectrum's energies inside their common
+    range; an optional common energy shift of the references is fitted.
+
+    Parameters
+    ----------
+    energy_ev : (N,) array_like
+        Energies of the spectrum in eV.
+    mu : (N,) array_like
+        The spectrum (usually normalised, e.g. ``xas_normalize(...)["norm"]``).
+    references : dict of str to (energy_ev, mu)
+        Each reference's name and its energies (eV, increasing) and values.
+    sum_to_one : bool, optional
+        Constrain the weights to sum to one (default True).
+    nonnegative : bool, optional
+        Constrain the weights to be non-negative (default True).
+    max_shift_ev : float, optional
+        Fit a common shift of the references within ± this many eV (0: none).
+    emin, emax : float, optional
+        Fit window, absolute energies in eV.
+
+    Returns
+    -------
+    dict
+        ``names``, ``weights`` and ``std_errors`` (in the references'
+        order), ``sum_weights``, ``shift_ev``, ``r_factor``, ``chi2``,
+        ``reduced_chi2``, ``n_points``, ``n_free``, and per fitted point:
+        ``energy`` (eV), ``data``, ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np, chemomech
+    >>> e = np.arange(8300.0, 8400.0, 0.5)
+    >>> a = 0.5 + np.arctan((e - 8340.0) / 2.0) / np.pi
+    >>> b = 0.5 + np.arctan((e - 8344.0) / 2.0) / np.pi
+    >>> r = chemomech.xas_lcf(e, 0.3 * a + 0.7 * b, {"Ni2+": (e, a), "Ni3+": (e, b)})
+    >>> np.round(r["weights"], 3).tolist()
+    [0.3, 0.7]
+    """
+    e = np.asarray(energy_ev, dtype=np.float64)
+    m = np.asarray(mu, dtype=np.float64)
+    if e.ndim != 1 or m.ndim != 1:
+        raise ValueError(f"energy_ev and mu must be 1-D, got shapes {e.shape} and {m.shape}")
+    if e.shape != m.shape:
+        raise ValueError(f"{e.size} energies for {m.size} μ values")
+    if not references:
+        raise ValueError("LCF needs at least one reference")
+    names, energies, mus = [], [], []
+    for name, pair in references.items():
+        try:
+            re_, rm = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"reference {name!r}: give (energy_ev, mu)") from None
+        re_ = np.ascontiguousarray(re_, dtype=np.float64)
+        rm = np.ascontiguousarray(rm, dtype=np.float64)
+        if re_.ndim != 1 or rm.ndim != 1 or re_.shape != rm.shape:
+            raise ValueError(f"reference {name!r}: {re_.size} energies for {rm.size} values")
+        names.append(str(name))
+        energies.append(re_)
+        mus.append(rm)
+    return _core.xas_lcf(
+        np.ascontiguousarray(e),
+        np.ascontiguousarray(m),
+        names,
+        energies,
+        mus,
+        sum_to_one=bool(sum_to_one),
+        nonnegative=bool(nonnegative),
+        max_shift_ev=float(max_shift_ev),
+        emin=emin,
+        emax=emax,
     )
 
 

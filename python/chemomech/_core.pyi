@@ -59,6 +59,18 @@ def xas_normalize(
     nnorm: int | None = None,
     nvict: int = 0,
 ) -> dict[str, Any]: ...
+def xas_lcf(
+    energy_ev: npt.NDArray[np.float64],
+    mu: npt.NDArray[np.float64],
+    names: list[str],
+    ref_energies: list[npt.NDArray[np.float64]],
+    ref_mus: list[npt.NDArray[np.float64]],
+    sum_to_one: bool = True,
+    nonnegative: bool = True,
+    max_shift_ev: float = 0.0,
+    emin: float | None = None,
+    emax: float | None = None,
+) -> dict[str, Any]: ...
 def phantom(
     preset: str = "mixed+clean",
     seed: int = 1,

@@ -243,6 +243,59 @@ def test_xas_normalize_arctan_edge():
     assert abs(np.mean(r["norm"][e > 8450]) - 1.0) < 0.05
 
 
+def _edges(e):
+    a = 0.5 + np.arctan((e - 8340.0) / 2.0) / np.pi + 0.05 * np.exp(-(((e - 8350.0) / 3.0) ** 2))
+    b = 0.5 + np.arctan((e - 8344.0) / 2.0) / np.pi + 0.08 * np.exp(-(((e - 8352.0) / 4.0) ** 2))
+    return a, b
+
+
+def test_xas_lcf_recovers_a_mixture_and_a_shift():
+    e = np.arange(8300.0, 8420.0, 0.5)
+    a, b = _edges(e)
+    r = cm.xas_lcf(e, 0.3 * a + 0.7 * b, {"Ni2+": (e, a), "Ni3+": (e, b)})
+    assert r["names"] == ["Ni2+", "Ni3+"]
+    np.testing.assert_allclose(r["weights"], [0.3, 0.7], atol=1e-9)
+    assert abs(r["sum_weights"] - 1.0) < 1e-12 and r["r_factor"] < 1e-15
+    assert r["fit"].shape == r["data"].shape == r["energy"].shape
+    # The data shifted by +1.5 eV: the fitted shift of the references finds it.
+    a1, b1 = _edges(e - 1.5)
+    r = cm.xas_lcf(e, 0.6 * a1 + 0.4 * b1, {"a": (e, a), "b": (e, b)}, max_shift_ev=3.0)
+    assert abs(r["shift_ev"] - 1.5) < 0.05
+    np.testing.assert_allclose(r["weights"], [0.6, 0.4], atol=0.02)
+
+
+def test_xas_lcf_unconstrained_is_least_squares():
+    # Without constraints the fit is ordinary least squares (numpy).
+    rng = np.random.default_rng(4)
+    e = np.arange(8300.0, 8420.0, 0.5)
+    a, b = _edges(e)
+    y = 0.8 * a - 0.1 * b + 0.01 * rng.standard_normal(e.size)
+    r = cm.xas_lcf(e, y, {"a": (e, a), "b": (e, b)}, sum_to_one=False, nonnegative=False)
+    w, *_ = np.linalg.lstsq(np.stack([a, b], axis=1), y, rcond=None)
+    np.testing.assert_allclose(r["weights"], w, rtol=1e-8, atol=1e-10)
+    # Non-negative and summing to one: with two references, the closed form
+    # w = clip(<y - b, a - b> / |a - b|², 0, 1).
+    r = cm.xas_lcf(e, y, {"a": (e, a), "b": (e, b)})
+    w_a = np.clip(np.dot(y - b, a - b) / np.dot(a - b, a - b), 0.0, 1.0)
+    np.testing.assert_allclose(r["weights"], [w_a, 1.0 - w_a], atol=1e-9)
+    # Only one reference carries it when the data are a scaled copy of it.
+    r = cm.xas_lcf(e, 1.0 * a + 0.0 * b, {"a": (e, a), "b": (e, b)})
+    np.testing.assert_allclose(r["weights"], [1.0, 0.0], atol=1e-9)
+
+
+def test_xas_lcf_bad_references():
+    e = np.arange(8300.0, 8420.0, 0.5)
+    a, b = _edges(e)
+    with pytest.raises(ValueError, match="'b': 240 energies for 239"):
+        cm.xas_lcf(e, a, {"a": (e, a), "b": (e, b[1:])})
+    with pytest.raises(ValueError, match="at least one reference"):
+        cm.xas_lcf(e, a, {})
+    with pytest.raises(ValueError, match="'b': energies must increase"):
+        cm.xas_lcf(e, a, {"a": (e, a), "b": (e[::-1], b)})
+    with pytest.raises(ValueError, match="common range"):
+        cm.xas_lcf(e, a, {"a": (e + 500.0, a)})
+
+
 def test_phantom_size_and_seed():
     a = cm.phantom("dense+clean", seed=3, size=32)
     assert a["image"].shape == a["labels"].shape == a["phases"].shape == (32, 32, 32)

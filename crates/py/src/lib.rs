@@ -408,6 +408,56 @@ fn xas_normalize<'py>(
     Ok(d)
 }
 
+/// Linear-combination fit of a spectrum with named references (chemomech's
+/// exact constrained least squares): a dict of the fit.
+#[pyfunction]
+#[pyo3(signature = (energy_ev, mu, names, ref_energies, ref_mus, sum_to_one = true, nonnegative = true, max_shift_ev = 0.0, emin = None, emax = None))]
+#[allow(clippy::too_many_arguments)]
+fn xas_lcf<'py>(
+    py: Python<'py>,
+    energy_ev: PyReadonlyArray1<'py, f64>,
+    mu: PyReadonlyArray1<'py, f64>,
+    names: Vec<String>,
+    ref_energies: Vec<PyReadonlyArray1<'py, f64>>,
+    ref_mus: Vec<PyReadonlyArray1<'py, f64>>,
+    sum_to_one: bool,
+    nonnegative: bool,
+    max_shift_ev: f64,
+    emin: Option<f64>,
+    emax: Option<f64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let e = energy_ev.as_array().to_vec();
+    let m = mu.as_array().to_vec();
+    let re: Vec<Vec<f64>> = ref_energies.iter().map(|a| a.as_array().to_vec()).collect();
+    let rm: Vec<Vec<f64>> = ref_mus.iter().map(|a| a.as_array().to_vec()).collect();
+    let o = chemomech_xas::lcf::LcfOptions { sum_to_one, nonnegative, max_shift_ev, emin, emax };
+    let r = py
+        .detach(|| {
+            let refs: Vec<chemomech_xas::lcf::Reference> = names
+                .iter()
+                .zip(re.iter().zip(&rm))
+                .map(|(name, (energy, mu))| chemomech_xas::lcf::Reference { name, energy, mu })
+                .collect();
+            chemomech_xas::lcf::lcf(&e, &m, &refs, &o)
+        })
+        .map_err(py_err)?;
+    let d = PyDict::new(py);
+    d.set_item("names", r.names)?;
+    d.set_item("weights", r.weights.into_pyarray(py))?;
+    d.set_item("std_errors", r.std_errors.into_pyarray(py))?;
+    d.set_item("sum_weights", r.sum_weights)?;
+    d.set_item("shift_ev", r.shift_ev)?;
+    d.set_item("r_factor", r.r_factor)?;
+    d.set_item("chi2", r.chi2)?;
+    d.set_item("reduced_chi2", r.reduced_chi2)?;
+    d.set_item("n_points", r.n_points)?;
+    d.set_item("n_free", r.n_free)?;
+    d.set_item("energy", r.energy.into_pyarray(py))?;
+    d.set_item("data", r.data.into_pyarray(py))?;
+    d.set_item("fit", r.fit.into_pyarray(py))?;
+    Ok(d)
+}
+
 /// One member of the simulator family with its truth (the `phantom` stage
 /// without the files).
 #[pyfunction]
@@ -501,6 +551,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(particle_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(read, m)?)?;
     m.add_function(wrap_pyfunction!(xas_normalize, m)?)?;
+    m.add_function(wrap_pyfunction!(xas_lcf, m)?)?;
     m.add_function(wrap_pyfunction!(phantom, m)?)?;
     m.add_function(wrap_pyfunction!(watershed, m)?)?;
     m.add_function(wrap_pyfunction!(tortuosity, m)?)?;

@@ -177,6 +177,19 @@ pub fn lcf(energy: &[f64], y: &[f64], refs: &[Reference], o: &LcfOptions) -> Res
     if energy.len() != y.len() {
         return Err(Error::shape("energy and data lengths differ"));
     }
+    for r in refs {
+        if r.energy.len() != r.mu.len() || r.energy.len() < 2 {
+            return Err(Error::shape(format!(
+                "reference '{}': {} energies for {} values (at least 2 needed)",
+                r.name,
+                r.energy.len(),
+                r.mu.len()
+            )));
+        }
+        if !r.energy.windows(2).all(|w| w[0] < w[1]) {
+            return Err(Error::data(format!("reference '{}': energies must increase", r.name)));
+        }
+    }
     let lo =
         refs.iter().map(|r| r.energy[0]).fold(f64::NEG_INFINITY, f64::max).max(o.emin.unwrap_or(f64::NEG_INFINITY));
     let hi = refs
