@@ -521,6 +521,17 @@ def read(path: Any, dataset: str | None = None) -> tuple[Any, dict]:
     return _core.read(os.fspath(path), dataset)
 
 
+def _spectrum(energy_ev: Any, mu: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A spectrum's energies and values as 1-D float64 arrays of one length."""
+    e = np.asarray(energy_ev, dtype=np.float64)
+    m = np.asarray(mu, dtype=np.float64)
+    if e.ndim != 1 or m.ndim != 1:
+        raise ValueError(f"energy_ev and mu must be 1-D, got shapes {e.shape} and {m.shape}")
+    if e.shape != m.shape:
+        raise ValueError(f"{e.size} energies for {m.size} μ values")
+    return e, m
+
+
 def xas_normalize(
     energy_ev: Any,
     mu: Any,
@@ -573,12 +584,7 @@ def xas_normalize(
     >>> abs(r["e0"] - 8333.0) < 1.0
     True
     """
-    e = np.asarray(energy_ev, dtype=np.float64)
-    m = np.asarray(mu, dtype=np.float64)
-    if e.ndim != 1 or m.ndim != 1:
-        raise ValueError(f"energy_ev and mu must be 1-D, got shapes {e.shape} and {m.shape}")
-    if e.shape != m.shape:
-        raise ValueError(f"{e.size} energies for {m.size} μ values")
+    e, m = _spectrum(energy_ev, mu)
     return _core.xas_normalize(
         e, m, e0=e0, step=step, pre1=pre1, pre2=pre2, norm1=norm1, norm2=norm2, nnorm=nnorm, nvict=int(nvict)
     )
@@ -638,12 +644,7 @@ def xas_lcf(
     >>> np.round(r["weights"], 3).tolist()
     [0.3, 0.7]
     """
-    e = np.asarray(energy_ev, dtype=np.float64)
-    m = np.asarray(mu, dtype=np.float64)
-    if e.ndim != 1 or m.ndim != 1:
-        raise ValueError(f"energy_ev and mu must be 1-D, got shapes {e.shape} and {m.shape}")
-    if e.shape != m.shape:
-        raise ValueError(f"{e.size} energies for {m.size} μ values")
+    e, m = _spectrum(energy_ev, mu)
     if not references:
         raise ValueError("LCF needs at least one reference")
     names, energies, mus = [], [], []

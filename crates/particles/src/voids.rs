@@ -102,14 +102,17 @@ pub fn void_fractions(grey: ArrayView3<f32>, labels: ArrayView3<u32>, phases: Ar
     let bare = model_image(labels, phases, &levels, &solid);
     let binder_of =
         |ph: &Array3<u8>| Zip::from(ph).and(&labels).par_map_collect(|&p, &l| (l == 0 && p == 1) as u8 as f32);
+    let max_contrast = levels.solid - levels.pore;
     let mut phases = phases.to_owned();
-    let mut fit = fit_blur(grey, bare.view(), binder_of(&phases).view(), outside.view(), levels.solid - levels.pore);
+    let mut binder = binder_of(&phases);
+    let mut fit = fit_blur(grey, bare.view(), binder.view(), outside.view(), max_contrast);
     for _ in 0..BINDER_ROUNDS {
         if fit.binder <= 0.0 {
             break;
         }
         unblend_binder(grey, labels, blurred(bare.view(), fit.sigma, fit.fringe).view(), fit.binder, phases.view_mut());
-        let next = fit_blur(grey, bare.view(), binder_of(&phases).view(), outside.view(), levels.solid - levels.pore);
+        binder = binder_of(&phases);
+        let next = fit_blur(grey, bare.view(), binder.view(), outside.view(), max_contrast);
         let settled = next.sigma == fit.sigma;
         fit = next;
         if settled {
@@ -118,7 +121,7 @@ pub fn void_fractions(grey: ArrayView3<f32>, labels: ArrayView3<u32>, phases: Ar
     }
     let mut expected = blurred(bare.view(), fit.sigma, fit.fringe);
     if fit.binder != 0.0 {
-        let c = gaussian(binder_of(&phases).view(), fit.sigma, [1.0; 3]);
+        let c = gaussian(binder.view(), fit.sigma, [1.0; 3]);
         expected.zip_mut_with(&c, |e, &k| *e += (fit.binder * k as f64) as f32);
     }
     let noise = residual_noise(grey, expected.view(), outside.view());
@@ -563,6 +566,20 @@ mod tests {
     use super::*;
     use chemomech_imgproc::filters::gaussian;
 
+    /// Adds Gaussian noise of σ `sigma` to `g`: a small LCG's uniform pairs
+    /// into Box–Muller, seeded, so the tests' images are fixed.
+    fn add_noise(g: &mut Array3<f32>, sigma: f32, seed: u64) {
+        let mut state = seed;
+        g.mapv_inplace(|v| {
+            let mut u = || {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-12)
+            };
+            let (a, b) = (u(), u());
+            v + sigma * ((-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()) as f32
+        });
+    }
+
     /// A ball of radius `r` voxels with a hollow core of radius `c`, sampled
     /// 4× per axis (partial volumes), blurred by σ and with noise; returns
     /// the image, the envelope label, and the true void fraction: the core's
@@ -585,16 +602,7 @@ mod tests {
         let k = labels.iter().filter(|l| **l > 0).count() as f64;
         let void = 4.0 / 3.0 * std::f64::consts::PI * c.powi(3);
         let mut g = gaussian(att.view(), sigma, [1.0; 3]);
-        let mut state = 12345u64;
-        g.mapv_inplace(|v| {
-            // A small LCG's uniform pair into a Gaussian (Box–Muller).
-            let mut u = || {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-12)
-            };
-            let (a, b) = (u(), u());
-            v + noise * ((-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()) as f32
-        });
+        add_noise(&mut g, noise, 12345);
         (g, labels, void / k)
     }
 
@@ -692,15 +700,7 @@ mod tests {
             (s / 8.0) as f32
         });
         let mut g = gaussian(att.view(), 1.0, [1.0; 3]);
-        let mut state = 99u64;
-        g.mapv_inplace(|v| {
-            let mut u = || {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-12)
-            };
-            let (a, b) = (u(), u());
-            v + 0.04 * ((-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()) as f32
-        });
+        add_noise(&mut g, 0.04, 99);
         let labels = Array3::from_shape_fn((nz, ny, nx), |(z, y, x)| {
             let p = [z as f64, y as f64, x as f64];
             let d = |c: &[f64; 3]| ((p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2) + (p[2] - c[2]).powi(2)).sqrt();

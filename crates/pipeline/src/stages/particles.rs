@@ -360,10 +360,13 @@ fn grey_cracks(
     let own_phases = p.phases.is_none();
     let deficit = p.crack_measure == CrackMeasure::Deficit;
     let analysis = if deficit || own_phases { void_fractions(g.view(), labels, phases.view()) } else { None };
-    let unblended = own_phases && analysis.is_some();
-    if unblended && let Some(a) = &analysis {
-        phases.assign(&a.phases);
-    }
+    let unblended = match &analysis {
+        Some(a) if own_phases => {
+            phases.assign(&a.phases);
+            true
+        }
+        _ => false,
+    };
     let voids = analysis.filter(|_| deficit).map(|a| (a.model, a.particles));
     let level = p.crack_level.unwrap_or(CRACK_LEVEL);
     if let Some(c) = grey_crack_level(phases.view(), g.view(), level, PhaseCodes::default()) {
