@@ -10,5 +10,7 @@ py=$(bash tools/pyenv.sh)
 cargo build --release --locked -p chemomech-cli
 # chemomech-py (the Python module) is tested through its installed wheel below.
 cargo test --release --locked --workspace --exclude chemomech-py
-CHEMOMECH_BIN="$root/target/release/chemomech" "$py" -m pytest -q tests/python
+# The CLI the Python tests compare against (CARGO_TARGET_DIR when set).
+export CHEMOMECH_BIN="${CARGO_TARGET_DIR:-$root/target}/release/chemomech"
+"$py" -m pytest -q tests/python
 bash tools/pytest-pkg.sh

@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Shape,
     /// An operating-system I/O failure (permissions, disk full, ...).
     Io,
+    /// The caller asked to stop (through [`crate::Progress::cancelled`]).
+    Cancelled,
 }
 
 /// chemomech's error: one line of text, the kind, and the file it concerns.
@@ -45,6 +47,10 @@ impl Error {
     /// Shapes that do not agree.
     pub fn shape(msg: impl Into<String>) -> Self {
         Self { kind: ErrorKind::Shape, path: None, message: one_line(msg.into()) }
+    }
+    /// Work stopped because the caller asked (see [`crate::Progress::cancelled`]).
+    pub fn cancelled(msg: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Cancelled, path: None, message: one_line(msg.into()) }
     }
     /// An OS-level I/O failure.
     pub fn io(err: std::io::Error) -> Self {

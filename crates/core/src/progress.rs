@@ -10,6 +10,11 @@ pub trait Progress: Sync {
     fn inc(&self, _n: u64) {}
     /// The work is complete.
     fn finish(&self) {}
+    /// Whether the caller asked to stop: long work checks this between
+    /// steps and returns an [`ErrorKind::Cancelled`](crate::error::ErrorKind::Cancelled) error.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Ignores all progress.

@@ -27,12 +27,16 @@ pub fn register_translation(reference: ArrayView2<f64>, moving: ArrayView2<f64>,
     let (h, w) = reference.dim();
     for _ in 0..12 {
         let m = crate::fourier_shift(moving, dy, dx);
-        let margin = (dy.abs().max(dx.abs()).ceil() as usize + 3).min(h.min(w) / 3);
+        // Margins keep the central differences inside the image; an axis
+        // shorter than 3 pixels has no gradient along it (e.g. one row).
+        let reach = dy.abs().max(dx.abs()).ceil() as usize + 3;
+        let margin = |n: usize| if n < 3 { 0 } else { reach.min(n / 3).max(1) };
+        let (my, mx) = (margin(h), margin(w));
         let (mut a, mut b, mut c, mut by, mut bx) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for r in margin..h - margin {
-            for col in margin..w - margin {
-                let gy = 0.5 * (m[[r + 1, col]] - m[[r - 1, col]]);
-                let gx = 0.5 * (m[[r, col + 1]] - m[[r, col - 1]]);
+        for r in my..h - my {
+            for col in mx..w - mx {
+                let gy = if h < 3 { 0.0 } else { 0.5 * (m[[r + 1, col]] - m[[r - 1, col]]) };
+                let gx = if w < 3 { 0.0 } else { 0.5 * (m[[r, col + 1]] - m[[r, col - 1]]) };
                 let res = reference[[r, col]] - m[[r, col]];
                 a += gy * gy;
                 b += gy * gx;
@@ -117,5 +121,12 @@ mod tests {
             let (dy, dx) = register_translation(r.view(), m.view(), 15.0);
             assert!((dy + sy).abs() < 0.02 && (dx + sx).abs() < 0.02, "{sy},{sx} -> {dy},{dx}");
         }
+    }
+    #[test]
+    fn one_row_images_register_along_the_row() {
+        let r = Array2::from_shape_fn((1, 64), |(_, j)| (-((j as f64 - 30.0).powi(2)) / 18.0).exp());
+        let m = fourier_shift(r.view(), 0.0, 3.4);
+        let (dy, dx) = register_translation(r.view(), m.view(), 10.0);
+        assert!(dy == 0.0 && (dx + 3.4).abs() < 0.05, "{dy},{dx}");
     }
 }

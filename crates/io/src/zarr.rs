@@ -119,31 +119,163 @@ pub fn write_ome_volume(
     spacing_um: Option<&[f64]>,
     prov: Option<&Provenance>,
 ) -> Result<()> {
-    let nd = data.ndim();
+    write_ome_image(path, data, spacing_um, &[], prov)
+}
+
+/// A label image to store with an OME-NGFF image (`labels/NAME`).
+pub struct OmeLabels<'a> {
+    /// Name of the label image (e.g. `particles`).
+    pub name: &'a str,
+    /// Integer labels, the image's shape (0 = background).
+    pub data: &'a DynArray,
+    /// One row per label value: a column `id` (or `label`) holding the value,
+    /// the others stored as its properties, in `image-label.properties` and
+    /// as `labels/NAME/properties.parquet`.
+    pub properties: Option<&'a chemomech_core::Table>,
+}
+
+/// OME-NGFF 0.5 `multiscales` of one level `0` with µm scales.
+fn multiscales(name: &str, axes: &[&str], scale: &[f64]) -> serde_json::Value {
+    let axes: Vec<serde_json::Value> =
+        axes.iter().map(|n| serde_json::json!({"name": n, "type": "space", "unit": "micrometer"})).collect();
+    serde_json::json!([{
+        "name": name,
+        "axes": axes,
+        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}]
+    }])
+}
+
+/// `image-label.properties`: one object per row, keyed by `label-value`.
+fn label_properties(t: &chemomech_core::Table, name: &str) -> Result<Vec<serde_json::Value>> {
+    use chemomech_core::Column;
+    let key = ["id", "label", "label-value"].into_iter().find(|k| t.get(k).is_some()).ok_or_else(|| {
+        Error::param(format!(
+            "the properties of labels '{name}' need a column 'id' (or 'label') holding the label values"
+        ))
+    })?;
+    let values = t.f64(key)?;
+    let mut rows = Vec::with_capacity(t.rows());
+    for (r, v) in values.iter().enumerate() {
+        if !(v.is_finite() && *v >= 0.0 && v.fract() == 0.0) {
+            return Err(Error::data(format!("labels '{name}': property column '{key}' holds {v}, not a label value")));
+        }
+        let mut o = serde_json::Map::new();
+        o.insert("label-value".into(), serde_json::json!(*v as u64));
+        for (n, c) in t.names.iter().zip(&t.columns) {
+            if n == key {
+                continue;
+            }
+            let val = match c {
+                Column::Str(s) => serde_json::json!(s[r]),
+                Column::Bool(b) => serde_json::json!(b[r]),
+                Column::I64(x) => serde_json::json!(x[r]),
+                Column::U64(x) => serde_json::json!(x[r]),
+                // JSON has no NaN: missing values are null.
+                Column::F64(x) => serde_json::Number::from_f64(x[r]).map_or(serde_json::Value::Null, Into::into),
+            };
+            o.insert(n.clone(), val);
+        }
+        rows.push(serde_json::Value::Object(o));
+    }
+    Ok(rows)
+}
+
+/// Writes a 2-D or 3-D image as OME-NGFF 0.5 (array `0`, µm scales) with
+/// label images under `labels/` (`image-label` metadata with the labels'
+/// properties, and a Parquet table of them), atomically as a whole.
+///
+/// Errors: an image that is not 2-D or 3-D, labels of another shape or not
+/// of an integer type, properties without a label-value column.
+pub fn write_ome_image(
+    path: &Path,
+    image: &DynArray,
+    spacing_um: Option<&[f64]>,
+    labels: &[OmeLabels],
+    prov: Option<&Provenance>,
+) -> Result<()> {
+    let nd = image.ndim();
     if !(2..=3).contains(&nd) {
         return Err(Error::shape(format!("OME-Zarr image must be 2-D or 3-D, got {nd}-D")).at(path));
     }
-    let names: Vec<&str> = if nd == 3 { vec!["z", "y", "x"] } else { vec!["y", "x"] };
+    let axes: Vec<&str> = if nd == 3 { vec!["z", "y", "x"] } else { vec!["y", "x"] };
     let scale: Vec<f64> = spacing_um.map(|s| s.to_vec()).unwrap_or_else(|| vec![1.0; nd]);
-    let axes: Vec<serde_json::Value> =
-        names.iter().map(|n| serde_json::json!({"name": n, "type": "space", "unit": "micrometer"})).collect();
+    if scale.len() != nd {
+        return Err(Error::param(format!("{} spacings for a {nd}-D image", scale.len())).at(path));
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut props = Vec::with_capacity(labels.len());
+    for l in labels {
+        if l.data.shape() != image.shape() {
+            return Err(Error::shape(format!(
+                "labels '{}' have shape {:?}, the image {:?}",
+                l.name,
+                l.data.shape(),
+                image.shape()
+            ))
+            .at(path));
+        }
+        if matches!(l.data.dtype(), DType::F32 | DType::F64) {
+            return Err(
+                Error::param(format!("labels '{}' must be integers, got {:?}", l.name, l.data.dtype())).at(path)
+            );
+        }
+        if l.name.is_empty() || l.name.contains(['/', '\\']) || l.name.starts_with('.') {
+            return Err(Error::param(format!("'{}' is not a label image name", l.name)).at(path));
+        }
+        props.push(l.properties.map(|t| label_properties(t, l.name)).transpose().map_err(|e| e.at(path))?);
+    }
     let mut attrs = serde_json::Map::new();
-    attrs.insert(
-        "ome".into(),
-        serde_json::json!({
-            "version": "0.5",
-            "multiscales": [{
-                "name": path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-                "axes": axes,
-                "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}]
-            }]
-        }),
-    );
+    attrs.insert("ome".into(), serde_json::json!({"version": "0.5", "multiscales": multiscales(&stem, &axes, &scale)}));
     if let Some(p) = prov {
         attrs.insert("chemomech".into(), serde_json::json!({"provenance": p.to_json()}));
     }
-    let arr = ZarrArray { name: "0", data, attributes: serde_json::Map::new(), dimension_names: Some(names) };
-    write_group(path, &[arr], attrs)
+    crate::atomic::write_via_temp(path, |tmp| {
+        std::fs::create_dir_all(tmp).map_err(|e| Error::io(e).at(tmp))?;
+        let st = store(tmp)?;
+        let group = |at: &str, a: serde_json::Map<String, serde_json::Value>| -> Result<()> {
+            let mut g = GroupBuilder::new();
+            g.attributes(a);
+            g.build(st.clone(), at).map_err(zerr)?.store_metadata().map_err(zerr)
+        };
+        group("/", attrs)?;
+        put_array(
+            &st,
+            &ZarrArray { name: "0", data: image, attributes: Default::default(), dimension_names: Some(axes.clone()) },
+        )?;
+        if labels.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = labels.iter().map(|l| l.name).collect();
+        let mut la = serde_json::Map::new();
+        la.insert("ome".into(), serde_json::json!({"version": "0.5", "labels": names}));
+        group("/labels", la)?;
+        for (l, p) in labels.iter().zip(&props) {
+            let mut il = serde_json::json!({"source": {"image": "../../"}});
+            if let Some(rows) = p {
+                il["properties"] = serde_json::Value::Array(rows.clone());
+            }
+            let mut a = serde_json::Map::new();
+            a.insert(
+                "ome".into(),
+                serde_json::json!({"version": "0.5", "image-label": il, "multiscales": multiscales(l.name, &axes, &scale)}),
+            );
+            group(&format!("/labels/{}", l.name), a)?;
+            let arr_name = format!("labels/{}/0", l.name);
+            put_array(
+                &st,
+                &ZarrArray {
+                    name: &arr_name,
+                    data: l.data,
+                    attributes: Default::default(),
+                    dimension_names: Some(axes.clone()),
+                },
+            )?;
+            if let Some(t) = l.properties {
+                crate::table::write_parquet(&tmp.join("labels").join(l.name).join("properties.parquet"), t, prov)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 fn read_json(p: &Path) -> Result<serde_json::Value> {

@@ -63,6 +63,34 @@ pub fn knn_network(points: &[[f64; 3]], ids: &[u64], k: usize) -> Network {
     }
 }
 
+/// The k-NN network of the severely damaged particles of a particle table
+/// (rows whose `damage_class` is `severe`), at their centroids.
+///
+/// Parameters
+/// ----------
+/// t : particle table with `id`, `damage_class` and `centroid_z_um`,
+///     `centroid_y_um`, `centroid_x_um` (µm).
+/// k : neighbours linked to each severe particle (at least 1).
+///
+/// Returns
+/// -------
+/// The [`Network`] whose nodes are the severe particles (ids from `id`).
+///
+/// Errors
+/// ------
+/// `k` = 0; a missing or mistyped column.
+pub fn severe_network(t: &chemomech_core::Table, k: usize) -> chemomech_core::Result<Network> {
+    if k == 0 {
+        return Err(chemomech_core::Error::param("k of the severe network must be at least 1"));
+    }
+    let cls = t.str("damage_class")?;
+    let (z, y, x) = (t.f64("centroid_z_um")?, t.f64("centroid_y_um")?, t.f64("centroid_x_um")?);
+    let ids = t.f64("id")?;
+    let sev: Vec<usize> = (0..cls.len()).filter(|&i| cls[i] == "severe").collect();
+    let pts: Vec<[f64; 3]> = sev.iter().map(|&i| [z[i], y[i], x[i]]).collect();
+    Ok(knn_network(&pts, &sev.iter().map(|&i| ids[i] as u64).collect::<Vec<_>>(), k))
+}
+
 /// Nearest-neighbour distance of every point (µm).
 pub fn nearest_distances(points: &[[f64; 3]]) -> Vec<f64> {
     k_nearest(points, 1).into_iter().map(|nb| nb.first().map_or(f64::NAN, |x| x.1)).collect()

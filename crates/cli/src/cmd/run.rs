@@ -71,10 +71,7 @@ fn execute(p: &runner::Pipeline, reg: &[StageKind], run_dir: &Path, ui: &Ui) -> 
 pub fn run(a: &Args, ui: &Ui) -> Result<()> {
     let reg = registry();
     let p = runner::parse(&a.pipeline, &reg)?;
-    let run_dir = a.out.clone().or(p.out.clone()).unwrap_or_else(|| {
-        let stem = a.pipeline.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or("pipeline".into());
-        a.pipeline.with_file_name(format!("{stem}-run"))
-    });
+    let run_dir = a.out.clone().unwrap_or_else(|| p.default_run_dir());
     let t0 = std::time::Instant::now();
     let v = execute(&p, &reg, &run_dir, ui)?;
     ui.result(&v, || {

@@ -33,6 +33,7 @@
 //! is [`crate::stage::registry`], built from the stages' typed parameters, so
 //! that TOML keys and command-line options are one and the same.
 
+use chemomech_core::error::ErrorKind;
 use chemomech_core::provenance::{InputRecord, now_utc, sha256_hex};
 use chemomech_core::{Error, Progress, Result};
 use serde_json::json;
@@ -145,6 +146,17 @@ pub struct Pipeline {
     pub sha256: String,
     /// The stages, in the order they run.
     pub stages: Vec<StageSpec>,
+}
+
+impl Pipeline {
+    /// Where the pipeline runs when no directory is given: `[pipeline] out`,
+    /// else `STEM-run` beside the pipeline file.
+    pub fn default_run_dir(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| {
+            let stem = self.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or("pipeline".into());
+            self.file.with_file_name(format!("{stem}-run"))
+        })
+    }
 }
 
 fn values(v: &toml::Value) -> Vec<String> {
@@ -402,13 +414,20 @@ pub fn run(
             }
         } else {
             events(st, None);
+            if progress.cancelled() {
+                return Err(Error::cancelled(format!("cancelled before stage '{}'", st.name)));
+            }
             std::fs::create_dir_all(&partial).map_err(|e| Error::io(e).at(&partial))?;
             let t0 = std::time::Instant::now();
             let finished = match (sk.exec)(&params(st, sk, &base, &partial), &out, progress) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&partial);
-                    return Err(Error::param(format!("stage '{}' ({}:{}): {e}", st.name, p.file.display(), st.line)));
+                    let mut err = Error::param(format!("stage '{}' ({}:{}): {e}", st.name, p.file.display(), st.line));
+                    if e.kind == ErrorKind::Cancelled {
+                        err.kind = ErrorKind::Cancelled;
+                    }
+                    return Err(err);
                 }
             };
             let seconds = t0.elapsed().as_secs_f64();

@@ -115,6 +115,47 @@ fn chains_caches_and_reruns_on_change() {
     assert_eq!(std::fs::read_to_string(run_dir.join("b/v.txt")).unwrap(), "30");
 }
 
+/// Progress that asks to stop once `after` stages have started.
+struct StopAfter {
+    after: usize,
+    started: std::sync::atomic::AtomicUsize,
+}
+
+impl chemomech_core::Progress for StopAfter {
+    fn cancelled(&self) -> bool {
+        self.started.load(std::sync::atomic::Ordering::Relaxed) > self.after
+    }
+}
+
+#[test]
+fn cancelled_progress_stops_before_the_next_stage_and_keeps_finished_ones() {
+    let d = tempfile::tempdir().unwrap();
+    let toml = "[[stage]]\nrun = \"scale\"\nname = \"a\"\ninput = \"in.txt\"\nscale = 3\n\n[[stage]]\nrun = \"scale\"\nname = \"b\"\ninput = \"@a/v.txt\"\nscale = 2.5\n";
+    let f = write(d.path(), toml);
+    let reg = registry();
+    let p = parse(&f, &reg).unwrap();
+    let run_dir = d.path().join("run");
+    let stop = StopAfter { after: 1, started: Default::default() };
+    let e = run(&p, &reg, &run_dir, &stop, &mut |_, r| {
+        if r.is_none() {
+            stop.started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    })
+    .unwrap_err();
+    assert_eq!(e.kind, chemomech_core::error::ErrorKind::Cancelled);
+    assert!(e.to_string().contains("cancelled before stage 'b'"), "{e}");
+    assert!(run_dir.join("a/v.txt").is_file() && !run_dir.join("b").exists());
+    // Run again without cancelling: a is cached, b runs.
+    let mut ran = Vec::new();
+    run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| {
+        if r.is_none() {
+            ran.push(s.name.clone())
+        }
+    })
+    .unwrap();
+    assert_eq!(ran, ["b"]);
+}
+
 #[test]
 fn output_keys_name_files_in_the_stage_directory() {
     // A `save_…` key is written by the stage, not read: it need not

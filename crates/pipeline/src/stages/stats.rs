@@ -3,7 +3,7 @@
 use crate::stages::particles::Summary as ParticlesSummary;
 use chemomech_core::{Column, Error, Progress, Provenance, Result, Table};
 use chemomech_io::table;
-use chemomech_stats::network::knn_network;
+use chemomech_stats::network::severe_network;
 use chemomech_stats::profile::DepthWindow;
 use chemomech_stats::profile::{depth_profile, lateral_map, profile_table, propagates_measurement_sd};
 use chemomech_stats::tortuosity::Tortuosity;
@@ -209,12 +209,7 @@ pub fn run(p: &Params, out: Option<&Path>, progress: &dyn Progress) -> Result<Su
     let measurement_sd_propagated = propagates_measurement_sd(&t);
     progress.inc(1);
     let (sev_map, crack_map, count_map) = lateral_map(&t, ext[1], ext[2], 6)?;
-    let cls = t.str("damage_class")?;
-    let (z, y, x) = (t.f64("centroid_z_um")?, t.f64("centroid_y_um")?, t.f64("centroid_x_um")?);
-    let ids = t.f64("id")?;
-    let sev: Vec<usize> = (0..cls.len()).filter(|&i| cls[i] == "severe").collect();
-    let pts: Vec<[f64; 3]> = sev.iter().map(|&i| [z[i], y[i], x[i]]).collect();
-    let net = knn_network(&pts, &sev.iter().map(|&i| ids[i] as u64).collect::<Vec<_>>(), p.k);
+    let net = severe_network(&t, p.k)?;
     progress.inc(1);
     let rve = rve_scan(&all, ext[1], ext[2], &[0.25, 0.5, 0.75])?;
     // Phase-level quantities from the phases saved by `particles`.
