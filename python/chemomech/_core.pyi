@@ -213,6 +213,7 @@ def xanes_maps(
     ref_energies: list[list[float]],
     ref_mus: list[list[float]],
     params_json: str | None = None,
+    progress: Callable[[str, int, int], Any] | None = None,
     threads: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]: ...
 def simulate(

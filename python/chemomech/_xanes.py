@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import numbers
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,6 +24,7 @@ def xanes_maps(
     max_shift_ev: float = 0.0,
     soc_edge_ev: tuple[float, float] | None = None,
     params: dict | None = None,
+    progress: Callable[[str, int, int], Any] | None = None,
     threads: int | None = None,
 ) -> tuple[dict, dict]:
     """Per-pixel (or per-voxel) chemical maps of an optical-density stack.
@@ -60,6 +61,10 @@ def xanes_maps(
     params : dict, optional
         Any other field of the engine's map parameters (``MapParams``:
         ``pre_edge``, ``edge_window_ev``, ``lcf_window_ev``, ``smooth_passes``, …).
+    progress : callable, optional
+        Called as ``progress(label, done, total)`` (chunks of pixels) from
+        the engine's threads, at most every 0.1 s; returning ``False``
+        cancels the maps (:class:`chemomech.Cancelled`).
     threads : int, optional
         Run in a pool of this many threads (default: rayon's global pool).
 
@@ -122,4 +127,8 @@ def xanes_maps(
             p[k] = {**p[k], **val}
         else:
             p[k] = val
-    return _core.xanes_maps(v, e.tolist(), names, re_, rm, json.dumps(p), threads=_threads(threads))
+    if progress is not None and not callable(progress):
+        raise ValueError(f"progress must be callable, got {type(progress).__name__}")
+    return _core.xanes_maps(
+        v, e.tolist(), names, re_, rm, json.dumps(p), progress=progress, threads=_threads(threads)
+    )

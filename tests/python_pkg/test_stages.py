@@ -284,6 +284,12 @@ def test_xanes_maps_recover_fractions_and_equal_pixel_lcf():
     assert m1["e0_half"].shape == (2, 6, 6)
     np.testing.assert_array_equal(m1["cluster"], m2["cluster"])
     np.testing.assert_array_equal(m1["fractions"]["Ni3+"], m2["fractions"]["Ni3+"])
+    # Progress reaches the callback; False cancels.
+    seen = []
+    cm.xanes_maps(od3, e, refs, max_clusters=0, params={"chunk_pixels": 8}, progress=lambda *a: seen.append(a))
+    assert seen[0] == ("xanes maps", 0, 9) and seen[-1][1] == 9, seen
+    with pytest.raises(cm.Cancelled):
+        cm.xanes_maps(od3, e, refs, progress=lambda *a: False)
     with pytest.raises(ValueError, match="unknown parameter 'mask_sgma'"):
         cm.xanes_maps(od, e, refs, params={"mask_sgma": 3})
     with pytest.raises(ValueError, match="energies"):

@@ -21,6 +21,7 @@ mod image;
 mod io;
 mod particles;
 mod pipeline;
+mod progress;
 mod stats;
 mod tomo;
 mod xas;

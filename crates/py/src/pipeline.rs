@@ -2,89 +2,11 @@
 //! optional Python progress callback that can cancel.
 
 use crate::convert::{json_to_py, py_err};
+use crate::progress::PyProgress;
 use chemomech_core::Progress;
 use chemomech_pipeline::runner;
 use pyo3::prelude::*;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-/// Least time between two calls of the Python callback from `inc`.
-const CALLBACK_INTERVAL: Duration = Duration::from_millis(100);
-
-/// [`Progress`] that calls a Python function `callback(label, done, total)`
-/// (with the GIL, at most every [`CALLBACK_INTERVAL`] while work goes on)
-/// and cancels when it returns `False` or raises.
-struct PyProgress {
-    callback: Py<PyAny>,
-    /// The stage of the pipeline that runs, prefixed to the label.
-    label: Mutex<String>,
-    total: AtomicU64,
-    done: AtomicU64,
-    last_call: Mutex<Option<Instant>>,
-    cancel: AtomicBool,
-    /// The callback's exception, re-raised when the run stops.
-    error: Mutex<Option<PyErr>>,
-}
-
-impl PyProgress {
-    fn new(callback: Py<PyAny>) -> Self {
-        Self {
-            callback,
-            label: Mutex::new(String::new()),
-            total: AtomicU64::new(0),
-            done: AtomicU64::new(0),
-            last_call: Mutex::new(None),
-            cancel: AtomicBool::new(false),
-            error: Mutex::new(None),
-        }
-    }
-
-    /// Calls the callback (unless cancelled, or throttled when `force` is false).
-    fn call(&self, force: bool) {
-        if self.cancel.load(Ordering::Relaxed) {
-            return;
-        }
-        {
-            let mut last = self.last_call.lock().expect("not poisoned");
-            if !force && last.is_some_and(|t| t.elapsed() < CALLBACK_INTERVAL) {
-                return;
-            }
-            *last = Some(Instant::now());
-        }
-        let label = self.label.lock().expect("not poisoned").clone();
-        let (done, total) = (self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed));
-        Python::attach(|py| match self.callback.call1(py, (label, done, total)) {
-            Ok(r) if matches!(r.extract::<bool>(py), Ok(false)) => self.cancel.store(true, Ordering::Relaxed),
-            Ok(_) => {}
-            Err(e) => {
-                self.cancel.store(true, Ordering::Relaxed);
-                *self.error.lock().expect("not poisoned") = Some(e);
-            }
-        });
-    }
-}
-
-impl Progress for PyProgress {
-    fn start(&self, label: &str, total: u64) {
-        *self.label.lock().expect("not poisoned") = label.to_string();
-        self.total.store(total, Ordering::Relaxed);
-        self.done.store(0, Ordering::Relaxed);
-        self.call(true);
-    }
-    fn inc(&self, n: u64) {
-        self.done.fetch_add(n, Ordering::Relaxed);
-        self.call(false);
-    }
-    fn finish(&self) {
-        self.done.store(self.total.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.call(true);
-    }
-    fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
-    }
-}
 
 /// Runs a TOML pipeline into `out` (default: `[pipeline] out`, else
 /// `STEM-run` beside the file); returns `run.json` as a dict.
@@ -109,13 +31,12 @@ pub(crate) fn run_pipeline<'py>(
         // Stage names prefix the stages' own progress labels.
         let mut events = |st: &runner::StageSpec, rec: Option<&runner::StageRecord>| {
             if let (Some(p), None) = (&prog, rec) {
-                *p.label.lock().expect("not poisoned") = st.name.clone();
-                p.call(true);
+                p.set_label(&st.name);
             }
         };
         runner::run(&p, &reg, &run_dir, pr, &mut events)
     });
-    if let Some(e) = prog.and_then(|p| p.error.into_inner().expect("not poisoned")) {
+    if let Some(e) = prog.and_then(PyProgress::into_error) {
         return Err(e);
     }
     json_to_py(py, &res.map_err(py_err)?)

@@ -2,6 +2,7 @@
 //! XANES maps of energy stacks.
 
 use crate::convert::{json_to_py, params_from_json, py_err, run};
+use crate::progress::PyProgress;
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArrayDyn};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -102,7 +103,7 @@ pub(crate) fn xas_lcf<'py>(
 /// Per-pixel (or per-voxel) XANES maps of an optical-density stack
 /// `(energy, …pixels)`: a dict of maps and the summary.
 #[pyfunction]
-#[pyo3(signature = (od, energies_ev, names, ref_energies, ref_mus, params_json = None, threads = None))]
+#[pyo3(signature = (od, energies_ev, names, ref_energies, ref_mus, params_json = None, progress = None, threads = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn xanes_maps<'py>(
     py: Python<'py>,
@@ -112,6 +113,7 @@ pub(crate) fn xanes_maps<'py>(
     ref_energies: Vec<Vec<f64>>,
     ref_mus: Vec<Vec<f64>>,
     params_json: Option<&str>,
+    progress: Option<Py<PyAny>>,
     threads: Option<usize>,
 ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyAny>)> {
     use chemomech_xas::maps::{MapParams, RefSpectrum};
@@ -122,11 +124,20 @@ pub(crate) fn xanes_maps<'py>(
         .map(|(name, (energy_ev, mu))| RefSpectrum { name, energy_ev, mu })
         .collect();
     let v = od.as_array();
+    let prog = progress.map(PyProgress::new);
     let m = run(py, threads, || {
         let v = v.as_standard_layout();
-        chemomech_xas::maps::xanes_maps(v.view(), &energies_ev, &refs, &p, &chemomech_core::NoProgress)
-    })?
-    .map_err(py_err)?;
+        let none = chemomech_core::NoProgress;
+        let pr: &dyn chemomech_core::Progress = match &prog {
+            Some(p) => p,
+            None => &none,
+        };
+        chemomech_xas::maps::xanes_maps(v.view(), &energies_ev, &refs, &p, pr)
+    })?;
+    if let Some(e) = prog.and_then(PyProgress::into_error) {
+        return Err(e);
+    }
+    let m = m.map_err(py_err)?;
     let d = PyDict::new(py);
     d.set_item("edge_jump", m.edge_jump.into_pyarray(py))?;
     d.set_item("pre_edge_sigma", m.pre_edge_sigma.into_pyarray(py))?;

@@ -72,6 +72,9 @@ pub fn xanes_maps(
         fractions,
         fraction_errors,
     } = pixel_maps(&plan, od2, &shape, refs.len(), p.chunk_pixels, progress);
+    if progress.cancelled() {
+        return Err(Error::cancelled("XANES maps cancelled"));
+    }
     let mask = mask.mapv(|v| v as u8);
     let fractions: Vec<(String, ArrayD<f32>, ArrayD<f32>)> =
         refs.iter().zip(fractions.into_iter().zip(fraction_errors)).map(|(r, (f, s))| (r.name.clone(), f, s)).collect();
@@ -327,6 +330,10 @@ fn pixel_maps(
     per_chunk.into_par_iter().enumerate().for_each_init(
         || None::<ChunkBufs>,
         |slot, (c, mut o)| {
+            // Cancelled: the remaining chunks are skipped (the caller errs).
+            if progress.cancelled() {
+                return;
+            }
             let p0 = c * chunk_px;
             let m = o.edge_jump.len();
             if slot.as_ref().is_none_or(|b| b.pixels() != m) {
