@@ -3,6 +3,8 @@
 transform against scipy, the median filter against scipy, on the real
 three-phase NMC electrode (../shared/data/electrode, TauFactor's repository:
 0 pore, 85 NMC, 170 carbon-binder)."""
+import json
+
 import cc3d
 import numpy as np
 import pytest
@@ -91,3 +93,18 @@ def test_morph_bad_input(tmp_path):
         p = run("morph", "median", good, "--radius", radius, "--out", out, ok=False)
         assert p.returncode == 1 and f"median radius must be 1–10 voxels, got {radius}" in p.stderr
         assert len(p.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_particles_warns_on_a_transmission_image(shared, tmp_path):
+    """A TXM frame is a projection through the sample, not a slice: the
+    summary and stderr say so (and a reconstructed slice gets no warning)."""
+    xrm = shared / "txm" / "rep01_20161456_ssrl-test-data_08354.0_eV_001of003.xrm"
+    p = run("particles", xrm, "--out", tmp_path / "txm", "--json")
+    s = json.loads(p.stdout)
+    assert len(s["warnings"]) == 1 and "projection" in s["warnings"][0], s["warnings"]
+    assert "warning: " in p.stderr and xrm.name in p.stderr
+    q = run("particles", xrm, "--out", tmp_path / "quiet", "--quiet")
+    assert "warning" not in q.stderr
+    run("phantom", "--preset", "dense+clean", "--size", "48", "--slice", "--out", tmp_path / "ph", "--quiet")
+    s = run_json("particles", tmp_path / "ph" / "image.tiff", "--out", tmp_path / "slice")
+    assert s["warnings"] == []

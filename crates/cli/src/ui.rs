@@ -23,6 +23,16 @@ impl Ui {
             eprintln!("{}", msg.as_ref());
         }
     }
+    /// A summary's `warnings` on stderr, one `warning: …` line each (also
+    /// with `--json`, where they are in the summary too; not with `--quiet`).
+    pub fn warnings(&self, summary: &serde_json::Value) {
+        if self.quiet {
+            return;
+        }
+        for w in summary["warnings"].as_array().into_iter().flatten().filter_map(|w| w.as_str()) {
+            eprintln!("warning: {w}");
+        }
+    }
     /// The final result: JSON on stdout with `--json`, else the human text.
     pub fn result(&self, json: &serde_json::Value, human: impl FnOnce() -> String) {
         // Write errors are ignored: a reader that closed the pipe early

@@ -63,7 +63,10 @@ fn execute(p: &runner::Pipeline, reg: &[StageKind], run_dir: &Path, ui: &Ui) -> 
         Some(r) if r.cached => {
             ui.info(format!("= {:<12} cached ({:.1} s when run): {}", r.name, r.seconds, r.headline))
         }
-        Some(r) => ui.info(format!("✓ {:<12} {:>6.1} s  {}", r.name, r.seconds, r.headline)),
+        Some(r) => {
+            ui.info(format!("✓ {:<12} {:>6.1} s  {}", r.name, r.seconds, r.headline));
+            ui.warnings(&r.summary);
+        }
     };
     runner::run(p, reg, run_dir, &bar, &mut events)
 }

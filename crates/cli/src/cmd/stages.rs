@@ -108,7 +108,9 @@ fn run_stage<S: Stage>(
     human: impl FnOnce(&S::Summary) -> String,
 ) -> Result<()> {
     let s = S::run(params, out, &ui.progress())?;
-    ui.result(&serde_json::to_value(&s)?, || human(&s));
+    let v = serde_json::to_value(&s)?;
+    ui.warnings(&v);
+    ui.result(&v, || human(&s));
     Ok(())
 }
 

@@ -154,6 +154,10 @@ pub struct Summary {
     pub seconds_separate: f64,
     /// Seconds spent on the per-particle metrics.
     pub seconds_metrics: f64,
+    /// What the user should know about the result (e.g. an input that is
+    /// a projection, not a slice); the CLI prints them as warnings.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Provenance of the run (tool, version, command, parameters, inputs).
     pub provenance: serde_json::Value,
 }
@@ -213,6 +217,8 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     }
     let mut prov = Provenance::start("particles", serde_json::to_value(p)?);
     prov.add_input(input)?;
+    let warnings: Vec<String> =
+        [p.phases.as_ref(), p.volume.as_ref()].into_iter().flatten().filter_map(|f| projection_note(f)).collect();
     progress.start("particles", 4);
     let (mut phases, spacing_um) = read_phases(p)?;
     progress.inc(1);
@@ -266,10 +272,27 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
         seconds: t0.elapsed().as_secs_f64(),
         seconds_separate,
         seconds_metrics,
+        warnings,
         provenance: prov.to_json(),
     };
     dir.commit(&serde_json::to_value(&summary)?)?;
     Ok(summary)
+}
+
+/// A warning when `path` holds a transmission image (a projection through
+/// the whole sample, as a TXM records) or a projection set, not a slice or a
+/// volume: particles then overlap in depth and their thickness varies, so
+/// crack fractions, contacts and sizes are those of the projection.
+fn projection_note(path: &Path) -> Option<String> {
+    let info = chemomech_io::info(path).ok()?;
+    let kind = info["kind"].as_str().unwrap_or("");
+    let xradia_image = info["format"].as_str().is_some_and(|f| f.starts_with("Xradia")) && kind == "image";
+    (xradia_image || kind == "projections" || kind == "energy stack").then(|| {
+        format!(
+            "{}: a transmission image (projection), not a slice: particles overlap in depth, so crack fractions, contacts and sizes describe the projection, not the particles",
+            path.display()
+        )
+    })
 }
 
 /// The phases in the canonical codes 0/1/2 and the voxel size (z, y, x) in
