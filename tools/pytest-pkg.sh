@@ -27,7 +27,7 @@ grep -q '"manylinux_' "$work/auditwheel.txt" || { echo "error: $whl is not a man
 # abi3: only the stable ABI of CPython 3.10+ (strict: any violation fails).
 "$venv/bin/abi3audit" --strict --summary "$whl"
 # napari with a Qt binding, for the plugin's widget test (headless, offscreen).
-"$venv/bin/python" -m pip install --disable-pip-version-check --quiet "$whl[test,napari]" pyqt6
+"$venv/bin/python" -m pip install --disable-pip-version-check --quiet "$whl[test,napari,dask]" pyqt6
 cd "$work"
 "$venv/bin/python" -c 'import chemomech, sys; print("chemomech", chemomech.__version__, "from", chemomech.__file__, file=sys.stderr)'
 "$venv/bin/python" -m pytest -q -p no:cacheprovider --import-mode=importlib "$root/tests/python_pkg" "$@"
