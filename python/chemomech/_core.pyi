@@ -16,6 +16,8 @@ __all__ = [
     "ctf",
     "depth_profile",
     "edt",
+    "edt_envelope",
+    "edt_squared_x",
     "find_center",
     "gaussian",
     "label",
@@ -129,6 +131,10 @@ def tortuosity(
     flux_tol: float = 1e-4,
     threads: int | None = None,
 ) -> dict[str, Any]: ...
+def edt_squared_x(mask: npt.NDArray[np.bool_], w: float, threads: int | None = None) -> npt.NDArray[np.float32]: ...
+def edt_envelope(
+    squared: npt.NDArray[np.float32], axis: int, w: float, threads: int | None = None
+) -> npt.NDArray[np.float32]: ...
 def write_tiff(path: str, data: npt.NDArray[Any], spacing_um: list[float] | None = None, compress: bool = False) -> None: ...
 def write_ome_zarr(
     path: str,

@@ -100,3 +100,11 @@ def test_normalize_and_minus_log_equal_in_memory(client):
     want, _ = cm.normalize(raw, flats, darks)
     np.testing.assert_array_equal(t.compute(), want)
     np.testing.assert_array_equal(cmd.minus_log(t).compute(), cm.minus_log(want)[0])
+
+
+def test_edt_equals_in_memory(client):
+    p = cm.phantom("dense+clean", seed=2, size=56)
+    m = p["phases"] == 2
+    for sp in (p["spacing_um"], (0.3, 0.1, 0.2)):
+        got = cmd.edt(da.from_array(m, chunks=(19, 23, 30)), sp).compute()
+        np.testing.assert_array_equal(got, cm.edt(m, sp))

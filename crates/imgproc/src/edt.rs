@@ -90,59 +90,90 @@ fn pass_x(m: &[bool], d: &mut [f32], nx: usize, w: f64) {
 
 /// Squared EDT (µm²) of `mask`, passes along x, then y, then z.
 fn squared(mask: ArrayView3<bool>, spacing_um: [f64; 3]) -> Array3<f32> {
+    let mut d = squared_along_x(mask, spacing_um[2]);
+    envelope_along(&mut d, 1, spacing_um[1]);
+    envelope_along(&mut d, 0, spacing_um[0]);
+    d
+}
+
+/// The first pass of the separable EDT: squared distance (in units of
+/// `w`², `w` the spacing along x) of every voxel to the nearest `false`
+/// voxel of its row; +∞ where the row holds none. Rows are independent, so
+/// a volume split into blocks of whole rows gives the same values.
+pub fn squared_along_x(mask: ArrayView3<bool>, w: f64) -> Array3<f32> {
     let (nz, ny, nx) = mask.dim();
     let m = mask.as_standard_layout();
     let mut d = chemomech_core::bigmem::filled((nz, ny, nx), 0.0f32);
-    if nz * ny * nx == 0 {
-        return d;
+    if nz * ny * nx > 0 {
+        pass_x(m.as_slice().expect("standard layout"), d.as_slice_mut().expect("standard layout"), nx, w);
     }
-    pass_x(m.as_slice().expect("standard layout"), d.as_slice_mut().expect("standard layout"), nx, spacing_um[2]);
-    // Lanes x0..x0 + bw (consecutive in memory, one cache line) gathered
-    // together from stride `step`, transformed one by one, scattered back.
-    fn run_lanes(p: *mut f32, bw: usize, len: usize, step: usize, w: f64, buf: &mut Vec<f64>, e: &mut Envelope) {
-        buf.clear();
-        buf.resize(bw * len, 0.0);
-        for i in 0..len {
-            for l in 0..bw {
-                // SAFETY: callers pass lanes inside their own view.
-                buf[l * len + i] = unsafe { *p.add(i * step + l) } as f64;
-            }
-        }
-        for lane in buf.chunks_mut(len) {
-            if lane.iter().any(|&v| v != 0.0) {
-                dt1(lane, w, e);
-            }
-        }
-        for i in 0..len {
-            for l in 0..bw {
-                // SAFETY: as above.
-                unsafe { *p.add(i * step + l) = buf[l * len + i] as f32 };
-            }
-        }
+    d
+}
+
+/// A later pass of the separable EDT, in place: the exact lower envelope of
+/// parabolas (Felzenszwalb & Huttenlocher) along `axis` (1: y, then 0: z)
+/// with spacing `w` along it. Lanes along the axis are independent, so a
+/// volume split into blocks holding whole lanes gives the same values.
+///
+/// # Panics
+/// When `axis` is not 0 or 1, or `d` is not in standard layout.
+pub fn envelope_along(d: &mut Array3<f32>, axis: usize, w: f64) {
+    let (nz, ny, nx) = d.dim();
+    assert!(axis < 2 && d.is_standard_layout(), "envelope passes run along z or y of a standard-layout volume");
+    if nz * ny * nx == 0 || d.len_of(Axis(axis)) < 2 {
+        return;
     }
     const BLOCK: usize = 16;
     let init = || (Vec::<f64>::new(), Envelope::default());
-    // y: each plane (in cache) column by column.
-    if ny > 1 {
+    if axis == 1 {
+        // y: each plane (in cache) column by column.
         d.axis_iter_mut(Axis(0)).into_par_iter().for_each_init(init, |(buf, e), mut plane| {
             let p = plane.as_mut_ptr();
             for x0 in (0..nx).step_by(BLOCK) {
                 // SAFETY: columns x0.. of this plane: offsets x + y·nx, y < ny.
-                run_lanes(unsafe { p.add(x0) }, BLOCK.min(nx - x0), ny, nx, spacing_um[1], buf, e);
+                run_lanes(unsafe { p.add(x0) }, BLOCK.min(nx - x0), ny, nx, w, buf, e);
             }
         });
-    }
-    // z: each (z, x) slab of one y, lane by lane.
-    if nz > 1 {
+    } else {
+        // z: each (z, x) slab of one y, lane by lane.
         d.axis_iter_mut(Axis(1)).into_par_iter().for_each_init(init, |(buf, e), mut slab| {
             let p = slab.as_mut_ptr();
             for x0 in (0..nx).step_by(BLOCK) {
                 // SAFETY: lanes x0.. of this slab: offsets x + z·ny·nx, z < nz.
-                run_lanes(unsafe { p.add(x0) }, BLOCK.min(nx - x0), nz, ny * nx, spacing_um[0], buf, e);
+                run_lanes(unsafe { p.add(x0) }, BLOCK.min(nx - x0), nz, ny * nx, w, buf, e);
             }
         });
     }
-    d
+}
+
+/// Lanes x0..x0 + bw (consecutive in memory, one cache line) gathered
+/// together from stride `step`, transformed one by one, scattered back.
+fn run_lanes(p: *mut f32, bw: usize, len: usize, step: usize, w: f64, buf: &mut Vec<f64>, e: &mut Envelope) {
+    buf.clear();
+    buf.resize(bw * len, 0.0);
+    for i in 0..len {
+        for l in 0..bw {
+            // SAFETY: callers pass lanes inside their own view.
+            buf[l * len + i] = unsafe { *p.add(i * step + l) } as f64;
+        }
+    }
+    for lane in buf.chunks_mut(len) {
+        if lane.iter().any(|&v| v != 0.0) {
+            dt1(lane, w, e);
+        }
+    }
+    for i in 0..len {
+        for l in 0..bw {
+            // SAFETY: as above.
+            unsafe { *p.add(i * step + l) = buf[l * len + i] as f32 };
+        }
+    }
+}
+
+/// The spacing unit of [`edt`]: squared distances are kept in units of
+/// the finest spacing (exact integers for isotropic voxels).
+pub fn edt_unit(spacing_um: [f64; 3]) -> f64 {
+    spacing_um.iter().cloned().fold(f64::INFINITY, f64::min)
 }
 
 /// Distance (µm, with voxel `spacing_um` (z, y, x)) from every `true` voxel of
@@ -165,7 +196,7 @@ pub fn edt(mask: ArrayView3<bool>, spacing_um: [f64; 3]) -> Array3<f32> {
     // f32 up to 4096 voxels) for isotropic voxels, so equal distances are
     // equal bit for bit whatever path the passes took — plateaus of the
     // distance map (h-maxima markers) depend on it.
-    let unit = spacing_um.iter().cloned().fold(f64::INFINITY, f64::min);
+    let unit = edt_unit(spacing_um);
     let mut d = squared(mask, spacing_um.map(|s| s / unit));
     d.par_mapv_inplace(|v| ((v as f64).sqrt() * unit) as f32);
     d

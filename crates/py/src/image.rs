@@ -85,3 +85,39 @@ pub(crate) fn watershed<'py>(
     })?;
     Ok(l.into_pyarray(py))
 }
+
+/// The EDT's first pass (squared distances along x, in units of `w`²).
+#[pyfunction]
+#[pyo3(signature = (mask, w, threads = None))]
+pub(crate) fn edt_squared_x<'py>(
+    py: Python<'py>,
+    mask: PyReadonlyArray3<'py, bool>,
+    w: f64,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray3<f32>>> {
+    let m = mask.as_array();
+    let d = run(py, threads, || chemomech_imgproc::edt::squared_along_x(m, w))?;
+    Ok(d.into_pyarray(py))
+}
+
+/// A later EDT pass along `axis` (1: y, 0: z) on squared distances.
+#[pyfunction]
+#[pyo3(signature = (squared, axis, w, threads = None))]
+pub(crate) fn edt_envelope<'py>(
+    py: Python<'py>,
+    squared: PyReadonlyArray3<'py, f32>,
+    axis: usize,
+    w: f64,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray3<f32>>> {
+    if axis > 1 {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!("axis must be 0 or 1, got {axis}")));
+    }
+    let s = squared.as_array();
+    let d = run(py, threads, || {
+        let mut d = s.as_standard_layout().into_owned();
+        chemomech_imgproc::edt::envelope_along(&mut d, axis, w);
+        d
+    })?;
+    Ok(d.into_pyarray(py))
+}

@@ -38,6 +38,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(image::gaussian, m)?)?;
     m.add_function(wrap_pyfunction!(image::median, m)?)?;
     m.add_function(wrap_pyfunction!(image::watershed, m)?)?;
+    m.add_function(wrap_pyfunction!(image::edt_squared_x, m)?)?;
+    m.add_function(wrap_pyfunction!(image::edt_envelope, m)?)?;
     m.add_function(wrap_pyfunction!(particles::segment, m)?)?;
     m.add_function(wrap_pyfunction!(particles::separate_particles, m)?)?;
     m.add_function(wrap_pyfunction!(particles::particle_metrics, m)?)?;
