@@ -1,0 +1,80 @@
+"""chemomech.dask against the in-memory engine (issue 25's bench): a 512³
+volume in 256³ chunks on a LocalCluster of 2 workers × 1 thread, against
+the same calls on the whole volume with 2 threads, side by side in one run;
+each result is checked against the in-memory one.
+
+    python bench/dask_bench.py [--n 512] [--chunk 256]
+
+(Not named dask.py: the script's folder comes first on sys.path.)
+
+Needs the package with its [dask] extra (pip install '.[dask]').
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+import chemomech as cm
+
+
+def timed(f):
+    t0 = time.perf_counter()
+    r = f()
+    return time.perf_counter() - t0, r
+
+
+def main():
+    import dask.array as da
+    import distributed
+
+    import chemomech.dask as cmd
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=512)
+    ap.add_argument("--chunk", type=int, default=256)
+    a = ap.parse_args()
+    n, c = a.n, a.chunk
+    rng = np.random.default_rng(0)
+    # A two-phase volume of blobs: smoothed noise, thresholded at its median.
+    grey = cm.gaussian(rng.random((n, n, n), dtype=np.float32), 3.0, threads=2)
+    mask = grey > np.median(grey[:: 4, :: 4, :: 4])
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, memory_limit="6GB")
+    client = distributed.Client(cluster)
+    try:
+        g = da.from_array(grey, chunks=c).persist()
+        m = da.from_array(mask, chunks=c).persist()
+        distributed.wait([g, m])
+        rows = []
+        def on_workers(x):
+            # The result stays in the workers' memory, as it would before
+            # being written to Zarr chunk by chunk; gathering 512 MB to the
+            # client is timed apart.
+            x = x.persist()
+            distributed.wait(x)
+            return x
+
+        for name, native, dist, exact in [
+            ("gaussian σ=2", lambda: cm.gaussian(grey, 2.0, threads=2), lambda: on_workers(cmd.gaussian(g, 2.0)), True),
+            ("median r=1", lambda: cm.median(grey, 1, threads=2), lambda: on_workers(cmd.median(g, 1)), True),
+            ("label 26", lambda: cm.label(mask, 26, threads=2), lambda: on_workers(cmd.label(m, 26)), False),
+            ("edt", lambda: cm.edt(mask, 1.0, threads=2), lambda: on_workers(cmd.edt(m, 1.0)), True),
+        ]:
+            tn, rn = timed(native)
+            td, rd = timed(dist)
+            tg, rd = timed(rd.compute)
+            print(f"{'':>14}  (gathering the result to the client: {tg:.2f} s more)")
+            if exact:
+                ok = np.array_equal(rn, rd)
+            else:
+                ok = bool(rn.max() == rd.max() and np.array_equal(rn == 0, rd == 0))
+            rows.append((name, tn, td, td / tn, ok))
+            print(f"{name:>14}: native {tn:6.2f} s, dask {td:6.2f} s, ratio {td / tn:5.2f}, equal: {ok}", flush=True)
+    finally:
+        client.close()
+        cluster.close()
+    print(f"\n{n}³ float32 in {c}³ chunks, LocalCluster 2 workers × 1 thread against 2 threads in memory")
+
+
+if __name__ == "__main__":
+    main()
