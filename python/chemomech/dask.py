@@ -373,3 +373,76 @@ def edt(mask: Any, spacing_um: Spacing = 1.0, *, threads: int = 1) -> "da.Array"
     d = whole(d, 1).map_blocks(lambda b: _core.edt_envelope(b, 1, w[1], threads=threads), dtype=np.float32)
     d = whole(d, 0).map_blocks(lambda b: _core.edt_envelope(b, 0, w[0], threads=threads), dtype=np.float32)
     return d.map_blocks(lambda b: (np.sqrt(b.astype(np.float64)) * unit).astype(np.float32), dtype=np.float32)
+
+
+# ---------------------------------------------------------------- Slurm
+
+
+def slurm_cluster(
+    cores: int,
+    memory: str,
+    *,
+    queue: str | None = None,
+    account: str | None = None,
+    walltime: str = "01:00:00",
+    threads_per_worker: int = 1,
+    job_extra_directives: list[str] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """A ``dask_jobqueue.SLURMCluster`` set up for chemomech: each Slurm job
+    runs ``cores // threads_per_worker`` worker processes of
+    `threads_per_worker` threads, and every chemomech call in a worker runs
+    with one rayon thread per Dask thread (``threads=1``, the default of
+    this module's functions), so a job never runs more threads than cores.
+    ``RAYON_NUM_THREADS`` is set in the job script too, for code that uses
+    the global pool.
+
+    Parameters
+    ----------
+    cores : int
+        Cores per Slurm job (``--cpus-per-task``).
+    memory : str
+        Memory per job (``--mem``), e.g. ``"64GB"``; each worker's limit is
+        its share. A chunk task needs about 4× its chunk plus halo: size
+        chunks so that ``4 × chunk × threads_per_worker`` fits a worker.
+    queue, account, walltime : str, optional
+        Slurm partition (``-p``), account (``-A``) and time limit (``-t``).
+    threads_per_worker : int, optional
+        Dask threads per worker process (default 1: processes side-step the
+        GIL for the pure-Python parts).
+    job_extra_directives : list of str, optional
+        More ``#SBATCH`` lines (e.g. ``["--exclusive"]``).
+    **kwargs
+        Passed to ``SLURMCluster`` (e.g. ``local_directory``, ``interface``).
+
+    Returns
+    -------
+    cluster : dask_jobqueue.SLURMCluster
+        Not started: ``cluster.scale(jobs=N)`` submits jobs;
+        ``distributed.Client(cluster)`` connects. ``cluster.job_script()``
+        shows what is submitted.
+
+    Examples
+    --------
+    >>> from chemomech.dask import slurm_cluster  # doctest: +SKIP
+    >>> cluster = slurm_cluster(cores=32, memory="256GB", queue="normal", account="battery")  # doctest: +SKIP
+    >>> cluster.scale(jobs=8)  # doctest: +SKIP
+    """
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError as e:
+        raise ImportError("slurm_cluster needs dask-jobqueue: pip install dask-jobqueue") from e
+    if threads_per_worker < 1 or cores % threads_per_worker:
+        raise ValueError(f"cores ({cores}) must be a multiple of threads_per_worker ({threads_per_worker})")
+    prologue = list(kwargs.pop("job_script_prologue", [])) + [f"export RAYON_NUM_THREADS={threads_per_worker}"]
+    return SLURMCluster(
+        cores=cores,
+        processes=cores // threads_per_worker,
+        memory=memory,
+        queue=queue,
+        account=account,
+        walltime=walltime,
+        job_extra_directives=job_extra_directives or [],
+        job_script_prologue=prologue,
+        **kwargs,
+    )

@@ -108,3 +108,26 @@ def test_edt_equals_in_memory(client):
     for sp in (p["spacing_um"], (0.3, 0.1, 0.2)):
         got = cmd.edt(da.from_array(m, chunks=(19, 23, 30)), sp).compute()
         np.testing.assert_array_equal(got, cm.edt(m, sp))
+
+
+def test_slurm_cluster_job_script():
+    """The Slurm set-up as far as it goes without Slurm: the job script."""
+    pytest.importorskip("dask_jobqueue")
+    c = cmd.slurm_cluster(
+        cores=8,
+        memory="64GB",
+        queue="normal",
+        account="battery",
+        job_extra_directives=["--exclusive"],
+        scheduler_options={"dashboard_address": None},
+    )
+    try:
+        s = c.job_script()
+    finally:
+        c.close()
+    for line in ("#SBATCH -p normal", "#SBATCH -A battery", "#SBATCH --cpus-per-task=8", "#SBATCH --exclusive"):
+        assert line in s, s
+    assert "export RAYON_NUM_THREADS=1" in s
+    assert "--nthreads 1" in s and "--nworkers 8" in s
+    with pytest.raises(ValueError, match="multiple"):
+        cmd.slurm_cluster(cores=6, memory="8GB", threads_per_worker=4)
