@@ -131,3 +131,15 @@ def test_slurm_cluster_job_script():
     assert "--nthreads 1" in s and "--nworkers 8" in s
     with pytest.raises(ValueError, match="multiple"):
         cmd.slurm_cluster(cores=6, memory="8GB", threads_per_worker=4)
+
+
+def test_particle_moments_equal_the_in_memory_metrics(client):
+    p = cm.phantom("agglomerate+clean", seed=5, size=64)
+    sp = (0.3, 0.25, 0.2)
+    want = cm.particle_metrics(p["labels"], p["phases"], sp, as_frame=False)
+    got = cmd.particle_moments(da.from_array(p["labels"], chunks=(21, 30, 17)), sp, split_every=3)
+    np.testing.assert_array_equal(got["id"], want["id"])
+    for k in ("voxels", "bbox_z0", "bbox_y0", "bbox_x0", "bbox_z1", "bbox_y1", "bbox_x1", "touches_border"):
+        np.testing.assert_array_equal(got[k], np.asarray(want[k]), err_msg=k)
+    for k in ("volume_um3", "esd_um", "centroid_z_um", "centroid_y_um", "centroid_x_um", "major_axis_um", "minor_axis_um", "elongation"):
+        np.testing.assert_allclose(got[k], np.asarray(want[k]), rtol=1e-9, atol=1e-12, err_msg=k)
