@@ -4,6 +4,7 @@ the same calls on the whole volume with 2 threads, side by side in one run;
 each result is checked against the in-memory one.
 
     python bench/dask_bench.py [--n 512] [--chunk 256]
+    python bench/dask_bench.py --big      # 640³ through Zarr with 250 MB workers
 
 (Not named dask.py: the script's folder comes first on sys.path.)
 
@@ -31,6 +32,7 @@ def main():
     import chemomech.dask as cmd
 
     ap = argparse.ArgumentParser()
+    ap.add_argument("--big", action="store_true")
     ap.add_argument("--n", type=int, default=512)
     ap.add_argument("--chunk", type=int, default=256)
     a = ap.parse_args()
@@ -76,5 +78,62 @@ def main():
     print(f"\n{n}³ float32 in {c}³ chunks, LocalCluster 2 workers × 1 thread against 2 threads in memory")
 
 
+def big(n: int, chunk: int, limit: str):
+    """Larger than a worker: a mask made on the workers and stored as Zarr,
+    labelled into Zarr chunk by chunk, then measured by moments; workers
+    limited to `limit` each. Reports the peak memory of each worker."""
+    import os
+    import shutil
+    import tempfile
+
+    import dask.array as da
+    import distributed
+    from distributed.diagnostics import MemorySampler
+
+    import chemomech.dask as cmd
+
+    tmp = tempfile.mkdtemp(prefix="chemomech-dask-big-")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, memory_limit=limit)
+    client = distributed.Client(cluster)
+    ms = MemorySampler()
+    try:
+        with ms.sample("big", measure="process"):
+            noise = da.random.default_rng(0).random((n, n, n), chunks=chunk, dtype=np.float32)
+            mask = cmd.gaussian(noise, 3.0) > 0.5
+            t0 = time.perf_counter()
+            mask.to_zarr(os.path.join(tmp, "mask.zarr"))
+            t_mask = time.perf_counter() - t0
+            m = da.from_zarr(os.path.join(tmp, "mask.zarr"))
+            t0 = time.perf_counter()
+            cmd.label(m, 26).to_zarr(os.path.join(tmp, "labels.zarr"))
+            t_label = time.perf_counter() - t0
+            lab = da.from_zarr(os.path.join(tmp, "labels.zarr"))
+            t0 = time.perf_counter()
+            table = cmd.particle_moments(lab, 1.0)
+            t_mom = time.perf_counter() - t0
+        peak = ms.to_pandas().max().iloc[0] / 2 / 1e6  # both workers sampled together
+        per_worker = client.run(lambda dask_worker: dask_worker.memory_manager.memory_limit)
+        print(
+            f"{n}³: mask {n**3 / 1e6:.0f} MB, labels {4 * n**3 / 1e6:.0f} MB (uint32), chunks {chunk}³, "
+            f"2 workers limited to {limit} each ({list(per_worker.values())[0] / 1e6:.0f} MB)"
+        )
+        print(f"  mask to Zarr {t_mask:.1f} s; label to Zarr {t_label:.1f} s; moments {t_mom:.1f} s; {len(table['id'])} particles")
+        print(f"  peak process memory per worker (mean of the two): {peak:.0f} MB")
+        import zarr
+
+        whole = zarr.open_array(os.path.join(tmp, "mask.zarr"), mode="r")[:]  # read here, not through a worker
+        want = cm.label(whole, 26, return_n=True)[1]
+        print(f"  components: Dask {int(lab.max().compute())}, in memory {want}")
+    finally:
+        client.close()
+        cluster.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--big" in sys.argv:
+        big(640, 128, "250MB")
+    else:
+        main()

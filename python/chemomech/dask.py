@@ -278,9 +278,14 @@ def _resolve(total: int, *pairs: np.ndarray) -> np.ndarray:
     return table.astype(dtype)
 
 
-def _relabel(pair: tuple[np.ndarray, int], offset: int, table: np.ndarray) -> np.ndarray:
-    """A chunk's local labels 1..n → their final labels (offset + local)."""
-    lab, n = pair
+def _relabel(block: np.ndarray, connectivity: int, offset: int, n: int, table: np.ndarray) -> np.ndarray:
+    """A chunk labelled again (the same labels: the engine is deterministic)
+    and its local labels 1..n mapped to their final labels (offset + local).
+    Labelling again costs less than keeping every chunk's labels in memory
+    until the table is known."""
+    lab, n2 = _label_block(block, connectivity)
+    if n2 != n:
+        raise RuntimeError(f"labelling a chunk twice gave {n} and then {n2} components")
     sub = table[offset : offset + n + 1].copy()
     sub[0] = 0
     return sub[lab]
@@ -304,8 +309,10 @@ def label(mask: Any, connectivity: int = 26) -> "da.Array":
     -------
     labels : dask.array.Array of uint32 (uint64 beyond 2³² − 1 components)
         Lazy; the labelling of the chunks and the equivalence table are
-        computed when it is. Only the chunks' boundary planes travel
-        between workers; the chunks' labels stay where they were made.
+        computed when it is. Only the chunks' counts and boundary planes
+        are kept between the two passes (each chunk is labelled again when
+        relabelled), so memory stays bounded by a few chunks per worker
+        whatever the volume's size.
     """
     m = _as_dask(mask, "mask")
     _check3(m, "mask")
@@ -318,11 +325,13 @@ def label(mask: Any, connectivity: int = 26) -> "da.Array":
     grid = blocks.shape
     pairs = np.empty(grid, dtype=object)
     offsets = np.empty(grid, dtype=object)
+    counts = np.empty(grid, dtype=object)
     offset: Any = 0
     for idx in np.ndindex(grid):
         pairs[idx] = delayed(_label_block)(blocks[idx], connectivity)
+        counts[idx] = delayed(_count)(pairs[idx])
         offsets[idx] = offset
-        offset = offset + delayed(_count)(pairs[idx])
+        offset = offset + counts[idx]
     total = offset
     # 2. Labels that touch across every chunk boundary, along every axis,
     # from the chunks' boundary planes.
@@ -348,7 +357,8 @@ def label(mask: Any, connectivity: int = 26) -> "da.Array":
     arrays = np.empty(grid, dtype=object)
     for idx in np.ndindex(grid):
         shape = tuple(m.chunks[k][idx[k]] for k in range(3))
-        arrays[idx] = da.from_delayed(delayed(_relabel)(pairs[idx], offsets[idx], table), shape, dtype=np.uint32)
+        task = delayed(_relabel)(blocks[idx], connectivity, offsets[idx], counts[idx], table)
+        arrays[idx] = da.from_delayed(task, shape, dtype=np.uint32)
     return da.block(arrays.tolist())
 
 
