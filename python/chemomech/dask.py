@@ -11,6 +11,9 @@ set ``RAYON_NUM_THREADS``).
 stage                              chunking and overlap       exact?
 =================================  =========================  ==========================
 :func:`normalize`, :func:`minus_log`  any, no overlap         exactly the in-memory result
+:func:`paganin`                    by angle, whole frames     exactly
+:func:`reconstruct`                by detector rows, all      exactly
+                                   angles and columns
 :func:`gaussian`, :func:`median`   3-D, halo = kernel radius  exactly (the halo holds every
                                                               voxel the kernel reads; the
                                                               volume's own faces reflect as
@@ -53,6 +56,8 @@ except ImportError as e:  # pragma: no cover - the [dask] extra
 __all__ = [
     "normalize",
     "minus_log",
+    "paganin",
+    "reconstruct",
     "gaussian",
     "median",
     "threshold_otsu",
@@ -108,6 +113,54 @@ def minus_log(transmission: Any, *, threads: int = 1) -> "da.Array":
     t = _as_dask(transmission, "transmission")
     _check3(t, "transmission")
     return t.map_blocks(lambda b: _tomo.minus_log(b, threads=threads)[0], dtype=np.float32)
+
+
+def paganin(
+    transmission: Any, energy_kev: float, distance_m: float, pixel_um: float, delta_beta: float, *, threads: int = 1
+) -> "da.Array":
+    """Paganin's filter on every projection, as :func:`chemomech.paganin`:
+    the projections are rechunked to whole detector frames (chunks along the
+    angle only), each filtered exactly as in memory."""
+    t = _as_dask(transmission, "transmission")
+    _check3(t, "transmission")
+    t = t.rechunk({1: -1, 2: -1})
+    return t.map_blocks(
+        lambda b: _tomo.paganin(b, energy_kev, distance_m, pixel_um, delta_beta, threads=threads), dtype=np.float32
+    )
+
+
+def reconstruct(
+    lines: Any,
+    angles_deg: Any,
+    center: float,
+    *,
+    algorithm: str = "fbp",
+    filter: str = "ramp",
+    size: int | None = None,
+    pixel_um: float | None = None,
+    threads: int = 1,
+) -> "da.Array":
+    """Reconstruction of line integrals (angle, row, column) by detector
+    rows, as :func:`chemomech.reconstruct`: the projections are rechunked
+    to all angles and columns (chunks along the rows only) and every chunk
+    of rows becomes the same slices as in memory; the volume (row, size,
+    size) is chunked like the rows. The rotation centre is given (find it
+    on one row with :func:`chemomech.find_center`)."""
+    lin = _as_dask(lines, "lines")
+    _check3(lin, "lines")
+    a = np.asarray(angles_deg, np.float64)
+    if a.ndim != 1 or a.size != lin.shape[0]:
+        raise ValueError(f"angles_deg: {a.size} angles for {lin.shape[0]} projections")
+    n = int(size or lin.shape[2])
+    lin = lin.rechunk({0: -1, 2: -1})
+
+    def one(b):
+        return _tomo.reconstruct(
+            b, a, center, algorithm=algorithm, filter=filter, size=n, pixel_um=pixel_um, threads=threads
+        )
+
+    chunks = (lin.chunks[1], (n,), (n,))
+    return lin.map_blocks(one, dtype=np.float32, chunks=chunks, new_axis=None, drop_axis=None)
 
 
 def _overlapped(x: "da.Array", depth: tuple[int, int, int], func: Any, dtype: Any) -> "da.Array":
