@@ -1,6 +1,7 @@
 """Tests of the INSTALLED chemomech package (run by tools/pytest-pkg.sh):
 they refuse to run against the source tree's python/ folder."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,15 @@ def pytest_configure(config):
             f"chemomech is imported from the source tree ({where}), not from an installed wheel: "
             "run bash tools/pytest-pkg.sh"
         )
+
+
+@pytest.fixture(scope="session")
+def shared():
+    """The shared real-data folder (../shared/data, or CHEMOMECH_SHARED_DATA)."""
+    env = os.environ.get("CHEMOMECH_SHARED_DATA")
+    if env:
+        return Path(env)
+    for a in [ROOT, *ROOT.parents]:
+        if (a / "shared" / "data" / "README.md").is_file():
+            return a / "shared" / "data"
+    pytest.skip("shared data folder not found (../shared/data or CHEMOMECH_SHARED_DATA)")

@@ -6,9 +6,6 @@ one with the in-memory labels (and cc3d's on the shared TauFactor
 electrode), numbered differently.
 """
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -17,9 +14,6 @@ distributed = pytest.importorskip("distributed")
 
 import chemomech as cm  # noqa: E402
 import chemomech.dask as cmd  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
 def client():
@@ -75,17 +69,11 @@ def test_labels_one_to_one_across_chunk_corners(client):
         assert got.max() == want.max() and got.dtype == np.uint32
 
 
-def test_labels_equal_cc3d_on_the_taufactor_electrode(client):
+def test_labels_equal_cc3d_on_the_taufactor_electrode(client, shared):
     import cc3d
     import tifffile
 
-    for a in [ROOT, *ROOT.parents]:
-        f = a / "shared" / "data" / "electrode" / "taufactor_electrode_256.tiff"
-        if f.is_file():
-            break
-    else:
-        pytest.skip("shared data folder not found")
-    nmc = tifffile.imread(f) == 85
+    nmc = tifffile.imread(shared / "electrode" / "taufactor_electrode_256.tiff") == 85
     got = cmd.label(da.from_array(nmc, chunks=(100, 77, 128)), 26).compute()
     same_up_to_renumbering(got, cc3d.connected_components(nmc, connectivity=26))
     assert got.max() == 81
@@ -145,17 +133,11 @@ def test_particle_moments_equal_the_in_memory_metrics(client):
         np.testing.assert_allclose(got[k], np.asarray(want[k]), rtol=1e-9, atol=1e-12, err_msg=k)
 
 
-def test_tooth_reconstruction_equals_in_memory(client):
+def test_tooth_reconstruction_equals_in_memory(client, shared):
     """The real tooth.h5 (APS, 181 × 2 × 640) normalised, −log'd, Paganin-
     filtered and reconstructed by rows on the cluster equals the same chain
     in memory."""
-    for a in [ROOT, *ROOT.parents]:
-        f = a / "shared" / "data" / "tomo" / "tooth.h5"
-        if f.is_file():
-            break
-    else:
-        pytest.skip("shared data folder not found")
-    raw, meta = cm.read(f)
+    raw, meta = cm.read(shared / "tomo" / "tooth.h5")
     x = da.from_array(raw.astype(np.float32), chunks=(50, 1, 200))
     t = cmd.normalize(x, meta["flats"], meta["darks"])
     pg = cmd.paganin(t, 25.0, 0.05, 1.0, 100.0)

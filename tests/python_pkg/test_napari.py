@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import tifffile
 
 import chemomech as cm
 from chemomech import _napari

@@ -3,9 +3,6 @@ reference tools: labels against cc3d on the TauFactor electrode (256³),
 Larch's pre_edge golden numbers on real spectra (xraylarch 2026.3.1,
 default arguments; values from ../shared/data/README.md)."""
 
-import os
-from pathlib import Path
-
 import cc3d
 import numpy as np
 import pytest
@@ -13,22 +10,10 @@ import tifffile
 
 import chemomech as cm
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def shared_data():
-    env = os.environ.get("CHEMOMECH_SHARED_DATA")
-    if env:
-        return Path(env)
-    for a in [ROOT, *ROOT.parents]:
-        if (a / "shared" / "data" / "README.md").is_file():
-            return a / "shared" / "data"
-    pytest.skip("shared data folder not found (../shared/data or CHEMOMECH_SHARED_DATA)")
-
 
 @pytest.mark.parametrize("conn", [6, 26])
-def test_labels_equal_cc3d_on_the_taufactor_electrode(conn):
-    vol = tifffile.imread(shared_data() / "electrode" / "taufactor_electrode_256.tiff")
+def test_labels_equal_cc3d_on_the_taufactor_electrode(conn, shared):
+    vol = tifffile.imread(shared / "electrode" / "taufactor_electrode_256.tiff")
     nmc = vol == 85
     mine, n = cm.label(nmc, connectivity=conn, return_n=True)
     ref, n_ref = cc3d.connected_components(nmc, connectivity=conn, return_N=True)
@@ -48,9 +33,9 @@ LARCH = {
 
 
 @pytest.mark.parametrize("name", sorted(LARCH))
-def test_xas_normalize_equals_larch_on_real_spectra(name):
+def test_xas_normalize_equals_larch_on_real_spectra(name, shared):
     e0, step, norms, flat = LARCH[name]
-    mu, meta = cm.read(shared_data() / "xas" / name)
+    mu, meta = cm.read(shared / "xas" / name)
     r = cm.xas_normalize(meta["energy_ev"], mu)
     assert r["e0"] == pytest.approx(e0, abs=0.05)
     assert r["edge_step"] == pytest.approx(step, rel=1e-5)

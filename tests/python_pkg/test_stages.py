@@ -25,16 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("CHEMOMECH_BIN", str(ROOT / "target" / "release" / "chemomech"))
 
 
-def shared_data():
-    env = os.environ.get("CHEMOMECH_SHARED_DATA")
-    if env:
-        return Path(env)
-    for a in [ROOT, *ROOT.parents]:
-        if (a / "shared" / "data" / "README.md").is_file():
-            return a / "shared" / "data"
-    pytest.skip("shared data folder not found (../shared/data or CHEMOMECH_SHARED_DATA)")
-
-
 def cli(*args):
     if not Path(BIN).is_file():
         pytest.skip(f"the chemomech CLI is not built ({BIN}; set CHEMOMECH_BIN)")
@@ -71,10 +61,10 @@ def test_normalize_and_minus_log_equal_numpy():
     assert lrep["non_positive"] == 1 and np.isfinite(lines).all()
 
 
-def test_tomography_chain_equals_the_cli_on_tooth(tmp_path):
+def test_tomography_chain_equals_the_cli_on_tooth(tmp_path, shared):
     """read → normalize → minus_log → reconstruct in Python equals
     ``chemomech reconstruct`` on the real tooth.h5 (APS, 181 × 2 × 640)."""
-    src = shared_data() / "tomo" / "tooth.h5"
+    src = shared / "tomo" / "tooth.h5"
     out = tmp_path / "rec.tiff"
     cli("reconstruct", src, "--out", out, "--center", "295", "--filter", "shepp", "--quiet")
     want = tifffile.imread(out)

@@ -76,11 +76,25 @@ fn write(dir: &Path, toml: &str) -> PathBuf {
     f
 }
 
+/// Stage a scales in.txt by 3; stage b scales a's output by 2.5.
+const TWO_STAGES: &str = "[[stage]]\nrun = \"scale\"\nname = \"a\"\ninput = \"in.txt\"\nscale = 3\n\n[[stage]]\nrun = \"scale\"\nname = \"b\"\ninput = \"@a/v.txt\"\nscale = 2.5\n";
+
+/// Runs the pipeline and returns the names of the stages that ran (not cached).
+fn ran_stages(p: &Pipeline, reg: &[StageKind], run_dir: &Path) -> Vec<String> {
+    let mut ran = Vec::new();
+    run(p, reg, run_dir, &chemomech_core::NoProgress, &mut |s, r| {
+        if r.is_none() {
+            ran.push(s.name.clone())
+        }
+    })
+    .unwrap();
+    ran
+}
+
 #[test]
 fn chains_caches_and_reruns_on_change() {
     let d = tempfile::tempdir().unwrap();
-    let toml = "[[stage]]\nrun = \"scale\"\nname = \"a\"\ninput = \"in.txt\"\nscale = 3\n\n[[stage]]\nrun = \"scale\"\nname = \"b\"\ninput = \"@a/v.txt\"\nscale = 2.5\n";
-    let f = write(d.path(), toml);
+    let f = write(d.path(), TWO_STAGES);
     let reg = registry();
     let p = parse(&f, &reg).unwrap();
     let run_dir = d.path().join("run");
@@ -95,23 +109,10 @@ fn chains_caches_and_reruns_on_change() {
     assert_eq!(std::fs::read_to_string(run_dir.join("b/v.txt")).unwrap(), "15");
     assert_eq!(r["complete"], json!(true));
     // Unchanged: nothing runs.
-    ran.clear();
-    run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| {
-        if r.is_none() {
-            ran.push(s.name.clone())
-        }
-    })
-    .unwrap();
-    assert!(ran.is_empty());
+    assert!(ran_stages(&p, &reg, &run_dir).is_empty());
     // A changed input re-runs both stages (b through a's key).
     std::fs::write(d.path().join("in.txt"), "4").unwrap();
-    run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| {
-        if r.is_none() {
-            ran.push(s.name.clone())
-        }
-    })
-    .unwrap();
-    assert_eq!(ran, ["a", "b"]);
+    assert_eq!(ran_stages(&p, &reg, &run_dir), ["a", "b"]);
     assert_eq!(std::fs::read_to_string(run_dir.join("b/v.txt")).unwrap(), "30");
 }
 
@@ -130,8 +131,7 @@ impl chemomech_core::Progress for StopAfter {
 #[test]
 fn cancelled_progress_stops_before_the_next_stage_and_keeps_finished_ones() {
     let d = tempfile::tempdir().unwrap();
-    let toml = "[[stage]]\nrun = \"scale\"\nname = \"a\"\ninput = \"in.txt\"\nscale = 3\n\n[[stage]]\nrun = \"scale\"\nname = \"b\"\ninput = \"@a/v.txt\"\nscale = 2.5\n";
-    let f = write(d.path(), toml);
+    let f = write(d.path(), TWO_STAGES);
     let reg = registry();
     let p = parse(&f, &reg).unwrap();
     let run_dir = d.path().join("run");
@@ -146,14 +146,7 @@ fn cancelled_progress_stops_before_the_next_stage_and_keeps_finished_ones() {
     assert!(e.to_string().contains("cancelled before stage 'b'"), "{e}");
     assert!(run_dir.join("a/v.txt").is_file() && !run_dir.join("b").exists());
     // Run again without cancelling: a is cached, b runs.
-    let mut ran = Vec::new();
-    run(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |s, r| {
-        if r.is_none() {
-            ran.push(s.name.clone())
-        }
-    })
-    .unwrap();
-    assert_eq!(ran, ["b"]);
+    assert_eq!(ran_stages(&p, &reg, &run_dir), ["b"]);
 }
 
 #[test]
