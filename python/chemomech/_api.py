@@ -465,17 +465,9 @@ def particle_metrics(
     cols, units = _core.particle_metrics(
         lab, ph, _spacing(spacing_um, flat), mild=float(mild), severe=float(severe), threads=_threads(threads)
     )
-    if as_frame is None or as_frame:
-        try:
-            import pandas as pd
-        except ImportError:
-            if as_frame:
-                raise
-        else:
-            df = pd.DataFrame(cols)
-            df.attrs["units"] = units
-            return df
-    return cols
+    from ._table import _frame
+
+    return _frame(cols, as_frame, units)
 
 
 def read(path: Any, dataset: str | None = None) -> tuple[Any, dict]:

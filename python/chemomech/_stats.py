@@ -7,21 +7,9 @@ from typing import Any
 
 from . import _core
 from ._api import _positive
-from ._table import _columns
+from ._table import _columns, _frame
 
 __all__ = ["depth_profile", "severe_network"]
-
-
-def _frame(cols: dict, as_frame: bool | None) -> Any:
-    if as_frame is None or as_frame:
-        try:
-            import pandas as pd
-        except ImportError:
-            if as_frame:
-                raise
-        else:
-            return pd.DataFrame(cols)
-    return cols
 
 
 def depth_profile(

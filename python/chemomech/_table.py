@@ -36,3 +36,20 @@ def _columns(table: Any, name: str = "table") -> dict:
         else:
             raise ValueError(f"{name}: column {k!r} has dtype {a.dtype}, not numbers, booleans or text")
     return out
+
+
+def _frame(cols: dict, as_frame: bool | None, units: dict | None = None) -> Any:
+    """A dict of columns as a pandas DataFrame (units in ``df.attrs["units"]``)
+    when `as_frame` is true, or None and pandas is installed; else the dict."""
+    if as_frame is None or as_frame:
+        try:
+            import pandas as pd
+        except ImportError:
+            if as_frame:
+                raise
+        else:
+            df = pd.DataFrame(cols)
+            if units is not None:
+                df.attrs["units"] = units
+            return df
+    return cols
