@@ -18,6 +18,8 @@ stage                              chunking and overlap       exact?
                                                               voxel the kernel reads; the
                                                               volume's own faces reflect as
                                                               in memory)
+:func:`classify`                   3-D, halo = the model's    exactly (the model is one task
+                                   feature context            that every chunk depends on)
 :func:`threshold_otsu`             any; histogram tree-reduce exactly (same 256 bins over
                                                               the global range)
 :func:`label`                      3-D, no overlap; chunk     one-to-one with the in-memory
@@ -61,6 +63,7 @@ __all__ = [
     "gaussian",
     "median",
     "threshold_otsu",
+    "classify",
     "label",
     "edt",
     "particle_moments",
@@ -193,6 +196,39 @@ def median(volume: Any, radius: int = 1, *, threads: int = 1) -> "da.Array":
     if r == 0:
         return v.astype(np.float32)
     return _overlapped(v, (r, r, r), lambda b: _api.median(b, r, threads=threads), np.float32)
+
+
+def _classify_block(block: np.ndarray, model: Any, threads: int) -> np.ndarray:
+    from ._classify import classify as _classify
+
+    return _classify(block, model, threads=threads)
+
+
+def classify(volume: Any, model: Any, *, threads: int = 1) -> "da.Array":
+    """Random-forest classification of a dask volume, as
+    :func:`chemomech.classify`: every chunk with a halo of the model's
+    feature context (``model.halo`` voxels; none on the volume's own faces,
+    which the filters reflect as in memory), the model sent once to each
+    worker (one task holds it; every chunk's task depends on it). Equal to
+    the in-memory prediction."""
+    from ._classify import Classifier
+
+    if not isinstance(model, Classifier):
+        raise ValueError(f"model must be a chemomech Classifier, got {type(model).__name__}")
+    v = _as_dask(volume, "volume")
+    _check3(v, "volume")
+    h = int(model.halo)
+    depth = {k: min(h, v.shape[k] - 1) for k in range(3)}
+    # Chunks at least as deep as the halo, so that a halo comes from the neighbours only.
+    v = v.rechunk({k: max(depth[k], 1) if v.chunksize[k] < depth[k] else v.chunksize[k] for k in range(3)})
+    g = da.overlap.overlap(v.astype(np.float32), depth=depth, boundary="none")
+    m = dask.delayed(model, pure=True)
+    blocks = g.to_delayed()
+    parts = np.empty(blocks.shape, dtype=object)
+    for idx in np.ndindex(blocks.shape):
+        shape = tuple(g.chunks[k][idx[k]] for k in range(3))
+        parts[idx] = da.from_delayed(dask.delayed(_classify_block)(blocks[idx], m, threads), shape, dtype=np.uint8)
+    return da.overlap.trim_internal(da.block(parts.tolist()), depth, boundary="none")
 
 
 # ------------------------------------------------------------ reductions

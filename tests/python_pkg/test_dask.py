@@ -146,3 +146,12 @@ def test_tooth_reconstruction_equals_in_memory(client, shared):
     t0, _ = cm.normalize(raw, meta["flats"], meta["darks"])
     want = cm.reconstruct(cm.minus_log(cm.paganin(t0, 25.0, 0.05, 1.0, 100.0))[0], meta["angles_deg"], 295.0, filter="shepp")
     np.testing.assert_array_equal(vol, want)
+
+
+def test_classify_equals_in_memory(client):
+    p = cm.phantom("dense+absorption", seed=6, size=48)
+    img, ph, sp = p["image"], p["phases"], p["spacing_um"]
+    sparse = np.where(np.random.default_rng(1).random(ph.shape) < 0.02, ph + 1, 0).astype(np.uint8)
+    model = cm.train_classifier(img, sparse, sp, trees=8)
+    got = cmd.classify(da.from_array(img, chunks=(20, 25, 48)), model).compute()
+    np.testing.assert_array_equal(got, cm.classify(img, model))

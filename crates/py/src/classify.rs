@@ -40,6 +40,12 @@ impl Classifier {
     fn sigmas_um(&self) -> Vec<f64> {
         self.inner.bank.sigmas_um.clone()
     }
+    /// Voxels of context a block needs around it for exact features (the
+    /// halo of blockwise prediction).
+    #[getter]
+    fn halo(&self) -> usize {
+        self.inner.bank.halo(self.inner.spacing_um)
+    }
     /// Pickling: rebuilt from the JSON form.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
         let f = slf.get_type().getattr("from_json")?;
