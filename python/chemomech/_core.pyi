@@ -41,6 +41,7 @@ __all__ = [
     "write_ome_zarr",
     "write_tiff",
     "xanes_maps",
+    "xanes_prepass_pixels",
     "xas_lcf",
     "xas_normalize",
 ]
@@ -220,8 +221,10 @@ def xanes_maps(
     ref_mus: list[list[float]],
     params_json: str | None = None,
     progress: Callable[[str, int, int], Any] | None = None,
+    sample: tuple[npt.NDArray[np.float64], int] | None = None,
     threads: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]: ...
+def xanes_prepass_pixels(n_pixels: int) -> npt.NDArray[np.uintp]: ...
 def simulate(
     preset: str = "small", seed: int | None = None, config: str | None = None, threads: int | None = None
 ) -> dict[str, Any]: ...

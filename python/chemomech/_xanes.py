@@ -100,9 +100,27 @@ def xanes_maps(
     if v.dtype.kind not in "fiu":
         raise ValueError(f"od must be a real numeric array, got dtype {v.dtype}")
     v = np.ascontiguousarray(v, dtype=np.float32)
+    e, names, re_, rm, p = _map_inputs(v.shape, energies_ev, references, mask_sigma, max_clusters, max_shift_ev, soc_edge_ev, params)
+    if progress is not None and not callable(progress):
+        raise ValueError(f"progress must be callable, got {type(progress).__name__}")
+    return _core.xanes_maps(v, e.tolist(), names, re_, rm, json.dumps(p), progress=progress, threads=_threads(threads))
+
+
+def _map_inputs(
+    shape: tuple,
+    energies_ev: Any,
+    references: dict | None,
+    mask_sigma: float,
+    max_clusters: int,
+    max_shift_ev: float,
+    soc_edge_ev: tuple[float, float] | None,
+    params: dict | None,
+) -> tuple[np.ndarray, list, list, list, dict]:
+    """Checked energies, the references as names and lists, and the map
+    parameters (overrides of the engine's defaults) of :func:`xanes_maps`."""
     e = np.asarray(energies_ev, dtype=np.float64)
-    if e.ndim != 1 or e.size != v.shape[0]:
-        raise ValueError(f"energies_ev: {e.size} energies for {v.shape[0]} frames")
+    if e.ndim != 1 or e.size != shape[0]:
+        raise ValueError(f"energies_ev: {e.size} energies for {shape[0]} frames")
     names, re_, rm = [], [], []
     for name, pair in (references or {}).items():
         try:
@@ -127,8 +145,4 @@ def xanes_maps(
             p[k] = {**p[k], **val}
         else:
             p[k] = val
-    if progress is not None and not callable(progress):
-        raise ValueError(f"progress must be callable, got {type(progress).__name__}")
-    return _core.xanes_maps(
-        v, e.tolist(), names, re_, rm, json.dumps(p), progress=progress, threads=_threads(threads)
-    )
+    return e, names, re_, rm, p

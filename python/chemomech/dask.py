@@ -27,6 +27,8 @@ stage                              chunking and overlap       exact?
                                                               block, not raster order)
 :func:`edt`                        axis-whole rechunks, three exactly (every lane of a pass
                                    separable passes           is computed as in memory)
+:func:`xanes_maps`                 spatial, energy axis       exactly (bulk fit once from the
+                                   whole; no overlap          whole stack's prepass sample)
 :func:`particle_moments`           3-D, no overlap; per-label counts and boxes exactly, moments
                                    partial sums tree-reduced  to float rounding
 =================================  =========================  ==========================
@@ -47,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _api, _tomo
+from . import _api, _core, _tomo
 
 try:
     import dask
@@ -67,6 +69,7 @@ __all__ = [
     "label",
     "edt",
     "particle_moments",
+    "xanes_maps",
     "slurm_cluster",
 ]
 
@@ -617,6 +620,95 @@ def particle_moments(labels: Any, spacing_um: Spacing = 1.0, *, split_every: int
         parts = [dask.delayed(_merge_moments)(*parts[i : i + split_every]) for i in range(0, len(parts), split_every)]
     table = dask.delayed(_moment_table)(parts[0], sp, lab.shape)
     return table.compute()
+
+
+# ---------------------------------------------------------------- XANES
+
+
+_MAP_NAMES = ("edge_jump", "pre_edge_sigma", "mask", "e0_half", "e0_derivative", "white_line_energy",
+              "white_line_height", "r_factor", "reduced_chi2")
+
+
+def _maps_block(block: np.ndarray, args: tuple, sample: np.ndarray, n_pixels: int, threads: int) -> np.ndarray:
+    """The maps of one spatial chunk (energy axis whole), stacked on a new first axis."""
+    e, names, re_, rm, params_json = args
+    v = np.ascontiguousarray(block, dtype=np.float32)
+    maps, _ = _core.xanes_maps(v, e, names, re_, rm, params_json, sample=(sample, n_pixels), threads=threads)
+    layers = [maps[k].astype(np.float32) for k in _MAP_NAMES]
+    layers += [maps["fractions"][n] for n in names] + [maps["fraction_std_errors"][n] for n in names]
+    if maps["soc"] is not None:
+        layers.append(maps["soc"])
+    return np.stack(layers)
+
+
+def xanes_maps(
+    od: Any,
+    energies_ev: Any,
+    references: dict | None = None,
+    *,
+    mask_sigma: float = 5.0,
+    max_shift_ev: float = 0.0,
+    soc_edge_ev: tuple[float, float] | None = None,
+    params: dict | None = None,
+    threads: int = 1,
+) -> dict:
+    """Per-pixel (or per-voxel) XANES maps of a dask optical-density stack
+    (E, Y, X) or (E, Z, Y, X), chunked spatially with the energy axis
+    whole, equal to :func:`chemomech.xanes_maps` on the whole stack.
+
+    The reference E0, windows and the references' shift are fitted once
+    from the whole stack's prepass sample of spectra (the same seeded
+    pixels the in-memory call averages; gathered once and sent to every
+    chunk), then every chunk is mapped. Clustering is not offered: it needs
+    every pixel's spectrum at once.
+
+    Returns
+    -------
+    maps : dict of dask.array.Array
+        ``edge_jump``, ``pre_edge_sigma``, ``mask`` (bool), ``e0_half``,
+        ``e0_derivative``, ``white_line_energy``, ``white_line_height``,
+        ``r_factor``, ``reduced_chi2``, ``fractions`` and
+        ``fraction_std_errors`` (dicts by reference) and ``soc`` (or None),
+        on the stack's pixel grid and chunks.
+    """
+    import json
+
+    from ._xanes import _map_inputs
+
+    v = _as_dask(od, "od")
+    if v.ndim not in (3, 4) or 0 in v.shape:
+        raise ValueError(f"od must be (E, Y, X) or (E, Z, Y, X) and not empty, got shape {v.shape}")
+    e, names, re_, rm, p = _map_inputs(v.shape, energies_ev, references, mask_sigma, 0, max_shift_ev, soc_edge_ev, params)
+    if p.get("clusters") is not None:
+        raise ValueError("chemomech.dask.xanes_maps cannot cluster spectra: leave params['clusters'] unset")
+    v = v.rechunk({0: -1}).astype(np.float32)
+    grid = v.shape[1:]
+    n_pixels = int(np.prod(grid))
+    # The prepass sample, gathered pointwise (energy last, so one spectrum per point).
+    idx = np.asarray(_core.xanes_prepass_pixels(n_pixels), dtype=np.int64)
+    points = np.unravel_index(idx, grid)
+    vt = da.moveaxis(v, 0, -1)
+    sample = np.asarray(vt.vindex[points].compute(), dtype=np.float64).reshape(len(idx), v.shape[0])
+    has_soc = bool(names) and p.get("soc") != "none"
+    n_layers = len(_MAP_NAMES) + 2 * len(names) + (1 if has_soc else 0)
+    args = (e.tolist(), names, re_, rm, json.dumps(p))
+    shared = dask.delayed(sample, pure=True)
+    stacked = v.map_blocks(
+        _maps_block,
+        args,
+        shared,
+        n_pixels,
+        threads,
+        dtype=np.float32,
+        chunks=((n_layers,), *v.chunks[1:]),
+    )
+    out: dict = {k: stacked[i] for i, k in enumerate(_MAP_NAMES)}
+    out["mask"] = out["mask"] > 0
+    k = len(_MAP_NAMES)
+    out["fractions"] = {n: stacked[k + i] for i, n in enumerate(names)}
+    out["fraction_std_errors"] = {n: stacked[k + len(names) + i] for i, n in enumerate(names)}
+    out["soc"] = stacked[n_layers - 1] if has_soc else None
+    return out
 
 
 # ---------------------------------------------------------------- Slurm

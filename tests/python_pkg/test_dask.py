@@ -155,3 +155,24 @@ def test_classify_equals_in_memory(client):
     model = cm.train_classifier(img, sparse, sp, trees=8)
     got = cmd.classify(da.from_array(img, chunks=(20, 25, 48)), model).compute()
     np.testing.assert_array_equal(got, cm.classify(img, model))
+
+
+def test_xanes_maps_equal_in_memory(client):
+    """A 2-D and a 3-D stack with a mixture gradient and noise, mapped by
+    spatial chunks: every map equals the whole stack's."""
+    e = np.arange(8250.0, 8450.0, 2.0)
+    a = 0.5 + np.arctan((e - 8343.0) / 2.0) / np.pi
+    b = 0.5 + np.arctan((e - 8347.0) / 2.0) / np.pi
+    rng = np.random.default_rng(3)
+    f = rng.random((5, 40, 37))
+    od = 0.2 + (1 - f)[None] * a[:, None, None, None] + f[None] * b[:, None, None, None]
+    od = (od + rng.normal(0, 0.01, od.shape)).astype(np.float32)
+    od[:, :, :3, :] = 0.05  # a background band the mask leaves out
+    refs = {"Ni2+": (e, a), "Ni3+": (e, b)}
+    for stack, chunks in ((od[:, 2], (-1, 13, 11)), (od, (-1, 2, 17, 20))):
+        want, _ = cm.xanes_maps(stack, e, refs, max_clusters=0)
+        got = cmd.xanes_maps(da.from_array(stack, chunks=chunks), e, refs)
+        for k in ("edge_jump", "mask", "e0_half", "white_line_energy", "r_factor", "soc"):
+            np.testing.assert_array_equal(got[k].compute(), want[k], err_msg=k)
+        np.testing.assert_array_equal(got["fractions"]["Ni3+"].compute(), want["fractions"]["Ni3+"])
+        np.testing.assert_array_equal(got["fraction_std_errors"]["Ni2+"].compute(), want["fraction_std_errors"]["Ni2+"])

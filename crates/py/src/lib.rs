@@ -51,6 +51,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(xas::xas_normalize, m)?)?;
     m.add_function(wrap_pyfunction!(xas::xas_lcf, m)?)?;
     m.add_function(wrap_pyfunction!(xas::xanes_maps, m)?)?;
+    m.add_function(wrap_pyfunction!(xas::xanes_prepass_pixels, m)?)?;
     m.add_function(wrap_pyfunction!(stats::tortuosity, m)?)?;
     m.add_function(wrap_pyfunction!(stats::depth_profile, m)?)?;
     m.add_function(wrap_pyfunction!(stats::severe_network, m)?)?;

@@ -3,7 +3,7 @@
 
 use crate::convert::{json_to_py, params_from_json, py_err, run};
 use crate::progress::PyProgress;
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArrayDyn};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -103,7 +103,7 @@ pub(crate) fn xas_lcf<'py>(
 /// Per-pixel (or per-voxel) XANES maps of an optical-density stack
 /// `(energy, …pixels)`: a dict of maps and the summary.
 #[pyfunction]
-#[pyo3(signature = (od, energies_ev, names, ref_energies, ref_mus, params_json = None, progress = None, threads = None))]
+#[pyo3(signature = (od, energies_ev, names, ref_energies, ref_mus, params_json = None, progress = None, sample = None, threads = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn xanes_maps<'py>(
     py: Python<'py>,
@@ -114,6 +114,7 @@ pub(crate) fn xanes_maps<'py>(
     ref_mus: Vec<Vec<f64>>,
     params_json: Option<&str>,
     progress: Option<Py<PyAny>>,
+    sample: Option<(PyReadonlyArray2<'py, f64>, usize)>,
     threads: Option<usize>,
 ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyAny>)> {
     use chemomech_xas::maps::{MapParams, RefSpectrum};
@@ -125,6 +126,8 @@ pub(crate) fn xanes_maps<'py>(
         .collect();
     let v = od.as_array();
     let prog = progress.map(PyProgress::new);
+    let sample: Option<(Vec<Vec<f64>>, usize)> =
+        sample.map(|(a, n)| (a.as_array().outer_iter().map(|r| r.to_vec()).collect(), n));
     let m = run(py, threads, || {
         let v = v.as_standard_layout();
         let none = chemomech_core::NoProgress;
@@ -132,7 +135,10 @@ pub(crate) fn xanes_maps<'py>(
             Some(p) => p,
             None => &none,
         };
-        chemomech_xas::maps::xanes_maps(v.view(), &energies_ev, &refs, &p, pr)
+        match &sample {
+            Some((s, n)) => chemomech_xas::maps::xanes_maps_sampled(v.view(), &energies_ev, &refs, &p, s, *n, pr),
+            None => chemomech_xas::maps::xanes_maps(v.view(), &energies_ev, &refs, &p, pr),
+        }
     })?;
     if let Some(e) = prog.and_then(PyProgress::into_error) {
         return Err(e);
@@ -160,4 +166,10 @@ pub(crate) fn xanes_maps<'py>(
     d.set_item("cluster", m.cluster.map(|c| c.into_pyarray(py)))?;
     let s = serde_json::to_value(&m.summary).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok((d, json_to_py(py, &s)?))
+}
+
+/// The flat pixel indices of the prepass sample of a stack of `n_pixels`.
+#[pyfunction]
+pub(crate) fn xanes_prepass_pixels(py: Python<'_>, n_pixels: usize) -> Bound<'_, numpy::PyArray1<usize>> {
+    chemomech_xas::maps::prepass_pixels(n_pixels).into_pyarray(py)
 }

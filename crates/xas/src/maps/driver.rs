@@ -43,6 +43,54 @@ pub fn xanes_maps(
     p: &MapParams,
     progress: &dyn Progress,
 ) -> Result<XanesMaps> {
+    maps_with(od, energies, refs, p, None, progress)
+}
+
+/// The flat pixel indices (C order over the pixel grid) of the prepass
+/// sample of a stack of `np` pixels: the spectra [`xanes_maps`] averages to
+/// fix the reference E0 and windows (seeded, so always the same).
+pub fn prepass_pixels(np: usize) -> Vec<usize> {
+    let run = PREPASS_RUN.min(np);
+    if run == 0 {
+        return Vec::new();
+    }
+    crate::cluster::sample_indices(np / run, PREPASS_SAMPLE.div_ceil(run), 0)
+        .into_iter()
+        .flat_map(|b| b * run..(b + 1) * run)
+        .collect()
+}
+
+/// [`xanes_maps`] of one piece of a larger stack (e.g. a Dask chunk): the
+/// reference E0, windows and shift come from `sample`, the spectra of the
+/// whole stack's [`prepass_pixels`] (`stack_pixels` of them in all) in
+/// that order, so every piece gets the maps the whole stack would. Clustering is refused (it needs every
+/// pixel). Errors also when too few sampled spectra are finite: the whole
+/// stack would then sample its finite pixels instead, which one piece
+/// cannot know.
+pub fn xanes_maps_sampled(
+    od: ArrayViewD<f32>,
+    energies: &[f64],
+    refs: &[RefSpectrum],
+    p: &MapParams,
+    sample: &[Vec<f64>],
+    stack_pixels: usize,
+    progress: &dyn Progress,
+) -> Result<XanesMaps> {
+    if p.clusters.is_some() {
+        return Err(Error::param("maps of a piece of a stack cannot cluster its spectra: set clusters to none"));
+    }
+    maps_with(od, energies, refs, p, Some((sample, stack_pixels)), progress)
+}
+
+/// The maps, with the prepass spectra given (`sample`) or taken from `od`.
+fn maps_with(
+    od: ArrayViewD<f32>,
+    energies: &[f64],
+    refs: &[RefSpectrum],
+    p: &MapParams,
+    sample: Option<(&[Vec<f64>], usize)>,
+    progress: &dyn Progress,
+) -> Result<XanesMaps> {
     check_stack(od.shape(), energies)?;
     check_params(p, refs)?;
     let pix_shape: Vec<usize> = od.shape()[1..].to_vec();
@@ -53,7 +101,11 @@ pub fn xanes_maps(
     let od2 = flat2.view();
 
     // 1. Reference E0 and windows, and the references' common shift.
-    let bulk = bulk_normalisation(od2, energies, refs, p)?;
+    let spectra = match sample {
+        Some((s, stack_pixels)) => finite_sample(s, ne, stack_pixels)?,
+        None => prepass_spectra(od2, p.chunk_pixels)?,
+    };
+    let bulk = bulk_normalisation(spectra, energies, refs, p)?;
     let plan = build_plan(energies, &bulk.pe, refs, bulk.shift, p)?;
 
     // 2. Every pixel, written into its chunk of every map (fixed chunks:
@@ -122,9 +174,13 @@ struct BulkFit {
 /// seeded sample of about PREPASS_SAMPLE pixels (a mean of 16 384
 /// spectra is as good as of all, at a fraction of the cost). Then the bulk
 /// LCF of the mean spectrum fixes a common energy shift, if asked.
-fn bulk_normalisation(od2: ArrayView2<f32>, energies: &[f64], refs: &[RefSpectrum], p: &MapParams) -> Result<BulkFit> {
+fn bulk_normalisation(
+    spectra: Vec<Vec<f64>>,
+    energies: &[f64],
+    refs: &[RefSpectrum],
+    p: &MapParams,
+) -> Result<BulkFit> {
     let ne = energies.len();
-    let spectra = prepass_spectra(od2, p.chunk_pixels)?;
     let mean_all = mean_of_rows(&spectra.iter().collect::<Vec<_>>(), ne);
     let pe0 = larch_on_mean(energies, &mean_all, &p.pre_edge)?;
     let plan0 = build_plan(energies, &pe0, &[], 0.0, p)?;
@@ -192,6 +248,23 @@ fn prepass_spectra(od2: ArrayView2<f32>, chunk_px: usize) -> Result<Vec<Vec<f64>
     }
     if spectra.is_empty() {
         return Err(Error::data("every pixel has a NaN somewhere in its spectrum (no common field of view)"));
+    }
+    Ok(spectra)
+}
+
+/// The finite spectra of a given prepass sample, as [`prepass_spectra`]
+/// keeps them; an error where it would fall back to the finite pixels.
+fn finite_sample(sample: &[Vec<f64>], ne: usize, stack_pixels: usize) -> Result<Vec<Vec<f64>>> {
+    if let Some(bad) = sample.iter().find(|y| y.len() != ne) {
+        return Err(Error::shape(format!("a sampled spectrum has {} energies, the stack {ne}", bad.len())));
+    }
+    let spectra: Vec<Vec<f64>> = sample.iter().filter(|y| y.iter().all(|v| v.is_finite())).cloned().collect();
+    if spectra.is_empty() || spectra.len() < PREPASS_SAMPLE.min(stack_pixels) / 4 {
+        return Err(Error::data(format!(
+            "only {} of {} sampled spectra are finite: map the whole stack at once",
+            spectra.len(),
+            sample.len()
+        )));
     }
     Ok(spectra)
 }

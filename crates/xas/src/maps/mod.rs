@@ -27,7 +27,7 @@ mod two_energy;
 use ndarray::ArrayD;
 use serde::Serialize;
 
-pub use driver::xanes_maps;
+pub use driver::{prepass_pixels, xanes_maps, xanes_maps_sampled};
 pub use params::{ClusterParams, MapParams, RefSpectrum, SocScale, check_stack};
 pub use two_energy::{remove_small_regions, two_energy_jump};
 
