@@ -22,6 +22,8 @@ stage                              chunking and overlap       exact?
                                    feature context            that every chunk depends on)
 :func:`threshold_otsu`             any; histogram tree-reduce exactly (same 256 bins over
                                                               the global range)
+:func:`threshold_iso50`            any; exact medians by two  exactly
+                                   key-histogram passes each
 :func:`label`                      3-D, no overlap; chunk     one-to-one with the in-memory
                                    faces merged               labels (numbered by first
                                                               block, not raster order)
@@ -68,6 +70,7 @@ __all__ = [
     "gaussian",
     "median",
     "threshold_otsu",
+    "threshold_iso50",
     "classify",
     "label",
     "edt",
@@ -241,12 +244,40 @@ def classify(volume: Any, model: Any, *, threads: int = 1) -> "da.Array":
 # ------------------------------------------------------------ reductions
 
 
-def _hist_block(block: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
+def _values(block: np.ndarray, bound: float | None) -> np.ndarray:
+    """The block's finite values (those at or below `bound`, compared in f64, when given)."""
     v = block[np.isfinite(block)].astype(np.float32)
+    return v if bound is None else v[v.astype(np.float64) <= bound]
+
+
+def _hist_block(block: np.ndarray, lo: float, hi: float, bins: int, bound: float | None = None) -> np.ndarray:
+    v = _values(block, bound)
     w = np.float64(np.float32(hi) - np.float32(lo)) / bins
     # The engine's binning: bin = floor((v − lo) / w), the top value in the last bin.
     b = np.minimum(((v - np.float32(lo)).astype(np.float64) / w).astype(np.int64), bins - 1)
     return np.bincount(b, minlength=bins).astype(np.float64)[None, None, None, :]
+
+
+def _range_block(block: np.ndarray, bound: float | None) -> np.ndarray:
+    v = _values(block, bound)
+    if v.size == 0:
+        return np.array([[[[np.inf, -np.inf, 0.0]]]])
+    return np.array([[[[float(v.min()), float(v.max()), float(v.size)]]]])
+
+
+def _range(v: "da.Array", bound: float | None) -> tuple[float, float, int]:
+    r = v.map_blocks(_range_block, bound, dtype=np.float64, chunks=(1, 1, 1, 3), new_axis=3)
+    lo, hi, n = dask.compute(r[..., 0].min(), r[..., 1].max(), r[..., 2].sum())
+    return float(lo), float(hi), int(n)
+
+
+def _otsu(v: "da.Array", classes: int, bound: float | None = None) -> list[float]:
+    lo, hi, _ = _range(v, bound)
+    if not lo < hi:
+        raise ValueError("cannot threshold: the volume has fewer than two distinct finite values")
+    bins = 256
+    h = v.map_blocks(_hist_block, lo, hi, bins, bound, dtype=np.float64, chunks=(1, 1, 1, bins), new_axis=3)
+    return _otsu_from_histogram(h.sum(axis=(0, 1, 2)).compute(), lo, hi, classes)
 
 
 def threshold_otsu(volume: Any, classes: int = 2) -> list[float]:
@@ -255,16 +286,122 @@ def threshold_otsu(volume: Any, classes: int = 2) -> list[float]:
     the chunks' histograms, after a reduction for the finite range): the
     same thresholds as :func:`chemomech.segment` with ``otsu`` or
     ``multiotsu`` on the whole volume."""
+    return _otsu(_as_dask(volume, "volume").astype(np.float32), classes)
+
+
+# Order statistics, exactly: f32 values as order-preserving 32-bit keys,
+# located by a histogram of the keys' top 16 bits, then of the low 16 bits
+# of the keys in the chosen top bins: two passes over the data for any
+# number of ranks.
+
+
+def _keys(v: np.ndarray) -> np.ndarray:
+    b = v.astype(np.float32).view(np.uint32)
+    return np.where(b & np.uint32(0x80000000), ~b, b | np.uint32(0x80000000))
+
+
+def _unkey(k: int) -> float:
+    k = np.uint32(k)
+    b = np.where(k & np.uint32(0x80000000), k & np.uint32(0x7FFFFFFF), ~k).astype(np.uint32)
+    return float(np.array(b, np.uint32).view(np.float32))
+
+
+def _top_block(block: np.ndarray, bound: float | None) -> np.ndarray:
+    return np.bincount(_keys(_values(block, bound)) >> 16, minlength=65536)[None, None, None, :]
+
+
+def _low_block(block: np.ndarray, bound: float | None, tops: tuple) -> np.ndarray:
+    k = _keys(_values(block, bound))
+    out = np.zeros((len(tops), 65536), np.int64)
+    for i, t in enumerate(tops):
+        out[i] = np.bincount(k[(k >> 16) == t] & 0xFFFF, minlength=65536)
+    return out[None, None, None]
+
+
+class _OrderStats:
+    """Exact ranks and counts of the finite values (≤ `bound`) of a dask
+    volume: one pass for the histogram of the keys' top 16 bits, then one
+    pass per batch of top bins not yet refined (their low 16 bits), kept."""
+
+    def __init__(self, v: "da.Array", bound: float | None):
+        self.v, self.bound = v, bound
+        top = v.map_blocks(_top_block, bound, dtype=np.int64, chunks=(1, 1, 1, 65536), new_axis=3)
+        self.top = top.sum(axis=(0, 1, 2)).compute()
+        self.before = np.r_[0, np.cumsum(self.top)]  # values in top bins < t
+        self.low: dict[int, np.ndarray] = {}
+
+    def _refine(self, tops: set[int]) -> None:
+        need = tuple(sorted(t for t in tops if t not in self.low))
+        if need:
+            low = self.v.map_blocks(
+                _low_block, self.bound, need, dtype=np.int64, chunks=(1, 1, 1, len(need), 65536), new_axis=(3, 4)
+            )
+            for t, h in zip(need, low.sum(axis=(0, 1, 2)).compute()):
+                self.low[t] = np.cumsum(h)
+
+    def values(self, ranks: list[int]) -> list[float]:
+        """The values of 0-based `ranks`."""
+        tops = [int(np.searchsorted(self.before[1:], r, side="right")) for r in ranks]
+        self._refine(set(tops))
+        return [
+            _unkey((t << 16) | int(np.searchsorted(self.low[t], r - self.before[t], side="right")))
+            for r, t in zip(ranks, tops)
+        ]
+
+    def count_le(self, t: float) -> int:
+        """How many values are ≤ t (compared in f64)."""
+        m = np.float32(t)
+        if float(m) > t:
+            m = np.nextafter(m, np.float32(-np.inf))
+        if not np.isfinite(m):
+            return 0 if m < 0 else int(self.before[-1])
+        if m == 0:
+            m = np.float32(0.0)  # −0 ≤ t and +0 ≤ t alike, as f64 comparisons have it
+        k = int(_keys(np.array([m]))[0])
+        top, low = k >> 16, k & 0xFFFF
+        self._refine({top})
+        return int(self.before[top] + self.low[top][low])
+
+
+def _iso50(v: "da.Array", bound: float | None) -> float:
+    """The engine's ISO-50 % threshold (Ridler–Calvard on medians, from
+    Otsu's split) of the finite values (≤ `bound`), with exact medians."""
+    lo, hi, n = _range(v, bound)
+    t = _otsu(v, 2, bound)[0]
+    tol = 1e-6 * (hi - lo)
+    stats = _OrderStats(v, bound)
+
+    def median_ranks(a: int, m: int) -> list[int]:
+        return [a + m // 2] if m % 2 == 1 else [a + m // 2 - 1, a + m // 2]
+
+    for _ in range(100):
+        k = stats.count_le(t)
+        if k == 0 or k == n:
+            raise ValueError("cannot place an ISO-50 % threshold: one side is empty")
+        lo_r, hi_r = median_ranks(0, k), median_ranks(k, n - k)
+        vals = stats.values(lo_r + hi_r)
+        a, b = vals[: len(lo_r)], vals[len(lo_r) :]
+        med = [x[0] if len(x) == 1 else 0.5 * (x[0] + x[1]) for x in (a, b)]
+        nxt = 0.5 * (med[0] + med[1])
+        done = abs(nxt - t) <= tol
+        t = nxt
+        if done:
+            break
+    return t
+
+
+def threshold_iso50(volume: Any, classes: int = 3) -> list[float]:
+    """ISO-50 % thresholds of a dask volume, as :func:`chemomech.segment`'s
+    default ``iso50`` (``classes=3``: [t1, t2]; ``classes=2``: one), exactly:
+    the medians are order statistics found by two histogram passes over the
+    chunks each (keys of the float32 values), a few passes per iteration."""
     v = _as_dask(volume, "volume").astype(np.float32)
-    finite = da.where(da.isfinite(v), v, np.nan)
-    lo, hi = dask.compute(da.nanmin(finite), da.nanmax(finite))
-    lo, hi = float(lo), float(hi)
-    if not lo < hi:
-        raise ValueError("cannot threshold: the volume has fewer than two distinct finite values")
-    bins = 256
-    h = v.map_blocks(_hist_block, lo, hi, bins, dtype=np.float64, chunks=(1, 1, 1, bins), new_axis=3)
-    counts = h.sum(axis=(0, 1, 2)).compute()
-    return _otsu_from_histogram(counts, lo, hi, classes)
+    if classes not in (2, 3):
+        raise ValueError(f"classes must be 2 or 3, got {classes}")
+    t2 = _iso50(v, None)
+    if classes == 2:
+        return [t2]
+    return [_iso50(v, t2), t2]
 
 
 def _otsu_from_histogram(h: np.ndarray, lo: float, hi: float, classes: int) -> list[float]:

@@ -46,9 +46,14 @@ def test_filters_equal_in_memory(client):
 def test_otsu_thresholds_equal_in_memory(client):
     p = cm.phantom("dense+absorption", seed=1, size=64)
     v = p["image"]
-    x = da.from_array(v, chunks=(17, 40, 33))
+    x = da.from_array(v, chunks=(17, 40, 33)).persist()  # on the workers, as data read from Zarr would be
     assert cmd.threshold_otsu(x) == pytest.approx(cm.segment(v, method="otsu", return_thresholds=True)[1], abs=0)
     assert cmd.threshold_otsu(x, 3) == pytest.approx(cm.segment(v, method="multiotsu", return_thresholds=True)[1], abs=0)
+    # ISO-50 (the segment default): exact medians, so the same thresholds.
+    assert cmd.threshold_iso50(x) == cm.segment(v, method="iso50", return_thresholds=True)[1]
+    v2 = v.copy()
+    v2[:3] = np.nan  # non-finite voxels are left out, as in memory
+    assert cmd.threshold_iso50(da.from_array(v2, chunks=(17, 40, 33)).persist()) == cm.segment(v2, return_thresholds=True)[1]
 
 
 def test_labels_one_to_one_across_chunk_corners(client):
