@@ -20,9 +20,11 @@ __all__ = [
     "edt_squared_x",
     "find_center",
     "gaussian",
+    "histogram_in",
     "label",
     "median",
     "minus_log",
+    "multi_otsu_histogram",
     "normalize",
     "paganin",
     "particle_metrics",
@@ -136,6 +138,8 @@ def edt_squared_x(mask: npt.NDArray[np.bool_], w: float, threads: int | None = N
 def edt_envelope(
     squared: npt.NDArray[np.float32], axis: int, w: float, threads: int | None = None
 ) -> npt.NDArray[np.float32]: ...
+def histogram_in(values: npt.NDArray[np.float32], lo: float, hi: float, bins: int) -> npt.NDArray[np.float64]: ...
+def multi_otsu_histogram(counts: list[float], lo: float, hi: float, classes: int) -> list[float]: ...
 def write_tiff(path: str, data: npt.NDArray[Any], spacing_um: list[float] | None = None, compress: bool = False) -> None: ...
 def write_ome_zarr(
     path: str,

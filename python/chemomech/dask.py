@@ -251,11 +251,7 @@ def _values(block: np.ndarray, bound: float | None) -> np.ndarray:
 
 
 def _hist_block(block: np.ndarray, lo: float, hi: float, bins: int, bound: float | None = None) -> np.ndarray:
-    v = _values(block, bound)
-    w = np.float64(np.float32(hi) - np.float32(lo)) / bins
-    # The engine's binning: bin = floor((v − lo) / w), the top value in the last bin.
-    b = np.minimum(((v - np.float32(lo)).astype(np.float64) / w).astype(np.int64), bins - 1)
-    return np.bincount(b, minlength=bins).astype(np.float64)[None, None, None, :]
+    return _core.histogram_in(_values(block, bound), lo, hi, bins)[None, None, None, :]
 
 
 def _range_block(block: np.ndarray, bound: float | None) -> np.ndarray:
@@ -277,7 +273,9 @@ def _otsu(v: "da.Array", classes: int, bound: float | None = None) -> list[float
         raise ValueError("cannot threshold: the volume has fewer than two distinct finite values")
     bins = 256
     h = v.map_blocks(_hist_block, lo, hi, bins, bound, dtype=np.float64, chunks=(1, 1, 1, bins), new_axis=3)
-    return _otsu_from_histogram(h.sum(axis=(0, 1, 2)).compute(), lo, hi, classes)
+    if classes not in (2, 3):
+        raise ValueError(f"classes must be 2 or 3, got {classes}")
+    return _core.multi_otsu_histogram(h.sum(axis=(0, 1, 2)).compute().tolist(), lo, hi, classes)
 
 
 def threshold_otsu(volume: Any, classes: int = 2) -> list[float]:
@@ -402,39 +400,6 @@ def threshold_iso50(volume: Any, classes: int = 3) -> list[float]:
     if classes == 2:
         return [t2]
     return [_iso50(v, t2), t2]
-
-
-def _otsu_from_histogram(h: np.ndarray, lo: float, hi: float, classes: int) -> list[float]:
-    """The engine's exhaustive multi-Otsu search on a histogram (bin centres
-    from the f32 range, thresholds at the edge between two bins' centres)."""
-    n = h.size
-    w = np.float64(np.float32(hi) - np.float32(lo)) / n
-    c = np.float64(np.float32(lo)) + (np.arange(n) + 0.5) * w
-    W = np.concatenate([[0.0], np.cumsum(h)])
-    M = np.concatenate([[0.0], np.cumsum(h * c)])
-
-    def part(a, b):
-        ww = W[b] - W[a]
-        return np.where(ww > 0, (M[b] - M[a]) ** 2 / np.where(ww > 0, ww, 1), 0.0)
-
-    def edge(k):
-        return (c[k] + c[k + 1]) / 2.0
-
-    if classes == 2:
-        k = np.arange(1, n)
-        score = part(0, k) + part(k, n)
-        kb = int(k[np.argmax(score)])  # first maximum, as the engine's strict '>'
-        return [float(edge(kb - 1))]
-    if classes == 3:
-        best, bi, bj = -np.inf, 0, 0
-        for i in range(1, n - 1):
-            j = np.arange(i + 1, n)
-            s = part(0, i) + part(i, j) + part(j, n)
-            t = int(np.argmax(s))
-            if s[t] > best:
-                best, bi, bj = s[t], i, int(j[t])
-        return [float(edge(bi - 1)), float(edge(bj - 1))]
-    raise ValueError(f"classes must be 2 or 3, got {classes}")
 
 
 # ------------------------------------------------------------- labelling

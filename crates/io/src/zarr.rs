@@ -93,6 +93,13 @@ fn put_array(st: &Store, a: &ZarrArray) -> Result<()> {
     Ok(())
 }
 
+/// Writes the metadata of the group at `at` with its attributes.
+fn put_group(st: &Store, at: &str, attrs: serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    let mut g = GroupBuilder::new();
+    g.attributes(attrs);
+    g.build(st.clone(), at).map_err(zerr)?.store_metadata().map_err(zerr)
+}
+
 /// Writes a group of arrays atomically (into a temporary directory, then renamed).
 pub fn write_group(
     path: &Path,
@@ -102,9 +109,7 @@ pub fn write_group(
     crate::atomic::write_via_temp(path, |tmp| {
         std::fs::create_dir_all(tmp).map_err(|e| Error::io(e).at(tmp))?;
         let st = store(tmp)?;
-        let mut g = GroupBuilder::new();
-        g.attributes(group_attrs);
-        g.build(st.clone(), "/").map_err(zerr)?.store_metadata().map_err(zerr)?;
+        put_group(&st, "/", group_attrs)?;
         for a in arrays {
             put_array(&st, a)?;
         }
@@ -232,12 +237,7 @@ pub fn write_ome_image(
     crate::atomic::write_via_temp(path, |tmp| {
         std::fs::create_dir_all(tmp).map_err(|e| Error::io(e).at(tmp))?;
         let st = store(tmp)?;
-        let group = |at: &str, a: serde_json::Map<String, serde_json::Value>| -> Result<()> {
-            let mut g = GroupBuilder::new();
-            g.attributes(a);
-            g.build(st.clone(), at).map_err(zerr)?.store_metadata().map_err(zerr)
-        };
-        group("/", attrs)?;
+        put_group(&st, "/", attrs)?;
         put_array(
             &st,
             &ZarrArray { name: "0", data: image, attributes: Default::default(), dimension_names: Some(axes.clone()) },
@@ -248,7 +248,7 @@ pub fn write_ome_image(
         let names: Vec<&str> = labels.iter().map(|l| l.name).collect();
         let mut la = serde_json::Map::new();
         la.insert("ome".into(), serde_json::json!({"version": "0.5", "labels": names}));
-        group("/labels", la)?;
+        put_group(&st, "/labels", la)?;
         for (l, p) in labels.iter().zip(&props) {
             let mut il = serde_json::json!({"source": {"image": "../../"}});
             if let Some(rows) = p {
@@ -259,7 +259,7 @@ pub fn write_ome_image(
                 "ome".into(),
                 serde_json::json!({"version": "0.5", "image-label": il, "multiscales": multiscales(l.name, &axes, &scale)}),
             );
-            group(&format!("/labels/{}", l.name), a)?;
+            put_group(&st, &format!("/labels/{}", l.name), a)?;
             let arr_name = format!("labels/{}/0", l.name);
             put_array(
                 &st,

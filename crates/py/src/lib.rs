@@ -41,6 +41,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(image::edt_squared_x, m)?)?;
     m.add_function(wrap_pyfunction!(image::edt_envelope, m)?)?;
     m.add_function(wrap_pyfunction!(particles::segment, m)?)?;
+    m.add_function(wrap_pyfunction!(particles::histogram_in, m)?)?;
+    m.add_function(wrap_pyfunction!(particles::multi_otsu_histogram, m)?)?;
     m.add_function(wrap_pyfunction!(particles::separate_particles, m)?)?;
     m.add_function(wrap_pyfunction!(particles::particle_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(particles::phantom, m)?)?;

@@ -218,3 +218,29 @@ pub(crate) fn simulate<'py>(
     d.set_item("config", json_to_py(py, &c)?)?;
     Ok(d)
 }
+
+/// Counts of the finite values in `bins` equal bins over [`lo`, `hi`], as
+/// the engine's thresholds bin them (for histograms reduced over chunks).
+#[pyfunction]
+pub(crate) fn histogram_in<'py>(
+    py: Python<'py>,
+    values: numpy::PyReadonlyArray1<'py, f32>,
+    lo: f32,
+    hi: f32,
+    bins: usize,
+) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
+    if bins == 0 || !(lo < hi) {
+        return Err(PyValueError::new_err(format!("a histogram needs bins ≥ 1 and lo < hi, got {bins}, {lo}, {hi}")));
+    }
+    let v = values.as_array();
+    let h = py.detach(|| chemomech_segment::threshold::histogram_in(&v.to_vec(), lo, hi, bins));
+    Ok(h.into_pyarray(py))
+}
+
+/// Otsu (2 classes) or three-class Otsu thresholds of a histogram over
+/// [`lo`, `hi`], as [`segment`] finds them on a whole volume.
+#[pyfunction]
+pub(crate) fn multi_otsu_histogram(counts: Vec<f64>, lo: f32, hi: f32, classes: usize) -> PyResult<Vec<f64>> {
+    let c = chemomech_segment::threshold::bin_centres(lo, hi, counts.len());
+    chemomech_segment::multi_otsu_histogram(&counts, &c, classes).map_err(py_err)
+}

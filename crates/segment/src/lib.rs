@@ -7,4 +7,4 @@ pub mod classify;
 pub mod phases;
 pub mod threshold;
 
-pub use threshold::{iso50, iso50_3, multi_otsu, otsu};
+pub use threshold::{iso50, iso50_3, multi_otsu, multi_otsu_histogram, otsu};

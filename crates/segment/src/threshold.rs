@@ -14,14 +14,28 @@ pub fn histogram(values: &[f32], bins: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     if !(lo < hi) {
         return Err(Error::data("cannot threshold: the volume has fewer than two distinct finite values"));
     }
+    Ok((histogram_in(values, lo, hi, bins), bin_centres(lo, hi, bins)))
+}
+
+/// Counts of the finite values in `bins` equal bins over [`lo`, `hi`]
+/// (the top value in the last bin; values outside the range are clamped
+/// into the end bins). Histograms of parts of a volume with the whole
+/// volume's range add up to the whole volume's histogram.
+pub fn histogram_in(values: &[f32], lo: f32, hi: f32, bins: usize) -> Vec<f64> {
     let w = (hi - lo) as f64 / bins as f64;
     let mut c = vec![0.0; bins];
     for &v in values.iter().filter(|v| v.is_finite()) {
+        // Casts saturate: values below `lo` land in bin 0.
         let b = (((v - lo) as f64 / w) as usize).min(bins - 1);
         c[b] += 1.0;
     }
-    let centres = (0..bins).map(|b| lo as f64 + (b as f64 + 0.5) * w).collect();
-    Ok((c, centres))
+    c
+}
+
+/// Centres of the bins of [`histogram_in`].
+pub fn bin_centres(lo: f32, hi: f32, bins: usize) -> Vec<f64> {
+    let w = (hi - lo) as f64 / bins as f64;
+    (0..bins).map(|b| lo as f64 + (b as f64 + 0.5) * w).collect()
 }
 
 /// Otsu's threshold (values above it form the upper class).
@@ -42,6 +56,18 @@ pub fn multi_otsu(values: &[f32], classes: usize) -> Result<Vec<f64>> {
         return Err(Error::param("multi-Otsu supports 2 or 3 classes"));
     }
     let (h, c) = histogram(values, 256)?;
+    multi_otsu_histogram(&h, &c, classes)
+}
+
+/// [`multi_otsu`] of a histogram: counts `h` at bin centres `c` (at least
+/// two bins); thresholds at the edges between bins.
+pub fn multi_otsu_histogram(h: &[f64], c: &[f64], classes: usize) -> Result<Vec<f64>> {
+    if !(2..=3).contains(&classes) {
+        return Err(Error::param("multi-Otsu supports 2 or 3 classes"));
+    }
+    if h.len() != c.len() || h.len() < classes {
+        return Err(Error::shape(format!("{} counts for {} bin centres ({classes} classes)", h.len(), c.len())));
+    }
     let n = h.len();
     // Prefix sums of weights and first moments.
     let mut w = vec![0.0; n + 1];
