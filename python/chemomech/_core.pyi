@@ -12,6 +12,7 @@ __all__ = [
     "Cancelled",
     "Classifier",
     "__version__",
+    "check_pipeline",
     "classify",
     "ctf",
     "depth_profile",
@@ -232,7 +233,13 @@ def xanes_prepass_pixels(n_pixels: int) -> npt.NDArray[np.uintp]: ...
 def simulate(
     preset: str = "small", seed: int | None = None, config: str | None = None, threads: int | None = None
 ) -> dict[str, Any]: ...
-def run_pipeline(path: str, out: str | None = None, progress: Callable[[str, int, int], Any] | None = None) -> Any: ...
+def check_pipeline(path: str) -> None: ...
+def run_pipeline(
+    path: str,
+    out: str | None = None,
+    progress: Callable[[str, int, int], Any] | None = None,
+    dispatch: Callable[[str, str, str, str, str], str | None] | None = None,
+) -> Any: ...
 
 class Cancelled(Exception): ...
 

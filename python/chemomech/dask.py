@@ -38,6 +38,10 @@ stage                              chunking and overlap       exact?
                                    partial sums tree-reduced  to float rounding
 =================================  =========================  ==========================
 
+:func:`run_pipeline` runs a TOML pipeline (the same file as ``chemomech
+run``) with its volume stages on the cluster, over OME-Zarr, resumable chunk
+by chunk (``python -m chemomech run PIPELINE --dask ADDRESS``).
+
 :func:`label` finds the components of every chunk, offsets them to be
 unique, collects the pairs of labels that touch across each chunk boundary
 (the two voxel planes on either side of it, so diagonal neighbours across
@@ -423,6 +427,11 @@ def _count(pair: tuple[np.ndarray, int]) -> int:
     return pair[1]
 
 
+def _offsets(counts: list) -> list:
+    """Each chunk's first label − 1: the components of the chunks before it."""
+    return [0, *np.cumsum(counts, dtype=np.int64)[:-1].tolist()]
+
+
 def _face(pair: tuple[np.ndarray, int], axis: int, last: bool, offset: int) -> np.ndarray:
     """A chunk's first or last plane along `axis`, in global labels."""
     lab = pair[0]
@@ -517,6 +526,14 @@ def label(mask: Any, connectivity: int = 26) -> "da.Array":
     if connectivity not in _PLANE_OFFSETS:
         raise ValueError(f"connectivity must be 6, 18 or 26, got {connectivity!r}")
     m = m if m.dtype == np.bool_ else m != 0
+    counts, table = _label_plan(m, connectivity)
+    return _label_apply(m, connectivity, counts, table)
+
+
+def _label_plan(m: "da.Array", connectivity: int) -> tuple[Any, Any]:
+    """The global steps of :func:`label` as delayed values: every chunk's
+    count of components (a list in C order of the chunk grid) and the table
+    of equivalences (old label → final label)."""
     delayed = dask.delayed
     # 1. Every chunk on its own; offsets from the counts of the chunks before it.
     blocks = m.to_delayed()
@@ -550,12 +567,27 @@ def label(mask: Any, connectivity: int = 26) -> "da.Array":
                     rows.append(row)
                 sides.append(rows)
             touching.append(delayed(_slab_pairs)(axis, connectivity, sides[0], sides[1]))
-    # 3. One table of equivalences, sent once to every chunk's relabelling.
+    # 3. One table of equivalences.
     table = delayed(_resolve)(total, *touching)
+    return delayed(list)(counts.ravel().tolist()), table
+
+
+def _label_apply(m: "da.Array", connectivity: int, counts: Any, table: Any) -> "da.Array":
+    """Every chunk relabelled with the table (sent once to every chunk's
+    task); `counts` and `table` may be delayed (from :func:`_label_plan`)
+    or computed (a resumed run keeps them)."""
+    from dask.delayed import Delayed
+
+    delayed = dask.delayed
+    blocks = m.to_delayed()
+    grid = blocks.shape
+    if not isinstance(table, Delayed):
+        table = delayed(table, pure=True)
+    offsets = delayed(_offsets)(counts) if isinstance(counts, Delayed) else _offsets(counts)
     arrays = np.empty(grid, dtype=object)
-    for idx in np.ndindex(grid):
+    for i, idx in enumerate(np.ndindex(grid)):
         shape = tuple(m.chunks[k][idx[k]] for k in range(3))
-        task = delayed(_relabel)(blocks[idx], connectivity, offsets[idx], counts[idx], table)
+        task = delayed(_relabel)(blocks[idx], connectivity, offsets[i], counts[i], table)
         arrays[idx] = da.from_delayed(task, shape, dtype=np.uint32)
     return da.block(arrays.tolist())
 
@@ -1011,3 +1043,8 @@ def slurm_cluster(
         job_script_prologue=prologue,
         **kwargs,
     )
+
+
+from ._dask_run import run_pipeline  # noqa: E402 - uses the functions above
+
+__all__ += ["run_pipeline"]

@@ -30,3 +30,14 @@ def shared():
         if (a / "shared" / "data" / "README.md").is_file():
             return a / "shared" / "data"
     pytest.skip("shared data folder not found (../shared/data or CHEMOMECH_SHARED_DATA)")
+
+
+@pytest.fixture(scope="session")
+def client():
+    """A Dask LocalCluster of 2 worker processes × 1 thread, shared by the Dask tests."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()

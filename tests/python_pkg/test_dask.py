@@ -15,15 +15,6 @@ distributed = pytest.importorskip("distributed")
 import chemomech as cm  # noqa: E402
 import chemomech.dask as cmd  # noqa: E402
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
-
-
 def same_up_to_renumbering(a, b):
     assert a.shape == b.shape
     fg = a != 0

@@ -8,7 +8,7 @@
 //! codes; the pipeline runner calls the same `run` through [`registry`].
 
 use crate::runner::{self, Arity, KeySpec, Output, StageKind};
-use chemomech_core::{Error, Progress, Result};
+use chemomech_core::{Error, Progress, Provenance, Result};
 use clap::{Args, FromArgMatches};
 use std::path::{Path, PathBuf};
 
@@ -68,6 +68,25 @@ pub struct ClassCounts {
 impl std::fmt::Display for ClassCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "least {}, mild {}, severe {}", self.least, self.mild, self.severe)
+    }
+}
+
+/// Writes a stage's image output in the format its file name asks for
+/// (`.zarr`: OME-Zarr; `.h5`, `.npy`; anything else: TIFF), with its
+/// spacing and provenance, atomically.
+///
+/// # Errors
+/// I/O errors, naming the file.
+pub fn write_image(out: &Path, data: chemomech_core::DynArray, spacing_um: &[f64], prov: &Provenance) -> Result<()> {
+    let ext = out.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    if matches!(ext.as_str(), "zarr" | "h5" | "hdf5" | "npy") {
+        let mut r = chemomech_core::Raster::new(data);
+        r.spacing_um = Some(spacing_um.to_vec());
+        let d = chemomech_io::Dataset::Raster(r);
+        chemomech_io::save(&d, out, Some(prov), &chemomech_io::SaveOptions::default())
+    } else {
+        let opts = chemomech_io::tiffio::TiffOptions::default();
+        chemomech_io::tiffio::write_tiff(out, &data, Some(spacing_um), Some(prov), opts)
     }
 }
 
@@ -143,7 +162,11 @@ pub fn kind<S: Stage>() -> StageKind {
     let headline: runner::Headline = Box::new(|v: &serde_json::Value| {
         serde_json::from_value::<S::Summary>(v.clone()).map(|s| S::headline(&s)).unwrap_or_default()
     });
-    StageKind { name: S::NAME.into(), keys, output: S::OUTPUT, exec, check, headline }
+    let typed: runner::Typed = Box::new(|v: &serde_json::Value| {
+        let params = params_from_json::<S>(v).map_err(|(key, msg)| Error::param(format!("key '{key}': {msg}")))?;
+        Ok(serde_json::to_value(&params)?)
+    });
+    StageKind { name: S::NAME.into(), keys, output: S::OUTPUT, exec, check, typed, headline }
 }
 
 /// Every stage a pipeline can run, in the order of the chain.

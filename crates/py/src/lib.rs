@@ -65,6 +65,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tomo::ctf, m)?)?;
     m.add_function(wrap_pyfunction!(tomo::reconstruct, m)?)?;
     m.add_function(wrap_pyfunction!(pipeline::run_pipeline, m)?)?;
+    m.add_function(wrap_pyfunction!(pipeline::check_pipeline, m)?)?;
     m.add_class::<classify::Classifier>()?;
     m.add_function(wrap_pyfunction!(classify::train_classifier, m)?)?;
     m.add_function(wrap_pyfunction!(classify::classify, m)?)?;

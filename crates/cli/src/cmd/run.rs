@@ -23,6 +23,12 @@ pub struct Args {
     /// Run directory (default: [pipeline] out, else PIPELINE-run beside the file).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Run the volume stages on a Dask cluster: its scheduler's address
+    /// (tcp://host:8786), or `local` for a cluster on this machine. Needs the
+    /// Python package with its Dask extra (`pip install 'chemomech[dask]'`);
+    /// the Python interpreter is $CHEMOMECH_PYTHON, else python3.
+    #[arg(long, value_name = "ADDRESS")]
+    pub dask: Option<String>,
 }
 
 /// The electrodes the demo can simulate.
@@ -72,6 +78,9 @@ fn execute(p: &runner::Pipeline, reg: &[StageKind], run_dir: &Path, ui: &Ui) -> 
 }
 
 pub fn run(a: &Args, ui: &Ui) -> Result<()> {
+    if let Some(address) = &a.dask {
+        return run_on_dask(a, address, ui);
+    }
     let reg = registry();
     let p = runner::parse(&a.pipeline, &reg)?;
     let run_dir = a.out.clone().unwrap_or_else(|| p.default_run_dir());
@@ -86,6 +95,45 @@ pub fn run(a: &Args, ui: &Ui) -> Result<()> {
             run_dir.display()
         )
     });
+    Ok(())
+}
+
+/// `chemomech run --dask ADDRESS`: the pipeline is checked here, then run by
+/// the Python package's Dask runner (`python -m chemomech run`), which
+/// drives this engine's runner with its stages on the cluster. Its exit
+/// status is this command's.
+fn run_on_dask(a: &Args, address: &str, ui: &Ui) -> Result<()> {
+    runner::parse(&a.pipeline, &registry())?;
+    let python = std::env::var_os("CHEMOMECH_PYTHON").unwrap_or_else(|| "python3".into());
+    let missing = |why: String| {
+        Error::param(format!(
+            "--dask needs the Python package with its Dask extra (pip install 'chemomech[dask]'): {} {why}",
+            python.to_string_lossy()
+        ))
+    };
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import chemomech.dask"])
+        .output()
+        .map_err(|e| missing(format!("cannot start: {e}")))?;
+    if !probe.status.success() {
+        let err = String::from_utf8_lossy(&probe.stderr);
+        return Err(missing(format!("cannot import chemomech.dask: {}", err.trim().lines().last().unwrap_or(""))));
+    }
+    let mut cmd = std::process::Command::new(&python);
+    cmd.args(["-m", "chemomech", "run"]).arg(&a.pipeline).args(["--dask", address]);
+    if let Some(o) = &a.out {
+        cmd.arg("--out").arg(o);
+    }
+    if ui.json {
+        cmd.arg("--json");
+    } else if ui.quiet {
+        cmd.arg("--quiet");
+    }
+    let status = cmd.status().map_err(|e| missing(format!("cannot start: {e}")))?;
+    if !status.success() {
+        // The runner has printed its one-line error.
+        std::process::exit(status.code().unwrap_or(1));
+    }
     Ok(())
 }
 

@@ -103,6 +103,30 @@ pub type Exec = Box<dyn Fn(&serde_json::Value, &Path, &dyn Progress) -> Result<F
 pub type Headline = Box<dyn Fn(&serde_json::Value) -> String + Send + Sync>;
 /// Checks parameters without running; `Err((key or "", message))`.
 pub type Check = Box<dyn Fn(&serde_json::Value) -> std::result::Result<(), (String, String)> + Send + Sync>;
+/// The typed parameters (defaults included) as JSON, from the resolved keys.
+pub type Typed = Box<dyn Fn(&serde_json::Value) -> Result<serde_json::Value> + Send + Sync>;
+
+/// A stage handed to a [`Dispatch`]er: what it needs to run the stage
+/// somewhere else (a Dask cluster, from the Python package).
+#[derive(Debug)]
+pub struct Dispatched<'a> {
+    /// The stage as written in the pipeline file.
+    pub stage: &'a StageSpec,
+    /// Its typed parameters, defaults included, paths resolved (as [`Typed`] gives them).
+    pub params: serde_json::Value,
+    /// Where the stage's output goes (its directory, or the one file), inside
+    /// the stage's partial directory: renamed into place when it returns.
+    pub out: &'a Path,
+    /// A directory kept across interrupted runs of this stage with the same
+    /// cache key (`RUN/.NAME.work-KEY`), for work that resumes by parts
+    /// (chunks); removed once the stage is complete.
+    pub work: &'a Path,
+}
+
+/// Runs a stage somewhere else: `Some(result)` when it ran it, `None` to
+/// let the runner run it here. Its result is cached, committed and
+/// recorded like a stage the runner ran.
+pub type Dispatch<'a> = &'a dyn Fn(&Dispatched) -> Option<Result<Finished>>;
 
 /// A kind of stage the runner can call.
 pub struct StageKind {
@@ -116,6 +140,8 @@ pub struct StageKind {
     pub exec: Exec,
     /// Checks the stage's parameters without running it.
     pub check: Check,
+    /// The stage's typed parameters as JSON (for a [`Dispatch`]er).
+    pub typed: Typed,
     /// One line for people from a stored summary.
     pub headline: Headline,
 }
@@ -358,6 +384,19 @@ pub fn run(
     progress: &dyn Progress,
     events: Events,
 ) -> Result<serde_json::Value> {
+    run_with(p, registry, run_dir, progress, events, None)
+}
+
+/// [`run`], offering each stage that is not cached to `dispatch` first
+/// (which may run it elsewhere, and resume it by parts in its work directory).
+pub fn run_with(
+    p: &Pipeline,
+    registry: &[StageKind],
+    run_dir: &Path,
+    progress: &dyn Progress,
+    events: Events,
+    dispatch: Option<Dispatch>,
+) -> Result<serde_json::Value> {
     std::fs::create_dir_all(run_dir).map_err(|e| Error::io(e).at(run_dir))?;
     let run_dir = run_dir.canonicalize().map_err(|e| Error::io(e).at(run_dir))?;
     let base = p
@@ -419,7 +458,8 @@ pub fn run(
             }
             std::fs::create_dir_all(&partial).map_err(|e| Error::io(e).at(&partial))?;
             let t0 = std::time::Instant::now();
-            let finished = match (sk.exec)(&params(st, sk, &base, &partial), &out, progress) {
+            let work = work_dir(&run_dir, &st.name, &key)?;
+            let finished = match execute(st, sk, &params(st, sk, &base, &partial), &out, &work, progress, dispatch) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&partial);
@@ -453,6 +493,7 @@ pub fn run(
                 &json!({"key": key, "key_inputs": key_doc, "seconds": seconds, "command": rec.command, "params": rec.params, "summary": rec.summary}),
             )?;
             chemomech_io::atomic::commit(&partial, &dest)?;
+            let _ = std::fs::remove_dir_all(&work);
             rec
         };
         events(st, Some(&rec));
@@ -460,6 +501,40 @@ pub fn run(
         write_run_json(p, &run_dir, &started, &records, false)?;
     }
     write_run_json(p, &run_dir, &started, &records, true)
+}
+
+/// Runs one stage: through `dispatch` when it takes the stage, else here.
+fn execute(
+    st: &StageSpec,
+    sk: &StageKind,
+    raw: &serde_json::Value,
+    out: &Path,
+    work: &Path,
+    progress: &dyn Progress,
+    dispatch: Option<Dispatch>,
+) -> Result<Finished> {
+    if let Some(d) = dispatch {
+        let params = (sk.typed)(raw)?;
+        if let Some(done) = d(&Dispatched { stage: st, params, out, work }) {
+            return done;
+        }
+    }
+    (sk.exec)(raw, out, progress)
+}
+
+/// The work directory of a stage under this cache key (`RUN/.NAME.work-KEY`,
+/// 16 hex digits of the key), with those of other keys removed: work kept
+/// for resuming by parts is only valid for the same inputs and options.
+fn work_dir(run_dir: &Path, name: &str, key: &str) -> Result<PathBuf> {
+    let prefix = format!(".{name}.work-");
+    let own = format!("{prefix}{}", &key[..16.min(key.len())]);
+    for e in std::fs::read_dir(run_dir).map_err(|e| Error::io(e).at(run_dir))?.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with(&prefix) && n != own {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    Ok(run_dir.join(own))
 }
 
 /// The cache key of a stage (SHA-256 of the document returned beside it):

@@ -66,7 +66,15 @@ fn registry() -> Vec<StageKind> {
         _ => Ok(()),
     });
     let headline: Headline = Box::new(|v: &serde_json::Value| format!("value {}", v["value"]));
-    vec![StageKind { name: "scale".into(), keys, output: Output::File("v.txt"), exec, check, headline }]
+    vec![StageKind {
+        name: "scale".into(),
+        keys,
+        output: Output::File("v.txt"),
+        exec,
+        check,
+        typed: Box::new(|v| Ok(v.clone())),
+        headline,
+    }]
 }
 
 fn write(dir: &Path, toml: &str) -> PathBuf {
@@ -195,4 +203,55 @@ fn bad_files_name_file_line_and_key() {
         assert!(e.contains(&format!("p.toml{line}")) && e.contains(msg), "{toml:?} gave: {e}");
         assert!(!e.contains('\n'), "one line: {e}");
     }
+}
+
+/// A dispatcher that runs stage b itself (writing its output and a part in
+/// its work directory) and declines a: b's result is recorded and cached
+/// like a stage the runner ran; an interrupted b keeps its work directory
+/// for the same key, and only for it.
+#[test]
+fn dispatched_stages_are_cached_and_keep_their_work_for_the_same_key() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), TWO_STAGES);
+    let reg = registry();
+    let p = parse(&f, &reg).unwrap();
+    let run_dir = d.path().join("run");
+    let fail = std::cell::Cell::new(true);
+    let works = std::cell::RefCell::new(Vec::new());
+    let dispatch = |s: &Dispatched| -> Option<Result<Finished>> {
+        if s.stage.name != "b" {
+            return None;
+        }
+        works.borrow_mut().push(s.work.to_path_buf());
+        std::fs::create_dir_all(s.work).unwrap();
+        std::fs::write(s.work.join("part"), "1").unwrap();
+        if fail.get() {
+            return Some(Err(Error::cancelled("stopped")));
+        }
+        assert!(s.params["input"].as_str().unwrap().ends_with("a/v.txt"));
+        std::fs::write(s.out, "elsewhere").unwrap();
+        Some(Ok(Finished { params: s.params.clone(), summary: json!({"value": -1}), headline: "elsewhere".into() }))
+    };
+    let go = |disp: Dispatch| run_with(&p, &reg, &run_dir, &chemomech_core::NoProgress, &mut |_, _| {}, Some(disp));
+    // Interrupted: the error says so; b's work stays, its partial output does not.
+    let e = go(&dispatch).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Cancelled);
+    let first = works.borrow()[0].clone();
+    assert!(first.join("part").is_file() && !run_dir.join("b").exists());
+    // A stale work directory of another key is removed when b runs again.
+    std::fs::create_dir_all(run_dir.join(".b.work-0000000000000000")).unwrap();
+    fail.set(false);
+    let r = go(&dispatch).unwrap();
+    assert_eq!(works.borrow()[1], first);
+    assert_eq!(std::fs::read_to_string(run_dir.join("b/v.txt")).unwrap(), "elsewhere");
+    assert_eq!(r["stages"][1]["summary"]["value"], json!(-1));
+    let left: Vec<String> = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".work-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Cached now, dispatcher or not.
+    assert!(ran_stages(&p, &reg, &run_dir).is_empty());
 }

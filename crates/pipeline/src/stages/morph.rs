@@ -9,7 +9,6 @@ use chemomech_core::{DynArray, Error, Progress, Provenance, Result};
 use chemomech_imgproc::filters::median;
 use chemomech_imgproc::label::{CompactLabels, Connectivity, label, label_compact};
 use chemomech_imgproc::{edt, morph::h_maxima, watershed::watershed_from_peaks};
-use chemomech_io::tiffio::{TiffOptions, write_tiff};
 use ndarray::{Array3, ArrayView3};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -279,7 +278,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     };
     progress.finish();
     prov.finish();
-    write_tiff(out, &result, Some(&spacing_um), Some(&prov), TiffOptions::default())?;
+    crate::stage::write_image(out, result, &spacing_um, &prov)?;
     let step = |t: &[f64]| (!t.is_empty()).then(|| best(t));
     Ok(Summary {
         stage: "morph".into(),

@@ -2,7 +2,6 @@
 
 use crate::stage::PhaseFractions;
 use chemomech_core::{DynArray, Error, Progress, Provenance, Result, Volume};
-use chemomech_io::tiffio::{TiffOptions, write_tiff};
 use chemomech_segment::classify::VoxelClassifier;
 use chemomech_segment::phases::{ForestParams, PhaseDetails, PhaseMethod, segment_phases};
 use ndarray::Array3;
@@ -209,7 +208,8 @@ enum Forest {
     Labels(Array3<u8>, PathBuf),
 }
 
-/// Segments `p.volume` into the phase volume `out` (TIFF). See [`Params`].
+/// Segments `p.volume` into the phase volume `out` (TIFF; OME-Zarr when it
+/// ends in `.zarr`). See [`Params`].
 pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     chemomech_io::atomic::ensure_not_input(out, &[&p.volume])?;
     if let Some(v) = p.voxel_um
@@ -225,13 +225,7 @@ pub fn run(p: &Params, out: &Path, progress: &dyn Progress) -> Result<Summary> {
     let (phases, info) = segment_volume(&v, &p.method(), p.denoise)?;
     progress.finish();
     prov.finish();
-    write_tiff(
-        out,
-        &DynArray::U8(phases.clone().into_dyn()),
-        Some(&v.spacing_um),
-        Some(&prov),
-        TiffOptions::default(),
-    )?;
+    crate::stage::write_image(out, DynArray::U8(phases.clone().into_dyn()), &v.spacing_um, &prov)?;
     let n = phases.len() as f64;
     let frac = |c: u8| phases.iter().filter(|&&x| x == c).count() as f64 / n;
     Ok(Summary {
