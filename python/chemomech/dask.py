@@ -765,38 +765,51 @@ def particle_moments(labels: Any, spacing_um: Spacing = 1.0, *, split_every: int
 
 def _separate_block(block: np.ndarray, core: tuple, origin: tuple, grid_index: int, kwargs: dict) -> tuple:
     """Particles of a chunk with its halo: each kept by this chunk when its
-    centroid lies in the chunk's core ("owned"), painted with a global id
-    (chunk index × 2³² + local id) over the whole block; returns the
-    painted block (uint64) and the number owned."""
+    centroid lies in the chunk's core ("owned"), painted with its local id
+    over the whole block (its global id is chunk index × 2³² + local id);
+    returns the painted block (uint32) and the number owned."""
     lab = _api.separate_particles(np.ascontiguousarray(block), threads=1, **kwargs)
     n = int(lab.max())
-    out = np.zeros(lab.shape, np.uint64)
     if n == 0:
-        return out, 0
-    fg = lab > 0
-    ids = lab[fg]
-    idx = np.nonzero(fg)
-    cnt = np.bincount(ids, minlength=n + 1).astype(np.float64)
-    cen = [np.bincount(ids, weights=idx[k], minlength=n + 1) / np.maximum(cnt, 1) for k in range(3)]
+        return lab, 0
+    # Centroids from per-plane counts along each axis: no coordinate arrays
+    # of the block's size (a worker's memory is a few chunks).
+    cnt = np.bincount(lab.ravel(), minlength=n + 1).astype(np.float64)
+    cen = []
+    for k in range(3):
+        s_k = np.zeros(n + 1)
+        for i in range(lab.shape[k]):
+            s_k += i * np.bincount(np.take(lab, i, axis=k).ravel(), minlength=n + 1)
+        cen.append(s_k / np.maximum(cnt, 1))
     owned = np.ones(n + 1, bool)
     owned[0] = False
     for k in range(3):
         lo, hi = core[k]
         owned &= (cen[k] >= lo) & (cen[k] < hi)
-    keep = owned[lab]
-    out[keep] = np.uint64(grid_index) << np.uint64(32) | lab[keep].astype(np.uint64)
-    return out, int(owned.sum())
+    # Local ids of the owned particles (uint32: half the memory of the
+    # global ids, which the cores' tasks form from the chunk index).
+    lab[~owned[lab]] = 0
+    return lab, int(owned.sum())
+
+
+def _crop(painted: tuple, src: tuple, grid_index: int) -> np.ndarray:
+    """The part of a painted block that overlaps one core, in global ids (a
+    copy: only it travels to the core's task, not the whole block with its
+    halo)."""
+    part = painted[0][src]
+    out = part.astype(np.uint64)
+    out[part > 0] |= np.uint64(grid_index) << np.uint64(32)
+    return out
 
 
 def _reconcile(core_shape: tuple, pieces: list) -> tuple:
-    """A core chunk's labels from the painted blocks that overlap it: each
-    piece is (block, slices into the block, slices into the core). A voxel
-    painted by two owners is a seam disagreement: the smaller id wins and
-    the voxel is counted."""
+    """A core chunk's labels from the painted blocks' parts that overlap it:
+    each piece is (part, slices into the core). A voxel painted by two
+    owners is a seam disagreement: the smaller id wins and the voxel is
+    counted."""
     out = np.zeros(core_shape, np.uint64)
     conflicts = 0
-    for (block, _n), src, dst in pieces:
-        part = block[src]
+    for part, dst in pieces:
         cur = out[dst]
         both = (part > 0) & (cur > 0) & (part != cur)
         conflicts += int(both.sum())
@@ -875,7 +888,8 @@ def separate_particles(
                 continue
             src = tuple(slice(a[k] - lo[k], b[k] - lo[k]) for k in range(3))
             dst = tuple(slice(a[k] - c0[k], b[k] - c0[k]) for k in range(3))
-            pieces.append((painted[other], src, dst))
+            flat = int(np.ravel_multi_index(other, grid)) + 1
+            pieces.append((delayed(_crop)(painted[other], src, flat), dst))
         shape = tuple(c1[k] - c0[k] for k in range(3))
         res = delayed(_reconcile)(shape, pieces)
         cores[idx] = da.from_delayed(delayed(lambda t: t[0])(res), shape, dtype=np.uint64)
