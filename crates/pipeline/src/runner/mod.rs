@@ -456,51 +456,75 @@ pub fn run_with(
             if progress.cancelled() {
                 return Err(Error::cancelled(format!("cancelled before stage '{}'", st.name)));
             }
-            std::fs::create_dir_all(&partial).map_err(|e| Error::io(e).at(&partial))?;
-            let t0 = std::time::Instant::now();
-            let work = work_dir(&run_dir, &st.name, &key)?;
-            let finished = match execute(st, sk, &params(st, sk, &base, &partial), &out, &work, progress, dispatch) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(&partial);
-                    let mut err = Error::param(format!("stage '{}' ({}:{}): {e}", st.name, p.file.display(), st.line));
-                    if e.kind == ErrorKind::Cancelled {
-                        err.kind = ErrorKind::Cancelled;
-                    }
-                    return Err(err);
-                }
-            };
-            let seconds = t0.elapsed().as_secs_f64();
-            let rec = StageRecord {
-                name: st.name.clone(),
-                run: st.kind.clone(),
-                key: key.clone(),
-                cached: false,
-                seconds,
-                dir: dest.clone(),
-                command: args.clone(),
-                params: finished
-                    .params
-                    .to_string()
-                    .replace(&*partial.to_string_lossy(), &dest.to_string_lossy())
-                    .parse()
-                    .unwrap_or_default(),
-                summary: finished.summary,
-                headline: finished.headline,
-            };
-            chemomech_io::atomic::write_json(
-                &partial.join("stage.json"),
-                &json!({"key": key, "key_inputs": key_doc, "seconds": seconds, "command": rec.command, "params": rec.params, "summary": rec.summary}),
-            )?;
-            chemomech_io::atomic::commit(&partial, &dest)?;
-            let _ = std::fs::remove_dir_all(&work);
-            rec
+            let fresh = Fresh { st, sk, dest: &dest, partial: &partial, out: &out, args, key, key_doc };
+            run_fresh(p, &run_dir, &base, fresh, progress, dispatch)?
         };
         events(st, Some(&rec));
         records.push(rec);
         write_run_json(p, &run_dir, &started, &records, false)?;
     }
     write_run_json(p, &run_dir, &started, &records, true)
+}
+
+/// A stage that must run, with where it goes and its cache key.
+struct Fresh<'a> {
+    st: &'a StageSpec,
+    sk: &'a StageKind,
+    dest: &'a Path,
+    partial: &'a Path,
+    out: &'a Path,
+    args: Vec<String>,
+    key: String,
+    key_doc: serde_json::Value,
+}
+
+/// Runs a stage into its partial directory, writes its `stage.json` and
+/// commits it into place; its work directory goes once it is committed.
+fn run_fresh(
+    p: &Pipeline,
+    run_dir: &Path,
+    base: &Path,
+    f: Fresh,
+    progress: &dyn Progress,
+    dispatch: Option<Dispatch>,
+) -> Result<StageRecord> {
+    let (st, sk, partial, dest) = (f.st, f.sk, f.partial, f.dest);
+    std::fs::create_dir_all(partial).map_err(|e| Error::io(e).at(partial))?;
+    let t0 = std::time::Instant::now();
+    let work = work_dir(run_dir, &st.name, &f.key)?;
+    let finished = execute(st, sk, &params(st, sk, base, partial), f.out, &work, progress, dispatch).map_err(|e| {
+        let _ = std::fs::remove_dir_all(partial);
+        let mut err = Error::param(format!("stage '{}' ({}:{}): {e}", st.name, p.file.display(), st.line));
+        if e.kind == ErrorKind::Cancelled {
+            err.kind = ErrorKind::Cancelled;
+        }
+        err
+    })?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let rec = StageRecord {
+        name: st.name.clone(),
+        run: st.kind.clone(),
+        key: f.key,
+        cached: false,
+        seconds,
+        dir: dest.to_path_buf(),
+        command: f.args,
+        params: finished
+            .params
+            .to_string()
+            .replace(&*partial.to_string_lossy(), &dest.to_string_lossy())
+            .parse()
+            .unwrap_or_default(),
+        summary: finished.summary,
+        headline: finished.headline,
+    };
+    chemomech_io::atomic::write_json(
+        &partial.join("stage.json"),
+        &json!({"key": rec.key, "key_inputs": f.key_doc, "seconds": seconds, "command": rec.command, "params": rec.params, "summary": rec.summary}),
+    )?;
+    chemomech_io::atomic::commit(partial, dest)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(rec)
 }
 
 /// Runs one stage: through `dispatch` when it takes the stage, else here.
