@@ -189,6 +189,13 @@ def test_run_pipeline_equals_the_cli(parity_run):
     # A second run into the same directory is cached.
     again = cm.run_pipeline(toml, d / "py-run")
     assert all(s["cached"] for s in again["stages"])
+    # The cache key holds the engine's identity: the extension module's, not
+    # the interpreter's (a rebuilt module must not reuse the old one's stages).
+    import chemomech._core as core
+
+    keys = [json.loads((d / "py-run" / s["name"] / "stage.json").read_text())["key_inputs"]["build"] for s in run["stages"]]
+    st = os.stat(core.__file__)
+    assert set(keys) == {f"{st.st_size}-{st.st_mtime_ns}"}
 
 
 def test_run_pipeline_cancel_and_errors(tmp_path):

@@ -27,7 +27,10 @@ pub(crate) fn run_pipeline<'py>(
     dispatch: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let reg = chemomech_pipeline::stage::registry();
-    let p = runner::parse(&path, &reg).map_err(py_err)?;
+    let mut p = runner::parse(&path, &reg).map_err(py_err)?;
+    // The engine is this extension module, not the interpreter: a rebuilt
+    // module must not reuse stages the old one cached.
+    p.engine = Some(py.import("chemomech._core")?.getattr("__file__")?.extract::<PathBuf>()?);
     let run_dir = out.unwrap_or_else(|| p.default_run_dir());
     let prog = progress.map(PyProgress::new);
     let dispatcher = dispatch.map(PyDispatch::new);

@@ -172,6 +172,10 @@ pub struct Pipeline {
     pub sha256: String,
     /// The stages, in the order they run.
     pub stages: Vec<StageSpec>,
+    /// The file that holds the engine running the stages, when it is not
+    /// the running executable (the Python extension module inside an
+    /// interpreter): its identity is part of every cache key.
+    pub engine: Option<PathBuf>,
 }
 
 impl Pipeline {
@@ -414,7 +418,7 @@ pub fn run_with(
         }
     }
     let started = now_utc();
-    let build = build_id();
+    let build = build_id(p.engine.as_deref());
     let mut keys: HashMap<String, String> = HashMap::new();
     let mut records: Vec<StageRecord> = Vec::new();
     for st in &p.stages {
@@ -592,11 +596,14 @@ fn cache_key(
     Ok((sha256_hex(serde_json::to_string(&key_doc)?.as_bytes()), key_doc))
 }
 
-/// Identity of the running executable (size and modification time): a
-/// rebuilt binary may compute differently under the same version number, so
-/// its stages are not taken from the cache.
-fn build_id() -> String {
-    std::env::current_exe()
+/// Identity of the engine's file (size and modification time): `engine`, or
+/// the running executable. A rebuilt binary or extension module may compute
+/// differently under the same version number, so its stages are not taken
+/// from the cache.
+fn build_id(engine: Option<&Path>) -> String {
+    engine
+        .map(|p| Ok(p.to_path_buf()))
+        .unwrap_or_else(std::env::current_exe)
         .and_then(std::fs::metadata)
         .map(|m| {
             let t = m

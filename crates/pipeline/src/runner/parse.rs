@@ -102,7 +102,7 @@ pub fn parse_str(file: &Path, text: &str, registry: &[StageKind]) -> Result<Pipe
         let st = parse_stage(&at, i, sv, registry, &base, &stages)?;
         stages.push(st);
     }
-    Ok(Pipeline { file: file.to_path_buf(), name, out, sha256: sha256_hex(text.as_bytes()), stages })
+    Ok(Pipeline { file: file.to_path_buf(), name, out, sha256: sha256_hex(text.as_bytes()), stages, engine: None })
 }
 
 /// The `[pipeline]` table: the pipeline's name and run directory.
