@@ -39,6 +39,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _core
+from ._api import read
 from . import dask as cd
 
 import dask
@@ -80,19 +81,13 @@ def _open(path: str, dataset: str | None, voxel_um: float | None, chunks: Any) -
         if chunks is not None:
             x = x.rechunk(chunks)
     else:
-        data, meta = _core_read(path, dataset)
+        data, meta = read(path, dataset=dataset)
         scale = meta.get("spacing_um")
         x = da.from_array(data, chunks=chunks if chunks is not None else "auto")
     if x.ndim != 3:
         raise ValueError(f"{path}: a volume must be 3-D, got shape {x.shape}")
     spacing = [float(voxel_um)] * 3 if voxel_um is not None else (list(scale) if scale else None)
     return x, spacing
-
-
-def _core_read(path: str, dataset: str | None) -> tuple[np.ndarray, dict]:
-    from ._api import read
-
-    return read(path, dataset=dataset)
 
 
 # ------------------------------------------------------------------ output
@@ -270,22 +265,13 @@ def _now() -> str:
 def _provenance(kind: str, params: dict, started: str, executor: dict) -> dict:
     return {
         "tool": "chemomech",
-        "version": _version(),
+        "version": _core.__version__,
         "stage": kind,
         "parameters": params,
         "executor": executor,
         "started_utc": started,
         "finished_utc": _now(),
     }
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("chemomech")
-    except PackageNotFoundError:  # pragma: no cover - run from a source tree
-        return "unknown"
 
 
 # ------------------------------------------------------------------ stages
