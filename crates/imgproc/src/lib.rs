@@ -32,4 +32,4 @@ pub mod watershed;
 pub use edt::edt;
 pub use fft::{Fft2, fft2, fourier_shift, frequencies, fresnel_propagate, ifft2};
 pub use label::{Connectivity, label};
-pub use register::register_translation;
+pub use register::{Translation, register_translation, register_translation_scored};

@@ -3,8 +3,8 @@
 //! documentation): E0 from the maximum of the derivative in two passes
 //! (unsmoothed, then Lorentzian-smoothed around the first estimate);
 //! pre1 = the second energy point rounded to 5 eV, pre2 = pre1/2; norm2 =
-//! the last energy rounded to 5 eV, norm1 = min(25, norm2/15 rounded to 5
-//! eV); nnorm = 2, 1 or 0 as norm2 − norm1 exceeds 300 or 30 eV; a line
+//! the last energy rounded to 5 eV, norm1 = min(25, 5·round(norm2/15))
+//! eV; nnorm = 2, 1 or 0 as norm2 − norm1 exceeds 300 or 30 eV; a line
 //! below the edge, a polynomial above it; edge step at E0; flattening.
 //! Every parameter can be overridden.
 
@@ -386,7 +386,9 @@ fn fit_ranges(en: &[f64], e0: f64, ie0: usize, p: &PreEdgeParams) -> FitRanges {
         norm2 = emax - e0 - norm2;
     }
     norm2 = norm2.min(emax - e0);
-    let mut norm1 = p.norm1.unwrap_or_else(|| 25f64.min(round5(norm2 / 15.0)));
+    // Larch's code: min(25, 5·round(norm2/15)), i.e. a fifteenth of the
+    // post-edge range in whole multiples of 5 eV (not rounded to 5 eV).
+    let mut norm1 = p.norm1.unwrap_or_else(|| 25f64.min(5.0 * (norm2 / 15.0).round_ties_even()));
     if norm1 > norm2 {
         std::mem::swap(&mut norm1, &mut norm2);
     }

@@ -42,3 +42,39 @@ fn cu_and_fe_match_larch() {
     assert!(((r.edge_step - 2.424699) / 2.424699).abs() <= 1e-4, "Fe edge step {}", r.edge_step);
     assert_eq!(r.pre1, -150.0);
 }
+
+/// Spectra cut short above the edge (45–420 eV of post-edge data) follow
+/// Larch's choice of norm1, norm2 and nnorm and its edge step. Golden values:
+/// tests/data/larch_short_post_edge.csv (xraylarch 2026.3.1, written by
+/// bench/larch_short_post_edge.py).
+#[test]
+fn short_post_edge_ranges_match_larch() {
+    if chemomech_core::testdata::shared_data_dir().is_none() {
+        eprintln!("skipped: ../shared/data not found");
+        return;
+    }
+    let golden =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/larch_short_post_edge.csv")).unwrap();
+    let mut checked = 0;
+    for line in golden.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |k: usize| f[k].parse::<f64>().unwrap();
+        let (e, mu) = spectrum(f[0]);
+        let keep: Vec<usize> = (0..e.len()).filter(|&i| e[i] <= num(1) + 1e-6).collect();
+        let (e, mu): (Vec<f64>, Vec<f64>) = keep.iter().map(|&i| (e[i], mu[i])).unzip();
+        let r = pre_edge(&e, &mu, &Default::default()).unwrap();
+        let what = format!("{} up to {} eV", f[0], f[1]);
+        assert!((r.e0 - num(2)).abs() <= 0.05, "{what}: e0 {} against Larch's {}", r.e0, f[2]);
+        assert_eq!(r.norm1, num(4), "{what}: norm1");
+        assert!((r.norm2 - num(5)).abs() <= 1e-6, "{what}: norm2 {} against {}", r.norm2, f[5]);
+        assert_eq!(r.nnorm as f64, num(6), "{what}: nnorm");
+        assert!(
+            ((r.edge_step - num(3)) / num(3)).abs() <= 2e-4,
+            "{what}: edge step {} against Larch's {}",
+            r.edge_step,
+            f[3]
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 30);
+}

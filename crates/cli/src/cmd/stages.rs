@@ -196,6 +196,13 @@ pub fn xanes(a: &XanesArgs, ui: &Ui) -> Result<()> {
                 "  registration: reference frame at {} eV, largest shift {:.2} px, lowest quality {:.3}\n",
                 r.reference_energy_ev, r.max_shift_px, r.min_quality
             ));
+            if !r.interpolated_energies_ev.is_empty() {
+                t.push_str(&format!(
+                    "  {} frames without a significant match, shifts interpolated from their neighbours: {:?} eV\n",
+                    r.interpolated_energies_ev.len(),
+                    r.interpolated_energies_ev
+                ));
+            }
         }
         t.push_str(&format!("  mask: {} pixels", m.pixels_masked));
         if let Some(a) = m.masked_area_um2 {

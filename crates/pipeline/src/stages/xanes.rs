@@ -34,14 +34,16 @@ pub struct Register(pub RegistrationMode);
 
 impl Default for Register {
     fn default() -> Self {
-        Register(RegistrationMode::Reference(None))
+        Register(RegistrationMode::Joint(None))
     }
 }
 
 impl std::fmt::Display for Register {
-    /// `reference`, `reference:N`, `chained` or `none`: what [`str::parse`] reads.
+    /// `joint`, `joint:N`, `reference`, `reference:N`, `chained` or `none`: what [`str::parse`] reads.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
+            RegistrationMode::Joint(None) => f.write_str("joint"),
+            RegistrationMode::Joint(Some(n)) => write!(f, "joint:{n}"),
             RegistrationMode::Reference(None) => f.write_str("reference"),
             RegistrationMode::Reference(Some(n)) => write!(f, "reference:{n}"),
             RegistrationMode::Chained => f.write_str("chained"),
@@ -53,15 +55,18 @@ impl std::fmt::Display for Register {
 impl std::str::FromStr for Register {
     type Err = Error;
     fn from_str(r: &str) -> Result<Self> {
+        let frame = |prefix: &str| r.strip_prefix(prefix).and_then(|n| n.parse().ok());
         Ok(Register(match r {
+            "joint" => RegistrationMode::Joint(None),
             "reference" => RegistrationMode::Reference(None),
             "chained" => RegistrationMode::Chained,
             "none" => RegistrationMode::None,
-            r => match r.strip_prefix("reference:").and_then(|n| n.parse().ok()) {
-                Some(n) => RegistrationMode::Reference(Some(n)),
-                None => {
+            r => match (frame("joint:"), frame("reference:")) {
+                (Some(n), _) => RegistrationMode::Joint(Some(n)),
+                (_, Some(n)) => RegistrationMode::Reference(Some(n)),
+                _ => {
                     return Err(Error::param(format!(
-                        "registration must be reference, reference:N, chained or none, got '{r}'"
+                        "registration must be joint, joint:N, reference, reference:N, chained or none, got '{r}'"
                     )));
                 }
             },
@@ -121,7 +126,7 @@ pub struct Params {
     /// Particle labels on the same pixel grid: per-particle SoC, core–shell profile and valence-gradient angles.
     #[arg(long)]
     pub labels: Option<PathBuf>,
-    /// Registration: reference (to the best-contrast frame), reference:N, chained, none. 3-D stacks are not registered.
+    /// Registration: joint (each frame to its energy neighbours and the best-contrast frame, solved together; frames without a significant match interpolated), joint:N (reference frame N), reference, reference:N, chained, none. 3-D stacks are not registered.
     #[arg(long, default_value = "reference")]
     #[serde(with = "crate::params::text")]
     pub register: Register,
@@ -199,6 +204,10 @@ pub struct RegistrationSummary {
     pub min_quality: f64,
     /// Energies (eV) of the frames flagged for low quality.
     pub flagged_energies_ev: Vec<f64>,
+    /// Energies (eV) of the frames no significant pair reached: their
+    /// shifts are interpolated from their registered neighbours.
+    #[serde(default)]
+    pub interpolated_energies_ev: Vec<f64>,
 }
 
 /// Per-particle chemistry, with `--labels`.
@@ -720,6 +729,8 @@ fn registration_table(
         ("quality_before", Column::F64(reg.frames.iter().map(|f| f.quality_before).collect()), None),
         ("quality_after", Column::F64(reg.frames.iter().map(|f| f.quality_after).collect()), None),
         ("flagged", Column::U64(reg.frames.iter().map(|f| f.flagged as u64).collect()), None),
+        ("links", Column::U64(reg.frames.iter().map(|f| f.links as u64).collect()), None),
+        ("interpolated", Column::U64(reg.frames.iter().map(|f| f.interpolated as u64).collect()), None),
     ])?;
     table::write_csv(&dir.path("registration.csv"), &t, Some(prov))?;
     written.push("registration.csv".into());
@@ -731,6 +742,7 @@ fn registration_table(
         max_shift_px: reg.frames.iter().map(|f| f.dy.hypot(f.dx)).fold(0.0, f64::max),
         min_quality: reg.frames.iter().map(|f| f.quality_after).fold(f64::INFINITY, f64::min),
         flagged_energies_ev: flagged,
+        interpolated_energies_ev: reg.frames.iter().filter(|f| f.interpolated).map(|f| f.energy_ev).collect(),
     })
 }
 
