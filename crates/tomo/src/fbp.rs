@@ -217,8 +217,8 @@ pub fn backproject(filtered: ArrayView2<f32>, g: &Geometry, n: usize) -> Array2<
                 at(col, o);
             }
         }
-        for o in row.iter_mut() {
-            *o *= w;
+        for (col, o) in row.iter_mut().enumerate() {
+            *o = if g.in_field_of_view(col as f64 - c, y) { *o * w } else { 0.0 };
         }
     });
     img

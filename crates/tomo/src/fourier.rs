@@ -75,6 +75,8 @@ pub fn slice_working_bytes(n: usize) -> usize {
 
 /// Everything fixed for a geometry: filter, trigonometry, kernel, FFT plans.
 struct Gridder {
+    /// The scan's geometry (the field of view outside which pixels stay 0).
+    geometry: Geometry,
     n: usize,
     m: usize,
     len: usize,
@@ -104,7 +106,7 @@ impl Gridder {
         let m = OVERSAMPLING * n;
         let fwd = RealFftPlanner::<f64>::new().plan_fft_forward(len);
         let inv = FftPlanner::<f32>::new().plan_fft_inverse(m);
-        Self { n, m, len, resp, shift, trig, e3, tau, fwd, inv }
+        Self { geometry: g.clone(), n, m, len, resp, shift, trig, e3, tau, fwd, inv }
     }
 
     /// Kernel weights along one axis for a sample at grid coordinate `x`:
@@ -188,7 +190,9 @@ impl Gridder {
             }
             self.inv.process_with_scratch(&mut col, &mut scratch);
             for (or, &gr) in need.iter().enumerate() {
-                out[[or, oc]] = (col[gr].re as f64 * dx[or] * dx[oc]) as f32;
+                if self.geometry.in_field_of_view(oc as f64 - c, or as f64 - c) {
+                    out[[or, oc]] = (col[gr].re as f64 * dx[or] * dx[oc]) as f32;
+                }
             }
         }
         out

@@ -39,6 +39,20 @@ impl Geometry {
         }
         Ok(())
     }
+    /// Radius (pixels) of the disc about the rotation axis that stays on the
+    /// detector at every angle: min(centre, n_det − 1 − centre). Pixels
+    /// beyond it have incomplete data and are reconstructed as 0.
+    pub fn field_of_view_radius(&self) -> f64 {
+        self.center.min(self.n_det as f64 - 1.0 - self.center).max(0.0)
+    }
+
+    /// Whether the pixel at (x, y), relative to the rotation axis, lies in
+    /// the [`field_of_view_radius`](Self::field_of_view_radius) disc.
+    pub fn in_field_of_view(&self, x: f64, y: f64) -> bool {
+        let r = self.field_of_view_radius();
+        x * x + y * y <= r * r + 1e-9
+    }
+
     /// Checks the geometry and that a sinogram `(angle, n_det)` fits it.
     pub fn check_sinogram(&self, dim: (usize, usize)) -> Result<()> {
         self.validate()?;

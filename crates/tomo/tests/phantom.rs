@@ -10,7 +10,8 @@ use rand_distr::{Distribution, Poisson};
 /// (value per pixel, centre x, centre y (rows, downwards), a, b, angle φ)
 type Ellipse = (f64, f64, f64, f64, f64, f64);
 
-fn phantom() -> Vec<Ellipse> {
+/// The phantom for a 300-pixel image.
+fn phantom300() -> Vec<Ellipse> {
     vec![
         (0.010, 0.0, 0.0, 110.0, 90.0, 0.2),   // matrix
         (0.008, -40.0, 10.0, 25.0, 18.0, 0.6), // denser inclusion (adds to the matrix)
@@ -19,9 +20,15 @@ fn phantom() -> Vec<Ellipse> {
     ]
 }
 
-/// Value of the phantom at (x, y) relative to the image centre.
-fn value(x: f64, y: f64) -> f64 {
-    phantom()
+/// The phantom scaled to an `n`-pixel image.
+fn phantom(n: usize) -> Vec<Ellipse> {
+    let k = n as f64 / 300.0;
+    phantom300().into_iter().map(|(v, cx, cy, a, b, phi)| (v, cx * k, cy * k, a * k, b * k, phi)).collect()
+}
+
+/// Value of the `n`-pixel phantom at (x, y) relative to the image centre.
+fn value(n: usize, x: f64, y: f64) -> f64 {
+    phantom(n)
         .iter()
         .filter(|(_, cx, cy, a, b, phi)| {
             let (dx, dy) = (x - cx, y - cy);
@@ -33,11 +40,12 @@ fn value(x: f64, y: f64) -> f64 {
         .sum()
 }
 
-/// Exact line integral at detector coordinate t (relative to the axis), angle θ.
-fn radon(t: f64, th: f64) -> f64 {
+/// Exact line integral of the `size`-pixel phantom at detector coordinate
+/// t (relative to the axis), angle θ.
+fn radon(size: usize, t: f64, th: f64) -> f64 {
     // Our geometry: t = x·cosθ − y·sinθ, i.e. the unit normal n = (cosθ, −sinθ).
     let n = (th.cos(), -th.sin());
-    phantom()
+    phantom(size)
         .iter()
         .map(|&(rho, cx, cy, a, b, phi)| {
             let e1 = (phi.cos(), phi.sin());
@@ -57,7 +65,8 @@ fn measure(n_det: usize, angles: &[f64], photons: f64, seed: u64) -> ProjectionS
         let th = a.to_radians();
         for u in 0..n_det {
             // Detector pixel: the mean over its width (16-point midpoint rule).
-            let p: f64 = (0..16).map(|s| radon(u as f64 - c - 0.5 + (s as f64 + 0.5) / 16.0, th)).sum::<f64>() / 16.0;
+            let p: f64 =
+                (0..16).map(|s| radon(n_det, u as f64 - c - 0.5 + (s as f64 + 0.5) / 16.0, th)).sum::<f64>() / 16.0;
             let mean = photons * (-p).exp();
             data[[k, 0, u]] = Poisson::new(mean).unwrap().sample(&mut g) as f32;
         }
@@ -79,7 +88,7 @@ fn ellipse_phantom_gain_and_dc() {
         let img = rec.index_axis(ndarray::Axis(0), 0);
         let c = (n / 2) as f64;
         // Compare in regions 4 px inside each boundary (away from edge blur).
-        let truth = Array2::from_shape_fn((n, n), |(r, col)| value(col as f64 - c, r as f64 - c));
+        let truth = Array2::from_shape_fn((n, n), |(r, col)| value(n, col as f64 - c, r as f64 - c));
         let interior = |r: usize, col: usize| -> bool {
             let v = truth[[r, col]];
             (-4i32..=4).all(|dr| {
@@ -122,6 +131,75 @@ fn ellipse_phantom_gain_and_dc() {
                     cnt
                 );
             }
+        }
+    }
+}
+
+/// Mean reconstructed value of each phantom region (away from its edges):
+/// (true value, reconstructed mean, pixels).
+fn region_means(n: usize, img: ndarray::ArrayView2<f32>) -> Vec<(f64, f64, usize)> {
+    let c = (n / 2) as f64;
+    let m = (4 * n / 300).max(3) as i32;
+    let truth = Array2::from_shape_fn((n, n), |(r, col)| value(n, col as f64 - c, r as f64 - c));
+    let mut by_value: std::collections::BTreeMap<i64, (f64, f64, usize)> = Default::default();
+    for r in m as usize..n - m as usize {
+        for col in m as usize..n - m as usize {
+            let v = truth[[r, col]];
+            if (r as f64 - c).hypot(col as f64 - c) > 0.47 * n as f64
+                || [(-m, 0), (m, 0), (0, -m), (0, m), (-m, -m), (m, m), (-m, m), (m, -m)]
+                    .iter()
+                    .any(|&(dr, dc)| truth[[(r as i32 + dr) as usize, (col as i32 + dc) as usize]] != v)
+            {
+                continue;
+            }
+            let e = by_value.entry((v * 1e6).round() as i64).or_insert((v, 0.0, 0));
+            e.1 += img[[r, col]] as f64;
+            e.2 += 1;
+        }
+    }
+    by_value.into_values().map(|(v, s, k)| (v, s / k as f64, k)).collect()
+}
+
+/// Gain and offset (fraction of the matrix value 0.010) of a reconstruction:
+/// the line through the region means, each weighted by its pixels.
+fn calibration(means: &[(f64, f64, usize)]) -> (f64, f64) {
+    let w: f64 = means.iter().map(|m| m.2 as f64).sum();
+    let mx = means.iter().map(|m| m.0 * m.2 as f64).sum::<f64>() / w;
+    let my = means.iter().map(|m| m.1 * m.2 as f64).sum::<f64>() / w;
+    let sxy: f64 = means.iter().map(|m| m.2 as f64 * (m.0 - mx) * (m.1 - my)).sum();
+    let sxx: f64 = means.iter().map(|m| m.2 as f64 * (m.0 - mx).powi(2)).sum();
+    let gain = sxy / sxx;
+    (gain, (my - gain * mx) / 0.010)
+}
+
+/// Issue 28: gain and offset within 0.2 % for 128² to 1024² and 180 to 1500
+/// angles, FBP and Fourier, with the pixels outside the detector's circle at 0.
+#[test]
+fn calibration_holds_across_sizes_and_angle_counts() {
+    for (n, na) in [(128, 180), (128, 1500), (256, 360), (256, 1500), (1024, 180), (1024, 1500)] {
+        let angles: Vec<f64> = (0..na).map(|k| k as f64 * 180.0 / na as f64).collect();
+        let p = measure(n, &angles, 1e7, 3);
+        for algorithm in [Algorithm::Fbp, Algorithm::Fourier] {
+            let params = ReconParams { algorithm, ..Default::default() };
+            let (lines, _) = preprocess(&p, &params).unwrap();
+            let rec = reconstruct(lines.view(), &angles, (n / 2) as f64, &params, None).unwrap();
+            let img = rec.index_axis(ndarray::Axis(0), 0);
+            let (gain, offset) = calibration(&region_means(n, img));
+            let c = (n / 2) as f64;
+            let outside: Vec<f32> = img
+                .indexed_iter()
+                .filter(|((r, col), _)| (*r as f64 - c).hypot(*col as f64 - c) > c + 1.0)
+                .map(|(_, &v)| v)
+                .collect();
+            let corner = outside.iter().map(|v| v.abs() as f64).sum::<f64>() / outside.len() as f64;
+            eprintln!(
+                "{n}² × {na} {algorithm:?}: gain {gain:.5}, offset {:+.4} % of the matrix, mean |value| outside the circle {:.2} % of it",
+                100.0 * offset,
+                100.0 * corner / 0.010
+            );
+            assert!((gain - 1.0).abs() <= 0.002, "{n}² × {na} {algorithm:?}: gain {gain}");
+            assert!(offset.abs() <= 0.002, "{n}² × {na} {algorithm:?}: offset {offset}");
+            assert!(corner <= 0.002 * 0.010, "{n}² × {na} {algorithm:?}: corners {corner}");
         }
     }
 }

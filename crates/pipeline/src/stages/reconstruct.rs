@@ -279,6 +279,10 @@ pub struct Summary {
     pub center: f64,
     /// How the rotation centre was found.
     pub center_method: String,
+    /// Radius (detector pixels) about the rotation axis seen at every angle;
+    /// voxels beyond it have incomplete data and are written as 0.
+    #[serde(default)]
+    pub field_of_view_radius_px: f64,
     /// Shape of the volume (z, y, x) in voxels.
     pub shape: [usize; 3],
     /// Units of the volume's values (1/cm, 1/pixel, or delta for phase volumes).
@@ -493,6 +497,9 @@ pub fn run_plan(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary
         output: out.display().to_string(),
         center,
         center_method: method.into(),
+        field_of_view_radius_px: chemomech_tomo::Geometry::new(Vec::new(), nd)
+            .with_center(center)
+            .field_of_view_radius(),
         shape: [rows.len(), n, n],
         units: units.into(),
         pixel_um,
@@ -617,6 +624,9 @@ fn run_holo(p: &Plan, h: &HoloParams, out: &Path, progress: &dyn Progress) -> Re
         output: out.display().to_string(),
         center,
         center_method: method.into(),
+        field_of_view_radius_px: chemomech_tomo::Geometry::new(Vec::new(), nd)
+            .with_center(center)
+            .field_of_view_radius(),
         shape: [rows.len(), n, n],
         units: "delta (refractive index decrement)".into(),
         pixel_um: Some(ctf.pixel_um),

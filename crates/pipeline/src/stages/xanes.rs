@@ -127,7 +127,7 @@ pub struct Params {
     #[arg(long)]
     pub labels: Option<PathBuf>,
     /// Registration: joint (each frame to its energy neighbours and the best-contrast frame, solved together; frames without a significant match interpolated), joint:N (reference frame N), reference, reference:N, chained, none. 3-D stacks are not registered.
-    #[arg(long, default_value = "reference")]
+    #[arg(long, default_value = "joint")]
     #[serde(with = "crate::params::text")]
     pub register: Register,
     /// Mask pixels whose edge jump exceeds K times their pre-edge noise.
