@@ -168,21 +168,65 @@ fn inner_columns(t0: f64, ct: f64, nd: usize, n: usize) -> (usize, usize) {
     if hi > lo { (lo, hi) } else { (0, 0) }
 }
 
+/// Image rows and angles back-projected together: a block's projection
+/// segments stay in cache while every row of the block uses them (one pass
+/// over the sinogram per block of rows, not per row).
+const BLOCK_ROWS: usize = 16;
+/// See [`BLOCK_ROWS`].
+const BLOCK_ANGLES: usize = 32;
+
 /// Back-projects a filtered sinogram `(angle, n_det)` onto an `n x n` image.
 pub fn backproject(filtered: ArrayView2<f32>, g: &Geometry, n: usize) -> Array2<f32> {
-    let nd = filtered.ncols();
-    let c = image_center(n);
-    let trig: Vec<(f64, f64)> = g.angles_deg.iter().map(|a| (a.to_radians().cos(), a.to_radians().sin())).collect();
+    let bp = Backprojection {
+        filtered,
+        g,
+        n,
+        c: image_center(n),
+        trig: g.angles_deg.iter().map(|a| (a.to_radians().cos(), a.to_radians().sin())).collect(),
+    };
+    let na = g.angles_deg.len();
     let w = angle_weight(&g.angles_deg) as f32;
     let mut img = Array2::<f32>::zeros((n, n));
-    img.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(r, mut row)| {
-        let row = row.as_slice_mut().expect("row-major");
-        let y = r as f64 - c;
-        for (a, &(ct, st)) in trig.iter().enumerate() {
-            let p = filtered.row(a);
+    img.axis_chunks_iter_mut(Axis(0), BLOCK_ROWS).into_par_iter().enumerate().for_each(|(b, mut block)| {
+        let y = |k: usize| (b * BLOCK_ROWS + k) as f64 - bp.c;
+        // Angles in ascending order for every pixel, whatever the blocking.
+        for a0 in (0..na).step_by(BLOCK_ANGLES) {
+            for (k, mut row) in block.axis_iter_mut(Axis(0)).enumerate() {
+                let row = row.as_slice_mut().expect("row-major");
+                bp.accumulate(row, y(k), a0..(a0 + BLOCK_ANGLES).min(na));
+            }
+        }
+        for (k, mut row) in block.axis_iter_mut(Axis(0)).enumerate() {
+            for (col, o) in row.iter_mut().enumerate() {
+                *o = if g.in_field_of_view(col as f64 - bp.c, y(k)) { *o * w } else { 0.0 };
+            }
+        }
+    });
+    img
+}
+
+/// A back-projection's inputs: the filtered sinogram, its geometry and the
+/// image's size and centre.
+struct Backprojection<'a> {
+    filtered: ArrayView2<'a, f32>,
+    g: &'a Geometry,
+    n: usize,
+    c: f64,
+    /// (cos θ, sin θ) per angle.
+    trig: Vec<(f64, f64)>,
+}
+
+impl Backprojection<'_> {
+    /// Adds the projections at `angles` to the image row at `y` (relative to
+    /// the centre), unweighted.
+    fn accumulate(&self, row: &mut [f32], y: f64, angles: std::ops::Range<usize>) {
+        let nd = self.filtered.ncols();
+        for a in angles {
+            let (ct, st) = self.trig[a];
+            let p = self.filtered.row(a);
             let p = p.as_slice().expect("row-major");
             // t(col) = (col − c)·cosθ − y·sinθ + centre, affine in col.
-            let t0 = -c * ct - y * st + g.center;
+            let t0 = -self.c * ct - y * st + self.g.center;
             let at = |col: usize, o: &mut f32| {
                 let t = t0 + col as f64 * ct;
                 let i = t.floor();
@@ -196,32 +240,110 @@ pub fn backproject(filtered: ArrayView2<f32>, g: &Geometry, n: usize) -> Array2<
                 }
             };
             // Columns whose t lies safely inside [1, nd − 2] (one column of
-            // margin each side against rounding) take the branch-free path;
-            // the others the checked one above. Same arithmetic either way.
-            let (lo, hi) = inner_columns(t0, ct, nd, n);
+            // margin each side against rounding) take the vectorised path;
+            // the others the checked one above.
+            let (lo, hi) = inner_columns(t0, ct, nd, self.n);
             for (col, o) in row.iter_mut().enumerate().take(lo) {
                 at(col, o);
             }
-            for (col, o) in row.iter_mut().enumerate().take(hi).skip(lo) {
-                let t = t0 + col as f64 * ct;
-                // t ≥ 0 here, so truncation is the floor (a plain SSE2
-                // conversion; `floor` is a libm call on baseline x86-64).
-                // SAFETY: 0 ≤ t < nd − 1 < i32::MAX on these columns
-                // (`inner_columns`), so the conversion is exact truncation.
-                let fi = unsafe { t.to_int_unchecked::<i32>() } as usize;
-                let f = (t - fi as f64) as f32;
-                let (a0, a1) = (p[fi], p[fi + 1]);
-                *o += a0 + f * (a1 - a0);
+            if hi > lo {
+                interpolate_inner(&mut row[lo..hi], p, t0, lo, ct);
             }
             for (col, o) in row.iter_mut().enumerate().skip(hi) {
                 at(col, o);
             }
         }
-        for (col, o) in row.iter_mut().enumerate() {
-            *o = if g.in_field_of_view(col as f64 - c, y) { *o * w } else { 0.0 };
+    }
+}
+
+/// Adds to `out[k]` the projection `p` linearly interpolated at
+/// t = `t0` + (`col0` + k)·`ct`, where every t lies within [1, len − 2]
+/// ([`inner_columns`]): the back-projection's hot loop, in SIMD with
+/// gathers where the CPU has AVX-512 or AVX2 (written with `std::arch`
+/// intrinsics: the compiler's own vectorisation of this loop converted
+/// every index to 64 bits and every column number one lane at a time, and
+/// no kept crate offers gathers). All paths compute t = t0 + k·ct and
+/// a0 + f·(a1 − a0) in f32 with the same operations (no fused
+/// multiply-add), so they give the same bits. f32 t is exact to 3·10⁻⁴
+/// pixel for detectors up to 4096 pixels, far below the data's precision.
+fn interpolate_inner(out: &mut [f32], p: &[f32], t0: f64, col0: usize, ct: f64) {
+    let (t0, ct, col0) = (t0 as f32, ct as f32, col0 as i32);
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is present; indices stay in 0..len − 1 (clamped).
+            done = unsafe { simd::interpolate_avx512(out, p, t0, col0, ct) };
+        } else if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present; indices stay in 0..len − 1 (clamped).
+            done = unsafe { simd::interpolate_avx2(out, p, t0, col0, ct) };
         }
-    });
-    img
+    }
+    let last = p.len().saturating_sub(2) as i32;
+    for (k, o) in out.iter_mut().enumerate().skip(done) {
+        let t = t0 + ((col0 + k as i32) as f32) * ct;
+        // Truncation is the floor for t ≥ 0; the clamp keeps fi + 1 inside `p`.
+        let fi = (t as i32).clamp(0, last);
+        let f = t - fi as f32;
+        let (a0, a1) = (p[fi as usize], p[fi as usize + 1]);
+        *o += a0 + f * (a1 - a0);
+    }
+}
+
+/// The SIMD bodies of [`interpolate_inner`]: whole vectors of columns;
+/// they return how many columns they did (the rest is the scalar tail's).
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn interpolate_avx512(out: &mut [f32], p: &[f32], t0: f32, col0: i32, ct: f32) -> usize {
+        let lanes =
+            _mm512_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0);
+        let (vt0, vct) = (_mm512_set1_ps(t0), _mm512_set1_ps(ct));
+        let (zero, last) = (_mm512_setzero_si512(), _mm512_set1_epi32(p.len() as i32 - 2));
+        let mut k = 0;
+        while k + 16 <= out.len() {
+            let cols = _mm512_add_ps(_mm512_set1_ps((col0 + k as i32) as f32), lanes);
+            let t = _mm512_add_ps(vt0, _mm512_mul_ps(cols, vct));
+            let fi = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvttps_epi32(t), zero), last);
+            let f = _mm512_sub_ps(t, _mm512_cvtepi32_ps(fi));
+            // SAFETY (caller): fi and fi + 1 index `p`; k + 16 ≤ out.len().
+            unsafe {
+                let a0 = _mm512_i32gather_ps::<4>(fi, p.as_ptr());
+                let a1 = _mm512_i32gather_ps::<4>(fi, p.as_ptr().add(1));
+                let o = out.as_mut_ptr().add(k);
+                let v = _mm512_add_ps(a0, _mm512_mul_ps(f, _mm512_sub_ps(a1, a0)));
+                _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), v));
+            }
+            k += 16;
+        }
+        k
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn interpolate_avx2(out: &mut [f32], p: &[f32], t0: f32, col0: i32, ct: f32) -> usize {
+        let lanes = _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+        let (vt0, vct) = (_mm256_set1_ps(t0), _mm256_set1_ps(ct));
+        let (zero, last) = (_mm256_setzero_si256(), _mm256_set1_epi32(p.len() as i32 - 2));
+        let mut k = 0;
+        while k + 8 <= out.len() {
+            let cols = _mm256_add_ps(_mm256_set1_ps((col0 + k as i32) as f32), lanes);
+            let t = _mm256_add_ps(vt0, _mm256_mul_ps(cols, vct));
+            let fi = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(t), zero), last);
+            let f = _mm256_sub_ps(t, _mm256_cvtepi32_ps(fi));
+            // SAFETY (caller): fi and fi + 1 index `p`; k + 8 ≤ out.len().
+            unsafe {
+                let a0 = _mm256_i32gather_ps::<4>(p.as_ptr(), fi);
+                let a1 = _mm256_i32gather_ps::<4>(p.as_ptr().add(1), fi);
+                let o = out.as_mut_ptr().add(k);
+                let v = _mm256_add_ps(a0, _mm256_mul_ps(f, _mm256_sub_ps(a1, a0)));
+                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), v));
+            }
+            k += 8;
+        }
+        k
+    }
 }
 
 /// FBP of one sinogram `(angle, n_det)` onto an `n x n` image.
@@ -273,6 +395,47 @@ mod tests {
             assert!(x[256] <= r[256] && (x[1] - r[1]).abs() < 1e-3);
         }
     }
+    #[test]
+    fn simd_interpolation_equals_the_scalar_loop_bit_for_bit() {
+        let p: Vec<f32> = (0..300).map(|k| ((k * 37 % 101) as f32 - 50.0) * 0.37).collect();
+        for &(t0, col0, ct) in &[(1.2, 0usize, 0.93), (250.7, 3, -0.71), (40.0, 5, 0.0), (2.5, 1, 0.999_999)] {
+            let n = 101;
+            let scalar = |t0: f32, col0: i32, ct: f32| -> Vec<f32> {
+                (0..n)
+                    .map(|k| {
+                        let t = t0 + ((col0 + k as i32) as f32) * ct;
+                        let fi = (t as i32).clamp(0, p.len() as i32 - 2) as usize;
+                        let f = t - fi as f32;
+                        1.0 + (p[fi] + f * (p[fi + 1] - p[fi]))
+                    })
+                    .collect()
+            };
+            let want = scalar(t0 as f32, col0 as i32, ct as f32);
+            let mut got = vec![1.0f32; n];
+            interpolate_inner(&mut got, &p, t0, col0, ct);
+            assert_eq!(got, want, "dispatched path at t0 {t0} ct {ct}");
+            #[cfg(target_arch = "x86_64")]
+            for (name, present) in
+                [("avx512f", std::is_x86_feature_detected!("avx512f")), ("avx2", std::is_x86_feature_detected!("avx2"))]
+            {
+                if !present {
+                    continue;
+                }
+                let mut v = vec![1.0f32; n];
+                // SAFETY: the feature is present; 1 ≤ t ≤ 298 on these columns.
+                let done = unsafe {
+                    if name == "avx2" {
+                        simd::interpolate_avx2(&mut v, &p, t0 as f32, col0 as i32, ct as f32)
+                    } else {
+                        simd::interpolate_avx512(&mut v, &p, t0 as f32, col0 as i32, ct as f32)
+                    }
+                };
+                assert!(done > 0 && done <= n);
+                assert_eq!(v[..done], want[..done], "{name} at t0 {t0} ct {ct}");
+            }
+        }
+    }
+
     #[test]
     fn weights_for_180_and_360() {
         let a: Vec<f64> = (0..180).map(|k| k as f64).collect();
