@@ -216,6 +216,7 @@ def reconstruct(
     filter: str = "ramp",
     size: int | None = None,
     pixel_um: float | None = None,
+    iterations: int | None = None,
     threads: int | None = None,
 ) -> npt.NDArray[np.float32]: ...
 def xanes_maps(

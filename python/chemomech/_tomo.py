@@ -383,6 +383,7 @@ def reconstruct(
     filter: str = "ramp",
     size: int | None = None,
     pixel_um: float | None = None,
+    iterations: int | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
     """Parallel-beam reconstruction of line integrals.
@@ -396,9 +397,10 @@ def reconstruct(
     center : float, optional
         Rotation axis in detector pixels (default: :func:`find_center` with
         Vo's method on the middle row).
-    algorithm : {'fbp', 'fourier'}, optional
-        Filtered back-projection (default) or direct Fourier reconstruction
-        by gridding (``gridrec`` is accepted for it).
+    algorithm : {'fbp', 'fourier', 'sirt', 'cgls'}, optional
+        Filtered back-projection (default), direct Fourier reconstruction
+        by gridding (``gridrec`` is accepted for it), or the iterative SIRT
+        (non-negative) and CGLS, for few angles or a missing wedge.
     filter : {'ramp', 'shepp', 'cosine', 'hamming', 'hann'}, optional
         Reconstruction filter (default: the plain ramp).
     size : int, optional
@@ -406,6 +408,9 @@ def reconstruct(
     pixel_um : float, optional
         Pixel size in µm: the result is then the attenuation coefficient in
         1/cm (else per pixel).
+    iterations : int, optional
+        Iterations of ``sirt`` or ``cgls`` (default 100 and 10; CGLS
+        semi-converges, so more is not better).
     threads : int, optional
         Run in a pool of this many threads (default: rayon's global pool).
 
@@ -431,6 +436,10 @@ def reconstruct(
     if size is not None and (isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1):
         raise ValueError(f"size must be a positive integer (pixels), got {size!r}")
     px = None if pixel_um is None else _positive(pixel_um, "pixel_um")
+    if iterations is not None and (
+        isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 1
+    ):
+        raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
     v = _core.reconstruct(
         lin,
         a,
@@ -439,6 +448,7 @@ def reconstruct(
         filter=str(filter),
         size=None if size is None else int(size),
         pixel_um=px,
+        iterations=None if iterations is None else int(iterations),
         threads=_threads(threads),
     )
     return v[0] if flat else v

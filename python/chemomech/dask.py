@@ -155,6 +155,7 @@ def reconstruct(
     filter: str = "ramp",
     size: int | None = None,
     pixel_um: float | None = None,
+    iterations: int | None = None,
     threads: int = 1,
 ) -> "da.Array":
     """Reconstruction of line integrals (angle, row, column) by detector
@@ -173,7 +174,15 @@ def reconstruct(
 
     def one(b):
         return _tomo.reconstruct(
-            b, a, center, algorithm=algorithm, filter=filter, size=n, pixel_um=pixel_um, threads=threads
+            b,
+            a,
+            center,
+            algorithm=algorithm,
+            filter=filter,
+            size=n,
+            pixel_um=pixel_um,
+            iterations=iterations,
+            threads=threads,
         )
 
     chunks = (lin.chunks[1], (n,), (n,))

@@ -193,7 +193,7 @@ pub(crate) fn ctf<'py>(
 /// Reconstruction of line integrals `(angle, rows, cols)` into `(rows, n, n)`,
 /// in 1/cm when the pixel size is given (else per pixel).
 #[pyfunction]
-#[pyo3(signature = (lines, angles_deg, center, algorithm = "fbp", filter = "ramp", size = None, pixel_um = None, threads = None))]
+#[pyo3(signature = (lines, angles_deg, center, algorithm = "fbp", filter = "ramp", size = None, pixel_um = None, iterations = None, threads = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn reconstruct<'py>(
     py: Python<'py>,
@@ -204,11 +204,12 @@ pub(crate) fn reconstruct<'py>(
     filter: &str,
     size: Option<usize>,
     pixel_um: Option<f64>,
+    iterations: Option<usize>,
     threads: Option<usize>,
 ) -> PyResult<Out<'py>> {
     let algorithm: Algorithm = algorithm.parse().map_err(py_err)?;
     let filter = named(filter, "filter", "ramp, shepp, cosine, hamming, hann")?;
-    let params = ReconParams { algorithm, filter, size, ..Default::default() };
+    let params = ReconParams { algorithm, filter, size, iterations, ..Default::default() };
     let l = lines.as_array();
     let v = run(py, threads, || {
         chemomech_tomo::recon::reconstruct(standard(l).view(), &angles_deg, center, &params, pixel_um)

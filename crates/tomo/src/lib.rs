@@ -12,6 +12,7 @@ pub mod center;
 pub mod fbp;
 pub mod fourier;
 pub mod geometry;
+pub mod iterative;
 pub mod phase;
 pub mod preprocess;
 pub mod project;

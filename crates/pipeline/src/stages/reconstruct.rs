@@ -169,11 +169,15 @@ pub struct Params {
     #[arg(long, default_value = "ramp")]
     #[serde(with = "crate::params::text")]
     pub filter: Filter,
-    /// Algorithm: fbp (filtered back-projection) or fourier (direct
-    /// Fourier gridding, faster; same filters and scale).
+    /// Algorithm: fbp (filtered back-projection), fourier (direct
+    /// Fourier gridding, faster; same filters and scale), sirt or cgls
+    /// (iterative, for few angles or a missing wedge; slower).
     #[arg(long, default_value = "fbp")]
     #[serde(with = "crate::params::text")]
     pub algorithm: Algorithm,
+    /// Iterations of sirt or cgls (default 100 and 10; cgls semi-converges, so more is not better).
+    #[arg(long)]
+    pub iterations: Option<usize>,
     /// Ring removal: none, vo (Vo 2018 sorting + large stripes), fw (Münch 2009 Fourier–wavelet).
     #[arg(long, value_enum, default_value_t = RingsName::None)]
     pub rings: RingsName,
@@ -251,8 +255,16 @@ impl Params {
             }
             _ => None,
         };
+        if self.iterations.is_some() && !matches!(self.algorithm, Algorithm::Sirt | Algorithm::Cgls) {
+            return Err(Error::param("--iterations applies to --algorithm sirt or cgls"));
+        }
+        if self.iterations == Some(0) {
+            return Err(Error::param("--iterations must be at least 1"));
+        }
         let recon = ReconParams {
             algorithm: self.algorithm,
+            iterations: self.iterations,
+            nonnegative: true,
             filter: self.filter,
             rings,
             zinger: self.zinger,
