@@ -8,6 +8,7 @@
 //! rotation axis in detector-pixel units (default `n_det/2`, as TomoPy).
 //! At θ = 0 the rays run down the columns.
 
+pub mod align;
 pub mod center;
 pub mod fbp;
 pub mod fourier;

@@ -3,6 +3,7 @@
 
 use chemomech_core::{Error, Progress, ProjectionSet, Provenance, Result};
 use chemomech_io::{Dataset, OpenOptions, open_with};
+use chemomech_tomo::align::{AlignMethod, AlignParams, Alignment, align_projections, apply_shifts};
 use chemomech_tomo::center::{check_center, find_center_180, find_center_vo};
 use chemomech_tomo::fbp::Filter;
 use chemomech_tomo::phase::Paganin;
@@ -46,6 +47,9 @@ pub struct Plan {
     pub slices: Option<Range<usize>>,
     /// Memory budget in GB for data in flight; default 4 GB.
     pub memory_gb: Option<f64>,
+    /// Projection alignment (absorption scans).
+    #[serde(default)]
+    pub align: AlignParams,
 }
 
 /// Ring removal, as the user names it.
@@ -178,6 +182,15 @@ pub struct Params {
     /// Iterations of sirt or cgls (default 100 and 10; cgls semi-converges, so more is not better).
     #[arg(long)]
     pub iterations: Option<usize>,
+    /// Projection alignment for jitter between projections: none, mass
+    /// (mass centres), joint (mass, then re-projection rounds). Writes
+    /// alignment.csv beside the volume; the whole scan is held in memory.
+    #[arg(long, default_value = "none")]
+    #[serde(with = "crate::params::text")]
+    pub align: AlignMethod,
+    /// Most re-projection rounds of --align joint (default 10).
+    #[arg(long)]
+    pub align_iterations: Option<usize>,
     /// Ring removal: none, vo (Vo 2018 sorting + large stripes), fw (Münch 2009 Fourier–wavelet).
     #[arg(long, value_enum, default_value_t = RingsName::None)]
     pub rings: RingsName,
@@ -273,8 +286,39 @@ impl Params {
             size: self.size,
         };
         let slices = self.slices.as_ref().map(|r| r.start..r.end.unwrap_or(usize::MAX));
-        Ok(Plan { input: self.input.clone(), holo, center: self.center.0, recon, slices, memory_gb: self.memory_gb })
+        if self.align != AlignMethod::None && holo.is_some() {
+            return Err(Error::param("--align is for absorption scans (not --phase ctf)"));
+        }
+        let mut align = AlignParams { method: self.align, ..Default::default() };
+        if let Some(n) = self.align_iterations {
+            if self.align != AlignMethod::Joint || n == 0 {
+                return Err(Error::param("--align-iterations takes a positive count, with --align joint"));
+            }
+            align.iterations = n;
+        }
+        Ok(Plan {
+            input: self.input.clone(),
+            holo,
+            center: self.center.0,
+            recon,
+            slices,
+            memory_gb: self.memory_gb,
+            align,
+        })
     }
+}
+
+/// What the projection alignment did.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AlignmentSummary {
+    /// The method used.
+    pub method: AlignMethod,
+    /// The table of shifts per projection (beside the volume).
+    pub table: String,
+    /// Largest shift applied to a projection (pixels).
+    pub max_shift_px: f64,
+    /// Joint: RMS change of the shifts in each re-projection round (pixels).
+    pub rounds_rms_px: Vec<f64>,
 }
 
 /// What `reconstruct` reports.
@@ -291,6 +335,9 @@ pub struct Summary {
     pub center: f64,
     /// How the rotation centre was found.
     pub center_method: String,
+    /// Projection alignment, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alignment: Option<AlignmentSummary>,
     /// Radius (detector pixels) about the rotation axis seen at every angle;
     /// voxels beyond it have incomplete data and are written as 0.
     #[serde(default)]
@@ -464,20 +511,9 @@ pub fn run_plan(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary
         }
     };
 
-    // Rows per slab within the memory budget: raw + transmission + filtered
-    // copies of the projections, plus the reconstructed slices.
-    let budget = p.memory_gb.unwrap_or(4.0) * 1e9;
-    if !(budget > 0.0) {
-        return Err(Error::param("--memory-gb must be positive"));
-    }
-    let per_row = (na * nd * 4 * 4 + n * n * 4 * 2) as f64;
-    let mut fixed = if lazy { 0.0 } else { full.as_ref().map(|f| f.data.nbytes() as f64).unwrap_or(0.0) };
-    // The budget is for the whole process: what it holds already counts.
-    fixed += status_mb("VmRSS:").unwrap_or(0.0) * 1e6;
-    // Working memory of the slices in flight (one per thread).
-    fixed += (rayon::current_num_threads() * p.recon.algorithm.slice_working_bytes(n)) as f64;
-    // 10 % headroom for what is not modelled (I/O buffers, FFT scratch).
-    let chunk = (((0.9 * budget - fixed) / per_row).floor() as usize).clamp(1, rows.len());
+    let aligned = align_scan(p, out, rows.clone(), center, &prepared, &prov)?;
+
+    let (chunk, budget) = rows_per_slab(p, (na, nd, n), lazy, full.as_ref(), rows.len())?;
     let first = slab(&p.input, lazy, full.as_ref(), rows.start..rows.start + 1)?;
     let pixel_um = first.pixel_um;
     let units = if pixel_um.is_some() { "1/cm" } else { "1/pixel" };
@@ -490,7 +526,14 @@ pub fn run_plan(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary
     let mut t_rec = 0.0;
     while z < rows.end {
         let zz = (z + chunk).min(rows.end);
-        let (lines, rep, angles) = prepared(z..zz)?;
+        let (lines, rep, angles) = match &aligned {
+            Some(a) => (
+                a.lines.slice(s![.., z - rows.start..zz - rows.start, ..]).to_owned(),
+                PreReport::default(),
+                a.angles.clone(),
+            ),
+            None => prepared(z..zz)?,
+        };
         report.add(&rep);
         let tr = std::time::Instant::now();
         let vol = reconstruct(lines.view(), &angles, center, &p.recon, pixel_um)?;
@@ -509,6 +552,7 @@ pub fn run_plan(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary
         output: out.display().to_string(),
         center,
         center_method: method.into(),
+        alignment: aligned.map(|a| a.summary),
         field_of_view_radius_px: chemomech_tomo::Geometry::new(Vec::new(), nd)
             .with_center(center)
             .field_of_view_radius(),
@@ -529,6 +573,73 @@ pub fn run_plan(p: &Plan, out: &Path, progress: &dyn Progress) -> Result<Summary
         preprocessing: Some(serde_json::to_value(&report)?),
         provenance: prov.to_json(),
     })
+}
+
+/// Rows per slab within the memory budget (and the budget in bytes): raw,
+/// transmission and filtered copies of the projections (`dims`: angles,
+/// detector width, slice width), plus the reconstructed slices, after what
+/// the process holds already.
+fn rows_per_slab(
+    p: &Plan,
+    dims: (usize, usize, usize),
+    lazy: bool,
+    full: Option<&ProjectionSet>,
+    rows: usize,
+) -> Result<(usize, f64)> {
+    let (na, nd, n) = dims;
+    let budget = p.memory_gb.unwrap_or(4.0) * 1e9;
+    if !(budget > 0.0) {
+        return Err(Error::param("--memory-gb must be positive"));
+    }
+    let per_row = (na * nd * 4 * 4 + n * n * 4 * 2) as f64;
+    let mut fixed = if lazy { 0.0 } else { full.map(|f| f.data.nbytes() as f64).unwrap_or(0.0) };
+    // The budget is for the whole process: what it holds already counts.
+    fixed += status_mb("VmRSS:").unwrap_or(0.0) * 1e6;
+    // Working memory of the slices in flight (one per thread).
+    fixed += (rayon::current_num_threads() * p.recon.algorithm.slice_working_bytes(n)) as f64;
+    // 10 % headroom for what is not modelled (I/O buffers, FFT scratch).
+    let chunk = (((0.9 * budget - fixed) / per_row).floor() as usize).clamp(1, rows);
+    Ok((chunk, budget))
+}
+
+/// The selected rows of a scan, aligned, and what the alignment did.
+struct Aligned {
+    lines: ndarray::Array3<f32>,
+    angles: Vec<f64>,
+    summary: AlignmentSummary,
+}
+
+/// With `--align`: every selected row read and preprocessed at once (the
+/// shifts move rows across slabs), the projections aligned, and the shifts
+/// written to `alignment.csv` beside `out`.
+fn align_scan(
+    p: &Plan,
+    out: &Path,
+    rows: Range<usize>,
+    center: f64,
+    prepared: &dyn Fn(Range<usize>) -> Result<(ndarray::Array3<f32>, PreReport, Vec<f64>)>,
+    prov: &Provenance,
+) -> Result<Option<Aligned>> {
+    if p.align.method == AlignMethod::None {
+        return Ok(None);
+    }
+    let (lines, _, angles) = prepared(rows)?;
+    let a: Alignment = align_projections(lines.view(), &angles, center, &p.align).map_err(|e| e.at(&p.input))?;
+    let table = out.with_file_name("alignment.csv");
+    let t = chemomech_core::Table::from_columns(vec![
+        ("projection", chemomech_core::Column::U64((0..angles.len() as u64).collect()), None),
+        ("angle_deg", chemomech_core::Column::F64(angles.clone()), Some("degrees")),
+        ("shift_rows_px", chemomech_core::Column::F64(a.shifts_px.iter().map(|s| s.0).collect()), Some("px")),
+        ("shift_cols_px", chemomech_core::Column::F64(a.shifts_px.iter().map(|s| s.1).collect()), Some("px")),
+    ])?;
+    chemomech_io::table::write_csv(&table, &t, Some(prov))?;
+    let summary = AlignmentSummary {
+        method: p.align.method,
+        table: table.display().to_string(),
+        max_shift_px: a.shifts_px.iter().map(|s| s.0.hypot(s.1)).fold(0.0, f64::max),
+        rounds_rms_px: a.rounds_rms_px.clone(),
+    };
+    Ok(Some(Aligned { lines: apply_shifts(lines.view(), &a.shifts_px), angles, summary }))
 }
 
 /// The per-distance files of a holotomography scan: every `.h5` in the folder
@@ -636,6 +747,7 @@ fn run_holo(p: &Plan, h: &HoloParams, out: &Path, progress: &dyn Progress) -> Re
         output: out.display().to_string(),
         center,
         center_method: method.into(),
+        alignment: None,
         field_of_view_radius_px: chemomech_tomo::Geometry::new(Vec::new(), nd)
             .with_center(center)
             .field_of_view_radius(),
