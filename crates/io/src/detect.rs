@@ -33,6 +33,10 @@ pub enum Format {
     TiffFolder,
     /// A folder of Xradia `.xrm` files (an energy series with references).
     XrmFolder,
+    /// ALS STXM header (`.hdr`) with its `.xim` images.
+    Stxm,
+    /// One ALS STXM `.xim` count image.
+    StxmImage,
 }
 
 impl Format {
@@ -51,6 +55,8 @@ impl Format {
             Format::Zarr => "Zarr v3",
             Format::TiffFolder => "TIFF folder",
             Format::XrmFolder => "Xradia XRM folder",
+            Format::Stxm => "ALS STXM header (.hdr + .xim)",
+            Format::StxmImage => "ALS STXM image (.xim)",
         }
     }
 }
@@ -125,6 +131,12 @@ pub fn detect(path: &Path) -> Result<Format> {
     }
     if crate::feff::is_feff_path(first) {
         return Ok(Format::Feff);
+    }
+    if crate::stxm::is_stxm_header(first) {
+        return Ok(Format::Stxm);
+    }
+    if crate::stxm::is_xim(path, first) {
+        return Ok(Format::StxmImage);
     }
     let printable = head
         .iter()

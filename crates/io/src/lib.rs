@@ -24,6 +24,7 @@ pub mod prj;
 pub mod raw;
 pub mod read;
 pub mod stream;
+pub mod stxm;
 pub mod table;
 pub mod text;
 pub mod tiffio;
@@ -120,6 +121,8 @@ pub fn open_with(path: &Path, o: &OpenOptions) -> Result<Dataset> {
         Format::Zarr => Err(Error::param("this chemomech was built without Zarr support").at(path)),
         Format::TiffFolder => folder::read_tiff_folder(path, o.energies.as_deref()).map(Dataset::Energy),
         Format::XrmFolder => folder::read_xrm_folder(path).map(Dataset::Energy),
+        Format::Stxm => stxm::read_stxm(path).map(Dataset::Energy),
+        Format::StxmImage => stxm::read_xim_raster(path).map(Dataset::Raster),
     }
 }
 

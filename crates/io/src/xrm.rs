@@ -325,10 +325,19 @@ fn read_strings(ole: &mut Ole, name: &str, count: usize) -> Result<Option<Vec<St
             .take(count)
             .map(|c| {
                 let end = c.iter().position(|&x| x == 0).unwrap_or(c.len());
-                String::from_utf8_lossy(&c[..end]).trim().to_string()
+                decode_text(&c[..end])
             })
             .collect(),
     ))
+}
+
+/// Text of a fixed-width header field: UTF-8 when it is valid UTF-8, else
+/// Windows Latin-1 (Xradia writes µ as the single byte 0xB5).
+fn decode_text(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.trim().to_string(),
+        Err(_) => b.iter().map(|&c| c as char).collect::<String>().trim().to_string(),
+    }
 }
 
 /// Motor names (25-byte records), units (15-byte records) and positions (f32).
@@ -351,7 +360,7 @@ fn motor_table(ole: &mut Ole) -> Result<Option<Vec<(String, String, f64)>>> {
         }
         let c = &b[i * w..(i + 1) * w];
         let end = c.iter().position(|&x| x == 0).unwrap_or(c.len());
-        String::from_utf8_lossy(&c[..end]).trim().to_string()
+        decode_text(&c[..end])
     };
     Ok(Some(
         (0..npos)
@@ -386,5 +395,15 @@ impl XrmFile {
     pub fn images_f32(&self) -> Result<Array3<f32>> {
         let a = self.images.as_ref().ok_or_else(|| Error::param("images were not read"))?;
         Ok(a.to_f32().into_dimensionality()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_text_is_utf8_or_latin1() {
+        assert_eq!(super::decode_text(b"\xb5m "), "µm");
+        assert_eq!(super::decode_text("µm".as_bytes()), "µm");
+        assert_eq!(super::decode_text(b"deg"), "deg");
     }
 }

@@ -59,6 +59,9 @@ fn ssrl_xrm_frames() {
         let Dataset::Raster(r) = open(&shared(name)).unwrap() else { panic!() };
         assert_eq!(r.data.shape(), &[1024, 1024]);
         assert_eq!(r.meta["energy_ev"], e);
+        // Motor units are Latin-1 (µ is the byte 0xB5), not UTF-8: no U+FFFD.
+        let motors = x.meta.get("motors").map(|m| m.to_string()).unwrap_or_default();
+        assert!(motors.contains("\"unit\":\"um\"") && !motors.contains('\u{FFFD}'), "{name}: {motors}");
     }
 }
 

@@ -143,3 +143,39 @@ fn four_d_stack_gives_per_voxel_maps() {
     q.energies = Some(ef);
     bad(&q, "missing.h5");
 }
+
+/// An ALS STXM stack (`.hdr` + `.xim`) holds detector counts with no I0:
+/// `xanes` refuses to read them as optical density unless told how.
+#[test]
+fn stxm_counts_without_i0_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hdr = tmp.path().join("s.hdr");
+    let e = [8330.0, 8340.0, 8350.0, 8360.0];
+    let pts = |v: &[f64]| format!("({}, {})", v.len(), v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "));
+    let grid: Vec<f64> = (0..10).map(|i| i as f64 * 0.1).collect();
+    std::fs::write(
+        &hdr,
+        format!(
+            "ScanDefinition = {{ Type = \"NEXAFS Image Scan\"; Regions = (1, {{ PAxis = {{ Points = {}; }}; QAxis = {{ Points = {}; }}; }}); StackAxis = {{ Points = {}; }}; }};\n",
+            pts(&grid),
+            pts(&grid),
+            pts(&e)
+        ),
+    )
+    .unwrap();
+    for k in 0..e.len() {
+        let rows: Vec<String> = (0..10)
+            .map(|r| (0..10).map(|c| (5000 - 40 * k - r - c).to_string()).collect::<Vec<_>>().join(" "))
+            .collect();
+        std::fs::write(tmp.path().join(format!("s_a{k:03}.xim")), rows.join("\n")).unwrap();
+    }
+    let err = xanes::run(
+        &xanes::Params { stack: hdr.clone(), max_clusters: 0, ..Default::default() }.plan(),
+        &tmp.path().join("o"),
+        &NoProgress,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("s.hdr") && err.contains("counts without reference (I0)"), "{err}");
+    assert!(!tmp.path().join("o").exists(), "no half-written output");
+}

@@ -65,6 +65,47 @@ pub struct AbsorptionScan {
     pub phase_mu: [f64; 3],
     /// The μ volume (1/cm) that was projected.
     pub mu: Array3<f32>,
+    /// Displacement (rows, cols) of the sample in each projection (pixels):
+    /// `fourier_shift(projection, −rows, −cols)` undoes it.
+    pub jitter_px: Vec<(f64, f64)>,
+}
+
+/// Independent uniform displacements of up to ±`jitter_px` per projection.
+fn draw_jitter(cfg: &SimConfig) -> Vec<(f64, f64)> {
+    let t = &cfg.tomography;
+    (0..t.angles as u64)
+        .map(|k| {
+            let u = |i: u64| crate::rng::uniform(cfg.seed, Stream::Jitter, 2 * k + i);
+            if t.jitter_px > 0.0 {
+                (t.jitter_px * (2.0 * u(0) - 1.0), t.jitter_px * (2.0 * u(1) - 1.0))
+            } else {
+                (0.0, 0.0)
+            }
+        })
+        .collect()
+}
+
+/// The microscope's effect on the line integrals `(angle, rows, cols)`:
+/// each projection displaced by its jitter (exact Fourier shift) and
+/// blurred by a Gaussian point-spread function of σ `psf_px` (applied to
+/// the line integrals, a small-attenuation approximation).
+fn txm_optics(mut line: Array3<f32>, jitter: &[(f64, f64)], psf_px: f64) -> Array3<f32> {
+    if psf_px <= 0.0 && jitter.iter().all(|j| *j == (0.0, 0.0)) {
+        return line;
+    }
+    line.axis_iter_mut(Axis(0)).into_par_iter().zip(jitter.par_iter()).for_each(|(mut p, &(dy, dx))| {
+        let mut img = p.to_owned();
+        if psf_px > 0.0 {
+            img = chemomech_imgproc::filters::gaussian(img.insert_axis(Axis(0)).view(), psf_px, [1.0; 3])
+                .index_axis_move(Axis(0), 0);
+        }
+        if (dy, dx) != (0.0, 0.0) {
+            let moved = chemomech_imgproc::fourier_shift(img.mapv(|v| v as f64).view(), dy, dx);
+            img = moved.mapv(|v| v as f32);
+        }
+        p.assign(&img);
+    });
+    line
 }
 
 /// Projects the electrode at the configured energy and adds detector effects.
@@ -76,10 +117,11 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
     let mu = mu_volume(el, phase_mu);
     let (nz, _ny, nx) = el.shape;
     let n_det = full_detector_width(nx);
-    let angles: Vec<f64> = (0..t.angles).map(|k| k as f64 * 180.0 / t.angles as f64).collect();
+    let angles: Vec<f64> = (0..t.angles).map(|k| k as f64 * t.arc_deg / t.angles as f64).collect();
     let geom = Geometry::new(angles.clone(), n_det);
     progress.start("projecting", 2);
-    let line = project_volume(mu.view(), &geom);
+    let jitter = draw_jitter(cfg);
+    let line = txm_optics(project_volume(mu.view(), &geom), &jitter, t.psf_px);
     progress.inc(1);
     let voxel_cm = el.voxel_um * 1e-4;
     let noisy = t.photons > 0.0;
@@ -136,5 +178,5 @@ pub fn scan(el: &Electrode, cfg: &SimConfig, progress: &dyn Progress) -> Result<
         distance_m: None,
         meta,
     };
-    Ok(AbsorptionScan { projections, phase_mu, mu })
+    Ok(AbsorptionScan { projections, phase_mu, mu, jitter_px: jitter })
 }

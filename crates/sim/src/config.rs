@@ -138,6 +138,14 @@ pub struct TomographyConfig {
     pub dark_counts: f64,
     /// Relative amplitude of the smooth flat-field pattern.
     pub flat_variation: f64,
+    /// Angular range scanned (degrees): 180 for a full scan, less for a
+    /// missing wedge (TXM sample holders often block ±60–70°).
+    pub arc_deg: f64,
+    /// Projection jitter (TXM run-out): every projection displaced by an
+    /// independent uniform shift of up to ± this in rows and columns (pixels).
+    pub jitter_px: f64,
+    /// Detector/zone-plate point-spread function: Gaussian σ (pixels); 0 = none.
+    pub psf_px: f64,
 }
 
 /// Propagation-based phase contrast (holotomography).
@@ -268,6 +276,9 @@ impl Default for TomographyConfig {
             darks: 10,
             dark_counts: 100.0,
             flat_variation: 0.05,
+            arc_deg: 180.0,
+            jitter_px: 0.0,
+            psf_px: 0.0,
         }
     }
 }
@@ -495,6 +506,12 @@ impl SimConfig {
                 "tomography noise parameters out of range".into()
             })?;
             check(t.flats >= 1 && t.darks >= 1, || "tomography needs at least one flat and one dark".into())?;
+            check(t.arc_deg > 0.0 && t.arc_deg <= 360.0, || {
+                format!("tomography.arc_deg must be in (0, 360], got {}", t.arc_deg)
+            })?;
+            check((0.0..50.0).contains(&t.jitter_px) && (0.0..20.0).contains(&t.psf_px), || {
+                "tomography.jitter_px must be in [0, 50) and psf_px in [0, 20) pixels".into()
+            })?;
         }
         Ok(())
     }

@@ -43,6 +43,8 @@ pub enum Stream {
     Annotations = 13,
     /// Scribble (brush stroke) annotations.
     Scribbles = 14,
+    /// Projection jitter of the absorption scan.
+    Jitter = 15,
 }
 
 /// The generator for (seed, stream, index).

@@ -196,11 +196,17 @@ fn joint_round(lines: ArrayView3<f32>, g: &Geometry, shifts: &mut [(f64, f64)], 
     let nd = g.n_det;
     let vol = fbp_volume(aligned.view(), g, nd, Filter::Ramp)?;
     let reproj = project_volume(vol.view(), g);
+    // Rows that a shift moved out of some projection have no complete data:
+    // they are left out of the comparison (keeping at least half the rows).
+    let nr = lines.dim().1;
+    let reach = shifts.iter().map(|s| s.0.abs()).fold(0.0, f64::max).ceil() as usize + 1;
+    let margin = reach.min(nr / 4);
+    let rows = ndarray::s![margin..nr - margin, ..];
     let corrections: Vec<(f64, f64)> = (0..shifts.len())
         .into_par_iter()
         .map(|k| {
-            let measured = aligned.index_axis(Axis(0), k).mapv(|v| v as f64);
-            let model = reproj.index_axis(Axis(0), k).mapv(|v| v as f64);
+            let measured = aligned.index_axis(Axis(0), k).slice(rows).mapv(|v| v as f64);
+            let model = reproj.index_axis(Axis(0), k).slice(rows).mapv(|v| v as f64);
             register_translation(model.view(), measured.view(), max_shift_px)
         })
         .collect();

@@ -365,15 +365,19 @@ pub fn fbp_slice(sino: ArrayView2<f32>, g: &Geometry, n: usize, filter: Filter) 
 /// FBP of every slice of projections `(angle, rows, n_det)` → volume `(rows, n, n)`.
 pub fn fbp_volume(proj: ArrayView3<f32>, g: &Geometry, n: usize, filter: Filter) -> Result<Array3<f32>> {
     g.check_projections(proj.dim())?;
+    per_slice(proj, n, |sino| Ok(backproject(filter_sinogram(sino, filter).view(), g, n)))
+}
+
+/// `slice` of every detector row's sinogram of `proj` `(angle, rows, n_det)`
+/// (in parallel), stacked into a volume `(rows, n, n)`.
+pub(crate) fn per_slice(
+    proj: ArrayView3<f32>,
+    n: usize,
+    slice: impl Fn(ArrayView2<f32>) -> Result<Array2<f32>> + Sync,
+) -> Result<Array3<f32>> {
     let nr = proj.dim().1;
-    let slices: Vec<Array2<f32>> = (0..nr)
-        .into_par_iter()
-        .map(|r| {
-            let sino = proj.index_axis(Axis(1), r);
-            let f = filter_sinogram(sino, filter);
-            backproject(f.view(), g, n)
-        })
-        .collect();
+    let slices: Vec<Array2<f32>> =
+        (0..nr).into_par_iter().map(|r| slice(proj.index_axis(Axis(1), r))).collect::<Result<_>>()?;
     let mut out = Array3::<f32>::zeros((nr, n, n));
     for (r, s) in slices.into_iter().enumerate() {
         out.index_axis_mut(Axis(0), r).assign(&s);

@@ -8,8 +8,7 @@ use crate::geometry::Geometry;
 use crate::phase::Paganin;
 use crate::preprocess::{self, Combine, LogReport, NormalizeReport, Rings};
 use chemomech_core::{Error, ProjectionSet, Result};
-use ndarray::{Array2, Array3, ArrayView3, Axis};
-use rayon::prelude::*;
+use ndarray::{Array2, Array3, ArrayView3};
 
 /// How the rotation centre is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -225,22 +224,10 @@ pub fn reconstruct(
 /// SIRT or CGLS of every slice of `lines` `(angle, rows, n_det)`.
 fn iterative_volume(lines: ArrayView3<f32>, g: &Geometry, n: usize, params: &ReconParams) -> Result<Array3<f32>> {
     g.check_projections(lines.dim())?;
-    let nr = lines.dim().1;
-    let slices: Vec<Array2<f32>> = (0..nr)
-        .into_par_iter()
-        .map(|r| {
-            let sino = lines.index_axis(Axis(1), r);
-            match params.algorithm {
-                Algorithm::Cgls => crate::iterative::cgls_slice(sino, g, n, params.iterations.unwrap_or(10)),
-                _ => crate::iterative::sirt_slice(sino, g, n, params.iterations.unwrap_or(100), params.nonnegative),
-            }
-        })
-        .collect::<Result<_>>()?;
-    let mut out = Array3::<f32>::zeros((nr, n, n));
-    for (r, s) in slices.into_iter().enumerate() {
-        out.index_axis_mut(Axis(0), r).assign(&s);
-    }
-    Ok(out)
+    crate::fbp::per_slice(lines, n, |sino| match params.algorithm {
+        Algorithm::Cgls => crate::iterative::cgls_slice(sino, g, n, params.iterations.unwrap_or(10)),
+        _ => crate::iterative::sirt_slice(sino, g, n, params.iterations.unwrap_or(100), params.nonnegative),
+    })
 }
 
 /// Holotomography: normalised projection sets, one per distance (each with

@@ -262,6 +262,13 @@ fn write(sim: &Simulation, dir: &OutDir, prov: &Provenance) -> Result<()> {
     if let Some(a) = &sim.absorption {
         hdf5io::write_dxchange(&dir.path("tomo.h5"), &a.projections, Some(prov))?;
         write_tiff(&dir.path("truth/mu.tiff"), &dyn3(&a.mu), Some(&sp3), Some(prov), opt)?;
+        if a.jitter_px.iter().any(|j| *j != (0.0, 0.0)) {
+            let mut t = Table::default();
+            t.push("angle_deg", Column::F64(a.projections.angles_deg.clone()), Some("degrees"))?;
+            t.push("jitter_rows_px", Column::F64(a.jitter_px.iter().map(|d| d.0).collect()), Some("px"))?;
+            t.push("jitter_cols_px", Column::F64(a.jitter_px.iter().map(|d| d.1).collect()), Some("px"))?;
+            table::write_csv(&dir.path("truth/tomography_jitter.csv"), &t, Some(prov))?;
+        }
     }
     if let Some(h) = &sim.holo {
         std::fs::create_dir_all(dir.path("holo")).map_err(Error::io)?;

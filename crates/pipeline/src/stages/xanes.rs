@@ -400,7 +400,14 @@ fn load_od(p: &Plan, prov: &mut Provenance) -> Result<(ArrayD<f32>, Vec<f64>, Op
         path,
         &OpenOptions { dataset: p.dataset.clone(), energies: listed.clone(), ..Default::default() },
     )?;
+    let counts = st.meta.get("data_units").and_then(|v| v.as_str()) == Some("counts");
     let (data, flats, darks, mut energies, pixel) = (st.data, st.flats, st.darks, st.energies_ev, st.pixel_um);
+    if counts && flats.is_none() && p.input == InputKind::Auto {
+        return Err(Error::data(
+            "the stack holds detector counts without reference (I0) frames: divide by I0 and give --input transmission (or --input od for optical densities)",
+        )
+        .at(path));
+    }
     if let Some(l) = listed {
         energies = l;
     }
