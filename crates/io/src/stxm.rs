@@ -99,14 +99,14 @@ impl Parser {
                 other => return Err(Error::data(format!("STXM header: expected a name, found {other:?}"))),
             };
             self.expect('=')?;
-            let v = self.value(';')?;
+            let v = self.value()?;
             self.expect(';')?;
             m.insert(name, v);
         }
     }
 
-    /// A value: `{group}`, `(N, list)`, a string, or words up to `end`.
-    fn value(&mut self, end: char) -> Result<Value> {
+    /// A value: `{group}`, `(N, list)`, a string, or words (joined by spaces).
+    fn value(&mut self) -> Result<Value> {
         match self.next()? {
             Token::Punct('{') => {
                 let g = self.group(false)?;
@@ -120,7 +120,7 @@ impl Parser {
                         self.k += 1;
                         break;
                     }
-                    items.push(self.value(',')?);
+                    items.push(self.value()?);
                     if self.t.get(self.k) == Some(&Token::Punct(',')) {
                         self.k += 1;
                     }
@@ -143,7 +143,6 @@ impl Parser {
                     s.push_str(more);
                     self.k += 1;
                 }
-                let _ = end;
                 Ok(s.parse::<f64>().map(|v| json!(v)).unwrap_or(Value::String(s)))
             }
             Token::Punct(p) => Err(Error::data(format!("STXM header: unexpected '{p}'"))),

@@ -129,7 +129,7 @@ fn aligns_jitter(photons: f64) {
     // Across the axis, a + b cos θ + c sin θ in the shifts only moves the
     // reconstructed object (no data tells it from jitter): without it.
     let across: Vec<f64> = err.iter().map(|e| e.1).collect();
-    let residual = without_sinusoid(&across, &p.angles_deg);
+    let residual = chemomech_tomo::align::without_rotation_sinusoid(&across, &p.angles_deg).unwrap();
     let rms_gauge = (err.iter().zip(&residual).map(|(e, r)| (e.0 - m.0).powi(2) + r * r).sum::<f64>() / n).sqrt();
     eprintln!("  without the object's own translation: {rms_gauge:.3} px RMS");
     assert!(rms_gauge <= 0.15, "shift error without the translation {rms_gauge} px RMS");
@@ -158,38 +158,4 @@ fn aligns_jitter(photons: f64) {
     let r = sxy / (sxx * syy).sqrt();
     eprintln!("  aligned reconstruction against the jitter-free one: Pearson {r:.4}");
     assert!(photons > 0.0 || r >= 0.99, "Pearson {r}");
-}
-
-/// `y` minus its least-squares fit by a + b cos θ + c sin θ.
-fn without_sinusoid(y: &[f64], angles_deg: &[f64]) -> Vec<f64> {
-    let basis = |a: f64| [1.0, a.to_radians().cos(), a.to_radians().sin()];
-    let mut m = [[0.0; 3]; 3];
-    let mut b = [0.0; 3];
-    for (&v, &a) in y.iter().zip(angles_deg) {
-        let f = basis(a);
-        for i in 0..3 {
-            b[i] += f[i] * v;
-            for j in 0..3 {
-                m[i][j] += f[i] * f[j];
-            }
-        }
-    }
-    // Gauss–Jordan on the 3 × 3 normal equations.
-    for i in 0..3 {
-        let piv = m[i][i];
-        for j in 0..3 {
-            m[i][j] /= piv;
-        }
-        b[i] /= piv;
-        for k in 0..3 {
-            if k != i {
-                let f = m[k][i];
-                for j in 0..3 {
-                    m[k][j] -= f * m[i][j];
-                }
-                b[k] -= f * b[i];
-            }
-        }
-    }
-    y.iter().zip(angles_deg).map(|(&v, &a)| v - basis(a).iter().zip(&b).map(|(f, c)| f * c).sum::<f64>()).collect()
 }

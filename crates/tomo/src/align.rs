@@ -145,23 +145,23 @@ fn mass_shifts(lines: ArrayView3<f32>, angles_deg: &[f64]) -> Result<Vec<(f64, f
         return Err(Error::data("a projection has no positive mass: mass alignment needs line integrals (after −log)"));
     }
     let mean_row = centres.iter().map(|c| c.0).sum::<f64>() / centres.len() as f64;
-    // a + b cos θ + c sin θ through the column centres (least squares).
+    let y: Vec<f64> = centres.iter().map(|c| c.1).collect();
+    let off_sinusoid = without_rotation_sinusoid(&y, angles_deg)
+        .ok_or_else(|| Error::data("the projections' angles do not determine a rotation (too narrow a range?)"))?;
+    Ok(centres.iter().zip(off_sinusoid).map(|(c, r)| (mean_row - c.0, -r)).collect())
+}
+
+/// `y` (one value per projection) minus its least-squares fit by
+/// a + b cos θ + c sin θ: what a rotating object's own translation cannot
+/// explain. `None` when the angles do not determine the fit.
+pub fn without_rotation_sinusoid(y: &[f64], angles_deg: &[f64]) -> Option<Vec<f64>> {
     let cols: Vec<Vec<f64>> = vec![
         vec![1.0; angles_deg.len()],
         angles_deg.iter().map(|a| a.to_radians().cos()).collect(),
         angles_deg.iter().map(|a| a.to_radians().sin()).collect(),
     ];
-    let y: Vec<f64> = centres.iter().map(|c| c.1).collect();
-    let coef = sinusoid_fit(&cols, &y)
-        .ok_or_else(|| Error::data("the projections' angles do not determine a rotation (too narrow a range?)"))?;
-    Ok(centres
-        .iter()
-        .enumerate()
-        .map(|(k, c)| {
-            let fitted = coef[0] + coef[1] * cols[1][k] + coef[2] * cols[2][k];
-            (mean_row - c.0, fitted - c.1)
-        })
-        .collect())
+    let coef = sinusoid_fit(&cols, y)?;
+    Some((0..y.len()).map(|k| y[k] - (coef[0] + coef[1] * cols[1][k] + coef[2] * cols[2][k])).collect())
 }
 
 /// Least squares of `y` on three columns (normal equations, Cramer's rule);

@@ -183,6 +183,7 @@ pub fn backproject(filtered: ArrayView2<f32>, g: &Geometry, n: usize) -> Array2<
         n,
         c: image_center(n),
         trig: g.angles_deg.iter().map(|a| (a.to_radians().cos(), a.to_radians().sin())).collect(),
+        simd: Simd::detect(),
     };
     let na = g.angles_deg.len();
     let w = angle_weight(&g.angles_deg) as f32;
@@ -214,6 +215,8 @@ struct Backprojection<'a> {
     c: f64,
     /// (cos θ, sin θ) per angle.
     trig: Vec<(f64, f64)>,
+    /// The instruction set of the inner loop.
+    simd: Simd,
 }
 
 impl Backprojection<'_> {
@@ -247,7 +250,7 @@ impl Backprojection<'_> {
                 at(col, o);
             }
             if hi > lo {
-                interpolate_inner(&mut row[lo..hi], p, t0, lo, ct);
+                interpolate_inner(&mut row[lo..hi], p, t0, lo, ct, self.simd);
             }
             for (col, o) in row.iter_mut().enumerate().skip(hi) {
                 at(col, o);
@@ -266,19 +269,17 @@ impl Backprojection<'_> {
 /// a0 + f·(a1 − a0) in f32 with the same operations (no fused
 /// multiply-add), so they give the same bits. f32 t is exact to 3·10⁻⁴
 /// pixel for detectors up to 4096 pixels, far below the data's precision.
-fn interpolate_inner(out: &mut [f32], p: &[f32], t0: f64, col0: usize, ct: f64) {
+fn interpolate_inner(out: &mut [f32], p: &[f32], t0: f64, col0: usize, ct: f64, level: Simd) {
     let (t0, ct, col0) = (t0 as f32, ct as f32, col0 as i32);
-    let mut done = 0;
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F is present; indices stay in 0..len − 1 (clamped).
-            done = unsafe { simd::interpolate_avx512(out, p, t0, col0, ct) };
-        } else if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present; indices stay in 0..len − 1 (clamped).
-            done = unsafe { simd::interpolate_avx2(out, p, t0, col0, ct) };
-        }
-    }
+    let done = match level {
+        // SAFETY: `Simd::detect` found AVX-512F; indices stay in 0..len − 1 (clamped).
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { simd::interpolate_avx512(out, p, t0, col0, ct) },
+        // SAFETY: `Simd::detect` found AVX2; indices stay in 0..len − 1 (clamped).
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { simd::interpolate_avx2(out, p, t0, col0, ct) },
+        _ => 0,
+    };
     let last = p.len().saturating_sub(2) as i32;
     for (k, o) in out.iter_mut().enumerate().skip(done) {
         let t = t0 + ((col0 + k as i32) as f32) * ct;
@@ -287,6 +288,33 @@ fn interpolate_inner(out: &mut [f32], p: &[f32], t0: f64, col0: usize, ct: f64) 
         let f = t - fi as f32;
         let (a0, a1) = (p[fi as usize], p[fi as usize + 1]);
         *o += a0 + f * (a1 - a0);
+    }
+}
+
+/// The instruction set [`interpolate_inner`] uses, detected once per
+/// back-projection (not per row and angle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Simd {
+    /// AVX-512F gathers, 16 columns.
+    Avx512,
+    /// AVX2 gathers, 8 columns.
+    Avx2,
+    /// The scalar loop only.
+    None,
+}
+
+impl Simd {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Simd::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") {
+                return Simd::Avx2;
+            }
+        }
+        Simd::None
     }
 }
 
@@ -416,7 +444,7 @@ mod tests {
             };
             let want = scalar(t0 as f32, col0 as i32, ct as f32);
             let mut got = vec![1.0f32; n];
-            interpolate_inner(&mut got, &p, t0, col0, ct);
+            interpolate_inner(&mut got, &p, t0, col0, ct, Simd::detect());
             assert_eq!(got, want, "dispatched path at t0 {t0} ct {ct}");
             #[cfg(target_arch = "x86_64")]
             for (name, present) in
